@@ -1,0 +1,117 @@
+"""Boards are data: one YAML file per board in ``boards/`` (part, resource totals, clock).
+
+A config names a board by catalog name (file stem or alias, case- and dash-insensitive) or by
+the path of a YAML file with the same fields.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
+
+from ohq_flow.errors import InputError
+
+BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
+RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
+
+
+class BoardResources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lut: int = Field(ge=0)
+    ff: int = Field(ge=0)
+    dsp: int = Field(ge=0)
+    bram18: int = Field(ge=0, description="18Kb block RAMs (a 36Kb block counts 2)")
+    uram: int = Field(ge=0)
+
+
+class Board(BaseModel):
+    """A target board: FPGA part, resource totals and default clock."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    aliases: list[str] = []
+    vendor: str = ""
+    part: str
+    family: str
+    yosys_family: str = Field(description="synth_xilinx -family value, e.g. xc7 or xcup")
+    default_clock_mhz: PositiveFloat
+    resources: BoardResources
+    source: str = ""
+    file: str = ""
+
+    @property
+    def clock_ns(self) -> float:
+        return 1000.0 / self.default_clock_mhz
+
+    def total(self, metric: str) -> float | None:
+        """Board total for a resource metric (lut, ff, dsp, bram18, uram), else None."""
+        return float(getattr(self.resources, metric)) if metric in RESOURCE_KEYS else None
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "").replace(" ", "")
+
+
+def load_board_file(path: str | Path) -> Board:
+    """Load one board YAML file; errors name the file and the field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"board file {path} does not exist", "give a catalog name (ohq-flow boards) or a path to a board YAML") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"board file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"board file {path} must be a mapping of fields", "copy one of the files in boards/ as a template")
+    try:
+        board = Board.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InputError(f"board file {path}: {problems}", "copy one of the files in boards/ as a template") from None
+    board.file = str(path)
+    return board
+
+
+def catalog(boards_dir: Path = BOARDS_DIR) -> dict[str, Board]:
+    """All catalog boards keyed by file stem."""
+    return {p.stem: load_board_file(p) for p in sorted(boards_dir.glob("*.yaml"))}
+
+
+def board_names(boards_dir: Path = BOARDS_DIR) -> list[str]:
+    return sorted(p.stem for p in boards_dir.glob("*.yaml"))
+
+
+def find_board(name: str, boards_dir: Path = BOARDS_DIR) -> Board | None:
+    """Catalog lookup by file stem, display name or alias; None if unknown."""
+    want = _norm(name)
+    for stem, board in catalog(boards_dir).items():
+        if want in {_norm(stem), _norm(board.name), *(_norm(a) for a in board.aliases)}:
+            return board
+    return None
+
+
+def suggest_board(name: str, boards_dir: Path = BOARDS_DIR) -> str | None:
+    """Closest catalog name to ``name`` (for "did you mean")."""
+    names = board_names(boards_dir)
+    by_norm = {_norm(n): n for n in names}
+    hits = difflib.get_close_matches(_norm(name), list(by_norm), n=1, cutoff=0.5)
+    return by_norm[hits[0]] if hits else None
+
+
+def resolve_board(spec: str, base_dir: Path | None = None) -> Board:
+    """A catalog name or a path to a board YAML (relative to ``base_dir``) -> Board."""
+    board = find_board(spec)
+    if board is not None:
+        return board
+    looks_like_path = spec.endswith((".yaml", ".yml")) or "/" in spec
+    if looks_like_path:
+        path = Path(spec)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return load_board_file(path)
+    guess = suggest_board(spec)
+    hint = f"did you mean '{guess}'? " if guess else ""
+    raise InputError(f"unknown board '{spec}'", f"{hint}known boards: {', '.join(board_names())}; or give a path to a board YAML file")

@@ -1,0 +1,172 @@
+"""``ohq-flow`` command line: a thin layer over the library (argument handling only).
+
+Exit codes: 0 ok, 1 flow failure, 2 bad input. Errors print one clear message; ``--debug``
+shows the full traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ohq_flow import __version__
+from ohq_flow.errors import InputError, OhqError
+
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Hardware-aware mixed-precision quantization for FPGAs: "
+                       "Brevitas/QONNX -> sensitivity (MQE) + measured cost (OQA) -> ILP -> verified design.")
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ohq-flow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="show full tracebacks"),
+          verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="more log output (-vv for debug)"),
+          quiet: bool = typer.Option(False, "-q", "--quiet", help="only warnings and errors"),
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version")):
+    _state["debug"] = debug
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("torch", "onnxscript", "distributed", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not debug:
+        warnings.filterwarnings("ignore")
+
+
+def _load(config: Path):
+    from ohq_flow.config import load_config
+    return load_config(config)
+
+
+def _run_ctx(config: Path, force: bool = False):
+    from ohq_flow.pipeline import RunContext
+    cfg = _load(config)
+    return RunContext(cfg=cfg, run_dir=cfg.output_dir, force=force)
+
+
+# ----------------------------------------------------------------------------- config & boards
+@app.command()
+def validate(config: Path = typer.Argument(..., help="flow config (YAML)")):
+    """Check a config: every problem at once, with its YAML path and a fix hint."""
+    cfg = _load(config)
+    board = cfg.board_obj()
+    typer.echo(f"{config}: OK — model: {'QONNX ' + str(cfg.model.qonnx) if cfg.model.qonnx else cfg.model.brevitas.factory}, "
+               f"board: {board.name} ({board.part}), output: {cfg.output_dir}")
+
+
+@app.command()
+def init(path: Path = typer.Argument(Path("ohq_flow.yaml"), help="where to write the starter config"),
+         force: bool = typer.Option(False, "--force", help="overwrite an existing file")):
+    """Write a commented starter config."""
+    from ohq_flow.config import STARTER_CONFIG
+    from ohq_flow.fileio import atomic_write_text
+    if path.exists() and not force:
+        raise InputError(f"{path} already exists", "pass --force to overwrite it")
+    atomic_write_text(path, STARTER_CONFIG)
+    typer.echo(f"wrote {path}; edit it, then run: ohq-flow validate {path}")
+
+
+@app.command()
+def schema():
+    """Print the JSON schema of the config."""
+    from ohq_flow.config import json_schema
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def boards(as_json: bool = typer.Option(False, "--json", help="JSON output")):
+    """List the board catalog (boards/*.yaml)."""
+    from ohq_flow.boards import catalog
+    cat = catalog()
+    if as_json:
+        typer.echo(json.dumps({k: b.model_dump() for k, b in cat.items()}, indent=2))
+        return
+    head = ("name", "board", "part", "LUT", "FF", "DSP", "BRAM18", "URAM", "MHz")
+    rows = [(k, b.name, b.part, *(f"{getattr(b.resources, r):,}" for r in ("lut", "ff", "dsp", "bram18", "uram")),
+             f"{b.default_clock_mhz:g}") for k, b in cat.items()]
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        typer.echo("  ".join(str(c).rjust(w) if i >= 3 else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+
+
+# ------------------------------------------------------------------------------------ the flow
+def _run(config: Path, start: Optional[str], stop: Optional[str], force: bool):
+    from ohq_flow.pipeline import run_steps
+    from ohq_flow.steps import STEPS
+    ctx = _run_ctx(config, force)
+    run_steps(STEPS, ctx, start=start, stop=stop, echo=typer.echo)
+    return ctx
+
+
+@app.command()
+def layers(config: Path = typer.Argument(..., help="flow config (YAML)"),
+           as_json: bool = typer.Option(False, "--json", help="print layers.json instead of the table")):
+    """Export the model and print its quantizable layers (writes layers.json)."""
+    ctx = _run(config, None, "layers", False)
+    path = ctx.path("layers.json") if as_json else ctx.path("layers.txt")
+    typer.echo(path.read_text().rstrip())
+    if not as_json:
+        typer.echo(f"(written to {ctx.path('layers.json')})")
+
+
+@app.command()
+def run(config: Path = typer.Argument(..., help="flow config (YAML)"),
+        start: Optional[str] = typer.Option(None, "--from", help="first step to run"),
+        stop: Optional[str] = typer.Option(None, "--to", help="last step to run"),
+        force: bool = typer.Option(False, "--force", help="redo steps even when their inputs are unchanged")):
+    """Run the flow (steps whose inputs are unchanged are skipped)."""
+    ctx = _run(config, start, stop, force)
+    typer.echo(f"run directory: {ctx.run_dir}")
+
+
+# ------------------------------------------------------------------------------------ reports
+@app.command("parse-report")
+def parse_report(path: Path = typer.Argument(..., help="a report file or a project directory"),
+                 as_json: bool = typer.Option(False, "--json", help="JSON list of records")):
+    """Parse Vivado/Vitis HLS, Vivado and FINN reports into normalised records."""
+    from ohq_flow.hw.reports.cli import main_parse_report
+    raise typer.Exit(main_parse_report(str(path), as_json))
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point: run the app, turning our errors into one message and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except OhqError as exc:
+        if _state["debug"]:
+            raise
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished work is saved; run the same command again to resume", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        if _state["debug"]:
+            raise
+        typer.secho(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                    fg=typer.colors.RED, err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

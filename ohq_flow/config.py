@@ -1,0 +1,522 @@
+"""The one typed config of a run (``FlowConfig``), loaded from YAML and validated up front.
+
+Every problem is collected and reported at once, each with its YAML path
+(``search.weight_bits[2]``) and a fix hint; unknown keys are errors with "did you mean".
+Relative paths in the config are relative to the config file's directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError,
+                      ValidationInfo, field_validator, model_validator)
+
+from ohq_flow.errors import ConfigError, InputError
+
+MIN_BITS, MAX_BITS = 1, 16
+BUDGET_METRICS = ("lut", "ff", "dsp", "bram18", "uram", "latency_cycles", "ii_cycles", "latency_ns",
+                  "weight_bits", "bops")
+Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)]
+_PERCENT = re.compile(r"^\s*(\d+(\.\d+)?)\s*%\s*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_enum_values=True)
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    ctx = info.context or {}
+    return Path(ctx.get("base_dir", "."))
+
+
+def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (_base_dir(info) / path).resolve()
+
+
+def _check_bits(values: list[int]) -> list[int]:
+    if len(set(values)) != len(values):
+        raise ValueError(f"bit-widths listed twice: {sorted({b for b in values if values.count(b) > 1})}")
+    return sorted(values)
+
+
+# --------------------------------------------------------------------------------------- model
+class BrevitasSource(_Strict):
+    """A Brevitas (PyTorch) module built by a factory function."""
+
+    factory: str = Field(description='"package.module:function" returning a torch.nn.Module')
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the factory")
+    checkpoint: Path | None = Field(None, description="state dict (.pt/.pth) loaded into the module")
+    input_shape: list[PositiveInt] = Field(description="input shape with batch dimension, e.g. [1, 1, 8, 8]")
+    python_path: list[Path] = Field(default_factory=list,
+                                    description="extra import directories for the factory (default: the config's directory)")
+
+    @field_validator("factory")
+    @classmethod
+    def _factory_form(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v.strip()):
+            raise ValueError(f"factory must look like 'package.module:function', got {v!r}")
+        return v.strip()
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _checkpoint_exists(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        v = _resolve(v, info)
+        if v is not None and not v.is_file():
+            raise ValueError(f"checkpoint file {v} does not exist (train it first, e.g. `make demo` trains the digits example)")
+        return v
+
+    @field_validator("python_path")
+    @classmethod
+    def _paths(cls, v: list[Path], info: ValidationInfo) -> list[Path]:
+        return [_resolve(p, info) for p in v] or [_base_dir(info).resolve()]
+
+    @field_validator("input_shape")
+    @classmethod
+    def _shape(cls, v: list[int]) -> list[int]:
+        if len(v) < 2:
+            raise ValueError("input_shape needs a batch dimension and at least one more, e.g. [1, 784]")
+        return v
+
+
+class ModelSection(_Strict):
+    """Exactly one of ``brevitas`` or ``qonnx``."""
+
+    brevitas: BrevitasSource | None = None
+    qonnx: Path | None = Field(None, description="path of a QONNX .onnx file")
+
+    @field_validator("qonnx")
+    @classmethod
+    def _qonnx_exists(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        v = _resolve(v, info)
+        if v is not None and not v.is_file():
+            raise ValueError(f"QONNX file {v} does not exist")
+        return v
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "ModelSection":
+        if (self.brevitas is None) == (self.qonnx is None):
+            raise ValueError("give exactly one of 'brevitas' (factory, input_shape, ...) or 'qonnx' (a file path)")
+        return self
+
+
+# -------------------------------------------------------------------------------------- search
+class PinnedBits(_Strict):
+    w_bits: int = Field(ge=MIN_BITS, le=MAX_BITS)
+    a_bits: int = Field(ge=MIN_BITS, le=MAX_BITS)
+
+
+class LayerOverride(_Strict):
+    """Candidate bit-widths for the layers matching ``layers`` (names or glob patterns)."""
+
+    layers: list[str] = Field(min_length=1)
+    weight_bits: list[Bits] | None = None
+    act_bits: list[Bits] | None = None
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("weight_bits", "act_bits")
+    @classmethod
+    def _bits(cls, v: list[int] | None) -> list[int] | None:
+        return None if v is None else _check_bits(v)
+
+
+class SearchSection(_Strict):
+    """The candidate bit-widths of every layer."""
+
+    weight_bits: list[Bits] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 7, 8], min_length=1)
+    act_bits: list[Bits] = Field(default_factory=lambda: [8], min_length=1,
+                                description="input-activation bit-widths searched per layer")
+    overrides: list[LayerOverride] = Field(default_factory=list)
+    pinned: dict[str, PinnedBits] = Field(default_factory=dict, description="layer -> fixed bit-widths")
+    tied: list[list[str]] = Field(default_factory=list,
+                                  description="extra groups of layers that must take equal activation bits "
+                                              "(layers sharing one quantizer are tied automatically)")
+    unquantized_input_bits: int = Field(8, ge=MIN_BITS, le=MAX_BITS,
+                                        description="activation width assumed in hardware for a layer whose input has no quantizer")
+
+    @field_validator("weight_bits", "act_bits")
+    @classmethod
+    def _bits(cls, v: list[int]) -> list[int]:
+        return _check_bits(v)
+
+    @field_validator("tied")
+    @classmethod
+    def _groups(cls, v: list[list[str]]) -> list[list[str]]:
+        for g in v:
+            if len(g) < 2:
+                raise ValueError(f"a tied group needs at least two layers, got {g}")
+        return v
+
+
+# ------------------------------------------------------------------------------------------ mqe
+class InputGenerator(str, Enum):
+    gaussian = "gaussian"
+    uniform = "uniform"
+    distilled = "distilled"
+    npz = "npz"
+
+
+class MQESection(_Strict):
+    """Data-free sensitivity: synthetic inputs, masking, divergence."""
+
+    samples: PositiveInt = 32
+    seed: int = 0
+    inputs: InputGenerator = InputGenerator.gaussian
+    mean: list[float] = Field(default_factory=lambda: [0.0], description="per-channel mean (one value = all channels)")
+    std: list[float] = Field(default_factory=lambda: [1.0], description="per-channel std")
+    low: float | None = Field(None, description="uniform generator: lower bound (default: input quantizer range)")
+    high: float | None = Field(None, description="uniform generator: upper bound")
+    npz: Path | None = Field(None, description="calibration inputs (.npz), used when inputs: npz")
+    npz_key: str = "x"
+    distill_steps: PositiveInt = 200
+    metric: Literal["kl", "mse"] = "kl"
+    reference: Literal["as_given", "float", "int8"] = "as_given"
+    executor: Literal["qonnx", "fast"] = Field("fast", description="fast = vectorised path, checked against the QONNX executor")
+    modes: list[Literal["joint", "weight_only", "act_only"]] = Field(default_factory=lambda: ["joint"])
+    workers: PositiveInt | None = Field(None, description="processes (default: all cores)")
+
+    @field_validator("std")
+    @classmethod
+    def _std(cls, v: list[float]) -> list[float]:
+        if any(s <= 0 for s in v):
+            raise ValueError("std values must be > 0")
+        return v
+
+    @field_validator("npz")
+    @classmethod
+    def _npz(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        v = _resolve(v, info)
+        if v is not None and not v.is_file():
+            raise ValueError(f"calibration file {v} does not exist")
+        return v
+
+    @model_validator(mode="after")
+    def _npz_needed(self) -> "MQESection":
+        if self.inputs == InputGenerator.npz.value and self.npz is None:
+            raise ValueError("inputs: npz needs 'npz: path/to/calibration.npz'")
+        return self
+
+
+# ------------------------------------------------------------------------------------- hardware
+Measurer = Literal["yosys", "da4ml_estimate", "analytic", "vitis_hls", "vivado_hls", "vivado", "board"]
+
+
+class MeasurerRule(_Strict):
+    """Use ``measurer`` for layers matching ``layers`` with at most ``max_weights`` weights."""
+
+    measurer: Measurer
+    max_weights: PositiveInt | None = None
+    layers: list[str] | None = None
+
+
+def _default_rules() -> list[MeasurerRule]:
+    return [MeasurerRule(measurer="yosys", max_weights=4096),
+            MeasurerRule(measurer="da4ml_estimate", max_weights=65536),
+            MeasurerRule(measurer="analytic")]
+
+
+class HardwareSection(_Strict):
+    """How per-layer hardware is generated and measured (OQA)."""
+
+    generator: Literal["da4ml", "hls4ml"] = "da4ml"
+    rules: list[MeasurerRule] = Field(default_factory=_default_rules, min_length=1,
+                                      description="first matching rule picks the measurer of a layer")
+    clock_mhz: PositiveFloat | None = Field(None, description="default: the board's clock")
+    latency_cutoff: PositiveFloat | None = Field(5.0, description="da4ml pipelining: adder depth per stage; null = combinational")
+    io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
+    reuse_factor: PositiveInt = 1
+    pe: PositiveInt = 1
+    simd: PositiveInt = 1
+    executor: Literal["local", "dask"] = "local"
+    workers: PositiveInt | None = None
+    dask_address: str | None = None
+    cache_dir: Path | None = Field(None, description="default: $OHQ_CACHE_DIR or ~/.cache/ohq_flow")
+    timeout_s: PositiveFloat = 900.0
+    board_command: list[str] | None = Field(None, description="argv of a command that prints measured latency JSON")
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _cache(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _rules_end(self) -> "HardwareSection":
+        if any(r.measurer == "board" for r in self.rules) and not self.board_command:
+            raise ValueError("the 'board' measurer needs hardware.board_command (an argument list)")
+        return self
+
+
+# -------------------------------------------------------------------------------------- budgets
+BudgetValue = Union[float, str]
+
+
+class BudgetsSection(_Strict):
+    """Budgets of the ILP: absolute numbers or percentages of the board ("40%")."""
+
+    lut: BudgetValue | None = None
+    ff: BudgetValue | None = None
+    dsp: BudgetValue | None = None
+    bram18: BudgetValue | None = None
+    uram: BudgetValue | None = None
+    latency_cycles: BudgetValue | None = None
+    ii_cycles: BudgetValue | None = None
+    latency_ns: BudgetValue | None = None
+    weight_bits: BudgetValue | None = None
+    bops: BudgetValue | None = None
+    latency_mode: Literal["sequential", "dataflow"] = "sequential"
+
+    @field_validator(*BUDGET_METRICS)
+    @classmethod
+    def _value(cls, v: BudgetValue | None, info: ValidationInfo) -> BudgetValue | None:
+        if v is None or isinstance(v, (int, float)):
+            if v is not None and v <= 0:
+                raise ValueError("a budget must be > 0")
+            return v
+        if _PERCENT.match(v):
+            if info.field_name not in ("lut", "ff", "dsp", "bram18", "uram"):
+                raise ValueError(f"a percentage budget needs a board total; {info.field_name} has none — give a number")
+            return v.strip()
+        raise ValueError(f"budget must be a number or a percentage like '40%', got {v!r}")
+
+    def as_dict(self) -> dict[str, BudgetValue]:
+        return {m: getattr(self, m) for m in BUDGET_METRICS if getattr(self, m) is not None}
+
+
+class SolverSection(_Strict):
+    backend: Literal["cbc", "highs"] = "cbc"
+    time_limit_s: PositiveFloat = 60.0
+    objective: Literal["kl", "mse"] = "kl"
+    sweep: list[str] = Field(default_factory=list, description='Pareto sweeps, e.g. "lut=30%:100%:8"')
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep(cls, v: list[str]) -> list[str]:
+        for s in v:
+            if not re.fullmatch(r"\s*\w+\s*=\s*[\d.]+%?\s*:\s*[\d.]+%?\s*:\s*\d+\s*", s):
+                raise ValueError(f"sweep {s!r} must look like 'metric=START:STOP:N', e.g. 'lut=30%:100%:8'")
+        return v
+
+
+class BuildSection(_Strict):
+    """The final design and its verification."""
+
+    enabled: bool = True
+    verify_samples: PositiveInt = 64
+    eval_npz: Path | None = Field(None, description="labelled evaluation set (.npz with x, y) for accuracy")
+
+    @field_validator("eval_npz")
+    @classmethod
+    def _eval(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        v = _resolve(v, info)
+        if v is not None and not v.is_file():
+            raise ValueError(f"evaluation file {v} does not exist")
+        return v
+
+
+# ---------------------------------------------------------------------------------------- root
+class FlowConfig(_Strict):
+    """One ohq_flow run: model, board, search space, MQE, hardware, budgets, solver, output."""
+
+    name: str = Field("run", pattern=r"^[\w.-]+$")
+    model: ModelSection
+    board: str = Field(description="catalog name (ohq-flow boards) or path of a board YAML")
+    search: SearchSection = Field(default_factory=SearchSection)
+    mqe: MQESection = Field(default_factory=MQESection)
+    hardware: HardwareSection = Field(default_factory=HardwareSection)
+    budgets: BudgetsSection = Field(default_factory=BudgetsSection)
+    solver: SolverSection = Field(default_factory=SolverSection)
+    build: BuildSection = Field(default_factory=BuildSection)
+    output_dir: Path = Field(Path("runs/run"), description="run directory (relative to the config file)")
+
+    source_file: Path | None = Field(None, exclude=True, description="set by load_config")
+
+    @field_validator("board")
+    @classmethod
+    def _board(cls, v: str, info: ValidationInfo) -> str:
+        from ohq_flow.boards import resolve_board
+        try:
+            resolve_board(v, _base_dir(info))
+        except InputError as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from None
+        return v
+
+    @field_validator("output_dir")
+    @classmethod
+    def _out(cls, v: Path, info: ValidationInfo) -> Path:
+        return _resolve(v, info)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source_file.parent if self.source_file else Path.cwd()
+
+    def board_obj(self):
+        """The resolved :class:`ohq_flow.boards.Board`."""
+        from ohq_flow.boards import resolve_board
+        return resolve_board(self.board, self.base_dir)
+
+    def clock_ns(self) -> float:
+        return 1000.0 / self.hardware.clock_mhz if self.hardware.clock_mhz else self.board_obj().clock_ns
+
+
+# ------------------------------------------------------------------------------------ loading
+def _loc_to_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _unwrap(tp: Any) -> Any:
+    """The BaseModel class inside Optional[...], list[...], dict[str, ...] annotations."""
+    origin = typing.get_origin(tp)
+    if origin is None:
+        return tp
+    for arg in typing.get_args(tp):
+        inner = _unwrap(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return tp
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: Any = FlowConfig
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            if part in ("brevitas", "qonnx") or model is not FlowConfig:
+                pass
+            return None
+        model = _unwrap(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _describe(err: dict) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("float", "str", "int"))))
+    if err["type"] == "extra_forbidden":
+        key = loc[-1]
+        parent = _model_at(loc[:-1])
+        known = [k for k, f in parent.model_fields.items() if not f.exclude] if parent else []
+        guess = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f"did you mean '{guess[0]}'?" if guess else f"allowed keys here: {', '.join(known)}"
+        return f"unknown key '{key}' — {hint}"
+    if err["type"] == "missing":
+        return "required field is missing"
+    if err["type"] in ("greater_than_equal", "less_than_equal") and loc and loc[-2:-1] and "bits" in str(loc[-2]):
+        return f"bit-width {err['input']!r} is outside {MIN_BITS}..{MAX_BITS}"
+    msg = err["msg"]
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    seen, out = set(), []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("float", "str", "int"))))
+        item = (_loc_to_path(loc), _describe(err))
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def parse_config(data: Any, *, base_dir: Path, source: str = "<config>") -> FlowConfig:
+    """Validate a config mapping; raise :class:`ConfigError` listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, [("", "the config must be a YAML mapping (see `ohq-flow init`)")])
+    try:
+        cfg = FlowConfig.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(source, _problems(exc)) from None
+    return cfg
+
+
+def load_config(path: str | Path) -> FlowConfig:
+    """Load and validate a YAML config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file {path} does not exist", "create one with `ohq-flow init CONFIG`")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [("", f"not valid YAML: {exc}")]) from None
+    cfg = parse_config(data, base_dir=path.resolve().parent, source=str(path))
+    cfg.source_file = path.resolve()
+    return cfg
+
+
+def json_schema() -> dict:
+    """JSON schema of FlowConfig."""
+    return FlowConfig.model_json_schema()
+
+
+STARTER_CONFIG = """\
+# ohq_flow run configuration. Validate with: ohq-flow validate THIS_FILE
+# Relative paths are relative to this file. Full schema: ohq-flow schema
+name: my_model
+
+model:
+  # Either a Brevitas module built by a factory ...
+  brevitas:
+    factory: "my_package.models:build_model"   # "module:function" returning a torch.nn.Module
+    kwargs: {}                                  # keyword arguments of the factory
+    checkpoint: null                            # state dict to load (.pt), or null
+    input_shape: [1, 1, 28, 28]                 # with batch dimension
+  # ... or a QONNX file (then remove 'brevitas'):
+  # qonnx: model.onnx
+
+board: pynq-z2            # ohq-flow boards lists the catalog; or a path to a board YAML
+
+search:
+  weight_bits: [2, 3, 4, 5, 6, 7, 8]   # candidate weight bit-widths
+  act_bits: [4, 6, 8]                  # candidate input-activation bit-widths
+  overrides: []                        # e.g. [{layers: ["Conv_0"], weight_bits: [8]}]
+  pinned: {}                           # e.g. {Gemm_0: {w_bits: 8, a_bits: 8}}
+  tied: []                             # extra groups with equal activation bits
+
+mqe:
+  samples: 32             # synthetic inputs
+  seed: 0
+  inputs: gaussian        # gaussian | uniform | distilled (BatchNorm statistics) | npz
+  mean: [0.0]
+  std: [1.0]
+  metric: kl              # kl | mse
+  reference: as_given     # as_given | float | int8 (precision of the layers not being masked)
+
+hardware:
+  generator: da4ml        # da4ml (RTL) | hls4ml (HLS project)
+  rules:                  # first match picks the measurer of a layer
+    - {measurer: yosys, max_weights: 4096}
+    - {measurer: da4ml_estimate, max_weights: 65536}
+    - {measurer: analytic}
+  latency_cutoff: 5.0     # da4ml pipelining (adder depth per stage); null = combinational
+  executor: local         # local | dask
+  timeout_s: 900
+
+budgets:                  # numbers, or % of the board for lut/ff/dsp/bram18/uram
+  lut: "50%"
+  latency_mode: sequential
+
+solver:
+  backend: cbc            # cbc (bundled) | highs
+  time_limit_s: 60
+  sweep: ["lut=20%:100%:9"]
+
+output_dir: runs/my_model
+"""

@@ -1,0 +1,134 @@
+"""The hardware-cost table: one row per (layer, weight bits, activation bits).
+
+Missing values stay missing (``None`` in Python, empty in CSV, ``null`` in JSON) — a cost is
+never silently 0. ``fidelity`` says how far to trust a row: ``measured`` (board),
+``post_route``/``post_synth`` (real synthesis), ``hls_estimate`` (HLS C-synthesis report),
+``estimate`` (da4ml's own cost, analytic formulas).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Iterable
+
+from ohq_flow.errors import InputError
+from ohq_flow.fileio import atomic_write_json, atomic_write_text
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+STATUS_TIMEOUT = "timeout"
+
+# Numeric cost columns the ILP can budget.
+COST_METRICS = ("latency_cycles", "ii_cycles", "latency_ns", "lut", "ff", "dsp", "bram18", "uram")
+
+
+@dataclass
+class CostRow:
+    """Hardware cost of one layer at one candidate (w_bits, a_bits)."""
+
+    layer: str
+    w_bits: int
+    a_bits: int
+    latency_cycles: float | None = None
+    ii_cycles: float | None = None
+    clock_ns: float | None = None
+    latency_ns: float | None = None
+    lut: float | None = None
+    ff: float | None = None
+    dsp: float | None = None
+    bram18: float | None = None
+    uram: float | None = None
+    carry: float | None = None
+    source: str = ""            # measurer plug-in name: yosys, da4ml_estimate, analytic, vitis_hls, vivado, board
+    fidelity: str = ""          # measured | post_route | post_synth | hls_estimate | estimate
+    tool: str = ""
+    tool_version: str = ""
+    part: str = ""
+    status: str = STATUS_OK
+    error: str = ""
+    log_path: str = ""
+    elapsed_s: float | None = None
+    cache_key: str = ""
+    cached: bool = False
+
+    def __post_init__(self) -> None:
+        if self.latency_ns is None and self.latency_cycles is not None and self.clock_ns is not None:
+            self.latency_ns = self.latency_cycles * self.clock_ns
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(CostRow)}
+_INT_FIELDS = {"w_bits", "a_bits"}
+_BOOL_FIELDS = {"cached"}
+_STR_FIELDS = {n for n, t in _FIELD_TYPES.items() if t == "str"}
+
+
+def _parse_cell(name: str, value: str | None, where: str):
+    if value is None:
+        return None
+    value = value.strip()
+    if name in _STR_FIELDS:
+        return value
+    if name in _BOOL_FIELDS:
+        return value.lower() in ("1", "true", "yes")
+    if value == "" or value.lower() in ("nan", "none", "null"):
+        if name in _INT_FIELDS:
+            raise InputError(f"{where}: column '{name}' is empty", "every row needs integer w_bits and a_bits")
+        return None
+    try:
+        return int(value) if name in _INT_FIELDS else float(value)
+    except ValueError:
+        raise InputError(f"{where}: column '{name}' has non-numeric value {value!r}",
+                         "cost columns hold numbers; leave a cell empty when the value is unknown") from None
+
+
+def write_costs(rows: Iterable[CostRow], csv_path: str | Path, json_path: str | Path | None = None) -> None:
+    """Write the table as CSV (and JSON when ``json_path`` is given), atomically."""
+    rows = list(rows)
+    names = [f.name for f in fields(CostRow)]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=names, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        d = r.to_dict()
+        w.writerow({k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in d.items()})
+    atomic_write_text(csv_path, buf.getvalue())
+    if json_path is not None:
+        atomic_write_json(json_path, [r.to_dict() for r in rows])
+
+
+def read_costs(csv_path: str | Path) -> list[CostRow]:
+    """Read a cost CSV. Needs ``layer,w_bits,a_bits``; unknown columns are ignored, missing ones are None."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise InputError(f"cost table {csv_path} does not exist", "run `ohq-flow profile CONFIG` first")
+    with open(csv_path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        cols = set(reader.fieldnames or [])
+        missing = {"layer", "w_bits", "a_bits"} - cols
+        if missing:
+            raise InputError(f"{csv_path}: missing column(s) {sorted(missing)}",
+                             "the header needs at least layer,w_bits,a_bits and one cost column")
+        out = []
+        for i, raw in enumerate(reader, start=2):
+            kw = {n: _parse_cell(n, raw.get(n), f"{csv_path}:{i}") for n in _FIELD_TYPES if n in raw}
+            kw = {k: v for k, v in kw.items() if v is not None or k not in _STR_FIELDS}
+            out.append(CostRow(**kw))
+    return out
+
+
+def read_costs_json(json_path: str | Path) -> list[CostRow]:
+    """Read a cost table written as JSON by :func:`write_costs`."""
+    data = json.loads(Path(json_path).read_text())
+    return [CostRow(**{k: v for k, v in d.items() if k in _FIELD_TYPES}) for d in data]

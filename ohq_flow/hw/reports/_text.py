@@ -1,0 +1,115 @@
+"""Shared helpers: reading report files, numbers and ASCII tables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ohq_flow.errors import ReportParseError
+
+_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(ns|us|ms|sec|s)?\s*$")
+_UNDEF = {"", "?", "undef", "-", "na", "n/a", "none"}
+
+
+class NotAReportError(ReportParseError):
+    """The file is readable but is not a tool report this package knows."""
+
+
+def read_text(path: str | Path) -> str:
+    """Return the file's text with LF line endings; raise if missing or empty."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ReportParseError(str(p), f"cannot read file ({exc.strerror})") from exc
+    if not data.strip():
+        raise ReportParseError(str(p), "file is empty", "re-run the tool step that writes it")
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def is_undef(s: str | None) -> bool:
+    """True for the tools' spellings of 'no value' (?, undef, -, NA)."""
+    return s is None or s.strip().lower() in _UNDEF
+
+
+def to_float(s: str | None) -> float | None:
+    """'4.429 ns' -> 4.429, '0.62' -> 0.62; ?/undef/- -> None. Units are dropped, not converted."""
+    if is_undef(s):
+        return None
+    m = _UNIT.match(s.replace(",", ""))
+    return float(m.group(1)) if m else None
+
+
+def to_int(s: str | None) -> int | None:
+    """'96014' -> 96014; '?', 'undef' -> None; '12.0' -> 12; '1.5' -> None."""
+    f = to_float(s)
+    if f is None or not float(f).is_integer():
+        return None
+    return int(f)
+
+
+def count(x) -> int | float | None:
+    """A resource count from JSON/XML/text: int when integral, float otherwise, None if absent."""
+    if x is None or isinstance(x, bool):
+        return None
+    if isinstance(x, str):
+        s = x.strip()
+        if is_undef(s):
+            return None
+        m = re.match(r"^[~<]?\s*([-+]?\d+(?:\.\d+)?)", s)
+        if not m:
+            return None
+        x = float(m.group(1))
+    f = float(x)
+    return int(f) if f.is_integer() else f
+
+
+def split_row(line: str) -> list[str]:
+    """'|a | b|' -> ['a', 'b']."""
+    s = line.strip()
+    if s.startswith("|"):
+        s = s[1:]
+    if s.endswith("|"):
+        s = s[:-1]
+    return [c.strip() for c in s.split("|")]
+
+
+def table_after(text: str, marker: str, start: int = 0) -> list[list[str]] | None:
+    """Rows of the first ASCII table after ``marker`` (separator lines dropped).
+
+    Returns None when the marker is absent or is followed by ``N/A`` / text instead of a table.
+    """
+    i = text.find(marker, start)
+    if i < 0:
+        return None
+    lines = text[i + len(marker):].split("\n")[1:]
+    rows: list[list[str]] = []
+    started = False
+    for line in lines:
+        s = line.strip()
+        if not started:
+            if not s:
+                continue
+            if not s.startswith(("+", "|")):
+                return None
+            started = True
+        if s.startswith("|"):
+            rows.append(split_row(s))
+        elif not s.startswith("+"):
+            break
+    return rows
+
+
+def sections(text: str) -> dict[str, str]:
+    """Split a report on its '== Title' banner lines: {title: body}."""
+    out: dict[str, str] = {}
+    parts = re.split(r"^== (.+?)\s*$", text, flags=re.M)
+    for title, body in zip(parts[1::2], parts[2::2]):
+        out.setdefault(title.strip(), body)
+    return out
+
+
+def head(path: str | Path, n: int = 8192) -> str:
+    """The first ``n`` bytes of a file as text (for sniffing the kind)."""
+    with open(path, "rb") as fh:
+        return fh.read(n).decode("utf-8", errors="replace")

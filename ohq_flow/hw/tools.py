@@ -1,0 +1,72 @@
+"""Running external tools (yosys, vitis_hls, vivado, user commands) safely.
+
+Always an argument list (never a shell string), always a timeout, always a log file whose path
+is named in the error when the tool fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from ohq_flow.errors import FlowError, InputError
+
+
+@dataclass
+class ToolResult:
+    argv: list[str]
+    returncode: int
+    elapsed_s: float
+    log_path: Path
+    stdout: str
+
+
+def find_tool(name: str, hint: str | None = None) -> str:
+    """Absolute path of executable ``name`` on PATH, or an InputError naming it."""
+    path = shutil.which(name)
+    if path is None:
+        raise InputError(f"tool '{name}' is not on PATH", hint or f"install {name} or add it to PATH")
+    return path
+
+
+def run_tool(argv: Sequence[str], *, log_path: str | os.PathLike, timeout_s: float,
+             cwd: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+             check: bool = True) -> ToolResult:
+    """Run ``argv`` with a timeout, writing stdout+stderr to ``log_path``.
+
+    Raises :class:`FlowError` naming the log on a non-zero exit (when ``check``) or a timeout.
+    ``env`` entries are added to a copy of the current environment (ours is never modified).
+    """
+    argv = [str(a) for a in argv]
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    t0 = time.monotonic()
+    with open(log_path, "w") as log:
+        log.write("$ " + " ".join(argv) + "\n")
+        log.flush()
+        try:
+            proc = subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, timeout=timeout_s,
+                                  errors="replace")
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            log.write(out + f"\n[ohq_flow] timed out after {timeout_s:g} s\n")
+            raise FlowError(f"{Path(argv[0]).name} timed out after {timeout_s:g} s; log: {log_path}",
+                            "raise the timeout in the config (hardware.timeout_s) or use a faster measurer") from None
+        except FileNotFoundError:
+            raise InputError(f"tool '{argv[0]}' not found", f"install it or put it on PATH; log: {log_path}") from None
+        log.write(proc.stdout)
+    elapsed = time.monotonic() - t0
+    if check and proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-5:])
+        raise FlowError(f"{Path(argv[0]).name} exited with code {proc.returncode}; log: {log_path}\n{tail}")
+    return ToolResult(argv, proc.returncode, elapsed, log_path, proc.stdout)
