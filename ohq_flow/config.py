@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError,
+from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError,
                       ValidationInfo, field_validator, model_validator)
 
 from ohq_flow.errors import ConfigError, InputError
@@ -341,7 +341,8 @@ class FlowConfig(_Strict):
     build: BuildSection = Field(default_factory=BuildSection)
     output_dir: Path = Field(Path("runs/run"), description="run directory (relative to the config file)")
 
-    source_file: Path | None = Field(None, exclude=True, description="set by load_config")
+    _source_file: Path | None = PrivateAttr(None)
+    _base_dir: Path | None = PrivateAttr(None)
 
     @field_validator("board")
     @classmethod
@@ -360,7 +361,12 @@ class FlowConfig(_Strict):
 
     @property
     def base_dir(self) -> Path:
-        return self.source_file.parent if self.source_file else Path.cwd()
+        """Directory relative paths in the config are resolved against."""
+        return self._base_dir or Path.cwd()
+
+    @property
+    def source_file(self) -> Path | None:
+        return self._source_file
 
     def board_obj(self):
         """The resolved :class:`ohq_flow.boards.Board`."""
@@ -413,7 +419,7 @@ def _describe(err: dict) -> str:
     if err["type"] == "extra_forbidden":
         key = loc[-1]
         parent = _model_at(loc[:-1])
-        known = [k for k, f in parent.model_fields.items() if not f.exclude] if parent else []
+        known = list(parent.model_fields) if parent else []
         guess = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
         hint = f"did you mean '{guess[0]}'?" if guess else f"allowed keys here: {', '.join(known)}"
         return f"unknown key '{key}' — {hint}"
@@ -444,6 +450,7 @@ def parse_config(data: Any, *, base_dir: Path, source: str = "<config>") -> Flow
         cfg = FlowConfig.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ConfigError(source, _problems(exc)) from None
+    cfg._base_dir = Path(base_dir).resolve()
     return cfg
 
 
@@ -457,7 +464,7 @@ def load_config(path: str | Path) -> FlowConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), [("", f"not valid YAML: {exc}")]) from None
     cfg = parse_config(data, base_dir=path.resolve().parent, source=str(path))
-    cfg.source_file = path.resolve()
+    cfg._source_file = path.resolve()
     return cfg
 
 

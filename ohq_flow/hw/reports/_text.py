@@ -74,30 +74,41 @@ def split_row(line: str) -> list[str]:
     return [c.strip() for c in s.split("|")]
 
 
-def table_after(text: str, marker: str, start: int = 0) -> list[list[str]] | None:
-    """Rows of the first ASCII table after ``marker`` (separator lines dropped).
-
-    Returns None when the marker is absent or is followed by ``N/A`` / text instead of a table.
-    """
+def table_block(text: str, marker: str, start: int = 0,
+                allow_text: bool = False) -> tuple[list[list[str]] | None, bool]:
+    """(rows, closed) of the first ASCII table after ``marker``; ``closed`` is True when the
+    table ends with a border line (a table cut off by truncation is not closed)."""
     i = text.find(marker, start)
     if i < 0:
-        return None
-    lines = text[i + len(marker):].split("\n")[1:]
+        return None, False
     rows: list[list[str]] = []
-    started = False
-    for line in lines:
+    started, last = False, ""
+    for line in text[i + len(marker):].split("\n")[1:]:
         s = line.strip()
         if not started:
             if not s:
                 continue
             if not s.startswith(("+", "|")):
-                return None
+                if allow_text:
+                    continue
+                return None, False
             started = True
+        if not s.startswith(("+", "|")):
+            return rows, last.startswith("+")
         if s.startswith("|"):
             rows.append(split_row(s))
-        elif not s.startswith("+"):
-            break
-    return rows
+        last = s
+    return rows, False  # the text ended inside the table
+
+
+def table_after(text: str, marker: str, start: int = 0,
+                allow_text: bool = False) -> list[list[str]] | None:
+    """Rows of the first ASCII table after ``marker`` (separator lines dropped).
+
+    Returns None when the marker is absent or is followed by ``N/A`` / text instead of a table
+    (unless ``allow_text``, which skips text lines before the table).
+    """
+    return table_block(text, marker, start, allow_text)[0]
 
 
 def sections(text: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from ohq_flow.errors import ReportParseError
 
-from ._text import count, is_undef, sections, split_row, table_after, to_float, to_int
+from ._text import count, is_undef, sections, table_after, table_block, to_float, to_int
 from .record import ReportRecord
 
 _DSP_NAMES = ("DSP", "DSP48E")
@@ -144,15 +144,16 @@ def parse_csynth_rpt(path: str, text: str) -> list[ReportRecord]:
     top = m.group(2)
     secs = sections(text)
     perf, util = secs.get("Performance Estimates"), secs.get("Utilization Estimates")
-    if perf is None or util is None:
-        raise ReportParseError(path, "missing the " + " and ".join(
-            n for n, s in (("Performance Estimates", perf), ("Utilization Estimates", util)) if s is None)
-            + " section (file truncated?)")
+    missing = [n for n in ("Performance Estimates", "Utilization Estimates", "Interface")
+               if n not in secs]
+    if missing:
+        raise ReportParseError(path, "report lacks its " + ", ".join(f"'== {n}'" for n in missing)
+                               + " section (file truncated?)")
     common = dict(file=path, kind="hls_csynth", top=top, tool=f"{m.group(1).lower()}_hls",
                   tool_version=_header(text, "Version"), part=_header(text, "Target device"),
                   stage="hls")
 
-    clk = _data_rows(table_after(perf, "+ Timing"), ("Clock",))
+    clk = _data_rows(table_after(perf, "* Summary:", max(perf.find("+ Timing"), 0)), ("Clock",))
     lat_rows = table_after(perf, "* Summary:", perf.find("+ Latency"))
     lat = _lat_cells(lat_rows[-1]) if lat_rows else None
     util_rows = table_after(util, "* Summary:") or []
@@ -199,10 +200,10 @@ def parse_summary_rpt(path: str, text: str) -> list[ReportRecord]:
     m = re.search(r"^== Synthesis Summary Report of '([^']+)'", text, flags=re.M)
     if not m:
         raise ReportParseError(path, "no '== Synthesis Summary Report of' banner")
-    rows = table_after(text, "+ Performance & Resource Estimates:")
-    if not rows or len(rows) < 3:
+    rows, closed = table_block(text, "+ Performance & Resource Estimates:", allow_text=True)
+    if not rows or len(rows) < 3 or not closed:
         raise ReportParseError(path, "no 'Performance & Resource Estimates' table (file truncated?)")
-    hdr = [" ".join(p for p in (a, b) if p) for a, b in zip(rows[0], rows[1])]
+    hdr = rows[1]  # the first header row has merged cells; the second names every column
     row = next((r for r in rows[2:] if r and r[0].startswith("+")), None)
     if row is None or len(row) != len(hdr):
         raise ReportParseError(path, "no top-module row in the summary table (file truncated?)")
@@ -213,7 +214,7 @@ def parse_summary_rpt(path: str, text: str) -> list[ReportRecord]:
         return 0 if v is not None and v.strip() == "-" else count(v)
 
     version = _header(text, "Version")
-    lat, ii = cells.get("Latency (cycles)"), cells.get("Interval")
+    lat, ii = cells.get("(cycles)"), cells.get("Interval")
     bram = res("BRAM")
     return [ReportRecord(
         file=path, kind="hls_summary", top=m.group(1), module=m.group(1), tool="vitis_hls",
@@ -222,5 +223,5 @@ def parse_summary_rpt(path: str, text: str) -> list[ReportRecord]:
         latency_undef=any((v or "").strip() == "?" for v in (lat, ii)),
         slack_ns=to_float(cells.get("Slack")), pipeline_type=cells.get("Pipelined") or None,
         lut=res("LUT"), ff=res("FF"), dsp=res("DSP"), bram18=None if bram is None else float(bram),
-        uram=res("URAM"), extra={"issue_type": cells.get("Issue Type")},
+        uram=res("URAM"), extra={"issue_type": cells.get("Type")},
         notes="summary report: worst-case latency and max interval only")]

@@ -1,0 +1,5 @@
+"""python -m ohq_flow == ohq-flow."""
+
+from ohq_flow.cli import main
+
+main()

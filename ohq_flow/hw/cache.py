@@ -1,0 +1,213 @@
+"""Content-addressed cache of per-layer hardware costs, shared between runs.
+
+The key is the SHA-256 of the canonical JSON of everything that determines a cost (layer
+subgraph hash incl. weights, w_bits, a_bits, generator and measurer name + settings, part,
+clock, tool version): :func:`make_key`. An entry is ``root/<key[:2]>/<key>.json`` holding the
+row and a checksum of it; the job's log is copied next to it (``<key>.log``) so the row's
+``log_path`` outlives the run directory. Both files are written atomically (log first, entry
+last), so a killed writer leaves either nothing or a complete entry.
+
+A corrupt entry (bad JSON, truncated, checksum mismatch, wrong key, unknown fields) is logged
+with :func:`logging.warning` naming the file, removed, and treated as a miss, so the cost is
+recomputed. Only rows with status ``ok`` are cached; failures are retried next run.
+
+The default root is ``$OHQ_CACHE_DIR`` or ``~/.cache/ohq_flow`` (the variable is read, never
+set). On a cluster, put the cache on a filesystem every worker and the runner can see.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ohq_flow.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes
+from ohq_flow.hw.costs import STATUS_OK, CostRow
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+"""Bumped when the entry layout or the meaning of a row changes; part of every key."""
+
+_ROW_FIELDS = {f.name for f in fields(CostRow)}
+
+
+class CacheStats(NamedTuple):
+    entries: int
+    bytes: int
+
+
+def default_cache_dir() -> Path:
+    """``$OHQ_CACHE_DIR`` if set and non-empty, else ``~/.cache/ohq_flow``."""
+    env = os.environ.get("OHQ_CACHE_DIR")
+    return Path(env).expanduser() if env else Path("~/.cache/ohq_flow").expanduser()
+
+
+def _canonical(obj: Any) -> Any:
+    """Reduce ``obj`` to JSON types; reject what has no stable text form."""
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        if obj != obj or obj in (float("inf"), float("-inf")):
+            raise ValueError(f"cache key part {obj!r} is not a finite number")
+        return obj
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, dict):
+        return {str(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    raise TypeError(f"cache key part of type {type(obj).__name__} has no canonical JSON form; "
+                    "pass str/int/float/bool/None, lists or dicts of them (hash big objects first)")
+
+
+def _canonical_bytes(obj: Any) -> bytes:
+    return json.dumps(_canonical(obj), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def make_key(**parts: Any) -> str:
+    """SHA-256 hex of the canonical JSON of ``parts`` (plus the cache format version)."""
+    return sha256_bytes(_canonical_bytes({"_cache_format": CACHE_FORMAT, **parts}))
+
+
+def _checksum(payload: dict) -> str:
+    return sha256_bytes(_canonical_bytes(payload))
+
+
+class _Corrupt(Exception):
+    """An entry that must not be trusted; the message says why."""
+
+
+class CostCache:
+    """The cache directory; see the module docstring for the layout and guarantees."""
+
+    make_key = staticmethod(make_key)
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    def __repr__(self) -> str:
+        return f"CostCache({str(self.root)!r})"
+
+    def entry_path(self, key: str) -> Path:
+        """Where the entry for ``key`` lives (whether or not it exists)."""
+        _check_key(key)
+        return self.root / key[:2] / f"{key}.json"
+
+    def log_path(self, key: str) -> Path:
+        """Where the cached copy of the job log for ``key`` lives."""
+        return self.entry_path(key).with_suffix(".log")
+
+    def get(self, key: str) -> CostRow | None:
+        """The cached row (``cached=True``), or None on a miss or a corrupt entry (removed)."""
+        path = self.entry_path(key)
+        try:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                data = fh.read()
+        except FileNotFoundError:
+            return None
+        try:
+            row = _decode(data, key)
+        except _Corrupt as exc:
+            log.warning("cost cache: dropping corrupt entry %s (%s); it will be recomputed", path, exc)
+            _remove_if_unchanged(path, st)
+            return None
+        row.cached = True
+        row.cache_key = key
+        return row
+
+    def put(self, key: str, row: CostRow, log_path: str | os.PathLike | None = None) -> Path | None:
+        """Store an ok row (and a copy of its log); returns the entry path, None if not cacheable.
+
+        ``log_path`` defaults to ``row.log_path``; a missing log file is skipped, not an error.
+        """
+        if row.status != STATUS_OK:
+            return None
+        path = self.entry_path(key)
+        payload = row.to_dict()
+        payload.update(cached=False, cache_key=key)
+        src = Path(log_path) if log_path else (Path(row.log_path) if row.log_path else None)
+        payload["log_path"] = self._store_log(key, src)
+        entry = {"format": CACHE_FORMAT, "key": key, "payload": payload, "sha256": _checksum(payload)}
+        atomic_write_text(path, json.dumps(entry, indent=1, allow_nan=False) + "\n")
+        return path
+
+    def _store_log(self, key: str, src: Path | None) -> str:
+        if src is None:
+            return ""
+        dst = self.log_path(key)
+        if src.resolve() == dst.resolve():
+            return str(dst)
+        try:
+            data = src.read_bytes()
+        except OSError as exc:
+            log.warning("cost cache: log %s of entry %s not copied (%s)", src, key[:12], exc)
+            return str(src)
+        atomic_write_bytes(dst, data)
+        return str(dst)
+
+    def stats(self) -> CacheStats:
+        """Number of entries and bytes on disk (entries plus logs)."""
+        entries = size = 0
+        if not self.root.is_dir():
+            return CacheStats(0, 0)
+        for sub in self.root.iterdir():
+            if not (sub.is_dir() and len(sub.name) == 2):
+                continue
+            for f in sub.iterdir():
+                if f.name.startswith("."):
+                    continue
+                try:
+                    size += f.stat().st_size
+                except FileNotFoundError:
+                    continue
+                entries += f.suffix == ".json"
+        return CacheStats(entries, size)
+
+
+def _check_key(key: str) -> None:
+    if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+        raise ValueError(f"cache key {key!r} is not a SHA-256 hex digest (use make_key)")
+
+
+def _decode(data: bytes, key: str) -> CostRow:
+    """Parse and verify one entry; raise :class:`_Corrupt` on any problem."""
+    try:
+        entry = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Corrupt(f"not valid JSON: {exc}") from None
+    if not isinstance(entry, dict) or not isinstance(entry.get("payload"), dict):
+        raise _Corrupt("no payload object")
+    if entry.get("format") != CACHE_FORMAT:
+        raise _Corrupt(f"format {entry.get('format')!r}, expected {CACHE_FORMAT}")
+    if entry.get("key") != key:
+        raise _Corrupt(f"entry is for key {str(entry.get('key'))[:16]}..., not this key")
+    payload = entry["payload"]
+    try:
+        ok = _checksum(payload) == entry.get("sha256")
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise _Corrupt("checksum mismatch")
+    unknown = set(payload) - _ROW_FIELDS
+    if unknown or payload.get("status") != STATUS_OK:
+        raise _Corrupt(f"unknown fields {sorted(unknown)}" if unknown else "row status is not ok")
+    try:
+        return CostRow(**payload)
+    except TypeError as exc:
+        raise _Corrupt(f"not a cost row: {exc}") from None
+
+
+def _remove_if_unchanged(path: Path, st: os.stat_result) -> None:
+    """Remove ``path`` unless another process has replaced it since we read it."""
+    try:
+        now = os.stat(path)
+        if (now.st_ino, now.st_size, now.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass

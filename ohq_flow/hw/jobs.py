@@ -1,0 +1,419 @@
+"""Running per-layer cost jobs: cache look-up, one child process per job, local or on Dask.
+
+A :class:`Job` names a picklable top-level function ``fn(ctx: JobContext) -> CostRow``. The
+runner :func:`run_jobs`
+
+* returns cache hits without running them (``row.cached=True``);
+* runs every other job in its own child process, ``python -m ohq_flow.hw._job_child``, in a new
+  process group, with stdout/stderr going to ``<workdir>/job.log``. An exception, ``os._exit``,
+  a segfault or a hang in the job cannot take the runner down: the job becomes a row with
+  status ``failed`` or ``timeout``, an ``error`` text, and ``log_path`` (the traceback or the
+  runner's note on how the process ended is in that log). At the timeout the whole process group
+  is killed, so tools the job started (yosys, vivado) die too. A child whose runner dies kills
+  its own group within ~0.25 s;
+* puts each ok row into the cache in the runner *as soon as it finishes*, so killing the runner
+  (even SIGKILL) loses at most the jobs in flight; entries are written atomically and verified
+  on read;
+* calls ``on_result(row)`` for every row (cached or run) as it becomes known, in the runner's
+  main thread, so the caller can write ``costs.csv`` incrementally.
+
+Each job needs its own ``workdir``. ``fn`` must be importable by the child (defined in a module,
+not in ``__main__``); the runner passes its ``sys.path`` on. ``fn`` gets the job's payload,
+workdir, log path and timeout through :class:`JobContext`; tools it starts should log to their
+own files in the workdir (``ctx.workdir / "yosys.log"``), as the job log is the child's output.
+
+Executors:
+
+``executor="local"`` (default)
+    ``workers`` threads in the runner, each waiting on one child process.
+``executor="dask"``
+    Each job is a Dask task that starts the same child process on a worker (worker processes
+    may be daemonic, so no ``multiprocessing`` there). With ``dask_address=None`` a
+    ``LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)`` is started and
+    closed; otherwise the runner connects to the scheduler at ``dask_address``.
+
+Slurm (or PBS/LSF) with dask-jobqueue (``pip install dask-jobqueue``)::
+
+    from dask_jobqueue import SLURMCluster
+    cluster = SLURMCluster(cores=1, processes=1, memory="8GB", walltime="04:00:00",
+                           job_extra_directives=["--partition=cpu"])
+    cluster.scale(jobs=32)            # or cluster.adapt(maximum_jobs=64)
+    summary = run_jobs(jobs, cache=CostCache("/shared/ohq_cache"), executor="dask",
+                       dask_address=cluster.scheduler_address)
+
+Use ``cores=1, processes=1`` per Slurm job (one synthesis per worker; give it the memory the
+largest synthesis needs). The cache directory, the job workdirs and the Python environment
+(same ``ohq_flow`` and job-function modules) must be on a filesystem shared by the runner and
+all nodes. Cache puts happen in the runner only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Literal
+
+from ohq_flow.errors import InputError
+from ohq_flow.fileio import atomic_write_bytes
+from ohq_flow.hw.costs import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT, CostRow
+
+log = logging.getLogger(__name__)
+
+JOB_LOG = "job.log"
+_JOB_FILE = ".ohq_job.pkl"
+_RESULT_FILE = ".ohq_result.json"
+
+
+@dataclass
+class JobContext:
+    """What a job function gets: its payload, a private workdir, the job log and its timeout."""
+
+    key: str
+    layer: str
+    w_bits: int
+    a_bits: int
+    payload: Any
+    workdir: Path
+    log_path: Path
+    timeout_s: float
+    started: float = field(default_factory=time.monotonic)
+
+    def remaining_s(self) -> float:
+        """Seconds left before the runner kills this job (pass it to ``run_tool``)."""
+        return max(0.0, self.timeout_s - (time.monotonic() - self.started))
+
+
+@dataclass
+class Job:
+    """One cost measurement: ``fn(ctx)`` returns the CostRow of (layer, w_bits, a_bits)."""
+
+    key: str
+    layer: str
+    w_bits: int
+    a_bits: int
+    fn: Callable[[JobContext], CostRow]
+    payload: Any
+    timeout_s: float
+    workdir: Path
+
+
+@dataclass
+class JobSummary:
+    """Rows in job order and counts. ``ok``/``failed``/``timed_out`` count all rows (cached
+    rows are ok); ``cached`` + ``ran`` == ``total``."""
+
+    rows: list[CostRow]
+    total: int
+    cached: int
+    ran: int
+    ok: int
+    failed: int
+    timed_out: int
+    elapsed_s: float
+
+    def line(self) -> str:
+        return (f"{self.total} job(s): {self.cached} cached, {self.ran} ran; {self.ok} ok, "
+                f"{self.failed} failed, {self.timed_out} timed out; {self.elapsed_s:.1f} s")
+
+
+@dataclass
+class _Spec:
+    """What an executor needs to run one job (picklable without importing the job's module)."""
+
+    index: int
+    key: str
+    layer: str
+    w_bits: int
+    a_bits: int
+    timeout_s: float
+    workdir: str
+    job_blob: bytes
+    sys_path: list[str]
+
+
+# ---------------------------------------------------------------------------------------------
+# running one job in a child process (in the runner or on a Dask worker)
+
+_LIVE: dict[int, subprocess.Popen] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def _package_root() -> str:
+    import ohq_flow
+    return str(Path(ohq_flow.__file__).resolve().parent.parent)
+
+
+def _child_env() -> dict[str, str]:
+    """A copy of our environment that lets the child import ohq_flow and flush at once."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _wait_exited(proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Wait until the child exits (without reaping it, so its pgid stays ours); False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.001
+    while True:
+        res = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if res is not None and res.si_pid == proc.pid:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 0.05)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _describe_exit(rc: int) -> str:
+    if rc < 0:
+        try:
+            return f"killed by signal {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exited with code {rc}"
+
+
+def _error_row(spec: _Spec, status: str, error: str, log_path: Path, elapsed: float) -> dict:
+    return CostRow(spec.layer, spec.w_bits, spec.a_bits, status=status, error=error,
+                   log_path=str(log_path), elapsed_s=elapsed, cache_key=spec.key).to_dict()
+
+
+def _note(log_path: Path, text: str) -> None:
+    with open(log_path, "a") as fh:
+        fh.write(f"\n[ohq_flow] {text}\n")
+
+
+def _read_result(path: Path) -> dict | None:
+    import json
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _execute(spec: _Spec) -> dict:
+    """Run one job in a child process; always returns a row dict, never raises for job faults."""
+    workdir = Path(spec.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path, job_file, result_file = workdir / JOB_LOG, workdir / _JOB_FILE, workdir / _RESULT_FILE
+    result_file.unlink(missing_ok=True)          # never trust a result left by an earlier run
+    atomic_write_bytes(job_file, pickle.dumps(
+        {"sys_path": spec.sys_path, "job": spec.job_blob, "log_path": str(log_path)}))
+    t0 = time.monotonic()
+    with open(log_path, "wb") as logf:
+        logf.write(f"[ohq_flow] job {spec.layer} w{spec.w_bits} a{spec.a_bits} key {spec.key}\n".encode())
+        logf.flush()
+        proc = subprocess.Popen([sys.executable, "-m", "ohq_flow.hw._job_child", str(job_file), str(result_file)],
+                                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                cwd=workdir, env=_child_env(), start_new_session=True)
+    with _LIVE_LOCK:
+        _LIVE[proc.pid] = proc
+    try:
+        finished = _wait_exited(proc, spec.timeout_s)
+    finally:
+        _kill_group(proc.pid)                    # the job's tools die with it, timeout or not
+        rc = proc.wait()
+        with _LIVE_LOCK:
+            _LIVE.pop(proc.pid, None)
+    elapsed = time.monotonic() - t0
+    job_file.unlink(missing_ok=True)
+    if not finished:
+        msg = f"timed out after {spec.timeout_s:g} s; process group killed"
+        _note(log_path, msg)
+        return _error_row(spec, STATUS_TIMEOUT, msg, log_path, elapsed)
+    row = _read_result(result_file)
+    if row is None:
+        msg = f"job process {_describe_exit(rc)} without returning a row"
+        _note(log_path, msg)
+        return _error_row(spec, STATUS_FAILED, msg, log_path, elapsed)
+    row.update(cache_key=spec.key, cached=False)
+    row["log_path"] = row.get("log_path") or str(log_path)
+    if row.get("elapsed_s") is None:
+        row["elapsed_s"] = elapsed
+    return row
+
+
+def _kill_live_children() -> None:
+    with _LIVE_LOCK:
+        pids = list(_LIVE)
+    for pid in pids:
+        _kill_group(pid)
+
+
+# ---------------------------------------------------------------------------------------------
+# executors: each yields (index, row dict) as jobs finish
+
+def _run_local(specs: list[_Spec], workers: int) -> Iterator[tuple[int, dict]]:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ohq-job")
+    futs = {pool.submit(_execute, s): s for s in specs}
+    try:
+        for fut in as_completed(futs):
+            yield futs[fut].index, _result_or_error(fut, futs[fut])
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        _kill_live_children()                    # only on abort: finished jobs are gone already
+        pool.shutdown(wait=True)
+
+
+def _run_dask(specs: list[_Spec], workers: int, address: str | None) -> Iterator[tuple[int, dict]]:
+    from dask.distributed import Client, LocalCluster, as_completed
+    cluster = None
+    if address is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+    client = Client(address if address is not None else cluster)
+    token = uuid.uuid4().hex[:8]
+    futs: dict = {}
+    try:
+        futs = {client.submit(_execute, s, key=f"ohq-job-{token}-{s.index}-{s.key[:12]}", pure=False): s
+                for s in specs}
+        for fut in as_completed(futs):
+            yield futs[fut].index, _result_or_error(fut, futs[fut])
+    finally:
+        for fut in futs:
+            fut.cancel()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _result_or_error(fut, spec: _Spec) -> dict:
+    """The future's row, or a failed row when the executor itself failed (e.g. a lost worker)."""
+    try:
+        return fut.result()
+    except Exception as exc:
+        log.warning("job %s w%d a%d: executor error: %s", spec.layer, spec.w_bits, spec.a_bits, exc)
+        log_path = Path(spec.workdir) / JOB_LOG
+        return _error_row(spec, STATUS_FAILED, f"executor error: {type(exc).__name__}: {exc}", log_path, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the runner
+
+def _validate(jobs: list[Job], executor: str, workers: int) -> None:
+    problems = []
+    if executor not in ("local", "dask"):
+        problems.append(f"executor {executor!r} is not 'local' or 'dask'")
+    if workers < 1:
+        problems.append(f"workers={workers} must be >= 1")
+    seen: dict[Path, str] = {}
+    for job in jobs:
+        name = f"job {job.layer} w{job.w_bits} a{job.a_bits}"
+        if getattr(job.fn, "__module__", None) == "__main__":
+            problems.append(f"{name}: fn {job.fn.__name__} is defined in __main__; the job process "
+                            "cannot import it (move it into a module)")
+        if not job.timeout_s or job.timeout_s <= 0:
+            problems.append(f"{name}: timeout_s must be > 0")
+        wd = Path(job.workdir).resolve()
+        if wd in seen:
+            problems.append(f"{name}: workdir {wd} is also used by {seen[wd]}")
+        seen[wd] = name
+    if problems:
+        raise InputError("run_jobs: " + "; ".join(problems))
+
+
+def _make_spec(i: int, job: Job, sys_path: list[str]) -> _Spec:
+    try:
+        blob = pickle.dumps(job)
+    except Exception as exc:
+        raise InputError(f"job {job.layer} w{job.w_bits} a{job.a_bits} cannot be pickled: {exc}",
+                         "fn must be a top-level function and the payload picklable") from None
+    return _Spec(i, job.key, job.layer, job.w_bits, job.a_bits, float(job.timeout_s),
+                 str(Path(job.workdir).resolve()), blob, sys_path)
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, desc="cost jobs", unit="job",
+                disable=not (enabled and sys.stderr.isatty()))
+
+
+def run_jobs(jobs: Iterable[Job], *, cache=None, executor: Literal["local", "dask"] = "local",
+             workers: int | None = None, dask_address: str | None = None, progress: bool = True,
+             on_result: Callable[[CostRow], None] | None = None) -> JobSummary:
+    """Run ``jobs`` (cache hits skipped) and return their rows in job order; see the module doc.
+
+    ``cache`` is a :class:`~ohq_flow.hw.cache.CostCache` or None. ``workers`` defaults to
+    ``os.cpu_count()``; with a remote ``dask_address`` it is unused (the cluster decides).
+    Raises :class:`InputError` for invalid jobs; job failures become rows, never exceptions.
+    """
+    jobs = list(jobs)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    _validate(jobs, executor, workers)
+    t0 = time.monotonic()
+    rows: list[CostRow | None] = [None] * len(jobs)
+    n_cached = 0
+    bar = _progress_bar(len(jobs), progress)
+
+    def finish(i: int, row: CostRow) -> None:
+        rows[i] = row
+        if cache is not None and row.ok and not row.cached:
+            _cache_put(cache, jobs[i].key, row)
+        bar.update(1)
+        if on_result is not None:
+            on_result(row)
+
+    try:
+        todo = []
+        for i, job in enumerate(jobs):
+            hit = cache.get(job.key) if cache is not None else None
+            if hit is None:
+                todo.append(i)
+                continue
+            hit.layer, n_cached = job.layer, n_cached + 1
+            finish(i, hit)
+        if todo:
+            sys_path = [p for p in sys.path if p]
+            specs = [_make_spec(i, jobs[i], sys_path) for i in todo]
+            n = min(workers, len(specs))
+            results = _run_dask(specs, n, dask_address) if executor == "dask" else _run_local(specs, n)
+            for i, row in results:
+                finish(i, CostRow(**row))
+    finally:
+        bar.close()
+    summary = _summarize(rows, n_cached, time.monotonic() - t0)
+    log.info("cost jobs: %s", summary.line())
+    return summary
+
+
+def _cache_put(cache, key: str, row: CostRow) -> None:
+    """Store a finished row; a failing cache write is reported, the row is still returned."""
+    try:
+        cache.put(key, row)
+    except OSError as exc:
+        log.warning("cost cache: could not store %s w%d a%d (%s)", row.layer, row.w_bits, row.a_bits, exc)
+
+
+def _summarize(rows: list[CostRow | None], n_cached: int, elapsed: float) -> JobSummary:
+    done = [r for r in rows if r is not None]
+    status = Counter(r.status for r in done)
+    return JobSummary(rows=done, total=len(rows), cached=n_cached, ran=len(done) - n_cached,
+                      ok=status[STATUS_OK], failed=len(done) - status[STATUS_OK] - status[STATUS_TIMEOUT],
+                      timed_out=status[STATUS_TIMEOUT], elapsed_s=elapsed)
+
+
+def format_exception_line(exc: BaseException, limit: int = 500) -> str:
+    """``Type: message`` on one line, shortened to ``limit`` characters (used as row.error)."""
+    text = " ".join(traceback.format_exception_only(type(exc), exc)).strip().replace("\n", " | ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
