@@ -145,8 +145,26 @@ class _Spec:
 # ---------------------------------------------------------------------------------------------
 # running one job in a child process (in the runner or on a Dask worker)
 
-_LIVE: dict[int, subprocess.Popen] = {}
-_LIVE_LOCK = threading.Lock()
+class _LiveSet:
+    """Process-group ids of the job processes one local run has in flight (killed on abort)."""
+
+    def __init__(self) -> None:
+        self._pids: set[int] = set()
+        self._lock = threading.Lock()
+
+    def add(self, pid: int) -> None:
+        with self._lock:
+            self._pids.add(pid)
+
+    def discard(self, pid: int) -> None:
+        with self._lock:
+            self._pids.discard(pid)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            pids = list(self._pids)
+        for pid in pids:
+            _kill_group(pid)
 
 
 def _package_root() -> str:
@@ -211,7 +229,7 @@ def _read_result(path: Path) -> dict | None:
         return None
 
 
-def _execute(spec: _Spec) -> dict:
+def _execute(spec: _Spec, live: _LiveSet | None = None) -> dict:
     """Run one job in a child process; always returns a row dict, never raises for job faults."""
     workdir = Path(spec.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -226,15 +244,15 @@ def _execute(spec: _Spec) -> dict:
         proc = subprocess.Popen([sys.executable, "-m", "ohq_flow.hw._job_child", str(job_file), str(result_file)],
                                 stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                                 cwd=workdir, env=_child_env(), start_new_session=True)
-    with _LIVE_LOCK:
-        _LIVE[proc.pid] = proc
+    if live is not None:
+        live.add(proc.pid)
     try:
         finished = _wait_exited(proc, spec.timeout_s)
     finally:
         _kill_group(proc.pid)                    # the job's tools die with it, timeout or not
         rc = proc.wait()
-        with _LIVE_LOCK:
-            _LIVE.pop(proc.pid, None)
+        if live is not None:
+            live.discard(proc.pid)
     elapsed = time.monotonic() - t0
     job_file.unlink(missing_ok=True)
     if not finished:
@@ -253,26 +271,20 @@ def _execute(spec: _Spec) -> dict:
     return row
 
 
-def _kill_live_children() -> None:
-    with _LIVE_LOCK:
-        pids = list(_LIVE)
-    for pid in pids:
-        _kill_group(pid)
-
-
 # ---------------------------------------------------------------------------------------------
 # executors: each yields (index, row dict) as jobs finish
 
 def _run_local(specs: list[_Spec], workers: int) -> Iterator[tuple[int, dict]]:
     from concurrent.futures import ThreadPoolExecutor, as_completed
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ohq-job")
-    futs = {pool.submit(_execute, s): s for s in specs}
+    live = _LiveSet()
+    futs = {pool.submit(_execute, s, live): s for s in specs}
     try:
         for fut in as_completed(futs):
             yield futs[fut].index, _result_or_error(fut, futs[fut])
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        _kill_live_children()                    # only on abort: finished jobs are gone already
+        live.kill_all()                          # non-empty only on abort (e.g. Ctrl-C)
         pool.shutdown(wait=True)
 
 

@@ -68,6 +68,9 @@ def parse_report(path: str | Path) -> list[ReportRecord]:
         recs = hls.parse_summary_rpt(p, s)
     elif "== Design Size Report" in s:
         raise NotAReportError(p, "HLS design-size report has no cost figures")
+    elif "report_utilization" in s[:3000] and "-hierarchical" in s[:3000]:
+        raise NotAReportError(p, "hierarchical utilization reports are not parsed",
+                              "use the flat report_utilization output")
     elif "report_utilization" in s[:3000] or "Utilization Design Information" in s[:3000]:
         recs = vivado.parse_utilization(p, s)
     elif "report_timing_summary" in s[:3000] or "Timing Summary Report" in s[:3000]:

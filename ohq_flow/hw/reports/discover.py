@@ -81,8 +81,7 @@ def _project_top(recs: list[ReportRecord]) -> str | None:
     tops = [r for r in recs if r.level == "top"]
     if not tops:
         return None
-    return max(tops, key=lambda r: ((r.lut or 0) + (r.ff or 0), -len(r.module or "")),
-               default=None).module
+    return max(tops, key=lambda r: ((r.lut or 0) + (r.ff or 0), -len(r.module or ""))).module
 
 
 def _rank(r: ReportRecord) -> tuple:

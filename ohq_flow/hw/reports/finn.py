@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 from ._text import NotAReportError, count
 from .record import ReportRecord
 

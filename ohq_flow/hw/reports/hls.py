@@ -55,7 +55,7 @@ def _latency(lat: ET.Element | None) -> dict:
         ii_lo, ii_hi = to_int(lat.findtext("Interval-min")), to_int(lat.findtext("Interval-max"))
     else:  # ModuleInformation uses PipelineInitiationInterval, '68 ~ 69' or '1'
         ii_lo, ii_hi = _range(lat.findtext("PipelineInitiationInterval"))
-    undef = any(is_undef(v) and v is not None and v.strip().lower() in ("undef", "?")
+    undef = any((v or "").strip().lower() in ("undef", "?")
                 for v in (best, worst, lat.findtext("Interval-min"), lat.findtext("Interval-max")))
     return {
         "latency_min_cycles": to_int(best), "latency_max_cycles": to_int(worst),

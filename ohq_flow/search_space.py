@@ -1,0 +1,71 @@
+"""The candidate bit-widths of every layer: the search space shared by MQE, OQA and the ILP.
+
+Candidates are ``search.weight_bits × search.act_bits``, replaced per layer by matching
+``overrides`` (names or glob patterns, last match wins), reduced to the pin for ``pinned``
+layers. A layer whose input has no activation quantizer has one activation "candidate":
+``search.unquantized_input_bits`` (used for hardware cost; MQE does not mask it).
+"""
+
+from __future__ import annotations
+
+import difflib
+from fnmatch import fnmatchcase
+
+from ohq_flow.errors import InputError
+
+
+def _matches(name: str, patterns: list[str]) -> bool:
+    return any(fnmatchcase(name, p) for p in patterns)
+
+
+def check_layer_names(layers, search) -> None:
+    """Every name in overrides/pinned/tied must match a layer; one error listing all that do not."""
+    names = [l.name for l in layers]
+    problems = []
+
+    def check(where: str, pattern: str) -> None:
+        if not any(fnmatchcase(n, pattern) for n in names):
+            guess = difflib.get_close_matches(pattern, names, n=1)
+            problems.append(f"{where}: '{pattern}' matches no layer" + (f" (did you mean '{guess[0]}'?)" if guess else ""))
+
+    for i, ov in enumerate(search.overrides):
+        for j, pat in enumerate(ov.layers):
+            check(f"search.overrides[{i}].layers[{j}]", pat)
+    for name in search.pinned:
+        check(f"search.pinned.{name}", name)
+    for i, group in enumerate(search.tied):
+        for j, name in enumerate(group):
+            check(f"search.tied[{i}][{j}]", name)
+    if problems:
+        raise InputError("; ".join(problems), f"layer names are: {', '.join(names)} (see layers.txt)")
+
+
+def candidates_for(layer, search) -> list[tuple[int, int]]:
+    """(w_bits, a_bits) candidates of one layer, sorted."""
+    w_bits, a_bits = list(search.weight_bits), list(search.act_bits)
+    for ov in search.overrides:
+        if _matches(layer.name, ov.layers):
+            w_bits = ov.weight_bits or w_bits
+            a_bits = ov.act_bits or a_bits
+    if layer.input_quant is None:
+        a_bits = [search.unquantized_input_bits]
+    pin = search.pinned.get(layer.name)
+    if pin is not None:
+        a = pin.a_bits if layer.input_quant is not None else search.unquantized_input_bits
+        return [(pin.w_bits, a)]
+    return sorted((w, a) for w in w_bits for a in a_bits)
+
+
+def search_space(layers, search) -> dict[str, list[tuple[int, int]]]:
+    """Layer name -> candidates, after checking that every named layer exists."""
+    check_layer_names(layers, search)
+    return {l.name: candidates_for(l, search) for l in layers}
+
+
+def tie_groups(layers, search) -> list[list[str]]:
+    """Groups of layers that must take equal activation bits: shared quantizers plus config ties."""
+    groups: dict[str, list[str]] = {}
+    for l in layers:
+        if l.tied_group:
+            groups.setdefault(l.tied_group, []).append(l.name)
+    return [g for g in groups.values() if len(g) > 1] + [list(g) for g in search.tied]
