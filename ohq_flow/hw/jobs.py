@@ -49,6 +49,7 @@ all nodes. Cache puts happen in the runner only.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -62,11 +63,14 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal
 
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_bytes
 from ohq_flow.hw.costs import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT, CostRow
+
+if TYPE_CHECKING:
+    from ohq_flow.hw.cache import CostCache
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +165,9 @@ class _LiveSet:
             self._pids.discard(pid)
 
     def kill_all(self) -> None:
-        with self._lock:
-            pids = list(self._pids)
-        for pid in pids:
-            _kill_group(pid)
+        with self._lock:                          # a pid is discarded before it is reaped
+            for pid in self._pids:
+                _kill_group(pid)
 
 
 def _package_root() -> str:
@@ -185,7 +188,10 @@ def _wait_exited(proc: subprocess.Popen, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     delay = 0.001
     while True:
-        res = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        try:
+            res = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:                # reaped by someone else: it has exited
+            return True
         if res is not None and res.si_pid == proc.pid:
             return True
         left = deadline - time.monotonic()
@@ -222,7 +228,6 @@ def _note(log_path: Path, text: str) -> None:
 
 
 def _read_result(path: Path) -> dict | None:
-    import json
     try:
         return json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
@@ -250,9 +255,9 @@ def _execute(spec: _Spec, live: _LiveSet | None = None) -> dict:
         finished = _wait_exited(proc, spec.timeout_s)
     finally:
         _kill_group(proc.pid)                    # the job's tools die with it, timeout or not
-        rc = proc.wait()
         if live is not None:
             live.discard(proc.pid)
+        rc = proc.wait()
     elapsed = time.monotonic() - t0
     job_file.unlink(missing_ok=True)
     if not finished:
@@ -361,7 +366,7 @@ def _progress_bar(total: int, enabled: bool):
                 disable=not (enabled and sys.stderr.isatty()))
 
 
-def run_jobs(jobs: Iterable[Job], *, cache=None, executor: Literal["local", "dask"] = "local",
+def run_jobs(jobs: Iterable[Job], *, cache: CostCache | None = None, executor: Literal["local", "dask"] = "local",
              workers: int | None = None, dask_address: str | None = None, progress: bool = True,
              on_result: Callable[[CostRow], None] | None = None) -> JobSummary:
     """Run ``jobs`` (cache hits skipped) and return their rows in job order; see the module doc.
@@ -409,7 +414,7 @@ def run_jobs(jobs: Iterable[Job], *, cache=None, executor: Literal["local", "das
     return summary
 
 
-def _cache_put(cache, key: str, row: CostRow) -> None:
+def _cache_put(cache: CostCache, key: str, row: CostRow) -> None:
     """Store a finished row; a failing cache write is reported, the row is still returned."""
     try:
         cache.put(key, row)

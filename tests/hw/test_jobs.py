@@ -84,6 +84,12 @@ def test_invalid_jobs_rejected(tmp_path):
     with pytest.raises(InputError, match="executor"):
         run_jobs([a], cache=None, executor="slurm", progress=False)
 
+    def local_fn(ctx):
+        return None
+    local_fn.__module__ = "__main__"
+    with pytest.raises(InputError, match="__main__"):
+        run_jobs([_job(tmp_path, "m", local_fn)], cache=None, progress=False)
+
 
 _RUNNER = textwrap.dedent("""
     import importlib, sys
@@ -127,6 +133,8 @@ def test_sigkill_runner_then_resume(tmp_path):
     finished_before = cache.stats().entries
     assert 4 <= finished_before < n
     time.sleep(0.6)                                        # orphaned job processes notice and exit
+    first_pids = [int(p.name.split(".")[1]) for p in (tmp_path / "markers").iterdir()]
+    assert all(_process_gone(pid) for pid in first_pids)   # no job outlives its killed runner
 
     proc = _start_runner(tmp_path, n, 0.4)
     out, _ = proc.communicate(timeout=60)

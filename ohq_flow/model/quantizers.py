@@ -1,0 +1,127 @@
+"""Changing a quantizer's bit-width in a QONNX graph — the one rule used everywhere.
+
+MQE masking, per-layer extraction and the final write-back all call :func:`set_quant_bits`, so
+a layer at (w, a) bits is the same model in sensitivity, hardware and the final design. The
+rule follows what Brevitas does when its quantizer's bit-width changes, so a Brevitas model
+with the new bit-widths re-exports to the same graph:
+
+* **weights** (the Quant input is a constant): the scale is recomputed from the weights' absolute
+  maximum at the quantizer's granularity (per tensor, or per output channel):
+  power-of-two scales (fixed-point quantizers): ``2**ceil(log2(absmax)) / 2**(b - signed)``;
+  float scales: ``absmax / qmax(b)``.
+* **activations** (runtime input): the clipping range is kept: power-of-two scales:
+  ``scale * 2**(b_old - b_new)``; float scales: ``scale * qmax(b_old) / qmax(b_new)``.
+
+The bit-width and scale of the changed node become private initializers, so a tensor shared
+with another quantizer is never modified.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+
+from ohq_flow.errors import ModelError
+
+
+def _attr(node, name, default):
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def qmax(bits: float, signed: bool, narrow: bool) -> float:
+    """Largest integer of a Quant node's grid."""
+    return 2.0 ** (bits - 1) - 1 if signed else 2.0 ** bits - 1 - (1 if narrow else 0)
+
+
+def is_power_of_two(scale: np.ndarray) -> bool:
+    s = np.asarray(scale, dtype=np.float64)
+    if np.any(s <= 0):
+        return False
+    e = np.log2(s)
+    return bool(np.all(np.abs(e - np.round(e)) < 1e-9))
+
+
+def weight_scale(w: np.ndarray, scale_shape: tuple, bits: int, signed: bool, narrow: bool, pow2: bool) -> np.ndarray:
+    """Scale of weights ``w`` at ``bits`` with the granularity given by ``scale_shape``."""
+    w = np.asarray(w, dtype=np.float64)
+    if int(np.prod(scale_shape)) == 1:
+        absmax = np.abs(w).max().reshape(scale_shape)
+    else:
+        axes = tuple(i for i, d in enumerate(scale_shape) if d == 1 and i < w.ndim)
+        absmax = np.abs(w).max(axis=axes, keepdims=True).reshape(scale_shape)
+    absmax = np.maximum(absmax, 1e-12)
+    if pow2:
+        return (2.0 ** np.ceil(np.log2(absmax)) / 2.0 ** (bits - (1 if signed else 0))).astype(np.float32)
+    return (absmax / qmax(bits, signed, narrow)).astype(np.float32)
+
+
+def activation_scale(old_scale: np.ndarray, old_bits: float, bits: int, signed: bool, narrow: bool) -> np.ndarray:
+    """Range-preserving scale of an activation quantizer moved from ``old_bits`` to ``bits``."""
+    old_scale = np.asarray(old_scale, dtype=np.float64)
+    if is_power_of_two(old_scale):
+        return (old_scale * 2.0 ** (old_bits - bits)).astype(np.float32)
+    return (old_scale * qmax(old_bits, signed, narrow) / qmax(bits, signed, narrow)).astype(np.float32)
+
+
+def _private_initializer(model, node, index: int, value: np.ndarray) -> None:
+    name = f"{node.name}_ohq_in{index}"
+    model.set_initializer(name, np.asarray(value, dtype=np.float32))
+    node.input[index] = name
+
+
+def _node(model, name: str):
+    node = model.get_node_from_name(name)
+    if node is None:
+        raise ModelError(f"quantizer node '{name}' is not in the graph", "re-run the layers step on this model")
+    return node
+
+
+def set_quant_bits(model, node_name: str, bits: int) -> None:
+    """Set the bit-width of Quant node ``node_name`` in place, rescaling by the module rule."""
+    node = _node(model, node_name)
+    if node.op_type != "Quant":
+        raise ModelError(f"node '{node_name}' is a {node.op_type}; only Quant nodes take a bit-width",
+                         "BipolarQuant (1-bit) and Trunc quantizers keep their precision; pin those layers")
+    old_bits = model.get_initializer(node.input[3])
+    scale = model.get_initializer(node.input[1])
+    if old_bits is None or scale is None:
+        raise ModelError(f"Quant node '{node_name}' has a non-constant scale or bit-width", "export with static quantizers")
+    old_bits = float(np.asarray(old_bits).item())
+    signed, narrow = bool(_attr(node, "signed", 1)), bool(_attr(node, "narrow", 0))
+    weights = model.get_initializer(node.input[0])
+    if weights is not None:
+        new_scale = weight_scale(weights, np.shape(scale), bits, signed, narrow, is_power_of_two(scale))
+    else:
+        new_scale = activation_scale(scale, old_bits, bits, signed, narrow)
+    _private_initializer(model, node, 1, np.asarray(new_scale).reshape(np.shape(scale)))
+    _private_initializer(model, node, 3, np.asarray(float(bits), dtype=np.float32))
+
+
+def apply_bits(model, layers, assignment: dict[str, tuple[int, int]]):
+    """A copy of ``model`` with each layer's weight/input quantizers set to ``assignment[layer]``.
+
+    Returns (new model, list of changed Quant node names). Quantizers already at the requested
+    bits are left untouched; a layer without an input quantizer keeps its float input.
+    """
+    import copy
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    out = ModelWrapper(copy.deepcopy(model.model))
+    changed = []
+    by_name = {l.name: l for l in layers}
+    for name, (w_bits, a_bits) in assignment.items():
+        layer = by_name.get(name)
+        if layer is None:
+            raise ModelError(f"assignment names layer '{name}', which the model does not have")
+        for q, bits in ((layer.weight_quant, w_bits), (layer.input_quant, a_bits)):
+            if q is None or (q.bits is not None and int(q.bits) == int(bits)):
+                continue
+            if q.node in changed:
+                continue  # a shared input quantizer (tied layers) is set once
+            set_quant_bits(out, q.node, int(bits))
+            changed.append(q.node)
+    return out, changed
