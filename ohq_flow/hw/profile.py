@@ -1,0 +1,119 @@
+"""OQA orchestration: plan one cost job per (layer, candidate), run them cached and in parallel.
+
+The measurer of each layer is chosen by ``hardware.rules`` (first match: layer-name globs and
+a maximum weight count). Every job's cache key hashes the layer's subgraph (weights included),
+the candidate, the generator and measurer settings, the part, the clock and the tool version,
+so nothing is synthesised twice — across runs and across models sharing a layer.
+
+Convolutions are costed as a streaming kernel: one kernel (the [C_in/g·kh·kw, C_out] matrix,
+block-diagonal over groups) evaluates one output pixel per cycle, so latency = kernel latency
++ pixels − 1 and II = pixels cycles per inference; resources are one kernel's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import numpy as np
+
+from ohq_flow.errors import InputError
+from ohq_flow.hw.costs import CostRow
+
+log = logging.getLogger(__name__)
+
+FIDELITY = {"yosys": "post_synth", "da4ml_estimate": "estimate", "analytic": "estimate",
+            "vitis_hls": "hls_estimate", "vivado_hls": "hls_estimate", "vivado": "post_synth", "board": "measured"}
+
+
+@dataclass
+class LayerHW:
+    """Everything a cost job needs about one layer at one candidate (picklable)."""
+
+    layer: str
+    op_type: str
+    w_int: np.ndarray            # integer kernel matrix [inputs, outputs] at w_bits
+    w_bits: int
+    a_bits: int
+    a_signed: bool
+    pixels: int                  # output pixels per inference (1 for dense layers)
+    family: str                  # yosys synth_xilinx family
+    part: str
+    clock_ns: float
+    latency_cutoff: float | None
+    pe: int = 1
+    simd: int = 1
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def weights(self) -> int:
+        return int(np.count_nonzero(self.w_int)) if self.w_int.size else 0
+
+
+def choose_measurer(layer, rules) -> str:
+    """The first rule matching the layer (name globs, weight count) names its measurer."""
+    n_weights = int(np.prod(layer.weight_shape))
+    for rule in rules:
+        if rule.layers is not None and not any(fnmatchcase(layer.name, p) for p in rule.layers):
+            continue
+        if rule.max_weights is not None and n_weights > rule.max_weights:
+            continue
+        return rule.measurer
+    raise InputError(f"no hardware.rules entry matches layer {layer.name} ({n_weights} weights)",
+                     "end hardware.rules with a catch-all rule, e.g. {measurer: analytic}")
+
+
+def streaming(row: CostRow, pixels: int) -> CostRow:
+    """Turn a one-pixel kernel's cost into the streaming layer's latency and II (in place)."""
+    if pixels > 1:
+        if row.latency_cycles is not None:
+            row.latency_cycles = row.latency_cycles + pixels - 1
+        row.ii_cycles = float(pixels) * (row.ii_cycles if row.ii_cycles is not None else 1.0)
+        row.latency_ns = row.latency_cycles * row.clock_ns if row.latency_cycles is not None and row.clock_ns else None
+    return row
+
+
+def monotonic_violations(rows: list[CostRow], metric: str = "lut", rel_tol: float = 0.05, abs_tol: float = 2.0) -> list[str]:
+    """Candidates whose cost drops by more than noise when weight or activation bits increase."""
+    out = []
+    by_layer: dict[str, dict[tuple[int, int], float]] = {}
+    for r in rows:
+        v = getattr(r, metric)
+        if r.ok and v is not None:
+            by_layer.setdefault(r.layer, {})[(r.w_bits, r.a_bits)] = v
+    for layer, costs in by_layer.items():
+        for (w, a), v in costs.items():
+            for (w2, a2), v2 in costs.items():
+                if (w2 >= w and a2 >= a) and (w2, a2) != (w, a) and v2 < v - max(abs_tol, rel_tol * v):
+                    out.append(f"{layer}: {metric} w{w2}a{a2}={v2:g} < w{w}a{a}={v:g}")
+    return out
+
+
+def summarize_rows(rows: list[CostRow]) -> str:
+    """One line per layer: measurer, LUT range, latency range, failures."""
+    lines = []
+    for layer in dict.fromkeys(r.layer for r in rows):
+        rs = [r for r in rows if r.layer == layer]
+        ok = [r for r in rs if r.ok]
+        luts = [r.lut for r in ok if r.lut is not None]
+        lat = [r.latency_cycles for r in ok if r.latency_cycles is not None]
+        src = ",".join(sorted({r.source for r in rs if r.source}))
+        lut_txt = f"LUT {min(luts):,.0f}..{max(luts):,.0f}" if luts else "LUT -"
+        lat_txt = f"latency {min(lat):,.0f}..{max(lat):,.0f} cycles" if lat else "latency -"
+        bad = len(rs) - len(ok)
+        lines.append(f"  {layer:<12} {src:<16} {lut_txt:<22} {lat_txt}" + (f"  {bad} FAILED" if bad else ""))
+    return "\n".join(lines)
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def n_pixels(layer) -> int:
+    """Output pixels per inference of a Conv layer (1 for dense layers)."""
+    if layer.op_type != "Conv":
+        return 1 if len(layer.output_shape) <= 2 else math.prod(layer.output_shape[1:-1])
+    return math.prod(layer.output_shape[2:])
