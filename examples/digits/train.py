@@ -28,12 +28,10 @@ def evaluate(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((pred == y).mean())
 
 
-def train(epochs: int = 40, seed: int = 0, w_bits: int = 8, a_bits: int = 8, lr: float = 3e-3):
-    """Train a DigitsCNN; returns (model, test accuracy, seconds)."""
+def fit(model: torch.nn.Module, x_tr: np.ndarray, y_tr: np.ndarray, *, epochs: int, lr: float = 3e-3,
+        seed: int = 0, batch: int = 64) -> float:
+    """Adam + cosine schedule, cross-entropy; returns the seconds it took."""
     torch.manual_seed(seed)
-    np.random.seed(seed)
-    x_tr, y_tr, x_te, y_te = load_digits_split(seed)
-    model = build_model(w_bits=w_bits, a_bits=a_bits)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
@@ -41,14 +39,25 @@ def train(epochs: int = 40, seed: int = 0, w_bits: int = 8, a_bits: int = 8, lr:
     for _ in range(epochs):
         model.train()
         perm = torch.randperm(len(xt))
-        for i in range(0, len(xt), 64):
-            idx = perm[i:i + 64]
+        for i in range(0, len(xt), batch):
+            idx = perm[i:i + batch]
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
         sched.step()
-    return model, evaluate(model, x_te, y_te), time.time() - t0
+    model.eval()
+    return time.time() - t0
+
+
+def train(epochs: int = 40, seed: int = 0, w_bits: int = 8, a_bits: int = 8, lr: float = 3e-3):
+    """Train a DigitsCNN; returns (model, test accuracy, seconds)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    x_tr, y_tr, x_te, y_te = load_digits_split(seed)
+    model = build_model(w_bits=w_bits, a_bits=a_bits)
+    secs = fit(model, x_tr, y_tr, epochs=epochs, lr=lr, seed=seed)
+    return model, evaluate(model, x_te, y_te), secs
 
 
 def main() -> None:

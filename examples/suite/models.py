@@ -1,0 +1,75 @@
+"""The evaluation model suite (issue: evaluation): small Brevitas models trained here on real data.
+
+* ``digits_cnn`` — the built-in example (examples/digits).
+* ``digits_mlp`` — 64-32-10 MLP on scikit-learn's digits.
+* ``mnist1d_mlp`` — 40-64-32-10 MLP on MNIST-1D (generated locally by the ``mnist1d`` package).
+* ``mnist1d_cnn`` — a 1-D CNN on MNIST-1D.
+
+All use power-of-two (fixed-point) 8-bit quantizers and no biases, like the digits example, so
+their integer hardware is exact.
+"""
+
+from __future__ import annotations
+
+import torch
+from brevitas import nn as qnn
+from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+from torch import nn
+
+_WQ = dict(weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=8, bias=False)
+_AQ = dict(act_quant=Uint8ActPerTensorFixedPoint, bit_width=8, return_quant_tensor=True)
+
+
+def _input_quant():
+    return qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=8, return_quant_tensor=True)
+
+
+class MLP(nn.Module):
+    """Quantized MLP: input quantizer, then Linear/ReLU pairs, then a Linear head."""
+
+    def __init__(self, sizes: list[int]):
+        super().__init__()
+        self.inp = _input_quant()
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(qnn.QuantLinear(a, b, **_WQ))
+            if i < len(sizes) - 2:
+                layers.append(qnn.QuantReLU(**_AQ))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(self.inp(torch.flatten(x, 1)))
+
+
+class CNN1D(nn.Module):
+    """conv1d(1->8,k5) relu pool2 -> conv1d(8->16,k5) relu pool2 -> fc(16*7->32) relu -> fc(32->10)."""
+
+    def __init__(self, length: int = 40):
+        super().__init__()
+        self.inp = _input_quant()
+        self.conv0 = qnn.QuantConv1d(1, 8, 5, **_WQ)
+        self.relu0 = qnn.QuantReLU(**_AQ)
+        self.conv1 = qnn.QuantConv1d(8, 16, 5, **_WQ)
+        self.relu1 = qnn.QuantReLU(**_AQ)
+        self.pool = nn.MaxPool1d(2)
+        n = ((length - 4) // 2 - 4) // 2
+        self.fc0 = qnn.QuantLinear(16 * n, 32, **_WQ)
+        self.relu2 = qnn.QuantReLU(**_AQ)
+        self.fc1 = qnn.QuantLinear(32, 10, **_WQ)
+
+    def forward(self, x):
+        x = self.pool(self.relu0(self.conv0(self.inp(x))))
+        x = self.pool(self.relu1(self.conv1(x)))
+        return self.fc1(self.relu2(self.fc0(torch.flatten(x, 1))))
+
+
+def digits_mlp() -> MLP:
+    return MLP([64, 32, 10])
+
+
+def mnist1d_mlp() -> MLP:
+    return MLP([40, 64, 32, 10])
+
+
+def mnist1d_cnn() -> CNN1D:
+    return CNN1D(40)
