@@ -1,1 +1,1 @@
-"""solve."""
+"""ILP bit-width selection, infeasibility diagnosis, Pareto sweeps."""
