@@ -42,9 +42,62 @@ def step_layers(ctx: RunContext) -> dict:
     return {"layers": len(layers)}
 
 
+def load_layers(ctx: RunContext):
+    """Layers of the run's model (discovered again from model.onnx; cheap and always consistent)."""
+    from ohq_flow.model.layers import discover_layers
+    if "layers" not in ctx.cache:
+        ctx.cache["layers"] = discover_layers(load_run_model(ctx))
+    return ctx.cache["layers"]
+
+
+def run_space(ctx: RunContext):
+    from ohq_flow.search_space import search_space
+    return search_space(load_layers(ctx), ctx.cfg.search)
+
+
+def model_input_shape(ctx: RunContext) -> list[int]:
+    model = load_run_model(ctx)
+    return [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+
+
+def step_sensitivity(ctx: RunContext) -> dict:
+    """MQE: masked quantization per layer and candidate -> sensitivity.csv, .png, ranking."""
+    from ohq_flow.mqe.run import compute_sensitivity, synthetic_inputs, write_outputs
+    from ohq_flow.mqe.distill import distilled_inputs
+
+    cfg = ctx.cfg
+    model, layers = load_run_model(ctx), load_layers(ctx)
+    shape = model_input_shape(ctx)
+    if cfg.mqe.inputs == "distilled":
+        x = distilled_inputs(cfg, shape)
+    else:
+        x = synthetic_inputs(cfg.mqe, shape, _input_range(model, layers))
+    if ctx.force:
+        import shutil
+        shutil.rmtree(ctx.path("sensitivity_parts"), ignore_errors=True)
+    rows = compute_sensitivity(model, layers, run_space(ctx), cfg.mqe, x, ctx.run_dir)
+    write_outputs(rows, ctx.run_dir, cfg.mqe.metric)
+    return {"rows": len(rows), "samples": int(len(x)), "executor": cfg.mqe.executor}
+
+
+def _input_range(model, layers):
+    """(low, high) of the model input's quantizer, if the first layer's input is quantized."""
+    from ohq_flow.model.quantizers import qmax
+    import numpy as np
+    q = layers[0].input_quant if layers else None
+    if q is None or q.op_type != "Quant" or q.bits is None:
+        return None
+    node = model.get_node_from_name(q.node)
+    scale = float(np.max(model.get_initializer(node.input[1])))
+    hi = qmax(q.bits, bool(q.signed), bool(q.narrow)) * scale
+    return (-hi if q.signed else 0.0, hi)
+
+
 STEPS = [
     Step("export", step_export, (MODEL_ONNX,), ("model",), (), "export the model to QONNX"),
     Step("layers", step_layers, (LAYERS_JSON, "layers.txt"), (), (MODEL_ONNX,), "discover quantizable layers"),
+    Step("sensitivity", step_sensitivity, ("sensitivity.csv", "sensitivity.png"), ("mqe", "search", "model"),
+         (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
 ]
 
 
