@@ -1,0 +1,1 @@
+"""Per-layer RTL: da4ml constant matrix-vector products, Yosys synthesis, iverilog simulation."""

@@ -1,0 +1,107 @@
+"""The Yosys measurer: ``synth_xilinx`` of a design -> LUT/FF/CARRY/DSP/BRAM, logic depth, timing estimate.
+
+The script comes from ``templates/yosys/synth_xilinx.ys``. Yosys has no Xilinx timing model, so
+the clock period is an *estimate* from the logic depth (LUT levels incl. carry cells after
+flip-flops are removed): ``t = T0 + depth × T_LEVEL`` with T0/T_LEVEL per family below
+(typical LUT + local routing delay of a speed-grade -1/-2 device, an assumption, not a
+measurement). Rows from this measurer have fidelity ``post_synth`` for resources; the clock is
+labelled an estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ohq_flow.errors import FlowError, InputError
+from ohq_flow.hw.tools import run_tool
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "yosys" / "synth_xilinx.ys"
+# (clock-to-out + setup, per logic level) in ns — assumptions documented above
+LEVEL_DELAY_NS = {"xc7": (1.0, 0.55), "xcup": (0.6, 0.35), "xcu": (0.7, 0.4)}
+
+
+@dataclass
+class YosysResult:
+    lut: int
+    ff: int
+    carry: int
+    dsp: int
+    bram18: float
+    depth: int
+    est_clock_ns: float
+    cells: dict
+    version: str
+    seconds: float
+    log_path: Path
+
+
+def find_yosys() -> str:
+    """The yosys binary: on PATH (Debian's, the fastest here), else pyosys' bundled one."""
+    path = shutil.which("yosys")
+    if path:
+        return path
+    raise InputError("yosys is not installed", "make demo/test installs it (apt-get install yosys), or pip install pyosys")
+
+
+@lru_cache(maxsize=4)
+def yosys_version(binary: str | None = None) -> str:
+    import subprocess
+    out = subprocess.run([binary or find_yosys(), "-V"], capture_output=True, text=True, timeout=30).stdout
+    m = re.search(r"Yosys\s+([\w.+-]+)", out)
+    return m.group(1) if m else out.strip()
+
+
+def family_for_part(part: str) -> str:
+    """synth_xilinx -family for an AMD part: 7-series -> xc7, UltraScale+ (Zynq MPSoC, Kria, Alveo) -> xcup."""
+    return "xc7" if part.lower().startswith(("xc7", "xa7", "xq7")) else "xcup"
+
+
+def _cells(stat: dict) -> dict:
+    design = stat.get("design") or {}
+    cells = design.get("num_cells_by_type")
+    if cells is None:
+        modules = stat.get("modules") or {}
+        cells = {}
+        for m in modules.values():
+            for k, v in (m.get("num_cells_by_type") or {}).items():
+                cells[k] = cells.get(k, 0) + v
+    return cells
+
+
+def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path, timeout_s: float,
+                  yosys: str | None = None) -> YosysResult:
+    """Synthesise ``sources`` (top ``top``) for ``family``; parse resources and depth."""
+    binary = yosys or find_yosys()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    stat_json = work_dir / "yosys_stat.json"
+    script = string.Template(TEMPLATE.read_text()).substitute(
+        sources=" ".join(shlex.quote(str(s)) for s in sources), family=family, top=top,
+        stat_json=shlex.quote(str(stat_json)))
+    script_path = work_dir / "synth.ys"
+    script_path.write_text(script)
+    log_path = work_dir / "yosys.log"
+    res = run_tool([binary, "-q", "-l", str(log_path.with_suffix(".full.log")), "-s", str(script_path)],
+                   log_path=log_path, timeout_s=timeout_s, cwd=work_dir)
+    if not stat_json.is_file():
+        raise FlowError(f"yosys wrote no statistics ({stat_json}); log: {log_path}")
+    cells = _cells(json.loads(stat_json.read_text()))
+    full = log_path.with_suffix(".full.log").read_text(errors="replace")
+    depth = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", full)
+    if not depth:
+        raise FlowError(f"yosys printed no logic depth (ltp); log: {log_path.with_suffix('.full.log')}")
+    lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT[1-6]", k))
+    ff = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
+    carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
+    dsp = sum(v for k, v in cells.items() if k.startswith("DSP48"))
+    bram = sum(v for k, v in cells.items() if k.startswith("RAMB18")) + 2 * sum(v for k, v in cells.items() if k.startswith("RAMB36"))
+    t0, per_level = LEVEL_DELAY_NS.get(family, LEVEL_DELAY_NS["xc7"])
+    d = max(int(x) for x in depth)
+    return YosysResult(lut, ff, carry, dsp, float(bram), d, round(t0 + per_level * d, 3), cells,
+                       yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"))
