@@ -80,6 +80,22 @@ def step_sensitivity(ctx: RunContext) -> dict:
     return {"rows": len(rows), "samples": int(len(x)), "executor": cfg.mqe.executor}
 
 
+def step_profile(ctx: RunContext) -> dict:
+    """OQA: a real per-layer design per candidate, measured -> costs.csv (cached, parallel)."""
+    from ohq_flow.hw.profile import monotonic_violations, run_profile, summarize_rows
+    from ohq_flow.fileio import atomic_write_text
+    import logging
+
+    rows, summary = run_profile(load_run_model(ctx), load_layers(ctx), run_space(ctx), ctx.cfg, ctx.run_dir)
+    print(summarize_rows(rows))
+    print(summary.line())
+    flags = monotonic_violations(rows, "lut")
+    for f in flags:
+        logging.getLogger("ohq_flow.profile").warning("cost falls as bits rise: %s", f)
+    atomic_write_text(ctx.path("costs_checks.txt"), "\n".join(flags or ["no monotonicity violations (LUT)"]) + "\n")
+    return {"jobs": summary.total, "cached": summary.cached, "ran": summary.ran, "failed": summary.failed + summary.timed_out}
+
+
 def _input_range(model, layers):
     """(low, high) of the model input's quantizer, if the first layer's input is quantized."""
     from ohq_flow.model.quantizers import qmax
@@ -98,6 +114,8 @@ STEPS = [
     Step("layers", step_layers, (LAYERS_JSON, "layers.txt"), (), (MODEL_ONNX,), "discover quantizable layers"),
     Step("sensitivity", step_sensitivity, ("sensitivity.csv", "sensitivity.png"), ("mqe", "search", "model"),
          (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
+    Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board"),
+         (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
 ]
 
 

@@ -117,3 +117,81 @@ def n_pixels(layer) -> int:
     if layer.op_type != "Conv":
         return 1 if len(layer.output_shape) <= 2 else math.prod(layer.output_shape[1:-1])
     return math.prod(layer.output_shape[2:])
+
+
+def tool_version(measurer: str) -> str:
+    """Version of the tool behind a measurer (part of the cache key)."""
+    if measurer == "yosys":
+        from ohq_flow.hw.rtl.yosys import yosys_version
+        return yosys_version()
+    if measurer in ("da4ml_estimate",):
+        import importlib.metadata as md
+        return md.version("da4ml")
+    return "1"
+
+
+def layer_hw(model, layer, w_bits: int, a_bits: int, cfg) -> LayerHW:
+    """The payload of one cost job."""
+    from ohq_flow.hw.layer_matrix import kernel_matrix
+    board = cfg.board_obj()
+    a_signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
+    return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=kernel_matrix(model, layer, w_bits), w_bits=w_bits,
+                   a_bits=a_bits, a_signed=a_signed, pixels=n_pixels(layer), family=board.yosys_family, part=board.part,
+                   clock_ns=cfg.clock_ns(), latency_cutoff=cfg.hardware.latency_cutoff, pe=cfg.hardware.pe,
+                   simd=cfg.hardware.simd)
+
+
+def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_root: Path, cache_key_extra: dict | None = None):
+    """One :class:`~ohq_flow.hw.jobs.Job` per (layer, candidate), with its content-addressed key."""
+    from ohq_flow.hw.cache import make_key
+    from ohq_flow.hw.jobs import Job
+    from ohq_flow.hw.layer_matrix import layer_hash
+    from ohq_flow.hw.oqa_jobs import JOB_FUNCTIONS
+
+    hw = cfg.hardware
+    board = cfg.board_obj()
+    jobs = []
+    versions: dict[str, str] = {}
+    for layer in layers:
+        measurer = choose_measurer(layer, hw.rules)
+        if measurer not in JOB_FUNCTIONS:
+            raise InputError(f"hardware.rules: measurer '{measurer}' (layer {layer.name}) cannot run in this build",
+                             f"available here: {', '.join(JOB_FUNCTIONS)}; vendor measurers need Vivado/Vitis")
+        if measurer not in versions:
+            versions[measurer] = tool_version(measurer)
+        lhash = layer_hash(model, layer)
+        for w, a in space[layer.name]:
+            settings = {"latency_cutoff": hw.latency_cutoff, "pe": hw.pe, "simd": hw.simd} \
+                if measurer == "analytic" else {"latency_cutoff": hw.latency_cutoff}
+            key = make_key(layer=lhash, w_bits=w, a_bits=a, generator=hw.generator, measurer=measurer, settings=settings,
+                           part=board.part, family=board.yosys_family, clock_ns=cfg.clock_ns(),
+                           tool_version=versions[measurer], **(cache_key_extra or {}))
+            jobs.append(Job(key=key, layer=layer.name, w_bits=w, a_bits=a, fn=JOB_FUNCTIONS[measurer],
+                            payload=layer_hw(model, layer, w, a, cfg), timeout_s=hw.timeout_s,
+                            workdir=work_root / layer.name / f"w{w}a{a}_{measurer}"))
+    return jobs
+
+
+def run_profile(model, layers, space, cfg, run_dir: Path, *, progress: bool = True):
+    """Fill costs.csv/costs.json for every (layer, candidate): cached, parallel, incremental."""
+    from ohq_flow.hw.cache import CostCache
+    from ohq_flow.hw.costs import write_costs
+    from ohq_flow.hw.jobs import run_jobs
+
+    hw = cfg.hardware
+    jobs = plan_jobs(model, layers, space, cfg, run_dir / "oqa")
+    cache = CostCache(hw.cache_dir)
+    done: dict[int, CostRow] = {}
+    order = {(j.layer, j.w_bits, j.a_bits): i for i, j in enumerate(jobs)}
+
+    def on_result(row: CostRow) -> None:  # keep costs.csv current while jobs finish
+        done[order[(row.layer, row.w_bits, row.a_bits)]] = row
+        if len(done) % 8 == 0:
+            write_costs([done[i] for i in sorted(done)], run_dir / "costs.partial.csv")
+
+    summary = run_jobs(jobs, cache=cache, executor=hw.executor, workers=hw.workers, dask_address=hw.dask_address,
+                       progress=progress, on_result=on_result)
+    rows = list(summary.rows)
+    write_costs(rows, run_dir / "costs.csv", run_dir / "costs.json")
+    (run_dir / "costs.partial.csv").unlink(missing_ok=True)
+    return rows, summary

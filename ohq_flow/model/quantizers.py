@@ -125,3 +125,23 @@ def apply_bits(model, layers, assignment: dict[str, tuple[int, int]]):
             set_quant_bits(out, q.node, int(bits))
             changed.append(q.node)
     return out, changed
+
+
+def integer_weights(model, layer, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(integer weights at ``bits`` in the graph's layout, their scale) by the module rule.
+
+    Same computation as the QONNX Quant node after :func:`set_quant_bits`: clamp then round
+    (half to even) of ``w / scale``.
+    """
+    q = layer.weight_quant
+    if q is None or q.op_type != "Quant":
+        raise ModelError(f"layer {layer.name}: weights have no Quant node ({q.op_type if q else 'float'})",
+                         "only Quant-quantized weights can be re-quantized; pin this layer")
+    node = _node(model, q.node)
+    w = np.asarray(model.get_initializer(node.input[0]), dtype=np.float64)
+    scale = model.get_initializer(node.input[1])
+    signed, narrow = bool(_attr(node, "signed", 1)), bool(_attr(node, "narrow", 0))
+    new_scale = weight_scale(w, np.shape(scale), bits, signed, narrow, is_power_of_two(scale)).astype(np.float64)
+    lo = -(2.0 ** (bits - 1)) + (1 if narrow else 0) if signed else 0.0
+    w_int = np.round(np.clip(w / new_scale.reshape(np.shape(scale)), lo, qmax(bits, signed, narrow)))
+    return w_int, new_scale
