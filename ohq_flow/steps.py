@@ -96,6 +96,35 @@ def step_profile(ctx: RunContext) -> dict:
     return {"jobs": summary.total, "cached": summary.cached, "ran": summary.ran, "failed": summary.failed + summary.timed_out}
 
 
+def step_solve(ctx: RunContext) -> dict:
+    """ILP: the bit-widths with least predicted damage within the budgets -> solution.json, pareto.csv."""
+    from ohq_flow.search_space import tie_groups
+    from ohq_flow.solve.step import format_solution, solve_run
+
+    cfg = ctx.cfg
+    layers = load_layers(ctx)
+    pins = {name: (p.w_bits, p.a_bits) for name, p in cfg.search.pinned.items()}
+    sol = solve_run(ctx.path("sensitivity.csv"), ctx.path("costs.csv"), ctx.run_dir, budgets=cfg.budgets.as_dict(),
+                    board=cfg.board_obj(), layers=layers, ties=tie_groups(layers, cfg.search), pins=pins,
+                    latency_mode=cfg.budgets.latency_mode, objective=cfg.solver.objective, solver=cfg.solver.backend,
+                    time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep)
+    print(format_solution(sol, cfg.board_obj()))
+    return {"status": sol.status, "objective": sol.objective}
+
+
+def step_build(ctx: RunContext) -> dict:
+    """Write-back, final design, synthesis, verification, accuracy -> final/build.json."""
+    from ohq_flow.build.step import build, format_build
+    from ohq_flow.errors import FlowError
+
+    record = build(ctx, load_run_model(ctx), load_layers(ctx))
+    print(format_build(record))
+    if record["verify"]["mismatches"]:
+        raise FlowError(f"the final design does not match the QONNX model: {record['verify']['mismatches']} mismatching "
+                        f"vectors; see {ctx.path('final/build.json')}")
+    return {"mismatches": record["verify"]["mismatches"]}
+
+
 def _input_range(model, layers):
     """(low, high) of the model input's quantizer, if the first layer's input is quantized."""
     from ohq_flow.model.quantizers import qmax
@@ -116,6 +145,10 @@ STEPS = [
          (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
     Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board"),
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
+    Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board"),
+         ("sensitivity.csv", "costs.csv"), "ILP: choose per-layer bit-widths"),
+    Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
+         (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
 ]
 
 
