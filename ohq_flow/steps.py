@@ -125,6 +125,18 @@ def step_build(ctx: RunContext) -> dict:
     return {"mismatches": record["verify"]["mismatches"]}
 
 
+def step_report(ctx: RunContext) -> dict:
+    """report.html (self-contained) and report.md of the run."""
+    import yaml
+    from ohq_flow.report.build_report import write_report
+
+    cfg_dump = ctx.cfg.model_dump(mode="json")
+    atomic_write_text(ctx.path("config.yaml"), yaml.safe_dump(cfg_dump, sort_keys=False))
+    html_path, _ = write_report(ctx.run_dir)
+    print(f"report: {html_path}")
+    return {}
+
+
 def _input_range(model, layers):
     """(low, high) of the model input's quantizer, if the first layer's input is quantized."""
     from ohq_flow.model.quantizers import qmax
@@ -149,6 +161,8 @@ STEPS = [
          ("sensitivity.csv", "costs.csv"), "ILP: choose per-layer bit-widths"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
          (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
+    Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),
+         "HTML and Markdown report"),
 ]
 
 

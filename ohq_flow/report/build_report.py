@@ -1,0 +1,238 @@
+"""One self-contained report of a run: report.html (images embedded) and report.md.
+
+Reads whatever artifacts the run directory holds and says which sections are missing, so a run
+stopped early still reports what it has.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+from ohq_flow.fileio import atomic_write_bytes, atomic_write_text
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _csv(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _json(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _num(v):
+    try:
+        return float(v) if v not in ("", None) else None
+    except ValueError:
+        return None
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def plot_allocation(solution: dict, layers: list[str]) -> bytes:
+    plt = _plt()
+    asg = solution["assignment"]
+    names = [l for l in layers if l in asg]
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.2))
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [asg[n]["w_bits"] for n in names], 0.4, label="weight bits")
+    ax.bar([x + 0.2 for x in xs], [asg[n]["a_bits"] for n in names], 0.4, label="activation bits")
+    ax.set_xticks(list(xs), names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("bits")
+    ax.set_title("Chosen bit-widths along the network")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes | None:
+    pts = [(p, _num(p.get(metric)), _num(p.get("objective"))) for p in pareto]
+    pts = [(p, x, y) for p, x, y in pts if x is not None and y is not None]
+    if not pts:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    sw = sorted([(x, y) for p, x, y in pts if p["kind"] == "sweep"])
+    if sw:
+        ax.plot([x for x, _ in sw], [y for _, y in sw], "o-", label="ILP sweep (Pareto front)")
+    for p, x, y in pts:
+        if p["kind"] == "uniform":
+            ax.scatter([x], [y], marker="s", color="tab:gray")
+            ax.annotate(p["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if solution and solution.get("totals", {}).get(metric) is not None:
+        ax.scatter([solution["totals"][metric]], [solution["objective"]], marker="*", s=200, color="tab:red",
+                   label="chosen design", zorder=5)
+    ax.set_xlabel(metric)
+    ax.set_ylabel("predicted damage (sum of KL)")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_title(f"Predicted damage vs {metric}")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def plot_cost_heatmap(costs: list[dict], metric: str, layers: list[str]) -> bytes | None:
+    import numpy as np
+    rows = [r for r in costs if r.get("status") == "ok" and _num(r.get(metric)) is not None]
+    if not rows:
+        return None
+    cands = sorted({(int(r["w_bits"]), int(r["a_bits"])) for r in rows})
+    names = [l for l in layers if any(r["layer"] == l for r in rows)]
+    grid = np.full((len(names), len(cands)), np.nan)
+    for r in rows:
+        if r["layer"] in names:
+            grid[names.index(r["layer"]), cands.index((int(r["w_bits"]), int(r["a_bits"])))] = _num(r[metric])
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(cands) + 2), max(2.5, 0.35 * len(names) + 1.5)))
+    im = ax.imshow(grid, aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(cands)), [f"w{w}a{a}" for w, a in cands], rotation=60, fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_title(f"Measured {metric} per layer and candidate")
+    fig.colorbar(im, ax=ax)
+    return _png(fig)
+
+
+def plot_resources(build: dict) -> bytes | None:
+    board = build.get("board") or {}
+    keys = [k for k in ("lut", "ff", "dsp", "bram18") if board.get(k)]
+    if not keys:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    xs = range(len(keys))
+    pred = [100 * (build["predicted"].get(k) or 0) / board[k] for k in keys]
+    meas = [100 * (build["measured"].get(k) or 0) / board[k] for k in keys]
+    ax.bar([x - 0.2 for x in xs], pred, 0.4, label="predicted (ILP sum)")
+    ax.bar([x + 0.2 for x in xs], meas, 0.4, label="measured (Yosys, whole design)")
+    ax.set_xticks(list(xs), keys)
+    ax.set_ylabel(f"% of {board.get('name', 'board')}")
+    ax.set_title("Final design resources vs the board")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _table(head: list[str], rows: list[list]) -> tuple[str, str]:
+    h = "<table><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in head) + "</tr>"
+    h += "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows) + "</table>"
+    md = "| " + " | ".join(map(str, head)) + " |\n|" + "---|" * len(head) + "\n"
+    md += "".join("| " + " | ".join(map(str, r)) + " |\n" for r in rows)
+    return h, md
+
+
+def write_report(run_dir: Path) -> tuple[Path, Path]:
+    """Write report.html and report.md for a run directory; returns their paths."""
+    run_dir = Path(run_dir)
+    files = run_dir / "report_files"
+    files.mkdir(exist_ok=True)
+    layers_doc = _json(run_dir / "layers.json") or {"layers": []}
+    layer_names = [l["name"] for l in layers_doc["layers"]]
+    solution = _json(run_dir / "solution.json")
+    build = _json(run_dir / "final" / "build.json")
+    manifest = _json(run_dir / "manifest.json") or {}
+    costs = _csv(run_dir / "costs.csv")
+    pareto = _csv(run_dir / "pareto.csv")
+    html_parts, md_parts, missing = [], [], []
+
+    def section(title: str):
+        html_parts.append(f"<h2>{html.escape(title)}</h2>")
+        md_parts.append(f"\n## {title}\n")
+
+    def image(name: str, data: bytes | None, alt: str):
+        if data is None:
+            missing.append(alt)
+            return
+        atomic_write_bytes(files / name, data)
+        html_parts.append(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">')
+        md_parts.append(f"![{alt}](report_files/{name})\n")
+
+    def text(t: str):
+        html_parts.append(f"<p>{html.escape(t)}</p>")
+        md_parts.append(t + "\n")
+
+    def table(head, rows):
+        h, m = _table(head, rows)
+        html_parts.append(h)
+        md_parts.append(m)
+
+    section("Layers")
+    if layers_doc["layers"]:
+        table(["layer", "op", "weight shape", "MACs", "params", "w bits", "a bits", "tied"],
+              [[l["name"], l["op_type"], "x".join(map(str, l["weight_shape"])), f"{l['macs']:,}", f"{l['params']:,}",
+                l.get("w_bits"), l.get("a_bits"), l.get("tied_group") or ""] for l in layers_doc["layers"]])
+    else:
+        text("missing: layers.json (run the layers step)")
+
+    section("Chosen bit-widths")
+    if solution and solution.get("assignment"):
+        text(f"ILP status: {solution['status']}; predicted damage {solution['objective']:.4g}; budgets: "
+             + ", ".join(f"{k} ≤ {v:,.0f}" for k, v in solution.get("budgets", {}).items()))
+        image("allocation.png", plot_allocation(solution, layer_names), "bit allocation along the network")
+    else:
+        text("missing: solution.json (run the solve step)" if not solution else f"no solution: {solution['status']}")
+
+    section("Pareto front")
+    if pareto:
+        image("pareto_lut.png", plot_pareto(pareto, solution, "lut"), "Pareto front: damage vs LUT")
+        image("pareto_latency.png", plot_pareto(pareto, solution, "latency_cycles"), "damage vs latency")
+    else:
+        text("missing: pareto.csv")
+
+    section("Sensitivity and cost per layer and bit-width")
+    sens_png = run_dir / "sensitivity.png"
+    image("sensitivity.png", sens_png.read_bytes() if sens_png.is_file() else None, "sensitivity heatmap")
+    image("cost_lut.png", plot_cost_heatmap(costs, "lut", layer_names), "LUT heatmap")
+    image("cost_latency.png", plot_cost_heatmap(costs, "latency_cycles", layer_names), "latency heatmap")
+
+    section("Final design: predicted vs measured, verification, accuracy")
+    if build:
+        image("resources.png", plot_resources(build), "resources vs board")
+        rows = []
+        for k in ("lut", "ff", "dsp", "bram18"):
+            p, m = build["predicted"].get(k), build["measured"].get(k)
+            rows.append([k, "-" if p is None else f"{p:,.0f}", "-" if m is None else f"{m:,.0f}",
+                         f"{m / p:.3f}" if p and m is not None else "-"])
+        table(["metric", "predicted", "measured", "ratio"], rows)
+        v = build["verify"]
+        text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
+        if "accuracy" in build:
+            a = build["accuracy"]
+            text(f"Accuracy on {a['n']} held-out samples: reference {a['reference']:.4f}, final {a['final']:.4f}.")
+        if "brevitas" in build:
+            text(f"Brevitas write-back re-exported: max output difference {build['brevitas']['max_output_diff']:g}.")
+    else:
+        text("missing: final/build.json (run the build step)")
+
+    section("Run")
+    steps = manifest.get("steps", {})
+    table(["step", "seconds", "started"], [[k, v.get("elapsed_s"), v.get("started")] for k, v in steps.items()])
+    table(["package", "version"], [[k, v] for k, v in (manifest.get("versions") or {}).items()])
+    cfg_file = run_dir / "config.yaml"
+    if cfg_file.is_file():
+        html_parts.append(f"<pre>{html.escape(cfg_file.read_text())}</pre>")
+        md_parts.append("```yaml\n" + cfg_file.read_text() + "```\n")
+    if missing:
+        text("Not available in this run: " + ", ".join(missing))
+    title = f"ohq_flow report — {run_dir.name}"
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}table{border-collapse:collapse;margin:.5em 0}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}img{max-width:100%;display:block;margin:.5em 0}")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style>"
+            f"</head><body><h1>{html.escape(title)}</h1>" + "\n".join(html_parts) + "</body></html>\n")
+    return (atomic_write_text(run_dir / "report.html", page),
+            atomic_write_text(run_dir / "report.md", f"# {title}\n" + "\n".join(md_parts)))
