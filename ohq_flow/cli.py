@@ -130,6 +130,86 @@ def run(config: Path = typer.Argument(..., help="flow config (YAML)"),
     typer.echo(f"run directory: {ctx.run_dir}")
 
 
+@app.command()
+def sensitivity(config: Path = typer.Argument(..., help="flow config (YAML)")):
+    """MQE: per-layer sensitivity -> sensitivity.csv and heatmap (resumes after interruption)."""
+    ctx = _run(config, None, "sensitivity", False)
+    typer.echo(f"wrote {ctx.path('sensitivity.csv')} and {ctx.path('sensitivity.png')}")
+
+
+@app.command()
+def profile(config: Path = typer.Argument(..., help="flow config (YAML)")):
+    """OQA: measure every layer at every candidate -> costs.csv (cached, parallel)."""
+    from ohq_flow.pipeline import run_steps
+    from ohq_flow.steps import STEPS
+    ctx = _run_ctx(config)
+    steps = [s for s in STEPS if s.name in ("export", "layers", "profile")]
+    run_steps(steps, ctx, echo=typer.echo)
+    typer.echo(f"wrote {ctx.path('costs.csv')}")
+
+
+def _parse_budgets(items: List[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"--budget {item!r} must look like metric=value, e.g. lut=12000 or lut=40%")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            out[key.strip()] = value.strip()
+    return out
+
+
+@app.command()
+def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or give --sensitivity and --costs)"),
+          sens: Optional[Path] = typer.Option(None, "--sensitivity", help="sensitivity.csv (standalone mode)"),
+          costs: Optional[Path] = typer.Option(None, "--costs", help="costs.csv (standalone mode)"),
+          budget: List[str] = typer.Option([], "--budget", help="metric=value, e.g. lut=12000 or lut=40% (repeatable)"),
+          board: Optional[str] = typer.Option(None, "--board", help="board for % budgets (standalone mode)"),
+          sweep: List[str] = typer.Option([], "--sweep", help="metric=START:STOP:N Pareto sweep (repeatable)"),
+          latency_mode: str = typer.Option("sequential", "--latency-mode", help="sequential | dataflow"),
+          solver: str = typer.Option("cbc", "--solver", help="cbc | highs"),
+          out: Optional[Path] = typer.Option(None, "--out", help="output directory (standalone mode)"),
+          as_json: bool = typer.Option(False, "--json", help="print the solution as JSON")):
+    """ILP bit-width selection: from a run's tables (CONFIG) or from CSV files alone."""
+    from ohq_flow.solve.step import format_solution, solve_run
+    if config is not None:
+        from ohq_flow.pipeline import run_steps
+        from ohq_flow.steps import STEPS
+        ctx = _run_ctx(config)
+        if sweep:
+            ctx.cfg.solver.sweep = list(sweep)
+        if budget:
+            ctx.cfg.budgets = ctx.cfg.budgets.model_copy(update=_parse_budgets(budget))
+        steps = [s for s in STEPS if s.name in ("export", "layers", "sensitivity", "profile", "solve")]
+        run_steps(steps, ctx, echo=(lambda _: None) if as_json else typer.echo)
+        if as_json:
+            typer.echo(ctx.path("solution.json").read_text())
+        return
+    if sens is None or costs is None:
+        raise InputError("solve needs a CONFIG, or both --sensitivity S.csv and --costs C.csv")
+    from ohq_flow.boards import resolve_board
+    b = resolve_board(board) if board else None
+    out_dir = out or sens.parent
+    import contextlib, io
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink) if as_json else contextlib.nullcontext():
+        sol = solve_run(sens, costs, out_dir, budgets=_parse_budgets(budget), board=b, latency_mode=latency_mode,
+                        solver=solver, sweeps=sweep)
+    typer.echo(json.dumps(sol.to_json_dict(), indent=2) if as_json else format_solution(sol, b))
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="a run directory")):
+    """Write report.html (self-contained) and report.md for a run directory."""
+    from ohq_flow.report.build_report import write_report
+    if not run_dir.is_dir():
+        raise InputError(f"run directory {run_dir} does not exist", "run `ohq-flow run CONFIG` first")
+    html_path, md_path = write_report(run_dir)
+    typer.echo(f"wrote {md_path}\n{html_path}")
+
+
 # ------------------------------------------------------------------------------------ reports
 @app.command("parse-report")
 def parse_report(path: Path = typer.Argument(..., help="a report file or a project directory"),
