@@ -145,7 +145,7 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
             raise RuntimeError(f"step '{step.name}' did not write {absent}")
         manifest.record(step.name, {"status": "ok", "input_hash": h, "outputs": outputs,
                                     "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
-                                    "elapsed_s": round(elapsed, 3), **extra})
+                                    "elapsed_s": round(elapsed, 3), "info": extra})
         echo(f"[{step.name}] done in {elapsed:.1f} s")
         outcome[step.name] = "ran"
     return outcome

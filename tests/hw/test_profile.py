@@ -1,0 +1,54 @@
+"""OQA profile on the digits example: real Yosys syntheses, cached (a second run synthesises nothing)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from ohq_flow.config import MeasurerRule, SearchSection
+from ohq_flow.hw.costs import CostRow, read_costs
+from ohq_flow.hw.profile import choose_measurer, monotonic_violations, run_profile, streaming
+from ohq_flow.model.layers import discover_layers
+from ohq_flow.search_space import search_space
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed (make test installs it)")
+def test_profile_digits_then_fully_cached(digits_model, digits_cfg, tmp_path):
+    model, _ = digits_model
+    layers = discover_layers(model)
+    cfg = digits_cfg.model_copy(deep=True)
+    cfg.hardware.cache_dir = tmp_path / "cache"
+    cfg.hardware.rules = [MeasurerRule(measurer="yosys", max_weights=100), MeasurerRule(measurer="da4ml_estimate")]
+    space = search_space(layers, SearchSection(weight_bits=[2, 6], act_bits=[8]))
+    rows, summary = run_profile(model, layers, space, cfg, tmp_path / "run", progress=False)
+    assert summary.ran == 8 and summary.ok == 8
+    table = read_costs(tmp_path / "run" / "costs.csv")
+    assert {(r.layer, r.w_bits) for r in table} == {(l.name, w) for l in layers for w in (2, 6)}
+    by = {(r.layer, r.w_bits): r for r in table}
+    assert by[("Conv_0", 2)].source == "yosys" and by[("MatMul_0", 2)].source == "da4ml_estimate"
+    for l in layers:
+        assert by[(l.name, 6)].lut > by[(l.name, 2)].lut > 0
+    # conv: one kernel per output pixel, streamed -> II = pixels
+    assert by[("Conv_0", 2)].ii_cycles == 64 and by[("Conv_1", 2)].ii_cycles == 16
+    rows2, summary2 = run_profile(model, layers, space, cfg, tmp_path / "run2", progress=False)
+    assert summary2.ran == 0 and summary2.cached == 8
+    assert [r.lut for r in rows2] == [r.lut for r in rows]
+
+
+def test_rules_pick_measurers(digits_model):
+    layers = discover_layers(digits_model[0])
+    rules = [MeasurerRule(measurer="analytic", layers=["MatMul_*"]), MeasurerRule(measurer="yosys", max_weights=100),
+             MeasurerRule(measurer="da4ml_estimate")]
+    assert [choose_measurer(l, rules) for l in layers] == ["yosys", "da4ml_estimate", "analytic", "analytic"]
+    with pytest.raises(Exception, match="catch-all"):
+        choose_measurer(layers[1], [MeasurerRule(measurer="yosys", max_weights=10)])
+
+
+def test_streaming_and_monotonic_checks():
+    r = streaming(CostRow("c", 4, 8, latency_cycles=3, ii_cycles=1, clock_ns=10), 16)
+    assert (r.latency_cycles, r.ii_cycles, r.latency_ns) == (18, 16, 180)
+    rows = [CostRow("a", 2, 8, lut=100), CostRow("a", 4, 8, lut=300), CostRow("a", 8, 8, lut=200)]
+    flags = monotonic_violations(rows)
+    assert len(flags) == 1 and "w8a8=200 < w4a8=300" in flags[0]

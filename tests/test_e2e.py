@@ -1,0 +1,78 @@
+"""The whole flow on the digits example through the CLI: run, resume, verified final design, report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_cli import ROOT, ohq
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("yosys") is None or shutil.which("iverilog") is None,
+                                                   reason="yosys and iverilog are installed by make test")]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    data = yaml.safe_load((ROOT / "examples/digits/flow.yaml").read_text())
+    data["model"]["brevitas"].update(checkpoint=str(ROOT / "examples/digits/digits_w8a8.pt"), python_path=[str(ROOT)])
+    data["build"]["eval_npz"] = str(ROOT / "examples/digits/digits_test.npz")
+    data["build"]["verify_samples"] = 32
+    data["search"] = {"weight_bits": [2, 4, 8], "act_bits": [4, 8]}
+    data["hardware"]["cache_dir"] = str(tmp / "cache")
+    data["hardware"]["rules"] = [{"measurer": "yosys", "max_weights": 200}, {"measurer": "da4ml_estimate"}]
+    data["budgets"] = {"lut": "15%"}
+    data["solver"]["sweep"] = ["lut=3%:30%:4"]
+    data["output_dir"] = str(tmp / "run")
+    cfg = tmp / "flow.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    first = ohq("run", cfg, timeout=1500)
+    return cfg, tmp / "run", first
+
+
+def test_full_run_verifies_bit_exactly(run):
+    cfg, run_dir, first = run
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    solution = json.loads((run_dir / "solution.json").read_text())
+    assert solution["status"] == "optimal"
+    assert solution["totals"]["lut"] <= 0.15 * 53200 + 1e-6
+    build = json.loads((run_dir / "final" / "build.json").read_text())
+    assert build["verify"]["mismatches"] == 0 and build["verify"]["vectors"] > 1000
+    assert build["brevitas"]["max_output_diff"] == 0.0 and build["brevitas"]["differing_quant_nodes"] == []
+    assert 0.8 < build["measured"]["lut"] / build["predicted"]["lut"] < 1.2
+    assert build["accuracy"]["reference"] >= 0.95
+    assert "report:" in first.stdout and (run_dir / "report.html").stat().st_size > 10000
+    pareto = (run_dir / "pareto.csv").read_text()
+    assert "uniform,W8A8" in pareto and "sweep," in pareto
+
+
+def test_second_run_skips_every_step(run):
+    cfg, run_dir, first = run
+    again = ohq("run", cfg)
+    assert again.returncode == 0
+    assert again.stdout.count("up to date, skipped") == 7
+
+
+def test_budget_change_reruns_only_solve_and_later(run, tmp_path):
+    cfg, run_dir, _ = run
+    data = yaml.safe_load(cfg.read_text())
+    data["budgets"] = {"lut": "10%"}
+    cfg2 = cfg.with_name("flow2.yaml")
+    cfg2.write_text(yaml.safe_dump(data))
+    r = ohq("run", cfg2, "--to", "solve")
+    assert r.returncode == 0, r.stderr
+    for step in ("export", "layers", "sensitivity", "profile"):
+        assert f"[{step}] up to date, skipped" in r.stdout
+    assert "[solve] done" in r.stdout
+
+
+def test_infeasible_budget_is_diagnosed(run):
+    cfg, run_dir, _ = run
+    r = ohq("solve", "--sensitivity", run_dir / "sensitivity.csv", "--costs", run_dir / "costs.csv",
+            "--budget", "lut=10", "--out", run_dir / "infeasible")
+    assert r.returncode == 1
+    assert "lut budget 10 vs minimum achievable" in r.stderr and "IMPOSSIBLE" in r.stderr
