@@ -5,19 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
-APT_PACKAGES := yosys iverilog
 CONFIG ?= examples/digits/flow.yaml
 
-.PHONY: demo test test-fast bench system-deps venv clean docker-install
+.PHONY: demo test bench system-deps venv clean
 
-# Debian packages (open-source synthesis and RTL simulation); needs root, skipped when present.
+# Debian packages (Yosys, iverilog, Chromium): one script, shared with the Dockerfile.
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
-	  else echo "WARNING: missing$$missing (install with: sudo apt-get install $(APT_PACKAGES)); Yosys-based steps will fail"; fi; \
-	fi
+	bash scripts/install_system_deps.sh
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +34,8 @@ test: system-deps venv
 	$(PY) -m pytest -q -m "not vivado and not vitis_hls" tests
 
 bench: system-deps venv
+	$(PIP) install -q -e '.[bench]'
+	$(PY) -m examples.suite.train
 	$(PY) bench/run_all.py
 
 clean:

@@ -76,3 +76,32 @@ def test_infeasible_budget_is_diagnosed(run):
             "--budget", "lut=10", "--out", run_dir / "infeasible")
     assert r.returncode == 1
     assert "lut budget 10 vs minimum achievable" in r.stderr and "IMPOSSIBLE" in r.stderr
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by make test")
+def test_report_renders_in_headless_chromium(run, tmp_path):
+    """A real browser loads report.html offline: the screenshot is not blank and no image is broken."""
+    import base64
+    import io
+    import re
+    import subprocess
+
+    from PIL import Image
+
+    _, run_dir, _ = run
+    page = (run_dir / "report.html").resolve().as_uri()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    shot = tmp_path / "report.png"
+    subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,3000", page],
+                   capture_output=True, timeout=120, check=True)
+    img = Image.open(shot).convert("L")
+    hist = img.histogram()
+    assert sum(1 for h in hist if h > 50) > 20, "screenshot looks blank"
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120, check=True).stdout
+    srcs = re.findall(r'<img[^>]*src="([^"]+)"', dom)
+    assert len(srcs) >= 5
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,"), "report must not reference external files"
+        Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
