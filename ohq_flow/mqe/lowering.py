@@ -89,18 +89,29 @@ def _lower_bipolar(b: _Builder, model, node) -> None:
 
 
 def _lower_trunc(b: _Builder, model, node) -> None:
-    if len(node.input) != 5:
-        raise ModelError(f"node {node.name}: Trunc v2 has no fast lowering", "use mqe.executor: qonnx")
-    x, s, z, in_bw, out_bw = node.input
-    ib, ob = _init(model, in_bw), _init(model, out_bw)
-    if ib is None or ob is None:
-        raise ModelError(f"node {node.name}: non-constant Trunc bit-widths", "use mqe.executor: qonnx")
+    """Trunc v1 (5 inputs) and v2 (6 inputs: output scale before output bit-width), constant parameters."""
     h = node.name
     mode = _attr(node, "rounding_mode", "FLOOR")
     mode = mode.decode() if isinstance(mode, bytes) else mode
+    x, s, z = node.input[:3]
+    consts = [_init(model, n) for n in node.input[1:]]
+    if any(c is None for c in consts):
+        raise ModelError(f"node {node.name}: Trunc with non-constant parameters has no fast lowering", "use mqe.executor: qonnx")
     y = b.op("Round", [b.op("Add", [b.op("Div", [x, s], h), z], h)], h)
-    y = _round(b, b.op("Div", [y, b.const(2.0 ** (float(ib) - float(ob)), h)], h), mode, h, node)
-    b.op("Mul", [b.op("Sub", [y, z], h), s], h, output=node.output[0])
+    if len(node.input) == 5:  # v1: drop (in_bw - out_bw) LSBs
+        in_bw, out_bw = (float(np.asarray(c).item()) for c in consts[2:4])
+        y = _round(b, b.op("Div", [y, b.const(2.0 ** (in_bw - out_bw), h)], h), mode, h, node)
+        b.op("Mul", [b.op("Sub", [y, z], h), s], h, output=node.output[0])
+        return
+    scale, zeropt, _, out_scale, out_bw = (np.asarray(c, dtype=np.float64) for c in consts)
+    trunc = 2.0 ** np.round(np.log2(out_scale / scale))
+    signed, narrow = bool(_attr(node, "signed", 1)), bool(_attr(node, "narrow", 0))
+    bits = float(out_bw.item())
+    lo = -(2 ** (bits - 1)) + (1 if narrow else 0) if signed else 0.0
+    y = b.op("Clip", [b.op("Div", [y, b.const(trunc, h)], h), b.const(lo, h), b.const(qmax(bits, signed, narrow), h)], h)
+    y = _round(b, y, mode, h, node)
+    y = b.op("Sub", [y, b.const(zeropt / trunc, h)], h)
+    b.op("Mul", [y, b.const(out_scale, h)], h, output=node.output[0])
 
 
 _LOWER = {"Quant": _lower_quant, "BipolarQuant": _lower_bipolar, "Trunc": _lower_trunc}
