@@ -29,10 +29,8 @@ from ohq_flow.fileio import atomic_write_text  # noqa: E402
 BENCHES = [
     ("mqe", "bench.bench_mqe", [], 3600),
     ("jobs", "bench.bench_jobs", [], 1800),
-    ("yosys_vs_da4ml", "bench.bench_yosys_vs_da4ml", [], 3600),
     ("oqa_digits", "bench.bench_oqa_digits", [], 3600),
     ("ilp", "bench.bench_ilp", [], 1800),
-    ("evaluation", "bench.bench_evaluation", [], 5400),
 ]
 
 
