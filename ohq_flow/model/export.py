@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import onnx
 
 from ohq_flow.errors import ModelError
 

@@ -282,24 +282,8 @@ def write_outputs(rows: list[SensitivityRow], out_dir: Path, metric: str = "kl")
 
 def heatmap(rows: list[SensitivityRow], path: Path, metric: str = "kl") -> Path:
     """Layers × candidates heatmap of log10(damage)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ohq_flow.fileio import atomic_write_bytes
+    from ohq_flow.report.plots import layer_candidate_heatmap
+    values = {(r.layer, r.w_bits, r.a_bits): math.log10(max(getattr(r, metric), 1e-12)) for r in rows}
     layers = list(dict.fromkeys(r.layer for r in rows))
-    cands = sorted({(r.w_bits, r.a_bits) for r in rows})
-    grid = np.full((len(layers), len(cands)), np.nan)
-    for r in rows:
-        grid[layers.index(r.layer), cands.index((r.w_bits, r.a_bits))] = math.log10(max(getattr(r, metric), 1e-12))
-    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(cands) + 2), max(3, 0.35 * len(layers) + 1.5)))
-    im = ax.imshow(grid, aspect="auto", cmap="magma_r")
-    ax.set_xticks(range(len(cands)), [f"w{w}a{a}" for w, a in cands], rotation=60, fontsize=8)
-    ax.set_yticks(range(len(layers)), layers, fontsize=8)
-    ax.set_title(f"MQE sensitivity: log10({metric})")
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, layer_candidate_heatmap(values, layers, f"MQE sensitivity: log10({metric})", "magma_r"))

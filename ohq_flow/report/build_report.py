@@ -9,18 +9,11 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import io
 import json
 from pathlib import Path
 
 from ohq_flow.fileio import atomic_write_bytes, atomic_write_text
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+from ohq_flow.report.plots import figure_png, layer_candidate_heatmap, pyplot
 
 
 def _csv(path: Path) -> list[dict]:
@@ -41,15 +34,8 @@ def _num(v):
         return None
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    _plt().close(fig)
-    return buf.getvalue()
-
-
 def plot_allocation(solution: dict, layers: list[str]) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     asg = solution["assignment"]
     names = [l for l in layers if l in asg]
     fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.2))
@@ -60,7 +46,7 @@ def plot_allocation(solution: dict, layers: list[str]) -> bytes:
     ax.set_ylabel("bits")
     ax.set_title("Chosen bit-widths along the network")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes | None:
@@ -68,7 +54,7 @@ def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes
     pts = [(p, x, y) for p, x, y in pts if x is not None and y is not None]
     if not pts:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     sw = sorted([(x, y) for p, x, y in pts if p["kind"] == "sweep"])
     if sw:
@@ -85,28 +71,13 @@ def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.set_title(f"Predicted damage vs {metric}")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def plot_cost_heatmap(costs: list[dict], metric: str, layers: list[str]) -> bytes | None:
-    import numpy as np
-    rows = [r for r in costs if r.get("status") == "ok" and _num(r.get(metric)) is not None]
-    if not rows:
-        return None
-    cands = sorted({(int(r["w_bits"]), int(r["a_bits"])) for r in rows})
-    names = [l for l in layers if any(r["layer"] == l for r in rows)]
-    grid = np.full((len(names), len(cands)), np.nan)
-    for r in rows:
-        if r["layer"] in names:
-            grid[names.index(r["layer"]), cands.index((int(r["w_bits"]), int(r["a_bits"])))] = _num(r[metric])
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(cands) + 2), max(2.5, 0.35 * len(names) + 1.5)))
-    im = ax.imshow(grid, aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(cands)), [f"w{w}a{a}" for w, a in cands], rotation=60, fontsize=7)
-    ax.set_yticks(range(len(names)), names, fontsize=8)
-    ax.set_title(f"Measured {metric} per layer and candidate")
-    fig.colorbar(im, ax=ax)
-    return _png(fig)
+    values = {(r["layer"], int(r["w_bits"]), int(r["a_bits"])): _num(r[metric]) for r in costs
+              if r.get("status") == "ok" and _num(r.get(metric)) is not None}
+    return layer_candidate_heatmap(values, layers, f"Measured {metric} per layer and candidate") if values else None
 
 
 def plot_resources(build: dict) -> bytes | None:
@@ -114,7 +85,7 @@ def plot_resources(build: dict) -> bytes | None:
     keys = [k for k in ("lut", "ff", "dsp", "bram18") if board.get(k)]
     if not keys:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
     xs = range(len(keys))
     pred = [100 * (build["predicted"].get(k) or 0) / board[k] for k in keys]
@@ -125,7 +96,7 @@ def plot_resources(build: dict) -> bytes | None:
     ax.set_ylabel(f"% of {board.get('name', 'board')}")
     ax.set_title("Final design resources vs the board")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def _table(head: list[str], rows: list[list]) -> tuple[str, str]:

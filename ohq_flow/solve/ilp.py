@@ -10,7 +10,6 @@ pinned layers their pin. An infeasible problem gets a :class:`Diagnosis`, not a 
 from __future__ import annotations
 
 import itertools
-import math
 import re
 import time
 from dataclasses import dataclass, field

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
-from ohq_flow.hw.costs import CostRow, read_costs
+from ohq_flow.hw.costs import CostRow
 from ohq_flow.solve.ilp import METRICS, Candidate, ParetoPoint, Problem, assignment_text
 
 SENSITIVITY_REQUIRED = ("layer", "w_bits", "a_bits", "kl")

@@ -1,0 +1,104 @@
+"""The build step: write-back, final design, synthesis, verification, accuracy -> final/."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ohq_flow.fileio import atomic_write_json
+
+log = logging.getLogger(__name__)
+MEASURED_KEYS = ("lut", "ff", "dsp", "bram18", "carry")
+
+
+def build(ctx, model, layers) -> dict:
+    """Everything under ``final/``; returns the build record (also final/build.json)."""
+    from ohq_flow.build.final import accuracy, design_sources, generate_layers, verify_layers, write_top
+    from ohq_flow.build.writeback import hls4ml_precisions
+    from ohq_flow.hw.rtl.yosys import measure_yosys
+    from ohq_flow.model.quantizers import apply_bits
+    from ohq_flow.mqe.run import load_npz_inputs, synthetic_inputs
+
+    cfg = ctx.cfg
+    out = ctx.path("final")
+    out.mkdir(parents=True, exist_ok=True)
+    sol = json.loads(ctx.path("solution.json").read_text())
+    assignment = {l: (v["w_bits"], v["a_bits"]) for l, v in sol["assignment"].items()}
+    final, changed = apply_bits(model, layers, assignment)
+    final.save(str(out / "model.onnx"))
+    atomic_write_json(out / "hls4ml_config.json", hls4ml_precisions(final, layers, assignment))
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    record = {"generator": "da4ml", "measurer": "yosys", "assignment": sol["assignment"], "changed_quant_nodes": changed,
+              "predicted": {k: v for k, v in sol["totals"].items()}}
+
+    if cfg.build.eval_npz is not None:
+        x_eval = load_npz_inputs(cfg.build.eval_npz, "x", shape)
+        y_eval = np.load(cfg.build.eval_npz)["y"]
+        record["accuracy"] = {"reference": accuracy(model, x_eval, y_eval), "final": accuracy(final, x_eval, y_eval),
+                              "n": int(len(y_eval)), "data": str(cfg.build.eval_npz)}
+        x_verify = x_eval[:cfg.build.verify_samples]
+    else:
+        mqe = cfg.mqe.model_copy(update={"samples": cfg.build.verify_samples, "seed": cfg.mqe.seed + 1})
+        x_verify = synthetic_inputs(mqe, shape)
+
+    if cfg.model.brevitas is not None:
+        record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8])
+
+    designs = generate_layers(final, layers, assignment, cfg, out / "rtl")
+    top = write_top(designs, out / "rtl" / "network_top.v")
+    res = measure_yosys(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
+                        work_dir=out / "synth", timeout_s=cfg.hardware.timeout_s)
+    record["measured"] = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram18": res.bram18, "carry": res.carry,
+                          "latency_cycles_kernels": sum(d.latency_cycles for d in designs.values()),
+                          "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path)}
+    checks = verify_layers(final, layers, designs, x_verify, out / "verify")
+    record["verify"] = {"method": "iverilog RTL simulation of every layer kernel on the final QONNX model's activations",
+                        "samples": int(len(x_verify)), "vectors": sum(c.vectors for c in checks),
+                        "mismatches": sum(c.mismatches_rtl for c in checks),
+                        "mismatches_interpreter": sum(c.mismatches_interpreter for c in checks),
+                        "per_layer": [c.__dict__ for c in checks]}
+    board = cfg.board_obj()
+    record["board"] = {"name": board.name, "part": board.part, **board.resources.model_dump()}
+    atomic_write_json(out / "build.json", record)
+    return record
+
+
+def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray) -> dict:
+    from ohq_flow.build.writeback import check_agreement, map_quantizers, save_brevitas, writeback_brevitas
+    from ohq_flow.model.export import build_brevitas_model, export_brevitas
+    b = cfg.model.brevitas
+    module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
+    qmap = map_quantizers(module, b.input_shape, out / "tmp")
+    module2, bits = writeback_brevitas(module, layers, assignment, qmap)
+    sd, bits_path = save_brevitas(module2, bits, out)
+    reexported = export_brevitas(module2, b.input_shape, out / "brevitas_reexport.onnx")
+    agree = check_agreement(final, reexported, x)
+    import shutil
+    shutil.rmtree(out / "tmp", ignore_errors=True)
+    return {"state_dict": str(sd), "bit_widths": str(bits_path), **agree}
+
+
+def format_build(record: dict) -> str:
+    """Predicted vs measured, verification and accuracy, for a terminal."""
+    lines = ["final design (da4ml RTL, Yosys):", "  metric      predicted    measured"]
+    for k in ("lut", "ff", "dsp", "bram18"):
+        p, m = record["predicted"].get(k), record["measured"].get(k)
+        if p is not None or m is not None:
+            ratio = f"  ({m / p:.3f}x)" if p and m is not None else ""
+            lines.append(f"  {k:<10} {p if p is not None else '-':>10,} {m if m is not None else '-':>10,}{ratio}")
+    lat = record["predicted"].get("latency_cycles")
+    lines.append(f"  latency (cycles, kernels) predicted {lat:,.0f}" if lat is not None else "")
+    v = record["verify"]
+    lines.append(f"verification: {v['mismatches']} mismatches in {v['vectors']:,} vectors "
+                 f"({v['samples']} inputs, RTL simulation of every layer vs the QONNX executor)")
+    if "brevitas" in record:
+        br = record["brevitas"]
+        lines.append(f"brevitas write-back: re-export differs from final/model.onnx by {br['max_output_diff']:g} "
+                     f"(quantizers differing: {len(br['differing_quant_nodes'])})")
+    if "accuracy" in record:
+        a = record["accuracy"]
+        lines.append(f"accuracy on {a['n']} held-out samples: reference {a['reference']:.4f}, final {a['final']:.4f}")
+    return "\n".join(l for l in lines if l)
