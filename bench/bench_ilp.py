@@ -40,7 +40,8 @@ def instance(n_layers: int, seed: int = 0) -> tuple[Problem, dict]:
 def timed(n_layers: int, n_budgets: int, time_limit: float = 120.0) -> dict:
     p, full = instance(n_layers)
     metrics = ["lut", "latency_cycles", "dsp"][:n_budgets]
-    p = Problem(p.candidates, {m: 0.5 * full[m] if m == "lut" else 0.9 * full[m] for m in metrics},
+    budget = {"lut": 0.5, "latency_cycles": 0.95, "dsp": 0.5}  # fractions of the all-8-bit totals
+    p = Problem(p.candidates, {m: budget[m] * full[m] for m in metrics},
                 time_limit_s=time_limit)
     t0 = time.perf_counter()
     sol = solve(p)

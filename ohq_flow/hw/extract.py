@@ -48,10 +48,6 @@ def _node(model, name: str):
     return node
 
 
-def _is_const(model, tensor: str, inside: set[str]) -> bool:
-    return model.get_initializer(tensor) is not None or tensor in inside or tensor == ""
-
-
 def _const_subgraph(model, tensor: str) -> list:
     """Nodes computing ``tensor`` from initializers only (weight Quant, Transpose, ...)."""
     if tensor == "" or model.get_initializer(tensor) is not None:

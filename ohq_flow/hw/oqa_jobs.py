@@ -6,8 +6,6 @@ Each takes a :class:`~ohq_flow.hw.jobs.JobContext` whose payload is a
 
 from __future__ import annotations
 
-import math
-
 from ohq_flow.hw.costs import CostRow
 from ohq_flow.hw.profile import FIDELITY, LayerHW, streaming
 
@@ -46,30 +44,61 @@ def job_da4ml_estimate(ctx) -> CostRow:
     return streaming(row, p.pixels)
 
 
-def analytic_mvau(p: LayerHW) -> dict:
-    """Folded matrix-vector unit (FINN-R style) estimate of one layer.
-
-    MH = outputs, MW = inputs of the kernel matrix; PE rows and SIMD columns in parallel.
-    cycles = (MH/PE)·(MW/SIMD)·pixels (FINN's MVAU cycle formula); LUT = PE·SIMD·w·a (a LUT-based
-    w×a multiplier per lane, ~one LUT per partial-product bit) + PE·acc (adder tree/accumulator of
-    acc = w + a + log2(MW) bits); weight memory in BRAM18 when the per-PE memory exceeds
-    distributed-RAM size (depth > 64): PE·ceil(SIMD·w/36)·ceil(depth/512); DSP 0 (LUT multipliers).
-    """
-    mw, mh = p.w_int.shape
-    pe, simd = min(p.pe, mh), min(p.simd, mw)
-    depth = math.ceil(mh / pe) * math.ceil(mw / simd)
-    acc = p.w_bits + p.a_bits + math.ceil(math.log2(max(mw, 2)))
-    lut = pe * simd * p.w_bits * p.a_bits + pe * acc
-    bram = pe * math.ceil(simd * p.w_bits / 36) * math.ceil(depth / 512) if depth > 64 else 0
-    ff = pe * acc + simd * p.a_bits
-    cycles = depth * p.pixels
-    return {"lut": float(lut), "ff": float(ff), "bram18": float(bram), "dsp": 0.0, "uram": 0.0,
-            "latency_cycles": float(cycles + 2), "ii_cycles": float(cycles)}
-
-
 def job_analytic(ctx) -> CostRow:
+    """FINN-style folded MVAU (+ sliding window for convolutions) estimate of the layer."""
+    from ohq_flow.hw.measurers.analytic import estimate_layer
     p: LayerHW = ctx.payload
-    return _row(p, "analytic", tool="ohq_flow.analytic", **analytic_mvau(p))
+    row = estimate_layer(p.extra["layer"], p.w_bits, p.a_bits, pe=p.pe, simd=p.simd, clock_ns=p.clock_ns, part=p.part)
+    row.layer, row.w_bits, row.a_bits = p.layer, p.w_bits, p.a_bits
+    return row
 
 
-JOB_FUNCTIONS = {"yosys": job_yosys, "da4ml_estimate": job_da4ml_estimate, "analytic": job_analytic}
+def _hls_job(ctx, tool: str) -> CostRow:
+    """hls4ml project of the extracted layer, C-synthesised by Vitis/Vivado HLS."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    import onnx
+    from ohq_flow.hw.generators.hls4ml_gen import write_hls4ml_project
+    from ohq_flow.hw.measurers.vendor import measure_vitis_hls
+    p: LayerHW = ctx.payload
+    layer_model = ModelWrapper(onnx.load_from_string(p.extra["layer_onnx"]))
+    project = write_hls4ml_project(layer_model, ctx.workdir / "hls4ml", part=p.part, clock_ns=p.clock_ns,
+                                   io_type=p.extra["io_type"], reuse_factor=p.extra["reuse_factor"])
+    row = measure_vitis_hls(project, tool=tool, log_path=ctx.workdir / f"{tool}.log", timeout_s=ctx.remaining_s(),
+                            layer=p.layer, w_bits=p.w_bits, a_bits=p.a_bits, part=p.part, clock_ns=p.clock_ns)
+    return row
+
+
+def job_vitis_hls(ctx) -> CostRow:
+    return _hls_job(ctx, "vitis_hls")
+
+
+def job_vivado_hls(ctx) -> CostRow:
+    return _hls_job(ctx, "vivado_hls")
+
+
+def job_vivado(ctx) -> CostRow:
+    """da4ml RTL of the layer kernel, Vivado out-of-context synthesis (utilisation + timing)."""
+    from ohq_flow.hw.measurers.vendor import measure_vivado_ooc
+    from ohq_flow.hw.rtl.cmvm import generate_cmvm_rtl
+    p: LayerHW = ctx.payload
+    design = generate_cmvm_rtl(p.w_int, w_bits=p.w_bits, a_bits=p.a_bits, a_signed=p.a_signed, out_dir=ctx.workdir / "rtl",
+                               latency_cutoff=p.latency_cutoff, part=p.part, clock_ns=p.clock_ns)
+    srcs = [s for s in design.sources if not s.name.endswith("_wrapper.v")]
+    row = measure_vivado_ooc(srcs, design.top, p.part, p.clock_ns, ctx.workdir / "vivado.log", ctx.remaining_s(),
+                             work_dir=ctx.workdir / "vivado", layer=p.layer, w_bits=p.w_bits, a_bits=p.a_bits,
+                             latency_cycles=float(design.latency_cycles), ii_cycles=1.0)
+    return streaming(row, p.pixels)
+
+
+def job_board(ctx) -> CostRow:
+    """Measured latency from the user's board command (argument list, placeholders substituted)."""
+    from ohq_flow.hw.measurers.board import measure_board
+    p: LayerHW = ctx.payload
+    return measure_board(p.extra["board_command"], layer=p.layer, w_bits=p.w_bits, a_bits=p.a_bits,
+                         log_path=ctx.workdir / "board.log", timeout_s=ctx.remaining_s(), project=str(ctx.workdir))
+
+
+JOB_FUNCTIONS = {"yosys": job_yosys, "da4ml_estimate": job_da4ml_estimate, "analytic": job_analytic,
+                 "vitis_hls": job_vitis_hls, "vivado_hls": job_vivado_hls, "vivado": job_vivado, "board": job_board}
+# measurer -> executable it needs on PATH (checked before any job is planned)
+REQUIRED_TOOL = {"yosys": "yosys", "vitis_hls": "vitis_hls", "vivado_hls": "vivado_hls", "vivado": "vivado"}

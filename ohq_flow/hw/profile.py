@@ -124,21 +124,29 @@ def tool_version(measurer: str) -> str:
     if measurer == "yosys":
         from ohq_flow.hw.rtl.yosys import yosys_version
         return yosys_version()
-    if measurer in ("da4ml_estimate",):
-        import importlib.metadata as md
+    import importlib.metadata as md
+    if measurer == "da4ml_estimate":
         return md.version("da4ml")
-    return "1"
+    if measurer in ("vitis_hls", "vivado_hls", "vivado"):
+        import shutil
+        return str(Path(shutil.which(measurer) or measurer).resolve())  # the install path names the version
+    return md.version("ohq_flow")
 
 
-def layer_hw(model, layer, w_bits: int, a_bits: int, cfg) -> LayerHW:
+def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys") -> LayerHW:
     """The payload of one cost job."""
     from ohq_flow.hw.layer_matrix import kernel_matrix
     board = cfg.board_obj()
     a_signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
+    extra = {"layer": layer, "io_type": cfg.hardware.io_type, "reuse_factor": cfg.hardware.reuse_factor,
+             "board_command": cfg.hardware.board_command}
+    if measurer in ("vitis_hls", "vivado_hls"):
+        from ohq_flow.hw.extract import extract_layer
+        extra["layer_onnx"] = extract_layer(model, layer, w_bits, a_bits).model.SerializeToString()
     return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=kernel_matrix(model, layer, w_bits), w_bits=w_bits,
                    a_bits=a_bits, a_signed=a_signed, pixels=n_pixels(layer), family=board.yosys_family, part=board.part,
                    clock_ns=cfg.clock_ns(), latency_cutoff=cfg.hardware.latency_cutoff, pe=cfg.hardware.pe,
-                   simd=cfg.hardware.simd)
+                   simd=cfg.hardware.simd, extra=extra)
 
 
 def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_root: Path, cache_key_extra: dict | None = None):
@@ -146,7 +154,8 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
     from ohq_flow.hw.cache import make_key
     from ohq_flow.hw.jobs import Job
     from ohq_flow.hw.layer_matrix import layer_hash
-    from ohq_flow.hw.oqa_jobs import JOB_FUNCTIONS
+    from ohq_flow.hw.oqa_jobs import JOB_FUNCTIONS, REQUIRED_TOOL
+    from ohq_flow.hw.tools import find_tool
 
     hw = cfg.hardware
     board = cfg.board_obj()
@@ -154,9 +163,10 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
     versions: dict[str, str] = {}
     for layer in layers:
         measurer = choose_measurer(layer, hw.rules)
-        if measurer not in JOB_FUNCTIONS:
-            raise InputError(f"hardware.rules: measurer '{measurer}' (layer {layer.name}) cannot run in this build",
-                             f"available here: {', '.join(JOB_FUNCTIONS)}; vendor measurers need Vivado/Vitis")
+        if measurer in REQUIRED_TOOL and measurer not in versions:
+            find_tool(REQUIRED_TOOL[measurer], f"hardware.rules picks '{measurer}' for layer {layer.name}: put the tool on "
+                      "PATH (source the Xilinx settings64.sh, or mount /tools/Xilinx in the Docker image) or choose "
+                      "yosys / da4ml_estimate / analytic")
         if measurer not in versions:
             versions[measurer] = tool_version(measurer)
         lhash = layer_hash(model, layer)
@@ -167,7 +177,7 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
                            part=board.part, family=board.yosys_family, clock_ns=cfg.clock_ns(),
                            tool_version=versions[measurer], **(cache_key_extra or {}))
             jobs.append(Job(key=key, layer=layer.name, w_bits=w, a_bits=a, fn=JOB_FUNCTIONS[measurer],
-                            payload=layer_hw(model, layer, w, a, cfg), timeout_s=hw.timeout_s,
+                            payload=layer_hw(model, layer, w, a, cfg, measurer), timeout_s=hw.timeout_s,
                             workdir=work_root / layer.name / f"w{w}a{a}_{measurer}"))
     return jobs
 

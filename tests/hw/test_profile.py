@@ -51,3 +51,33 @@ def test_streaming_and_monotonic_checks():
     rows = [CostRow("a", 2, 8, lut=100), CostRow("a", 4, 8, lut=300), CostRow("a", 8, 8, lut=200)]
     flags = monotonic_violations(rows)
     assert len(flags) == 1 and "w8a8=200 < w4a8=300" in flags[0]
+
+
+def test_profile_routes_layers_to_hls_and_analytic_measurers(digits_model, digits_cfg, tmp_path, monkeypatch):
+    """Orchestration only: a stand-in `vitis_hls` copies a real csynth report (its numbers are never reported).
+
+    The real parts run: extraction of the layer, the hls4ml project, the Tcl params, the report parser.
+    """
+    from tests.hw.test_vendor_measurers import FAKE_HLS, HLS_CASE, _script, needs_fixtures  # noqa: F401
+    if not HLS_CASE.is_dir():
+        pytest.skip("report fixtures not found")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _script(bin_dir / "vitis_hls", FAKE_HLS.replace("{fail}", "0").replace("{write}", "1")
+            .replace("{src}", str(HLS_CASE / "myproject_csynth.xml")))
+    import os
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    model, _ = digits_model
+    layers = discover_layers(model)
+    cfg = digits_cfg.model_copy(deep=True)
+    cfg.hardware.cache_dir = tmp_path / "cache"
+    cfg.hardware.rules = [MeasurerRule(measurer="vitis_hls", layers=["MatMul_1"]), MeasurerRule(measurer="analytic")]
+    space = search_space(layers, SearchSection(weight_bits=[4], act_bits=[8]))
+    rows, summary = run_profile(model, layers, space, cfg, tmp_path / "run", progress=False)
+    assert summary.ok == 4, [r.error for r in rows]
+    by = {r.layer: r for r in rows}
+    assert by["MatMul_1"].source == "vitis_hls" and by["MatMul_1"].fidelity == "hls_estimate"
+    assert by["MatMul_1"].lut == 31704.0  # the fixture's number: proves the report path, not a measurement
+    assert {by[n].source for n in ("Conv_0", "Conv_1", "MatMul_0")} == {"analytic"}
+    assert all(by[n].fidelity == "estimate" and by[n].lut > 0 for n in ("Conv_0", "Conv_1", "MatMul_0"))
+    assert (tmp_path / "run" / "oqa" / "MatMul_1" / "w4a8_vitis_hls" / "hls4ml").is_dir()

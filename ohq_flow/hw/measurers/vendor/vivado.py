@@ -1,0 +1,74 @@
+"""Vivado out-of-context synthesis measurer of RTL sources -> CostRow (post_synth).
+
+Runs ``vivado -mode batch -source templates/vivado/ooc_synth.tcl`` in ``work_dir``; values reach
+the script only through ``ohq_ooc_params.tcl``. Utilisation and timing come from the
+``report_utilization`` / ``report_timing_summary`` files via the report parsers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from ohq_flow.errors import FlowError, InputError, ReportParseError
+from ohq_flow.hw.costs import CostRow
+from ohq_flow.hw.tools import run_tool
+
+from ._common import TEMPLATES, check_files, record_to_row, tool_argv, write_tcl_params
+
+TEMPLATE = TEMPLATES / "vivado" / "ooc_synth.tcl"
+PARAMS_FILE = "ohq_ooc_params.tcl"
+UTIL_RPT = "ohq_utilization_synth.rpt"
+TIMING_RPT = "ohq_timing_summary_synth.rpt"
+
+
+def _parse_one(path: Path, kind: str, log_path):
+    from ohq_flow.hw.reports import parse_report
+    if not path.is_file():
+        raise FlowError(f"vivado finished but wrote no {path.name}; log: {log_path}", "see the log's ERROR lines")
+    try:
+        recs = [r for r in parse_report(path) if r.kind == kind]
+    except ReportParseError as exc:
+        raise FlowError(f"vivado report {path} is unreadable: {exc}; log: {log_path}") from None
+    if not recs:
+        raise FlowError(f"{path} is not a {kind} report; log: {log_path}")
+    return next((r for r in recs if r.level == "top"), recs[0])
+
+
+def measure_vivado_ooc(rtl_files: Sequence[str | os.PathLike], top: str, part: str, clock_ns: float,
+                       log_path: str | os.PathLike, timeout_s: float, *, work_dir: str | os.PathLike | None = None,
+                       layer: str | None = None, w_bits: int = 0, a_bits: int = 0, clock_port: str = "clk",
+                       latency_cycles: float | None = None, ii_cycles: float | None = None,
+                       settings: str | os.PathLike | None = None) -> CostRow:
+    """Synthesise ``rtl_files`` out of context and return utilisation + timing as a CostRow.
+
+    ``latency_cycles``/``ii_cycles`` come from the generator (synthesis does not know them).
+    Without a ``clock_port`` in the design, input-to-output paths are timed against a virtual clock.
+    """
+    if not rtl_files:
+        raise InputError("measure_vivado_ooc needs at least one RTL file")
+    files = check_files(rtl_files, "Vivado OOC synthesis")
+    if clock_ns is None or clock_ns <= 0:
+        raise InputError(f"clock_ns must be > 0, got {clock_ns}")
+    argv = tool_argv("vivado", settings)
+    work = Path(work_dir).resolve() if work_dir else Path(log_path).resolve().parent / f"{top}_vivado_ooc"
+    work.mkdir(parents=True, exist_ok=True)
+    util, timing = work / UTIL_RPT, work / TIMING_RPT
+    for f in (util, timing):
+        f.unlink(missing_ok=True)  # never read a stale report
+    write_tcl_params(work / PARAMS_FILE, "ohq", {
+        "sources": [str(f) for f in files], "top": top, "part": part, "clock_ns": f"{float(clock_ns):g}",
+        "clock_port": clock_port, "util_rpt": str(util), "timing_rpt": str(timing)})
+    res = run_tool(argv + ["-mode", "batch", "-nojournal", "-notrace", "-source", str(TEMPLATE)],
+                   log_path=log_path, timeout_s=timeout_s, cwd=work)
+    u = _parse_one(util, "vivado_utilization", res.log_path)
+    t = _parse_one(timing, "vivado_timing", res.log_path)
+    row = record_to_row(u, layer=layer or top, w_bits=w_bits, a_bits=a_bits, source="vivado", fidelity="post_synth",
+                        log_path=res.log_path, clock_ns=float(clock_ns), wns_ns=t.wns_ns)
+    row.part = row.part or part
+    row.latency_cycles = latency_cycles
+    row.ii_cycles = ii_cycles
+    row.latency_ns = latency_cycles * row.clock_ns if latency_cycles is not None else None
+    row.elapsed_s = res.elapsed_s
+    return row
