@@ -119,10 +119,10 @@ def step_build(ctx: RunContext) -> dict:
 
     record = build(ctx, load_run_model(ctx), load_layers(ctx))
     print(format_build(record))
-    if record["verify"]["mismatches"]:
-        raise FlowError(f"the final design does not match the QONNX model: {record['verify']['mismatches']} mismatching "
-                        f"vectors; see {ctx.path('final/build.json')}")
-    return {"mismatches": record["verify"]["mismatches"]}
+    bad = record["verify"]["mismatches"] + record["hls4ml"]["mismatches"]
+    if bad:
+        raise FlowError(f"the final design does not match the QONNX model: {bad} mismatches; see {ctx.path('final/build.json')}")
+    return {"mismatches": bad}
 
 
 def step_report(ctx: RunContext) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -41,6 +42,8 @@ def test_full_run_verifies_bit_exactly(run):
     assert solution["totals"]["lut"] <= 0.15 * 53200 + 1e-6
     build = json.loads((run_dir / "final" / "build.json").read_text())
     assert build["verify"]["mismatches"] == 0 and build["verify"]["vectors"] > 1000
+    assert build["hls4ml"]["mismatches"] == 0 and build["hls4ml"]["samples"] == 32  # whole network, C-simulation
+    assert (Path(build["hls4ml"]["project"]) / "build_prj.tcl").is_file()
     assert build["brevitas"]["max_output_diff"] == 0.0 and build["brevitas"]["differing_quant_nodes"] == []
     assert 0.8 < build["measured"]["lut"] / build["predicted"]["lut"] < 1.2
     assert build["accuracy"]["reference"] >= 0.95

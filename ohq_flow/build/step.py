@@ -60,10 +60,27 @@ def build(ctx, model, layers) -> dict:
                         "mismatches": sum(c.mismatches_rtl for c in checks),
                         "mismatches_interpreter": sum(c.mismatches_interpreter for c in checks),
                         "per_layer": [c.__dict__ for c in checks]}
+    record["hls4ml"] = _hls4ml_network(cfg, final, x_verify, out / "hls4ml")
     board = cfg.board_obj()
     record["board"] = {"name": board.name, "part": board.part, **board.resources.model_dump()}
     atomic_write_json(out / "build.json", record)
     return record
+
+
+def _hls4ml_network(cfg, final, x: np.ndarray, prj_dir: Path) -> dict:
+    """The whole final network as an hls4ml project; its g++ C-simulation against the QONNX executor."""
+    from ohq_flow.hw.generators.hls4ml_gen import compile_and_predict, write_hls4ml_project
+    from ohq_flow.mqe.run import QonnxExecutor
+    board = cfg.board_obj()
+    prj = write_hls4ml_project(final, prj_dir, part=board.part, clock_ns=cfg.clock_ns(), io_type=cfg.hardware.io_type,
+                               reuse_factor=cfg.hardware.reuse_factor)
+    y_hls = np.asarray(compile_and_predict(prj, x))
+    y_ref = QonnxExecutor(final).reference(x)
+    y_hls = y_hls.reshape(y_ref.shape)
+    return {"project": str(prj), "samples": int(len(x)),
+            "mismatches": int(np.sum(np.any(y_hls != y_ref, axis=1))),
+            "max_abs_diff": float(np.abs(y_hls - y_ref).max()),
+            "synthesis_command": f'cd {prj} && vitis_hls -f build_prj.tcl "reset=1 csim=0 synth=1 cosim=0 export=1 vsynth=1"'}
 
 
 def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray) -> dict:
@@ -94,6 +111,11 @@ def format_build(record: dict) -> str:
     v = record["verify"]
     lines.append(f"verification: {v['mismatches']} mismatches in {v['vectors']:,} vectors "
                  f"({v['samples']} inputs, RTL simulation of every layer vs the QONNX executor)")
+    h = record.get("hls4ml")
+    if h:
+        lines.append(f"whole network (hls4ml C-simulation, g++): {h['mismatches']} mismatching outputs in {h['samples']} "
+                     f"inputs vs the QONNX executor")
+        lines.append(f"  synthesise where Vitis HLS is installed: {h['synthesis_command']}")
     if "brevitas" in record:
         br = record["brevitas"]
         lines.append(f"brevitas write-back: re-export differs from final/model.onnx by {br['max_output_diff']:g} "

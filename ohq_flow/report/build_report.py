@@ -182,6 +182,10 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
         table(["metric", "predicted", "measured", "ratio"], rows)
         v = build["verify"]
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
+        if build.get("hls4ml"):
+            h = build["hls4ml"]
+            text(f"Whole network as an hls4ml project: g++ C-simulation vs the QONNX executor, {h['mismatches']} "
+                 f"mismatching outputs in {h['samples']} inputs. Synthesis where Vitis HLS is installed: {h['synthesis_command']}")
         if "accuracy" in build:
             a = build["accuracy"]
             text(f"Accuracy on {a['n']} held-out samples: reference {a['reference']:.4f}, final {a['final']:.4f}.")
