@@ -136,6 +136,7 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
             outcome[step.name] = "skipped"
             continue
         echo(f"[{step.name}] {step.description}")
+        log.info("step %s started", step.name)
         t0 = time.time()
         extra = step.run(ctx) or {}
         elapsed = time.time() - t0
@@ -147,5 +148,6 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
                                     "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
                                     "elapsed_s": round(elapsed, 3), "info": extra})
         echo(f"[{step.name}] done in {elapsed:.1f} s")
+        log.info("step %s done in %.1f s", step.name, elapsed)
         outcome[step.name] = "ran"
     return outcome

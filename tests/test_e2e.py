@@ -47,6 +47,7 @@ def test_full_run_verifies_bit_exactly(run):
     assert build["brevitas"]["max_output_diff"] == 0.0 and build["brevitas"]["differing_quant_nodes"] == []
     assert 0.8 < build["measured"]["lut"] / build["predicted"]["lut"] < 1.2
     assert build["accuracy"]["reference"] >= 0.95
+    assert "step profile done" in (run_dir / "ohq_flow.log").read_text()
     assert "report:" in first.stdout and (run_dir / "report.html").stat().st_size > 10000
     pareto = (run_dir / "pareto.csv").read_text()
     assert "uniform,W8A8" in pareto and "sweep," in pareto
