@@ -153,7 +153,7 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
     """One :class:`~ohq_flow.hw.jobs.Job` per (layer, candidate), with its content-addressed key."""
     from ohq_flow.hw.cache import make_key
     from ohq_flow.hw.jobs import Job
-    from ohq_flow.hw.layer_matrix import layer_hash
+    from ohq_flow.hw.extract import layer_subgraph_hash
     from ohq_flow.hw.oqa_jobs import JOB_FUNCTIONS, REQUIRED_TOOL
     from ohq_flow.hw.tools import find_tool
 
@@ -169,7 +169,7 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
                       "yosys / da4ml_estimate / analytic")
         if measurer not in versions:
             versions[measurer] = tool_version(measurer)
-        lhash = layer_hash(model, layer)
+        lhash = layer_subgraph_hash(model, layer)
         for w, a in space[layer.name]:
             settings = {"latency_cutoff": hw.latency_cutoff, "pe": hw.pe, "simd": hw.simd} \
                 if measurer == "analytic" else {"latency_cutoff": hw.latency_cutoff}
