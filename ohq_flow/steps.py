@@ -164,7 +164,3 @@ STEPS = [
     Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),
          "HTML and Markdown report"),
 ]
-
-
-def step_names() -> list[str]:
-    return [s.name for s in STEPS]

@@ -11,7 +11,6 @@ import numpy as np
 from ohq_flow.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
-MEASURED_KEYS = ("lut", "ff", "dsp", "bram18", "carry")
 
 
 def build(ctx, model, layers) -> dict:

@@ -108,10 +108,6 @@ def summarize_rows(rows: list[CostRow]) -> str:
     return "\n".join(lines)
 
 
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def n_pixels(layer) -> int:
     """Output pixels per inference of a Conv layer (1 for dense layers)."""
     if layer.op_type != "Conv":
