@@ -179,7 +179,8 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
           out: Optional[Path] = typer.Option(None, "--out", help="output directory (standalone mode)"),
           as_json: bool = typer.Option(False, "--json", help="print the solution as JSON")):
     """ILP bit-width selection: from a run's tables (CONFIG) or from CSV files alone."""
-    from ohq_flow.solve.step import format_solution, solve_run
+    from ohq_flow.solve.ilp import format_solution
+    from ohq_flow.solve.step import board_totals, solve_run
     if config is not None:
         from ohq_flow.pipeline import run_steps
         from ohq_flow.steps import STEPS
@@ -203,7 +204,7 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
     with contextlib.redirect_stdout(sink) if as_json else contextlib.nullcontext():
         sol = solve_run(sens, costs, out_dir, budgets=_parse_budgets(budget), board=b, latency_mode=latency_mode,
                         solver=solver, sweeps=sweep)
-    typer.echo(json.dumps(sol.to_json_dict(), indent=2) if as_json else format_solution(sol, b))
+    typer.echo(json.dumps(sol.to_json_dict(), indent=2) if as_json else format_solution(sol, board_totals(b)))
 
 
 @app.command()

@@ -99,7 +99,8 @@ def step_profile(ctx: RunContext) -> dict:
 def step_solve(ctx: RunContext) -> dict:
     """ILP: the bit-widths with least predicted damage within the budgets -> solution.json, pareto.csv."""
     from ohq_flow.search_space import tie_groups
-    from ohq_flow.solve.step import format_solution, solve_run
+    from ohq_flow.solve.ilp import format_solution
+    from ohq_flow.solve.step import board_totals, solve_run
 
     cfg = ctx.cfg
     layers = load_layers(ctx)
@@ -108,7 +109,7 @@ def step_solve(ctx: RunContext) -> dict:
                     board=cfg.board_obj(), layers=layers, ties=tie_groups(layers, cfg.search), pins=pins,
                     latency_mode=cfg.budgets.latency_mode, objective=cfg.solver.objective, solver=cfg.solver.backend,
                     time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep)
-    print(format_solution(sol, cfg.board_obj()))
+    print(format_solution(sol, board_totals(cfg.board_obj())))
     return {"status": sol.status, "objective": sol.objective}
 
 

@@ -34,7 +34,9 @@ def build(factory: str) -> torch.nn.Module:
 def train_one(name: str, out_dir: Path, seed: int = 0) -> dict:
     """Train one suite model; writes <name>.pt and <name>_test.npz; returns its record."""
     factory, loader, shape, epochs = SUITE[name]
-    x_tr, y_tr, x_te, y_te = loader(seed)
+    x_all, y_all, x_te, y_te = loader(seed)
+    n_val = len(x_all) // 10  # a validation split held out of training (for the search baselines)
+    x_tr, y_tr, x_val, y_val = x_all[:-n_val], y_all[:-n_val], x_all[-n_val:], y_all[-n_val:]
     torch.manual_seed(seed)
     model = build(factory)
     secs = fit(model, x_tr, y_tr, epochs=epochs, seed=seed)
@@ -42,10 +44,10 @@ def train_one(name: str, out_dir: Path, seed: int = 0) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out_dir / f"{name}.pt")
     np.savez(out_dir / f"{name}_test.npz", x=x_te, y=y_te)
-    n_val = len(x_tr) // 10  # a small validation split from the training data (for search baselines)
-    np.savez(out_dir / f"{name}_val.npz", x=x_tr[-n_val:], y=y_tr[-n_val:])
+    np.savez(out_dir / f"{name}_val.npz", x=x_val, y=y_val)
+    np.savez(out_dir / f"{name}_train.npz", x=x_tr, y=y_tr)
     return {"name": name, "factory": factory, "input_shape": shape, "test_accuracy": acc, "train_s": round(secs, 1),
-            "n_train": int(len(x_tr)), "n_test": int(len(x_te)), "checkpoint": str(out_dir / f"{name}.pt")}
+            "n_train": int(len(x_tr)), "n_val": int(len(x_val)), "n_test": int(len(x_te)), "checkpoint": str(out_dir / f"{name}.pt")}
 
 
 def main() -> None:
