@@ -229,7 +229,8 @@ def parse_report(path: Path = typer.Argument(..., help="a report file or a proje
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: run the app, turning our errors into one message and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # typer (non-standalone) returns the code of typer.Exit, and turns Ctrl-C into Exit(130)
+        code = app(args=argv, standalone_mode=False)
     except OhqError as exc:
         if _state["debug"]:
             raise
@@ -241,8 +242,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
-        typer.echo("interrupted: finished work is saved; run the same command again to resume", err=True)
-        sys.exit(130)
+        code = 130
     except Exception as exc:  # click usage errors and the like
         import click
         if isinstance(exc, click.ClickException):
@@ -253,6 +253,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         typer.secho(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
                     fg=typer.colors.RED, err=True)
         sys.exit(1)
+    if code == 130:
+        typer.echo("interrupted: finished work is saved; run the same command again to resume", err=True)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def step_build(ctx: RunContext) -> dict:
 
     record = build(ctx, load_run_model(ctx), load_layers(ctx))
     print(format_build(record))
-    bad = record["verify"]["mismatches"] + record["hls4ml"]["mismatches"]
+    bad = record["verify"]["mismatches"] + record["hls4ml"].get("mismatches", 0)
     if bad:
         raise FlowError(f"the final design does not match the QONNX model: {bad} mismatches; see {ctx.path('final/build.json')}")
     return {"mismatches": bad}

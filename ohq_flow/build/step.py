@@ -70,13 +70,18 @@ def _hls4ml_network(cfg, final, x: np.ndarray, prj_dir: Path) -> dict:
     """The whole final network as an hls4ml project; its g++ C-simulation against the QONNX executor."""
     from ohq_flow.hw.generators.hls4ml_gen import compile_and_predict, write_hls4ml_project
     from ohq_flow.mqe.run import QonnxExecutor
+    from ohq_flow.errors import FlowError
     board = cfg.board_obj()
-    prj = write_hls4ml_project(final, prj_dir, part=board.part, clock_ns=cfg.clock_ns(), io_type=cfg.hardware.io_type,
-                               reuse_factor=cfg.hardware.reuse_factor)
+    try:
+        prj = write_hls4ml_project(final, prj_dir, part=board.part, clock_ns=cfg.clock_ns(),
+                                   io_type=cfg.hardware.io_type, reuse_factor=cfg.hardware.reuse_factor)
+    except FlowError as exc:   # e.g. an op hls4ml's QONNX front end cannot convert: the RTL design still stands
+        logging.getLogger("ohq_flow.build").warning("whole-network hls4ml project not generated: %s", exc)
+        return {"status": "not_generated", "error": str(exc)}
     y_hls = np.asarray(compile_and_predict(prj, x))
     y_ref = QonnxExecutor(final).reference(x)
     y_hls = y_hls.reshape(y_ref.shape)
-    return {"project": str(prj), "samples": int(len(x)),
+    return {"status": "ok", "project": str(prj), "samples": int(len(x)),
             "mismatches": int(np.sum(np.any(y_hls != y_ref, axis=1))),
             "max_abs_diff": float(np.abs(y_hls - y_ref).max()),
             "synthesis_command": f'cd {prj} && vitis_hls -f build_prj.tcl "reset=1 csim=0 synth=1 cosim=0 export=1 vsynth=1"'}
@@ -111,7 +116,9 @@ def format_build(record: dict) -> str:
     lines.append(f"verification: {v['mismatches']} mismatches in {v['vectors']:,} vectors "
                  f"({v['samples']} inputs, RTL simulation of every layer vs the QONNX executor)")
     h = record.get("hls4ml")
-    if h:
+    if h and h.get("status") == "not_generated":
+        lines.append(f"whole network as hls4ml project: NOT generated ({h['error'].splitlines()[0]})")
+    elif h:
         lines.append(f"whole network (hls4ml C-simulation, g++): {h['mismatches']} mismatching outputs in {h['samples']} "
                      f"inputs vs the QONNX executor")
         lines.append(f"  synthesise where Vitis HLS is installed: {h['synthesis_command']}")

@@ -25,7 +25,9 @@ _ORPHAN_POLL_S = 0.25
 
 def _watch_parent() -> None:
     """Kill our process group as soon as the runner that started us is gone."""
-    parent = os.getppid()
+    # the runner's pid comes from the environment: reading getppid() here would miss a runner
+    # killed between our fork and this line (we would already be reparented)
+    parent = int(os.environ.get("OHQ_JOB_RUNNER_PID", os.getppid()))
 
     def loop() -> None:
         while True:

@@ -180,6 +180,7 @@ def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    env["OHQ_JOB_RUNNER_PID"] = str(os.getpid())   # the child dies with us even if we die before it looks
     return env
 
 

@@ -182,8 +182,11 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
         table(["metric", "predicted", "measured", "ratio"], rows)
         v = build["verify"]
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
-        if build.get("hls4ml"):
-            h = build["hls4ml"]
+        h = build.get("hls4ml") or {}
+        if h.get("status") == "not_generated":
+            text(f"Whole network as an hls4ml project: NOT generated ({h['error'].splitlines()[0]}); the RTL design "
+                 "above is the verified final design.")
+        elif h:
             text(f"Whole network as an hls4ml project: g++ C-simulation vs the QONNX executor, {h['mismatches']} "
                  f"mismatching outputs in {h['samples']} inputs. Synthesis where Vitis HLS is installed: {h['synthesis_command']}")
         if "accuracy" in build:
