@@ -9,6 +9,7 @@ run resumes at the first unfinished step.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import platform
@@ -91,10 +92,20 @@ def _file_hash(path: Path) -> str | None:
     return sha256_file(path) if path.is_file() else None
 
 
+@functools.lru_cache(maxsize=1)
+def code_hash() -> str:
+    """Hash of ohq_flow's sources, board files and tool templates: another ohq_flow redoes every step."""
+    pkg = Path(__file__).resolve().parent
+    dirs = [pkg] + [d for d in (pkg.parent / "boards", pkg.parent / "templates") if d.is_dir()]
+    files = sorted(p for d in dirs for p in d.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                   and p.suffix in (".py", ".yaml", ".ys", ".tcl", ".j2"))
+    return sha256_json({str(p.relative_to(pkg.parent)): sha256_file(p) for p in files})
+
+
 def input_hash(step: Step, ctx: RunContext) -> str:
-    """Hash of the step's config sections and upstream artifact contents."""
+    """Hash of the step's config sections, upstream artifact contents and the ohq_flow code."""
     parts = {"step": step.name, "config": {s: _config_part(ctx.cfg, s) for s in step.config_sections},
-             "upstream": {u: _file_hash(ctx.path(u)) for u in step.upstream}}
+             "upstream": {u: _file_hash(ctx.path(u)) for u in step.upstream}, "code": code_hash()}
     if "model" in step.config_sections:
         m = ctx.cfg.model
         src = m.qonnx if m.qonnx is not None else m.brevitas.checkpoint

@@ -60,3 +60,12 @@ def test_from_to_and_force(ctx):
 def test_missing_upstream_is_named(ctx):
     with pytest.raises(InputError, match="a.txt"):
         run_steps(_steps([]), ctx, start="b", echo=lambda s: None)
+
+
+def test_other_ohq_flow_code_redoes_the_steps(ctx, monkeypatch):
+    from ohq_flow import pipeline
+    calls = []
+    run_steps(_steps(calls), ctx, echo=lambda s: None)
+    assert len(pipeline.code_hash()) == 64 and pipeline.code_hash() == pipeline.code_hash()
+    monkeypatch.setattr(pipeline, "code_hash", lambda: "another ohq_flow version")
+    assert run_steps(_steps(calls), ctx, echo=lambda s: None) == {"a": "ran", "b": "ran"}
