@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pulp
 
+from bench.run_all import cpu_model
 from ohq_flow.fileio import atomic_write_json
 from ohq_flow.solve import ilp
 from ohq_flow.solve.problem import Candidate, Problem
@@ -78,16 +79,6 @@ def timed(n_layers: int, n_budgets: int, solver: str = "cbc", budget_set: str = 
     return {"layers": n_layers, "candidates": 49, "budgets": "+".join(metrics), "set": budget_set, "solver": solver,
             "pruned": prune, "kept_binaries": kept, "status": sol.status, "binding": "+".join(binding) or "-",
             "objective": sol.objective, "seconds": round(seconds, 3)}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.run_all import cpu_model
 from ohq_flow.fileio import atomic_write_json
 from ohq_flow.hw.cache import CostCache, make_key
 from ohq_flow.hw.costs import CostRow
@@ -97,16 +98,6 @@ def make_jobs(n: int, workdir: Path, tool_version: str) -> list[Job]:
     return jobs
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _measure(label, executor, workers, n, tmp, tool_version, cache=None):
     jobs = make_jobs(n, tmp / label.replace(" ", "_"), tool_version)
     t0 = time.perf_counter()
@@ -144,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in results:
         print(f"| {r['jobs']} | {r['executor']} | {r['workers']} | {r['wall_s']:.2f} | {r['speedup']:g}x |")
     print(f"\nidentical costs across executors: {same}")
-    meta = {"date": dt.date.today().isoformat(), "nproc": ncpu, "cpu": _cpu_model(), "tool": tool_version,
+    meta = {"date": dt.date.today().isoformat(), "nproc": ncpu, "cpu": cpu_model(), "tool": tool_version,
             "yosys_script": YOSYS_SCRIPT, "python": platform.python_version(), "identical_results": same,
             "costs_lut_ff_carry_dsp": [list(r) for r in runs[0][1]]}
     atomic_write_json(args.out, {"benchmark": "bench/bench_jobs.py", **meta, "results": results})

@@ -22,7 +22,6 @@ import dataclasses
 import io
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ import numpy as np
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
 from ohq_flow.model.quantizers import apply_bits
+from ohq_flow.solve.sensitivity_table import SensitivityRow
 
 log = logging.getLogger(__name__)
 COLUMNS = ["layer", "w_bits", "a_bits", "kl", "mse", "n_samples", "seed", "mode", "monotonic_violation"]
@@ -153,23 +153,6 @@ def make_executor(kind: str, model, threads: int | None = None):
 
 
 # ------------------------------------------------------------------------- the run
-@dataclass
-class SensitivityRow:
-    layer: str
-    w_bits: int
-    a_bits: int
-    kl: float
-    mse: float
-    n_samples: int
-    seed: int
-    mode: str
-    monotonic_violation: bool = False
-
-    def as_list(self) -> list:
-        return [self.layer, self.w_bits, self.a_bits, f"{self.kl:.10g}", f"{self.mse:.10g}", self.n_samples,
-                self.seed, self.mode, int(self.monotonic_violation)]
-
-
 def _rows_csv(rows: list[SensitivityRow]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -182,7 +165,8 @@ def _rows_csv(rows: list[SensitivityRow]) -> str:
 def read_rows(path: Path) -> list[SensitivityRow]:
     with open(path, newline="") as fh:
         return [SensitivityRow(r["layer"], int(r["w_bits"]), int(r["a_bits"]), float(r["kl"]), float(r["mse"]),
-                               int(r["n_samples"]), int(r["seed"]), r["mode"], bool(int(r["monotonic_violation"])))
+                               int(r["n_samples"]), int(r["seed"]), r["mode"],
+                               monotonic_violation=bool(int(r["monotonic_violation"])))
                 for r in csv.DictReader(fh)]
 
 

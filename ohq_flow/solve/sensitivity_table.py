@@ -34,10 +34,16 @@ class SensitivityRow:
     seed: int | None = None
     mode: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    monotonic_violation: bool = False        # set by the sensitivity step (fewer bits scored less damage)
 
     @property
     def key(self) -> tuple[str, int, int]:
         return (self.layer, self.w_bits, self.a_bits)
+
+    def as_list(self) -> list:
+        """The row as the sensitivity step writes it (ohq_flow.mqe.run.COLUMNS)."""
+        return [self.layer, self.w_bits, self.a_bits, f"{self.kl:.10g}", f"{self.mse:.10g}", self.n_samples,
+                self.seed, self.mode, int(self.monotonic_violation)]
 
 
 def _num(raw: str | None, kind, where: str, col: str, required: bool):
