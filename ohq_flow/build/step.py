@@ -17,7 +17,8 @@ def build(ctx, model, layers) -> dict:
     """Everything under ``final/``; returns the build record (also final/build.json)."""
     from ohq_flow.build.final import accuracy, design_sources, generate_layers, verify_layers, write_top
     from ohq_flow.build.writeback import hls4ml_precisions
-    from ohq_flow.hw.rtl.yosys import measure_yosys
+    from ohq_flow.hw.cache import CostCache
+    from ohq_flow.hw.rtl.yosys import measure_yosys_cached
     from ohq_flow.model.quantizers import apply_bits
     from ohq_flow.mqe.run import load_npz_inputs, synthetic_inputs
 
@@ -48,11 +49,13 @@ def build(ctx, model, layers) -> dict:
 
     designs = generate_layers(final, layers, assignment, cfg, out / "rtl")
     top = write_top(designs, out / "rtl" / "network_top.v")
-    res = measure_yosys(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
-                        work_dir=out / "synth", timeout_s=cfg.hardware.timeout_s)
+    res, cached = measure_yosys_cached(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
+                                       work_dir=out / "synth", timeout_s=cfg.hardware.timeout_s,
+                                       cache_dir=CostCache(cfg.hardware.cache_dir).root)
     record["measured"] = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram18": res.bram18, "carry": res.carry,
                           "latency_cycles_kernels": sum(d.latency_cycles for d in designs.values()),
-                          "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path)}
+                          "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path),
+                          "from_cache": cached}
     checks = verify_layers(final, layers, designs, x_verify, out / "verify")
     record["verify"] = {"method": "iverilog RTL simulation of every layer kernel on the final QONNX model's activations",
                         "samples": int(len(x_verify)), "vectors": sum(c.vectors for c in checks),

@@ -74,3 +74,23 @@ def test_yosys_failure_names_the_log(tmp_path):
     with pytest.raises(FlowError) as ei:
         measure_yosys([bad], "top", family="xc7", work_dir=tmp_path / "y", timeout_s=60)
     assert "yosys.log" in str(ei.value)
+
+
+@needs_yosys
+def test_design_synthesis_is_cached_by_content(tmp_path):
+    from ohq_flow.hw.rtl.yosys import measure_yosys_cached
+    w = _w((4, 4), 4, seed=5)
+    d = generate_cmvm_rtl(w, w_bits=4, a_bits=4, a_signed=True, out_dir=tmp_path / "p", latency_cutoff=None)
+    sources = [s for s in d.sources if "wrapper" not in s.name]
+    first, hit1 = measure_yosys_cached(sources, d.top, family="xc7", work_dir=tmp_path / "y1", timeout_s=300,
+                                       cache_dir=tmp_path / "cache")
+    again, hit2 = measure_yosys_cached(sources, d.top, family="xc7", work_dir=tmp_path / "y2", timeout_s=300,
+                                       cache_dir=tmp_path / "cache")
+    assert (hit1, hit2) == (False, True) and not (tmp_path / "y2").exists()
+    assert (again.lut, again.ff, again.depth, again.cells) == (first.lut, first.ff, first.depth, first.cells)
+    w2 = w.copy()
+    w2[0, 0] = -w2[0, 0] if w2[0, 0] else 3                   # other content -> synthesised again
+    d2 = generate_cmvm_rtl(w2, w_bits=4, a_bits=4, a_signed=True, out_dir=tmp_path / "q", latency_cutoff=None)
+    _, hit3 = measure_yosys_cached([s for s in d2.sources if "wrapper" not in s.name], d2.top, family="xc7",
+                                   work_dir=tmp_path / "y3", timeout_s=300, cache_dir=tmp_path / "cache")
+    assert hit3 is False

@@ -10,6 +10,7 @@ labelled an estimate.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -20,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ohq_flow.errors import FlowError, InputError
+from ohq_flow.fileio import atomic_write_json, sha256_file, sha256_json
 from ohq_flow.hw.tools import run_tool
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "yosys" / "synth_xilinx.ys"
@@ -105,3 +107,22 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     d = max(int(x) for x in depth)
     return YosysResult(lut, ff, carry, dsp, float(bram), d, round(t0 + per_level * d, 3), cells,
                        yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"))
+
+
+def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir: Path, timeout_s: float,
+                         cache_dir: Path, yosys: str | None = None) -> tuple[YosysResult, bool]:
+    """:func:`measure_yosys`, remembered under ``cache_dir/designs`` by the content of the sources,
+    the top, the family, the script template and the Yosys version. Returns (result, from_cache)."""
+    binary = yosys or find_yosys()
+    key = sha256_json({"sources": sorted(sha256_file(Path(x)) for x in sources), "top": top, "family": family,
+                       "template": sha256_file(TEMPLATE), "yosys": yosys_version(binary)})
+    entry = Path(cache_dir) / "designs" / key[:2] / f"{key}.json"
+    if entry.is_file():
+        try:
+            data = json.loads(entry.read_text())
+            return YosysResult(**{**data, "log_path": Path(data["log_path"])}), True
+        except (ValueError, TypeError, KeyError):
+            entry.unlink(missing_ok=True)          # a damaged entry is measured again
+    res = measure_yosys(sources, top, family=family, work_dir=work_dir, timeout_s=timeout_s, yosys=binary)
+    atomic_write_json(entry, {**dataclasses.asdict(res), "log_path": str(res.log_path)})
+    return res, False
