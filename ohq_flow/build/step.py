@@ -44,9 +44,12 @@ def build(ctx, model, layers) -> dict:
         mqe = cfg.mqe.model_copy(update={"samples": cfg.build.verify_samples, "seed": cfg.mqe.seed + 1})
         x_verify = synthetic_inputs(mqe, shape)
 
+    say = logging.getLogger("ohq_flow.build").info
     if cfg.model.brevitas is not None:
+        say("build 1/4: Brevitas write-back and re-export")
         record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8])
 
+    say("build 2/4: RTL of %d layers, Yosys synthesis of the whole design (cached by content)", len(layers))
     designs = generate_layers(final, layers, assignment, cfg, out / "rtl")
     top = write_top(designs, out / "rtl" / "network_top.v")
     res, cached = measure_yosys_cached(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
@@ -56,12 +59,14 @@ def build(ctx, model, layers) -> dict:
                           "latency_cycles_kernels": sum(d.latency_cycles for d in designs.values()),
                           "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path),
                           "from_cache": cached}
+    say("build 3/4: iverilog simulation of every layer on %d inputs", len(x_verify))
     checks = verify_layers(final, layers, designs, x_verify, out / "verify")
     record["verify"] = {"method": "iverilog RTL simulation of every layer kernel on the final QONNX model's activations",
                         "samples": int(len(x_verify)), "vectors": sum(c.vectors for c in checks),
                         "mismatches": sum(c.mismatches_rtl for c in checks),
                         "mismatches_interpreter": sum(c.mismatches_interpreter for c in checks),
                         "per_layer": [c.__dict__ for c in checks]}
+    say("build 4/4: whole network as an hls4ml project, g++ C-simulation")
     record["hls4ml"] = _hls4ml_network(cfg, final, x_verify, out / "hls4ml")
     board = cfg.board_obj()
     record["board"] = {"name": board.name, "part": board.part, **board.resources.model_dump()}
