@@ -55,7 +55,7 @@ def worker(method: str, n_candidates: int) -> dict:
     total = sum(len(v) for v in space.values())
     x = synthetic_inputs(mqe, [1, 3, 224, 224])
     t0 = time.perf_counter()
-    ex = make_executor("fast", model) if method == "fast" else QonnxExecutor(model)
+    ex = make_executor("fast", model, layers=layers) if method == "fast" else QonnxExecutor(model)
     ref = ex.reference(x) if method == "fast" else None
     t_ref = time.perf_counter() - t0
     done, t1 = 0, time.perf_counter()

@@ -187,13 +187,13 @@ class OrtRunner:
         return dict(zip(names, vals))
 
 
-def expose_all(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Copy of a lowered model whose every node output is also a graph output (for prefix caching)."""
+def expose_all(model: onnx.ModelProto, names: set[str] | None = None) -> onnx.ModelProto:
+    """Copy of a lowered model whose node outputs (all, or those in ``names``) are also graph outputs."""
     m = copy.deepcopy(model)
     existing = {o.name for o in m.graph.output}
     for node in m.graph.node:
         for out in node.output:
-            if out and out not in existing:
+            if out and out not in existing and (names is None or out in names):
                 m.graph.output.append(helper.make_empty_tensor_value_info(out))
                 existing.add(out)
     return m

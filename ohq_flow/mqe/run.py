@@ -120,18 +120,47 @@ class QonnxExecutor:
         return np.concatenate([execute(model, x[i:i + 1]) for i in range(len(x))], axis=0)
 
 
+def mask_groups(layers) -> list[set[str]]:
+    """Every set of Quant nodes masking one layer can change: its weights, its input, or both."""
+    groups: list[set[str]] = []
+    for layer in layers:
+        w = layer.weight_quant.node if layer.weight_quant is not None else None
+        a = layer.input_quant.node if layer.input_quant is not None and layer.input_quant.op_type == "Quant" else None
+        for g in ({w}, {a}, {w, a}):
+            g = {n for n in g if n}
+            if g and g not in groups:
+                groups.append(g)
+    return groups
+
+
 class FastExecutor:
-    """Lowered ONNX in onnxruntime, batched, recomputing only the suffix after the mask."""
+    """Lowered ONNX in onnxruntime, batched, recomputing only the suffix after the mask.
+
+    With ``layers``, the reference pass keeps only the tensors that feed the suffix of some mask of
+    those layers (the cut tensors), not every intermediate tensor: the memory of the reference
+    cache drops to about one activation per layer.
+    """
 
     name = "fast"
 
-    def __init__(self, model, threads: int | None = None):
-        from ohq_flow.mqe.lowering import OrtRunner, expose_all, lower_to_onnx
+    def __init__(self, model, threads: int | None = None, layers=None):
+        from ohq_flow.errors import ModelError
+        from ohq_flow.mqe.lowering import OrtRunner, expose_all, lower_to_onnx, suffix_model
         self.model = model
         self.threads = threads
         self.iname = model.graph.input[0].name
         self.oname = model.graph.output[0].name
-        self._full = OrtRunner(expose_all(lower_to_onnx(model)), threads)
+        lowered = lower_to_onnx(model)
+        keep = None
+        if layers is not None:
+            keep = {self.oname}
+            for group in mask_groups(layers):
+                try:
+                    keep.update(suffix_model(lowered, group)[1])
+                except ModelError:
+                    pass                     # such a mask fails the same way in masked(), with the message
+        self.kept = keep
+        self._full = OrtRunner(expose_all(lowered, keep), threads)
         self._cache: dict[str, np.ndarray] = {}
 
     def reference(self, x: np.ndarray) -> np.ndarray:
@@ -139,17 +168,27 @@ class FastExecutor:
         self._cache[self.iname] = x
         return self._cache[self.oname]
 
+    def cached_bytes(self) -> int:
+        """Bytes held by the reference cache."""
+        return int(sum(v.nbytes for v in self._cache.values()))
+
     def masked(self, masked_model, changed: list[str], x: np.ndarray) -> np.ndarray:
+        from ohq_flow.errors import ModelError
         from ohq_flow.mqe.lowering import OrtRunner, lower_to_onnx, suffix_model
         if not changed:
             return self._cache[self.oname]
         sub, cut = suffix_model(lower_to_onnx(masked_model), set(changed))
+        missing = [c for c in cut if c not in self._cache]
+        if missing:
+            raise ModelError(f"fast executor: masking {sorted(changed)} needs tensors {missing} the reference pass "
+                             "did not keep", "create the FastExecutor with the layers that will be masked")
         runner = OrtRunner(sub, self.threads)
         return runner.run({c: self._cache[c] for c in cut})[self.oname]
 
 
-def make_executor(kind: str, model, threads: int | None = None):
-    return FastExecutor(model, threads) if kind == "fast" else QonnxExecutor(model)
+def make_executor(kind: str, model, threads: int | None = None, layers=None):
+    """The MQE executor: ``fast`` (keeping the cut tensors of ``layers``' masks) or ``qonnx``."""
+    return FastExecutor(model, threads, layers) if kind == "fast" else QonnxExecutor(model)
 
 
 # ------------------------------------------------------------------------- the run
@@ -225,8 +264,6 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
     from tqdm import tqdm
     parts = out_dir / "sensitivity_parts"
     parts.mkdir(parents=True, exist_ok=True)
-    executor = executor or make_executor(mqe.executor, model, mqe.workers)
-    ref_logits = executor.reference(x)
     rows: list[SensitivityRow] = []
     todo = []
     for layer in layers:
@@ -235,6 +272,8 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
             rows.extend(read_rows(part))
         else:
             todo.append(layer)
+    executor = executor or make_executor(mqe.executor, model, mqe.workers, layers=todo)
+    ref_logits = executor.reference(x)
     if len(todo) < len(layers):
         log.info("sensitivity: %d of %d layers already done, resuming", len(layers) - len(todo), len(layers))
     for layer in tqdm(todo, desc="sensitivity", unit="layer", disable=not progress):

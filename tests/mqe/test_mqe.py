@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ohq_flow.errors import ModelError
+
 from ohq_flow.config import MQESection, SearchSection
 from ohq_flow.errors import InputError
 from ohq_flow.model.layers import discover_layers
@@ -41,6 +43,32 @@ def test_fast_path_equals_qonnx_executor(name, digits_model, exported):
     assert np.allclose(out_fast, out_ref, atol=1e-4)
     if name != "mobilenet_v1_4b":  # untrained MobileNet: its 4-bit head quantizer can absorb a 1-bit change
         assert np.abs(out_ref - ref_logits).max() > 0  # the mask did change the output
+
+
+@pytest.mark.parametrize("name", ["digits", "cnv"])
+def test_lean_reference_cache_gives_the_same_masks_with_less_memory(name, digits_model, exported):
+    model = digits_model[0] if name == "digits" else exported(name)
+    layers = discover_layers(model)
+    x = _x(_shape(model), n=4, scale=0.6)
+    full, lean = FastExecutor(model), FastExecutor(model, layers=layers)
+    assert np.allclose(full.reference(x), lean.reference(x), atol=1e-4)   # onnxruntime fuses differently
+    assert lean.cached_bytes() < 0.6 * full.cached_bytes()
+    for layer in layers:
+        if layer.weight_quant is None or layer.weight_quant.op_type != "Quant":
+            continue
+        a = int(layer.a_bits) if layer.a_bits else None
+        for wa in ((5, a), (int(layer.w_bits), 5), (3, 3)):     # weights only, input only, both
+            if wa[1] is None:
+                continue
+            masked, changed = apply_bits(model, [layer], {layer.name: wa})
+            assert np.allclose(full.masked(masked, changed, x), lean.masked(masked, changed, x), atol=1e-4)
+    other = FastExecutor(model, layers=layers[:1])            # masks of layers it was not built for: a clear error
+    other.reference(x)
+    last = [l for l in layers if l.weight_quant is not None and l.weight_quant.op_type == "Quant"][-1]
+    masked, changed = apply_bits(model, [last], {last.name: (3 if int(last.w_bits) == 2 else 2, int(last.a_bits or 8))})
+    assert changed and last is not layers[0]
+    with pytest.raises(ModelError, match="did not keep"):
+        other.masked(masked, changed, x)
 
 
 def test_kl_is_zero_for_the_reference_candidate(digits_model):
