@@ -250,7 +250,8 @@ def plot(rec: dict, path: Path) -> None:
                    if r["method"] == m and r["metric"] == metric and r["feasible"]]
             if pts:
                 ax.plot([100 * p[0] for p in pts], [100 * p[1] for p in pts], marker="o", ms=3, label=m,
-                        lw=2.5 if m == "ohq" else 1, ls="--" if m == "oracle" else "-")
+                        lw=2.5 if m == "ohq" else 1, ls="--" if m == "oracle" else "-", zorder=5 if m == "ohq" else 2,
+                        color="black" if m == "ohq" else None)
         ax.axhline(100 * rec["reference_accuracy"], color="gray", lw=0.8, ls=":")
         ax.set_xlabel(f"budget: % of W8A8 {metric}")
         ax.set_ylabel("test accuracy %")

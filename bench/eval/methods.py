@@ -54,7 +54,8 @@ def greedy(problem: Problem) -> Assignment:
     def load(c) -> float:
         return sum(c.cost[m] / max(problem.budgets[m], 1e-9) for m in metrics)
 
-    current = {l: max(cands, key=load) for l, cands in problem.candidates.items()}
+    # start: the costliest candidate of each layer, the least damaging among equally costly ones
+    current = {l: max(cands, key=lambda c: (load(c), -c.damage)) for l, cands in problem.candidates.items()}
     while not fits(problem, {l: c.bits for l, c in current.items()}):
         best = None
         for layer, cands in problem.candidates.items():

@@ -77,15 +77,18 @@ def test_evolutionary_stays_within_budget_and_evaluation_count(seed):
     p = problem(4, seed, budget_frac=0.45)
     calls = []
 
+    def value(a):
+        return -sum(p.candidate(l, wa).damage for l, wa in a.items())
+
     def score(a):
         calls.append(dict(a))
-        return -sum(p.candidate(l, wa).damage for l, wa in a.items())
+        return value(a)
 
     asg, used = M.evolutionary(p, score, evaluations=60, seed=seed)
     assert used == len(calls) <= 60
     assert len({tuple(sorted(c.items())) for c in calls}) == len(calls)  # never scores one design twice
     assert all(M.fits(p, c) for c in calls) and M.fits(p, asg)
-    assert score(asg) == max(score(c) for c in calls)
+    assert value(asg) == max(value(c) for c in calls)
 
 
 def test_evolutionary_finds_the_optimum_of_a_small_space_with_enough_evaluations():
@@ -93,3 +96,11 @@ def test_evolutionary_finds_the_optimum_of_a_small_space_with_enough_evaluations
     score = lambda a: -sum(p.candidate(l, wa).damage for l, wa in a.items())  # noqa: E731
     asg, _ = M.evolutionary(p, score, evaluations=M.space_size(p), seed=0)
     assert score(asg) == pytest.approx(score(exact_best(p, score)))
+
+
+def test_greedy_starts_from_the_least_damaging_of_equally_costly_candidates():
+    # every candidate costs the same: nothing needs lowering, and greedy must not start from a low-bit one
+    cands = {f"l{i}": [Candidate(w, 8, damage=2.0 ** -w, cost={"latency_cycles": 10.0}) for w in (2, 4, 8)]
+             for i in range(3)}
+    p = Problem(cands, {"latency_cycles": 30.0})
+    assert M.greedy(p) == {f"l{i}": (8, 8) for i in range(3)}
