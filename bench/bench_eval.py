@@ -275,7 +275,21 @@ def markdown(records: list[dict], flow: dict) -> str:
                      f"{100 * r['reference_accuracy']:.1f}% (n={r['n_test']}) | {r['reference_cost']['lut']:,.0f} | "
                      f"{r['reference_cost']['latency_cycles']:,.0f} | {r['latency_range'][0]:.0f}-{r['latency_range'][1]:.0f} |")
     lines += ["", "Costs: Yosys synthesis (`synth_xilinx`) of da4ml RTL per layer and candidate, from the cold run's "
-              "costs.csv; the same table and budgets for every method. Accuracy: exact, on the held-out test split.", ""]
+              "costs.csv; the same table and budgets for every method. Accuracy: exact, on the held-out test split.", "",
+              "### Summary: mean test accuracy (%) over the LUT budgets 30-90% of W8A8", "",
+              "| model | " + " | ".join(METHODS) + " | budgets where ohq is best of the non-oracle methods (ties count) |",
+              "|---|" + "---|" * (len(METHODS) + 1)]
+    for r in records:
+        cells, best = [], 0
+        for m in METHODS:
+            vals = [_acc(r["results"], "lut", f, m) for f in FRACTIONS]
+            cells.append("-" if any(v is None for v in vals) else f"{100 * float(np.mean(vals)):.2f}")
+        for f in FRACTIONS:
+            ours = _acc(r["results"], "lut", f, "ohq")
+            others = [_acc(r["results"], "lut", f, m) for m in METHODS if m not in ("ohq", "oracle")]
+            best += ours is not None and all(o is None or ours >= o - 1e-12 for o in others)
+        lines.append(f"| {r['model']} | " + " | ".join(cells) + f" | {best} of {len(FRACTIONS)} |")
+    lines.append("")
     for r in records:
         for metric in METRICS:
             if not any(_acc(r["results"], metric, f, m) is not None for f in FRACTIONS for m in METHODS):
