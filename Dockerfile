@@ -4,22 +4,53 @@
 # (XILINX_VIVADO / XILINX_VITIS / XILINX_HLS, or OHQ_XILINX_SETTINGS=/tools/Xilinx/Vivado/<ver>/settings64.sh;
 #  never required).
 #
-# Base image: any Debian bookworm with Python 3.11. Where no registry is reachable, make it locally:
-#   debootstrap bookworm rootfs && tar -C rootfs -c . | docker import - debian:bookworm
+# Base image: any Debian bookworm (Python 3.11). Where no registry is reachable, make it locally
+# with scripts/docker_base_image.sh (debootstrap + docker import -> ohq-flow-base:bookworm), then
+#   docker build --network host -t ohq-flow:latest --build-arg BASE=ohq-flow-base:bookworm .
+# Optional build inputs, both git-ignored and never in the final image:
+#   docker/wheels/torch-*.whl  a CPU torch wheel (else torch comes from download.pytorch.org/whl/cpu)
+#   docker/certs/*.crt         a CA bundle for pip (TLS-intercepting proxies)
+# scripts/docker_smoke.sh builds everything and runs the demo.
 ARG BASE=python:3.11-bookworm
-FROM ${BASE}
 
+# --- the build context minus docker/ (wheels, certs), which go to /extra ------------------------
+FROM ${BASE} AS src
+COPY . /src
+RUN mkdir -p /extra/wheels /extra/certs \
+    && if [ -d /src/docker/wheels ]; then cp -a /src/docker/wheels/. /extra/wheels/; fi \
+    && if [ -d /src/docker/certs ]; then cp -a /src/docker/certs/. /extra/certs/; fi \
+    && rm -rf /src/docker /extra/*/.gitignore
+
+# --- the venv: the steps of `make venv`, with scripts/install_image_python.sh -------------------
+FROM ${BASE} AS venv
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /opt/ohq_flow
-COPY scripts/install_system_deps.sh scripts/install_system_deps.sh
-# The same script the Makefile runs in CI, so the image cannot drift from what is tested.
-RUN bash scripts/install_system_deps.sh && rm -rf /var/lib/apt/lists/*
+COPY scripts/install_image_python.sh scripts/
+RUN bash scripts/install_image_python.sh system && rm -rf /var/lib/apt/lists/*
+COPY --from=src /extra /tmp/extra
+RUN bash scripts/install_image_python.sh venv torch --wheels /tmp/extra/wheels \
+        --cert "$(ls /tmp/extra/certs/*.crt 2>/dev/null | head -1)"
+# The dependencies depend only on pyproject.toml: install them against a stub package (and an
+# empty README) so that editing the sources does not re-run this layer. The editable install maps
+# 'ohq_flow' to /opt/ohq_flow/ohq_flow, where the final stage puts the real sources.
+COPY --from=src /src/pyproject.toml ./
+RUN mkdir -p ohq_flow && touch ohq_flow/__init__.py README.md \
+    && bash scripts/install_image_python.sh project \
+        --cert "$(ls /tmp/extra/certs/*.crt 2>/dev/null | head -1)"
 
-COPY . .
-# torch first (CPU wheel); then the project, exactly as `make venv` does.
-RUN python3 -m venv .venv \
-    && .venv/bin/pip install --no-cache-dir --upgrade pip \
-    && .venv/bin/pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
-    && .venv/bin/pip install --no-cache-dir -e '.[test]'
+# --- the image -----------------------------------------------------------------------------------
+FROM ${BASE}
+WORKDIR /opt/ohq_flow
+COPY scripts/install_system_deps.sh scripts/install_image_python.sh scripts/
+# install_system_deps.sh is the script the Makefile runs in CI, so the image cannot drift from
+# what is tested; install_image_python.sh adds python3 and g++ (hls4ml C-simulation).
+RUN bash scripts/install_image_python.sh system \
+    && bash scripts/install_system_deps.sh \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=venv /opt/ohq_flow/.venv /opt/ohq_flow/.venv
+COPY --from=src /src /opt/ohq_flow
 ENV PATH=/opt/ohq_flow/.venv/bin:$PATH
+# fail the build if the venv does not import the real sources
+RUN ohq-flow --version && python -c "import ohq_flow.cli, ohq_flow.build.step"
 ENTRYPOINT ["ohq-flow"]
 CMD ["--help"]

@@ -13,12 +13,11 @@ CONFIG ?= examples/digits/flow.yaml
 system-deps:
 	bash scripts/install_system_deps.sh
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	# torch first: the local CPU wheel (a plain 'torch' requirement would fetch CUDA builds)
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test]'
+# The Python install: one script, shared with the Dockerfile (venv, torch CPU first, the project).
+# TORCH_CPU_INDEX empty: torch==2.13.0 from pip's configured index (here a local CPU wheel); the
+# script refuses a torch that is not a CPU build.
+$(STAMP): pyproject.toml scripts/install_image_python.sh
+	VENV=$(VENV) TORCH_CPU_INDEX= bash scripts/install_image_python.sh venv torch project
 	touch $(STAMP)
 
 venv: $(STAMP)
