@@ -120,11 +120,12 @@ def compare(name: str, rec: dict, run_dir: Path) -> dict:
     from ohq_flow.solve.ilp import solve, totals_of
     from ohq_flow.solve.problem import build_problem
     from ohq_flow.solve.sensitivity_table import read_sensitivity
+    from ohq_flow.solve.step import layer_meta
 
     model = ModelWrapper(str(run_dir / "model.onnx"))
     layers = discover_layers(model)
     costs = read_costs(run_dir / "costs.csv")
-    meta = {l.name: {"params": int(np.prod(l.weight_shape)), "macs": l.macs} for l in layers}
+    meta = layer_meta(layers)
     order = [l.name for l in layers]
     mqe = read_sensitivity(run_dir / "sensitivity.csv")
     problem = build_problem(mqe, costs, layer_order=order, layer_meta=meta)

@@ -80,9 +80,7 @@ def traces(module, x: np.ndarray, y: np.ndarray, probes: int = 32, seed: int = 0
 def _weight_error(model, layer, bits: int) -> float:
     ref_int, ref_scale = integer_weights(model, layer, int(layer.w_bits))
     w_int, scale = integer_weights(model, layer, bits)
-    ref = ref_int * ref_scale.reshape(np.shape(ref_scale)) if np.ndim(ref_scale) else ref_int * ref_scale
-    new = w_int * scale.reshape(np.shape(scale)) if np.ndim(scale) else w_int * scale
-    return float(((new - ref) ** 2).sum())
+    return float(((w_int * scale - ref_int * ref_scale) ** 2).sum())   # scales broadcast (per tensor or channel)
 
 
 def _act_error(model, layer, bits: int, xs: np.ndarray) -> float:

@@ -10,7 +10,7 @@ pareto.csv), ``sensitivity_table`` (the sensitivity CSV).
 """
 
 from ohq_flow.solve.diagnose import Diagnosis, describe_assignment, diagnose
-from ohq_flow.solve.ilp import Solution, format_solution, solve, solve_tables, totals_of
+from ohq_flow.solve.ilp import Solution, format_solution, problem_from_tables, solve, solve_tables, totals_of
 from ohq_flow.solve.pareto import (ParetoPoint, assignment_text, parse_sweep, sweep, uniform_designs,
                                    write_pareto_csv)
 from ohq_flow.solve.problem import (METRICS, RESOURCES, Candidate, DroppedCandidate, Problem, Tie, build_problem,
@@ -21,5 +21,5 @@ from ohq_flow.solve.sensitivity_table import (SensitivityRow, read_sensitivity, 
 __all__ = ["Candidate", "Diagnosis", "DroppedCandidate", "METRICS", "ParetoPoint", "Problem", "RESOURCES",
            "SensitivityRow", "Solution", "Tie", "assignment_text", "build_problem", "describe_assignment",
            "diagnose", "format_solution", "parse_sweep", "read_sensitivity", "read_sensitivity_rows",
-           "resolve_budget", "resolve_budgets", "solve", "solve_tables", "sweep", "totals_of",
+           "problem_from_tables", "resolve_budget", "resolve_budgets", "solve", "solve_tables", "sweep", "totals_of",
            "uniform_designs", "write_pareto_csv", "write_sensitivity"]

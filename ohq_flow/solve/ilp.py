@@ -244,19 +244,24 @@ def solve(problem: Problem, *, diagnose: bool = True) -> Solution:
     return sol
 
 
-def solve_tables(sensitivity_csv: str | Path, costs_csv: str | Path, budgets: Mapping[str, str | float], *,
-                 board_totals: Mapping[str, float] | None = None, layer_meta: Mapping | None = None,
-                 ties: Sequence | None = None, pins: Mapping | None = None, latency_mode: str = "sequential",
-                 objective: str = "kl", solver: str = "cbc", time_limit_s: float = 60.0,
-                 layer_order: Sequence[str] | None = None, mode: str | None = "joint") -> Solution:
-    """Read both CSV tables, resolve budgets ("30%" against ``board_totals``), build and solve."""
+def problem_from_tables(sensitivity_csv: str | Path, costs_csv: str | Path, budgets: Mapping[str, str | float], *,
+                        board_totals: Mapping[str, float] | None = None, layer_meta: Mapping | None = None,
+                        ties: Sequence | None = None, pins: Mapping | None = None, latency_mode: str = "sequential",
+                        objective: str = "kl", solver: str = "cbc", time_limit_s: float = 60.0,
+                        layer_order: Sequence[str] | None = None, mode: str | None = "joint") -> Problem:
+    """Read both CSV tables, resolve budgets ("30%" against ``board_totals``) and build the Problem."""
     from ohq_flow.hw.costs import read_costs
     from ohq_flow.solve.sensitivity_table import read_sensitivity
-    problem = build_problem(read_sensitivity(sensitivity_csv, objective, mode=mode), read_costs(costs_csv),
-                            budgets=resolve_budgets(budgets, board_totals), layer_order=layer_order,
-                            layer_meta=layer_meta, latency_mode=latency_mode, ties=ties, pins=pins,
-                            objective=objective, solver=solver, time_limit_s=time_limit_s)
-    return solve(problem)
+    return build_problem(read_sensitivity(sensitivity_csv, objective, mode=mode), read_costs(costs_csv),
+                         budgets=resolve_budgets(budgets, board_totals), layer_order=layer_order,
+                         layer_meta=layer_meta, latency_mode=latency_mode, ties=ties, pins=pins,
+                         objective=objective, solver=solver, time_limit_s=time_limit_s)
+
+
+def solve_tables(sensitivity_csv: str | Path, costs_csv: str | Path, budgets: Mapping[str, str | float],
+                 **options) -> Solution:
+    """:func:`problem_from_tables` (same options), then :func:`solve`."""
+    return solve(problem_from_tables(sensitivity_csv, costs_csv, budgets, **options))
 
 
 def format_solution(solution: Solution, board_totals: Mapping[str, float] | None = None) -> str:

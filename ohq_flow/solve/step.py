@@ -7,11 +7,9 @@ from pathlib import Path
 
 from ohq_flow.errors import FlowError
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
-from ohq_flow.hw.costs import read_costs
-from ohq_flow.solve.ilp import Solution, format_solution, solve
+from ohq_flow.solve.ilp import Solution, format_solution, problem_from_tables, solve
 from ohq_flow.solve.pareto import parse_sweep, sweep, uniform_designs, write_pareto_csv
-from ohq_flow.solve.problem import METRICS, build_problem, resolve_budgets
-from ohq_flow.solve.sensitivity_table import read_sensitivity
+from ohq_flow.solve.problem import METRICS
 
 
 def board_totals(board) -> dict[str, float]:
@@ -21,16 +19,19 @@ def board_totals(board) -> dict[str, float]:
     return {m: board.total(m) for m in METRICS if board.total(m) is not None}
 
 
+def layer_meta(layers) -> dict[str, dict]:
+    """Per layer: weight count and MACs (for the weight_bits and bops budgets)."""
+    return {l.name: {"params": int(math.prod(l.weight_shape)), "macs": l.macs} for l in layers}
+
+
 def solve_run(sens_csv: Path, costs_csv: Path, out_dir: Path, *, budgets: dict, board, layers=None, ties=None, pins=None,
               latency_mode="sequential", objective="kl", solver="cbc", time_limit_s=60.0, sweeps=()) -> Solution:
     """Solve, sweep, write solution.json/.txt and pareto.csv; raise FlowError (with diagnosis) when infeasible."""
     totals = board_totals(board)
-    meta = {l.name: {"params": int(math.prod(l.weight_shape)), "macs": l.macs} for l in layers} if layers else None
-    order = [l.name for l in layers] if layers else None
-    problem = build_problem(read_sensitivity(sens_csv, objective), read_costs(costs_csv),
-                            budgets=resolve_budgets(budgets, totals), layer_order=order, layer_meta=meta,
-                            latency_mode=latency_mode, ties=ties, pins=pins, objective=objective, solver=solver,
-                            time_limit_s=time_limit_s)
+    problem = problem_from_tables(sens_csv, costs_csv, budgets, board_totals=totals,
+                                  layer_meta=layer_meta(layers) if layers else None,
+                                  layer_order=[l.name for l in layers] if layers else None, latency_mode=latency_mode,
+                                  ties=ties, pins=pins, objective=objective, solver=solver, time_limit_s=time_limit_s)
     sol = solve(problem)
     points = []
     for spec in sweeps:
