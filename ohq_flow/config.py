@@ -300,6 +300,10 @@ class SolverSection(_Strict):
     time_limit_s: PositiveFloat = 60.0
     objective: Literal["kl", "mse"] = "kl"
     sweep: list[str] = Field(default_factory=list, description='Pareto sweeps, e.g. "lut=30%:100%:8"')
+    minimize: Literal["damage", "latency_ns", "latency_cycles", "ii_cycles", "lut", "ff", "dsp", "bram18", "uram",
+                      "weight_bits", "bops"] = Field(
+        "damage", description="what the ILP minimises; a metric = the reverse problem (bound the damage with max_damage)")
+    max_damage: PositiveFloat | None = Field(None, description="bound on the summed damage (with minimize: a metric)")
 
     @field_validator("sweep")
     @classmethod

@@ -108,7 +108,9 @@ def step_solve(ctx: RunContext) -> dict:
     sol = solve_run(ctx.path("sensitivity.csv"), ctx.path("costs.csv"), ctx.run_dir, budgets=cfg.budgets.as_dict(),
                     board=cfg.board_obj(), layers=layers, ties=tie_groups(layers, cfg.search), pins=pins,
                     latency_mode=cfg.budgets.latency_mode, objective=cfg.solver.objective, solver=cfg.solver.backend,
-                    time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep)
+                    time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep, clock_mhz=cfg.hardware.clock_mhz,
+                    minimize=None if cfg.solver.minimize == "damage" else cfg.solver.minimize,
+                    max_damage=cfg.solver.max_damage)
     print(format_solution(sol, board_totals(cfg.board_obj())))
     return {"status": sol.status, "objective": sol.objective}
 
@@ -158,7 +160,7 @@ STEPS = [
          (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
     Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board"),
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
-    Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board"),
+    Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board", "hardware"),
          ("sensitivity.csv", "costs.csv"), "ILP: choose per-layer bit-widths"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
          (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
