@@ -146,6 +146,22 @@ class SearchSection(_Strict):
                                               "(layers sharing one quantizer are tied automatically)")
     unquantized_input_bits: int = Field(8, ge=MIN_BITS, le=MAX_BITS,
                                         description="activation width assumed in hardware for a layer whose input has no quantizer")
+    folds: Union[Literal["off", "auto"], list[str]] = Field(
+        "off", description="parallelism candidates per layer: off (one per bits), auto (FINN PE/SIMD divisors for "
+                           "folded layers, parallel pixels for streamed ones, Pareto-pruned), or labels like "
+                           "['pe2_simd4', 'px2'] checked against each layer's dimensions")
+    max_folds: PositiveInt = Field(6, description="at most this many folds per layer and bit-width (auto)")
+
+    @field_validator("folds")
+    @classmethod
+    def _folds(cls, v):
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("folds: give 'off', 'auto' or a non-empty list like ['pe2_simd4', 'px2']")
+            for label in v:
+                if not re.fullmatch(r"pe[1-9]\d*_simd[1-9]\d*|px[1-9]\d*", label):
+                    raise ValueError(f"fold {label!r} is not like 'pe4_simd8' or 'px2'")
+        return v
 
     @field_validator("weight_bits", "act_bits")
     @classmethod

@@ -86,13 +86,25 @@ def step_profile(ctx: RunContext) -> dict:
     from ohq_flow.fileio import atomic_write_text
     import logging
 
-    rows, summary = run_profile(load_run_model(ctx), load_layers(ctx), run_space(ctx), ctx.cfg, ctx.run_dir)
+    layers = load_layers(ctx)
+    rows, summary = run_profile(load_run_model(ctx), layers, run_space(ctx), ctx.cfg, ctx.run_dir)
+    notes = []
+    if ctx.cfg.search.folds != "off":
+        from ohq_flow.hw.costs import write_costs
+        from ohq_flow.hw.measurers.analytic import expand_folds
+        rows, fold_report = expand_folds(rows, layers, ctx.cfg.search.folds, ctx.cfg.search.max_folds,
+                                         ctx.cfg.board_obj().yosys_family)
+        write_costs(rows, ctx.path("costs.csv"), ctx.path("costs.json"))
+        notes.append(fold_report.text())
+        print(notes[-1])
     print(summarize_rows(rows))
     print(summary.line())
-    flags = monotonic_violations(rows, "lut")
+    flags = [f for fold in dict.fromkeys(r.fold for r in rows)
+             for f in monotonic_violations([r for r in rows if r.fold == fold], "lut")]
     for f in flags:
         logging.getLogger("ohq_flow.profile").warning("cost falls as bits rise: %s", f)
-    atomic_write_text(ctx.path("costs_checks.txt"), "\n".join(flags or ["no monotonicity violations (LUT)"]) + "\n")
+    atomic_write_text(ctx.path("costs_checks.txt"),
+                      "\n".join(notes + (flags or ["no monotonicity violations (LUT)"])) + "\n")
     return {"jobs": summary.total, "cached": summary.cached, "ran": summary.ran, "failed": summary.failed + summary.timed_out}
 
 
