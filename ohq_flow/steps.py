@@ -120,7 +120,7 @@ def step_solve(ctx: RunContext) -> dict:
     sol = solve_run(ctx.path("sensitivity.csv"), ctx.path("costs.csv"), ctx.run_dir, budgets=cfg.budgets.as_dict(),
                     board=cfg.board_obj(), layers=layers, ties=tie_groups(layers, cfg.search), pins=pins,
                     latency_mode=cfg.budgets.latency_mode, objective=cfg.solver.objective, solver=cfg.solver.backend,
-                    time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep, clock_mhz=cfg.hardware.clock_mhz,
+                    time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep, clock_mhz=1000.0 / cfg.clock_ns(),
                     minimize=None if cfg.solver.minimize == "damage" else cfg.solver.minimize,
                     max_damage=cfg.solver.max_damage)
     print(format_solution(sol, board_totals(cfg.board_obj())))
