@@ -91,12 +91,13 @@ def step_profile(ctx: RunContext) -> dict:
     notes = []
     if ctx.cfg.search.folds != "off":
         from ohq_flow.hw.costs import write_costs
-        from ohq_flow.hw.measurers.analytic import expand_folds
+        from ohq_flow.hw.measurers.analytic.folds import calibration_check, expand_folds
         rows, fold_report = expand_folds(rows, layers, ctx.cfg.search.folds, ctx.cfg.search.max_folds,
                                          ctx.cfg.board_obj().yosys_family)
         write_costs(rows, ctx.path("costs.csv"), ctx.path("costs.json"))
         notes.append(fold_report.text())
-        print(notes[-1])
+        notes += calibration_check(rows, layers, ctx.cfg.board_obj().yosys_family)
+        print("\n".join(notes))
     print(summarize_rows(rows))
     print(summary.line())
     flags = [f for fold in dict.fromkeys(r.fold for r in rows)

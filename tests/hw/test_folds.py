@@ -95,3 +95,13 @@ def test_failed_rows_pass_through():
     bad = CostRow(layer.name, 4, 4, status="failed", error="boom", source="analytic")
     rows, rep = expand_folds([bad], [layer], "auto", 6, "xc7")
     assert rows == [bad] and rep.kept == 0
+
+
+def test_holdout_errors_fit_on_some_rows_report_on_others():
+    from ohq_flow.hw.measurers.analytic.calibrate import holdout_errors, holdout_text
+    analytic = [CostRow(f"l{i}", 4, 4, lut=100.0 + 10 * i) for i in range(10)]
+    measured = [CostRow(f"l{i}", 4, 4, lut=(100.0 + 10 * i) * 2 * (1.1 if i % 2 else 0.9)) for i in range(10)]
+    e = holdout_errors(measured, analytic, ("lut",), holdout=0.3, seed=1)["lut"]
+    assert e["n_fit"] == 7 and e["n_test"] == 3 and 1.8 < e["factor"] < 2.2
+    assert e["median_rel_error"] == pytest.approx(0.1, abs=0.1) and e["uncalibrated_median_rel_error"] > 0.4
+    assert "held-out error (3 rows)" in holdout_text({"lut": e})[0]

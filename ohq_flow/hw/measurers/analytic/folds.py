@@ -163,6 +163,20 @@ def streamed_row(row: CostRow, pixels: int, k: int) -> CostRow:
                    fidelity="estimate", tool=f"{row.tool}+px{k}", cached=False, **scaled)
 
 
+def calibration_check(rows: list[CostRow], layers, family: str) -> list[str]:
+    """The analytic model (fully parallel: PE = MH, SIMD = MW) against every measured row: fitted
+    factor and held-out error per metric, as lines for costs_checks.txt (reported, not applied)."""
+    from .calibrate import holdout_errors, holdout_text
+    by_name = {l.name: l for l in layers}
+    measured = [r for r in rows if r.ok and r.source != "analytic" and r.fidelity != "estimate" and r.layer in by_name
+                and r.fold in ("", "px1")]
+    analytic = []
+    for r in measured:
+        mh, mw, _ = mvau_dims(by_name[r.layer])
+        analytic.append(estimate_layer(by_name[r.layer], r.w_bits, r.a_bits, pe=mh, simd=mw, family=family))
+    return holdout_text(holdout_errors(measured, analytic, ("lut", "ff", "latency_cycles")))
+
+
 def expand_folds(rows: list[CostRow], layers, folds, max_folds: int, family: str) -> tuple[list[CostRow], FoldReport]:
     """One row per (layer, bits, fold) from one row per (layer, bits): analytic rows re-costed per
     PE/SIMD, measured streaming rows replicated per parallel-pixel count. Failed rows pass through."""
