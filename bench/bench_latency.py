@@ -88,17 +88,22 @@ def compare(run_dir: Path, cfg: dict, config_path: Path) -> dict:
     val, test = AccuracyEvaluator(model, layers, x[:half], y[:half]), AccuracyEvaluator(model, layers, x[half:], y[half:])
     fixed = {"dsp": float(board.total("dsp")), "bram18": float(board.total("bram18"))}
 
+    def pins(bits):
+        """Every layer at ``bits``; a layer with one activation width (unquantized input) keeps it."""
+        out = {}
+        for l in order:
+            a_opts = {c.a_bits for c in problem.candidates[l]}
+            out[l] = (bits[0], bits[1] if bits[1] in a_opts else max(a_opts))
+        return out
+
     def uniform(bits, budgets):
-        pins = {l: bits for l in order}
-        return solve(problem.with_budgets(budgets, pins=pins, minimize="latency_ns"), diagnose=False)
+        return solve(problem.with_budgets(budgets, pins=pins(bits), minimize="latency_ns"), diagnose=False)
 
     lut8 = uniform((8, 8), {}).totals                     # fastest W8A8 regardless of LUT: for reference
-    smallest8 = solve(problem.with_budgets(fixed, pins={l: (8, 8) for l in order}, minimize="lut"), diagnose=False)
+    smallest8 = solve(problem.with_budgets(fixed, pins=pins((8, 8)), minimize="lut"), diagnose=False)
     base_lut = smallest8.totals["lut"]
-    ref_val, ref_test = val.accuracy({l: (8, 8) for l in order}), test.accuracy({l: (8, 8) for l in order})
+    ref_val, ref_test = val.accuracy(pins((8, 8))), test.accuracy(pins((8, 8)))
     damages = sorted({round(c.damage, 12) for cs in problem.candidates.values() for c in cs})
-    w4_damage = sum(problem.candidate(l, (4, 4)).damage if any(c.bits == (4, 4) for c in problem.candidates[l])
-                    else 0.0 for l in order)
     ladder = sorted({0.0, *np.geomspace(max(min(d for d in damages if d > 0), 1e-6), max(damages) * len(order), 14)})
 
     def record(sol, acc_val=None):
@@ -129,7 +134,7 @@ def compare(run_dir: Path, cfg: dict, config_path: Path) -> dict:
     return {"model": cfg.get("name"), "layers": len(order), "candidates": sum(len(c) for c in problem.candidates.values()),
             "board": board.name, "clock_cap_mhz": 1000.0 / fc.clock_ns(), "w8a8_val_accuracy": ref_val,
             "w8a8_test_accuracy": ref_test, "w8a8_smallest_lut": base_lut, "w8a8_fastest": lut8,
-            "w4a4_damage": w4_damage, "n_val": int(half), "n_test": int(len(x) - half), "rows": rows}
+            "n_val": int(half), "n_test": int(len(x) - half), "rows": rows}
 
 
 def markdown(res: dict, rules: str) -> str:

@@ -105,3 +105,9 @@ def test_holdout_errors_fit_on_some_rows_report_on_others():
     assert e["n_fit"] == 7 and e["n_test"] == 3 and 1.8 < e["factor"] < 2.2
     assert e["median_rel_error"] == pytest.approx(0.1, abs=0.1) and e["uncalibrated_median_rel_error"] > 0.4
     assert "held-out error (3 rows)" in holdout_text({"lut": e})[0]
+
+
+def test_list_without_pe_simd_keeps_one_folded_option():
+    layer = dense()
+    rows, _ = expand_folds([_analytic(layer, 4, 4)], [layer], ["px2"], 6, "xc7")
+    assert [r.fold for r in rows] == ["pe1_simd1"]

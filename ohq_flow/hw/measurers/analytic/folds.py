@@ -102,48 +102,48 @@ def _spread(items: list, cycles, cap: int) -> list:
     return [items[i] for i in sorted(picked)]
 
 
-def folded_folds(layer, w: int, a: int, folds, max_folds: int, report: FoldReport | None = None) -> list[Fold]:
-    """The folds of a folded layer: ``"auto"`` (Pareto front, capped) or an explicit list (checked)."""
-    mh, mw, _ = mvau_dims(layer)
-    if folds == "auto":
-        cands = _folded_candidates(layer, w, a)
-        if report is not None:
-            report.modelled += len(cands)
-        return [f for f, _ in _spread(_pareto(cands), lambda x: x[1]["cycles"], max_folds)]
+def _listed(layer, folds, streamed: bool, fits, dims: str, allowed: str) -> list[Fold]:
+    """The folds of an explicit list that apply to this kind of layer, each checked with ``fits``."""
     out = []
     for label in folds:
         f = parse_fold(label)
-        if f.px:
-            continue                                   # applies to streamed layers only
-        if mh % f.pe or mw % f.simd:
-            raise InputError(f"search.folds: {f.label} does not fit layer {layer.name} (MH={mh}, MW={mw})",
-                             f"PE must divide MH: one of {divisors(mh)}; SIMD must divide MW: one of {divisors(mw)}")
+        if bool(f.px) != streamed or f.px == 1:
+            continue                                   # the other kind of layer's folds (px1 is implicit)
+        if not fits(f):
+            raise InputError(f"search.folds: {f.label} does not fit layer {layer.name} ({dims})", allowed)
         out.append(f)
+    return out
+
+
+def folded_folds(layer, w: int, a: int, folds, max_folds: int, report: FoldReport | None = None) -> list[Fold]:
+    """The folds of a folded layer: ``"auto"`` (Pareto front, capped) or an explicit list (checked;
+    pe1_simd1 when the list names no PE/SIMD fold)."""
+    mh, mw, _ = mvau_dims(layer)
+    if folds == "auto":
+        cands = _folded_candidates(layer, w, a)
+        out = [f for f, _ in _spread(_pareto(cands), lambda x: x[1]["cycles"], max_folds)]
+    else:
+        cands = out = _listed(layer, folds, False, lambda f: mh % f.pe == 0 and mw % f.simd == 0, f"MH={mh}, MW={mw}",
+                              f"PE must divide MH: one of {divisors(mh)}; SIMD must divide MW: one of {divisors(mw)}")
+        out = out or [Fold(1, 1)]
     if report is not None:
-        report.modelled += len(out)
+        report.modelled += len(cands)
     return out
 
 
 def streamed_folds(layer, pixels: int, folds, max_folds: int, report: FoldReport | None = None) -> list[Fold]:
-    """The parallel-pixel folds of a streamed layer: ``"auto"`` (divisors of pixels, capped) or a list (checked)."""
+    """The parallel-pixel folds of a streamed layer: ``"auto"`` (divisors of pixels, capped) or a list
+    (checked; px1, the measured kernel, always included)."""
     if pixels <= 1:
         return [Fold(px=1)]
     if folds == "auto":
         ks = divisors(pixels)
-        if report is not None:
-            report.modelled += len(ks)
-        return [Fold(px=k) for k in _spread(ks, lambda k: pixels / k, max_folds)]
-    out = [Fold(px=1)]
-    for label in folds:
-        f = parse_fold(label)
-        if not f.px or f.px == 1:
-            continue
-        if pixels % f.px:
-            raise InputError(f"search.folds: {f.label} does not fit layer {layer.name} ({pixels} output pixels)",
-                             f"parallel pixels must divide the pixel count: one of {divisors(pixels)}")
-        out.append(f)
+        out = [Fold(px=k) for k in _spread(ks, lambda k: pixels / k, max_folds)]
+    else:
+        out = [Fold(px=1)] + _listed(layer, folds, True, lambda f: pixels % f.px == 0, f"{pixels} output pixels",
+                                     f"parallel pixels must divide the pixel count: one of {divisors(pixels)}")
     if report is not None:
-        report.modelled += len(out)
+        report.modelled += len(ks) if folds == "auto" else len(out)
     return out
 
 
