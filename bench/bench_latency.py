@@ -14,7 +14,11 @@ Latency is the model's: cycles summed over layers (sequential) × 1000 / design 
 chosen layer's depth-model fmax, capped at the board clock). Accuracy is exact (QONNX model
 re-quantized, onnxruntime).
 
-    python -m bench.bench_latency [--config examples/digits/flow.yaml] [--rules analytic|measured]
+    python -m bench.bench_latency [--config examples/digits/flow.yaml | --suite digits_mlp,mnist1d_mlp]
+                                  [--rules analytic|measured]
+
+Suite models (examples/suite, checkpoints from `python -m examples.suite.train`) use their own
+validation and test splits instead of halving the evaluation set.
 
 Prints a markdown table; writes docs/bench_latency_<name>.json.
 """
@@ -63,7 +67,7 @@ def prepare(config: Path, rules: str, max_folds: int) -> tuple[Path, dict]:
     return out / "run", cfg
 
 
-def compare(run_dir: Path, cfg: dict, config_path: Path) -> dict:
+def compare(run_dir: Path, cfg: dict, config_path: Path, val_npz: Path | None = None) -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from bench.eval.accuracy import AccuracyEvaluator
@@ -84,8 +88,13 @@ def compare(run_dir: Path, cfg: dict, config_path: Path) -> dict:
                             layer_order=order, layer_meta=layer_meta(layers), clock_mhz=1000.0 / fc.clock_ns())
     data = np.load(fc.build.eval_npz)
     x, y = data["x"], data["y"]
-    half = len(x) // 2
-    val, test = AccuracyEvaluator(model, layers, x[:half], y[:half]), AccuracyEvaluator(model, layers, x[half:], y[half:])
+    if val_npz is not None:
+        v = np.load(val_npz)
+        val, test = AccuracyEvaluator(model, layers, v["x"], v["y"]), AccuracyEvaluator(model, layers, x, y)
+    else:
+        half = len(x) // 2
+        val = AccuracyEvaluator(model, layers, x[:half], y[:half])
+        test = AccuracyEvaluator(model, layers, x[half:], y[half:])
     fixed = {"dsp": float(board.total("dsp")), "bram18": float(board.total("bram18"))}
 
     def pins(bits):
@@ -134,7 +143,7 @@ def compare(run_dir: Path, cfg: dict, config_path: Path) -> dict:
     return {"model": cfg.get("name"), "layers": len(order), "candidates": sum(len(c) for c in problem.candidates.values()),
             "board": board.name, "clock_cap_mhz": 1000.0 / fc.clock_ns(), "w8a8_val_accuracy": ref_val,
             "w8a8_test_accuracy": ref_test, "w8a8_smallest_lut": base_lut, "w8a8_fastest": lut8,
-            "n_val": int(half), "n_test": int(len(x) - half), "rows": rows}
+            "n_val": int(len(val.y)), "n_test": int(len(test.y)), "rows": rows}
 
 
 def markdown(res: dict, rules: str) -> str:
@@ -165,14 +174,23 @@ def markdown(res: dict, rules: str) -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "examples" / "digits" / "flow.yaml")
+    ap.add_argument("--suite", default="", help="comma-separated suite models instead of --config")
     ap.add_argument("--rules", choices=sorted(RULES), default="analytic")
     ap.add_argument("--max-folds", type=int, default=6)
     args = ap.parse_args(argv)
-    run_dir, cfg = prepare(args.config, args.rules, args.max_folds)
-    res = compare(run_dir, cfg, run_dir.parent / "flow.yaml")
-    name = f"{res['model']}_{args.rules}"
-    (DOCS / f"bench_latency_{name}.json").write_text(json.dumps(res, indent=1))
-    print(markdown(res, args.rules))
+    jobs = [(args.config, None)]
+    if args.suite:
+        from bench.bench_eval import MODELS_DIR, ensure_models, write_config
+        names = [n.strip() for n in args.suite.split(",") if n.strip()]
+        recs = ensure_models(names)
+        jobs = [(write_config(n, recs[n], RUNS / f"latency_base_{n}" / "run", RUNS / "cache"), MODELS_DIR / f"{n}_val.npz")
+                for n in names]
+    for config, val_npz in jobs:
+        run_dir, cfg = prepare(config, args.rules, args.max_folds)
+        res = compare(run_dir, cfg, run_dir.parent / "flow.yaml", val_npz)
+        name = f"{res['model']}_{args.rules}"
+        (DOCS / f"bench_latency_{name}.json").write_text(json.dumps(res, indent=1))
+        print(markdown(res, args.rules) + "\n", flush=True)
 
 
 if __name__ == "__main__":
