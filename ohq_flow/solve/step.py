@@ -34,6 +34,7 @@ def solve_run(sens_csv: Path, costs_csv: Path, out_dir: Path, *, budgets: dict, 
     """
     totals = board_totals(board)
     budgets = dict(budgets)
+    minimize = None if minimize == "damage" else minimize
     if max_damage is not None:
         budgets["damage"] = max_damage
     problem = problem_from_tables(sens_csv, costs_csv, budgets, board_totals=totals,
