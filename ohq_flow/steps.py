@@ -7,6 +7,7 @@ from ohq_flow.pipeline import RunContext, Step
 
 MODEL_ONNX = "model.onnx"
 LAYERS_JSON = "layers.json"
+QUANT_OWNERS = "quant_owners.json"
 
 
 def step_export(ctx: RunContext) -> dict:
@@ -15,12 +16,26 @@ def step_export(ctx: RunContext) -> dict:
     from ohq_flow.model.layers import unsupported_ops
     from ohq_flow.errors import ModelError
 
-    model, _ = export_model(ctx.cfg, ctx.path(MODEL_ONNX))
+    model, module = export_model(ctx.cfg, ctx.path(MODEL_ONNX))
     bad = unsupported_ops(model)
     if bad:
         raise ModelError(f"{ctx.path(MODEL_ONNX)}: node types the QONNX executor cannot run: {', '.join(bad)}",
                          "replace or remove those operations in the model, or export them as standard ONNX ops")
+    owners = {}
+    if module is not None:  # which Brevitas quantizer each Quant node comes from (shared quantizers tie layers)
+        import shutil
+        from ohq_flow.build.writeback import map_quantizers
+        tmp = ctx.path("export_tmp")
+        owners = map_quantizers(module, ctx.cfg.model.brevitas.input_shape, tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+    atomic_write_json(ctx.path(QUANT_OWNERS), owners)
     return {"nodes": len(model.graph.node)}
+
+
+def _quant_owners(ctx: RunContext) -> dict[str, str]:
+    import json
+    path = ctx.path(QUANT_OWNERS)
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def load_run_model(ctx: RunContext):
@@ -35,7 +50,7 @@ def step_layers(ctx: RunContext) -> dict:
     """Discover quantizable layers -> layers.json and layers.txt."""
     from ohq_flow.model.layers import discover_layers, layers_table, tied_groups
 
-    layers = discover_layers(load_run_model(ctx))
+    layers = discover_layers(load_run_model(ctx), _quant_owners(ctx))
     atomic_write_json(ctx.path(LAYERS_JSON), {"layers": [l.to_dict() for l in layers],
                                               "tied_groups": tied_groups(layers)})
     atomic_write_text(ctx.path("layers.txt"), layers_table(layers) + "\n")
@@ -46,7 +61,7 @@ def load_layers(ctx: RunContext):
     """Layers of the run's model (discovered again from model.onnx; cheap and always consistent)."""
     from ohq_flow.model.layers import discover_layers
     if "layers" not in ctx.cache:
-        ctx.cache["layers"] = discover_layers(load_run_model(ctx))
+        ctx.cache["layers"] = discover_layers(load_run_model(ctx), _quant_owners(ctx))
     return ctx.cache["layers"]
 
 
@@ -152,8 +167,8 @@ def _input_range(model, layers):
 
 
 STEPS = [
-    Step("export", step_export, (MODEL_ONNX,), ("model",), (), "export the model to QONNX"),
-    Step("layers", step_layers, (LAYERS_JSON, "layers.txt"), (), (MODEL_ONNX,), "discover quantizable layers"),
+    Step("export", step_export, (MODEL_ONNX, QUANT_OWNERS), ("model",), (), "export the model to QONNX"),
+    Step("layers", step_layers, (LAYERS_JSON, "layers.txt"), (), (MODEL_ONNX, QUANT_OWNERS), "discover quantizable layers"),
     Step("sensitivity", step_sensitivity, ("sensitivity.csv", "sensitivity.png"), ("mqe", "search", "model"),
          (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
     Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board"),
