@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
 from ohq_flow.pipeline import RunContext, Step
+
+log = logging.getLogger(__name__)
 
 MODEL_ONNX = "model.onnx"
 LAYERS_JSON = "layers.json"
@@ -77,8 +81,9 @@ def model_input_shape(ctx: RunContext) -> list[int]:
 
 def step_sensitivity(ctx: RunContext) -> dict:
     """MQE: masked quantization per layer and candidate -> sensitivity.csv, .png, ranking."""
-    from ohq_flow.mqe.run import compute_sensitivity, synthetic_inputs, write_outputs
+    from ohq_flow.mqe.run import QonnxExecutor, compute_sensitivity, synthetic_inputs, write_outputs
     from ohq_flow.mqe.distill import distilled_inputs
+    from ohq_flow.mqe.health import format_health, sensitivity_health
 
     cfg = ctx.cfg
     model, layers = load_run_model(ctx), load_layers(ctx)
@@ -92,7 +97,11 @@ def step_sensitivity(ctx: RunContext) -> dict:
         shutil.rmtree(ctx.path("sensitivity_parts"), ignore_errors=True)
     rows = compute_sensitivity(model, layers, run_space(ctx), cfg.mqe, x, ctx.run_dir)
     write_outputs(rows, ctx.run_dir, cfg.mqe.metric)
-    return {"rows": len(rows), "samples": int(len(x)), "executor": cfg.mqe.executor}
+    health = sensitivity_health(QonnxExecutor(model).reference(x[:min(len(x), 8)]), rows, cfg.mqe.metric)
+    atomic_write_json(ctx.path("sensitivity_checks.json"), health)
+    if not health["trusted"]:
+        log.warning("%s", format_health(health))
+    return {"rows": len(rows), "samples": int(len(x)), "executor": cfg.mqe.executor, "trusted": health["trusted"]}
 
 
 def step_profile(ctx: RunContext) -> dict:
@@ -169,7 +178,7 @@ def _input_range(model, layers):
 STEPS = [
     Step("export", step_export, (MODEL_ONNX, QUANT_OWNERS), ("model",), (), "export the model to QONNX"),
     Step("layers", step_layers, (LAYERS_JSON, "layers.txt"), (), (MODEL_ONNX, QUANT_OWNERS), "discover quantizable layers"),
-    Step("sensitivity", step_sensitivity, ("sensitivity.csv", "sensitivity.png"), ("mqe", "search", "model"),
+    Step("sensitivity", step_sensitivity, ("sensitivity.csv", "sensitivity.png", "sensitivity_checks.json"), ("mqe", "search", "model"),
          (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
     Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board"),
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
