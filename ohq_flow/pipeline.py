@@ -124,6 +124,13 @@ def is_fresh(step: Step, ctx: RunContext, manifest: Manifest, in_hash: str) -> b
     return True
 
 
+def _time_spent_before(entry: dict | None, in_hash: str) -> float:
+    """Seconds earlier, interrupted attempts of this step (same inputs) already spent."""
+    if entry and entry.get("status") == "interrupted" and entry.get("input_hash") == in_hash:
+        return float(entry.get("spent_s") or 0.0)
+    return 0.0
+
+
 def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, stop: str | None = None,
               echo: Callable[[str], None] = print) -> dict[str, str]:
     """Run ``steps`` in order (from ``start`` to ``stop`` inclusive); returns step -> ran|skipped."""
@@ -149,7 +156,13 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
         echo(f"[{step.name}] {step.description}")
         log.info("step %s started", step.name)
         t0 = time.time()
-        extra = step.run(ctx) or {}
+        before = _time_spent_before(manifest.entry(step.name), h)
+        try:
+            extra = step.run(ctx) or {}
+        except BaseException:   # interrupted or failed: keep the time spent, a resume adds to it
+            manifest.record(step.name, {"status": "interrupted", "input_hash": h,
+                                        "spent_s": round(before + time.time() - t0, 3)})
+            raise
         elapsed = time.time() - t0
         outputs = {rel: _file_hash(ctx.path(rel)) for rel in step.outputs}
         absent = [rel for rel, d in outputs.items() if d is None]
@@ -157,7 +170,8 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
             raise RuntimeError(f"step '{step.name}' did not write {absent}")
         manifest.record(step.name, {"status": "ok", "input_hash": h, "outputs": outputs,
                                     "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
-                                    "elapsed_s": round(elapsed, 3), "info": extra})
+                                    "elapsed_s": round(elapsed, 3), "total_s": round(before + elapsed, 3),
+                                    "info": extra})
         echo(f"[{step.name}] done in {elapsed:.1f} s")
         log.info("step %s done in %.1f s", step.name, elapsed)
         outcome[step.name] = "ran"

@@ -251,7 +251,9 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
 
     section("Run")
     steps = manifest.get("steps", {})
-    table(["step", "seconds", "started"], [[k, v.get("elapsed_s"), v.get("started")] for k, v in steps.items()])
+    table(["step", "status", "seconds (all attempts)", "seconds (last attempt)", "started"],
+          [[k, v.get("status"), v.get("total_s", v.get("elapsed_s", v.get("spent_s"))), v.get("elapsed_s", "-"),
+            v.get("started", "-")] for k, v in steps.items()])
     table(["package", "version"], [[k, v] for k, v in (manifest.get("versions") or {}).items()])
     cfg_file = run_dir / "config.yaml"
     if cfg_file.is_file():
