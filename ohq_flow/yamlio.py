@@ -35,12 +35,13 @@ def read_text_file(path: str | os.PathLike, what: str, *, max_bytes: int, missin
         raise InputError(f"{what} {path} is a directory, not a file", missing_hint) from None
     except OSError as exc:
         raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
         if stat.S_ISDIR(st.st_mode):
             raise InputError(f"{what} {path} is a directory, not a file", missing_hint)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{what} {path} is not a regular file (a device, pipe or socket)")
+        raise InputError(f"{what} {path} is not a regular file (a device, pipe or socket)")
+    with os.fdopen(fd, "rb") as fh:
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise InputError(f"{what} {path} is larger than {max_bytes:,} bytes", "is it the right file?")
