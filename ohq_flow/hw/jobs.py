@@ -56,8 +56,6 @@ all nodes. Cache puts happen in the runner only.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 import logging
 import os
@@ -416,6 +414,7 @@ def _validate(jobs: list[Job], executor: str, workers: int) -> None:
 
 def function_name(fn: Callable) -> str:
     """``module:function`` of a top-level function (how the job process finds it)."""
+    import inspect
     name = f"{getattr(fn, '__module__', '')}:{getattr(fn, '__qualname__', '')}"
     if not inspect.isfunction(fn) or not FN_NAME.match(name):
         raise ValueError(f"fn {fn!r} must be a top-level function of a module")
@@ -424,6 +423,8 @@ def function_name(fn: Callable) -> str:
 
 def resolve_function(name: str) -> Callable:
     """The top-level function named ``module:function`` (the job process's registry look-up)."""
+    import importlib
+    import inspect
     if not FN_NAME.match(name):
         raise ValueError(f"job function name {name!r} is not of the form module:function")
     module, func = name.split(":")
