@@ -79,7 +79,10 @@ def _expanded_size(node: yaml.Node, limit: int) -> int:
 
 def load_yaml(text: str, *, max_nodes: int = MAX_YAML_NODES) -> Any:
     """``yaml.safe_load`` that refuses documents expanding to more than ``max_nodes`` nodes."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:                # the reader checks the characters up front
+        raise YamlError(str(exc)) from None
     try:
         try:
             node = loader.get_single_node()
