@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import shutil
@@ -158,6 +159,15 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
                        yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"))
 
 
+def _checked(res: YosysResult) -> YosysResult:
+    """``res`` when every count is a finite number >= 0 (ValueError otherwise)."""
+    for name in ("lut", "ff", "carry", "dsp", "bram18", "depth", "est_clock_ns"):
+        v = getattr(res, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name}={v!r}")
+    return res
+
+
 def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir: Path, timeout_s: float,
                          cache_dir: Path, yosys: str | None = None) -> tuple[YosysResult, bool]:
     """:func:`measure_yosys`, remembered under ``cache_dir/designs`` by the content of the sources,
@@ -169,9 +179,9 @@ def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir
     if entry.is_file():
         try:
             data = json.loads(entry.read_text())
-            return YosysResult(**{**data, "log_path": Path(data["log_path"])}), True
-        except (ValueError, TypeError, KeyError):
-            entry.unlink(missing_ok=True)          # a damaged entry is measured again
+            return _checked(YosysResult(**{**data, "log_path": Path(data["log_path"])})), True
+        except (ValueError, TypeError, KeyError, OSError):
+            entry.unlink(missing_ok=True)          # a damaged or impossible entry is measured again
     res = measure_yosys(sources, top, family=family, work_dir=work_dir, timeout_s=timeout_s, yosys=binary)
     atomic_write_json(entry, {**dataclasses.asdict(res), "log_path": str(res.log_path)})
     return res, False
