@@ -117,7 +117,15 @@ def step_profile(ctx: RunContext) -> dict:
     for f in flags:
         logging.getLogger("ohq_flow.profile").warning("cost falls as bits rise: %s", f)
     atomic_write_text(ctx.path("costs_checks.txt"), "\n".join(flags or ["no monotonicity violations (LUT)"]) + "\n")
-    return {"jobs": summary.total, "cached": summary.cached, "ran": summary.ran, "failed": summary.failed + summary.timed_out}
+    failed = summary.failed + summary.timed_out
+    if summary.total and failed == summary.total:
+        from ohq_flow.errors import FlowError
+        first = next((r for r in rows if not r.ok), None)
+        raise FlowError(f"every one of the {summary.total} cost jobs failed; first: {first.layer} w{first.w_bits}"
+                        f"a{first.a_bits}: {first.error} (log: {first.log_path})", "see the job logs under "
+                        f"{ctx.path('oqa')}")
+    return {"jobs": summary.total, "cached": summary.cached, "ran": summary.ran, "failed": failed,
+            "partial": failed > 0}
 
 
 def step_solve(ctx: RunContext) -> dict:
@@ -183,7 +191,7 @@ STEPS = [
     Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board"),
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
     Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board"),
-         ("sensitivity.csv", "costs.csv"), "ILP: choose per-layer bit-widths"),
+         ("sensitivity.csv", "costs.csv", MODEL_ONNX), "ILP: choose per-layer bit-widths"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
          (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
     Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),

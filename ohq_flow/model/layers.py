@@ -64,6 +64,15 @@ class LayerInfo:
         d["a_bits"] = self.a_bits
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "LayerInfo":
+        """Inverse of :meth:`to_dict`."""
+        d = {k: v for k, v in d.items() if k not in ("w_bits", "a_bits")}
+        for q in ("weight_quant", "input_quant"):
+            if d.get(q) is not None:
+                d[q] = QuantizerInfo(**d[q])
+        return cls(**d)
+
 
 COMPUTE_OPS = ("Conv", "Gemm", "MatMul")
 QUANT_OPS = ("Quant", "BipolarQuant", "Trunc")
