@@ -196,11 +196,32 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
           budget: List[str] = typer.Option([], "--budget", help="metric=value, e.g. lut=12000 or lut=40% (repeatable)"),
           board: Optional[str] = typer.Option(None, "--board", help="board for % budgets (standalone mode)"),
           sweep: List[str] = typer.Option([], "--sweep", help="metric=START:STOP:N Pareto sweep (repeatable)"),
-          latency_mode: str = typer.Option("sequential", "--latency-mode", help="sequential | dataflow"),
+          latency_mode: Optional[str] = typer.Option(
+              None, "--latency-mode", help="sequential | dataflow (default: dataflow with an ii_cycles budget, else sequential)"),
+          clock_mhz: Optional[float] = typer.Option(None, "--clock-mhz", help="cap on the design clock (MHz)"),
+          minimize: Optional[str] = typer.Option(None, "--minimize",
+                                                 help="minimise a metric (latency_ns, latency_cycles, ii_cycles, lut, ...) "
+                                                      "instead of the damage"),
+          max_damage: Optional[float] = typer.Option(None, "--max-damage", help="bound on the summed damage (with --minimize)"),
           solver: str = typer.Option("cbc", "--solver", help="cbc | highs"),
           out: Optional[Path] = typer.Option(None, "--out", help="output directory (standalone mode)"),
-          as_json: bool = typer.Option(False, "--json", metavar=_FLAG, help="print the solution as JSON")):
+          as_json: bool = typer.Option(False, "--json", metavar=_FLAG,
+                                       help="print the solution as JSON (also when infeasible: exit 1)")):
     """ILP bit-width selection: from a run's tables (CONFIG) or from CSV files alone."""
+    from ohq_flow.errors import FlowError
+    try:
+        _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, minimize, max_damage, solver, out,
+               as_json)
+    except FlowError as exc:
+        sol = getattr(exc, "solution", None)
+        if not as_json or sol is None:
+            raise
+        typer.echo(json.dumps(sol.to_json_dict(), indent=2))
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, minimize, max_damage, solver, out, as_json):
     from ohq_flow.solve.ilp import format_solution
     from ohq_flow.solve.step import board_totals, solve_run
     if config is not None:
@@ -211,8 +232,17 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
             ctx.cfg.solver.sweep = list(sweep)
         if budget:
             ctx.cfg.budgets = _merge_budgets(ctx.cfg.budgets, _parse_budgets(budget))
+        solver_updates = {k: v for k, v in (("minimize", minimize), ("max_damage", max_damage)) if v is not None}
+        if solver_updates:
+            ctx.cfg.solver = ctx.cfg.solver.model_copy(update=solver_updates)
+        if clock_mhz is not None:
+            ctx.cfg.hardware = ctx.cfg.hardware.model_copy(update={"clock_mhz": clock_mhz})
+        if latency_mode is not None:
+            ctx.cfg.budgets = ctx.cfg.budgets.model_copy(update={"latency_mode": latency_mode})
         steps = [s for s in STEPS if s.name in ("export", "layers", "sensitivity", "profile", "solve")]
-        run_steps(steps, ctx, echo=(lambda _: None) if as_json else typer.echo)
+        import contextlib
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():  # stdout: JSON only
+            run_steps(steps, ctx, echo=(lambda _: None) if as_json else typer.echo)
         if as_json:
             typer.echo(ctx.path("solution.json").read_text())
         return
@@ -223,9 +253,12 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
     out_dir = out or sens.parent
     import contextlib, io
     sink = io.StringIO()
+    budgets = _check_budgets(_parse_budgets(budget))
+    if latency_mode is None:
+        latency_mode = "dataflow" if "ii_cycles" in budgets or minimize == "ii_cycles" else "sequential"
     with contextlib.redirect_stdout(sink) if as_json else contextlib.nullcontext():
-        sol = solve_run(sens, costs, out_dir, budgets=_check_budgets(_parse_budgets(budget)), board=b, latency_mode=latency_mode,
-                        solver=solver, sweeps=sweep)
+        sol = solve_run(sens, costs, out_dir, budgets=budgets, board=b, latency_mode=latency_mode,
+                        solver=solver, sweeps=sweep, clock_mhz=clock_mhz, minimize=minimize, max_damage=max_damage)
     typer.echo(json.dumps(sol.to_json_dict(), indent=2) if as_json else format_solution(sol, board_totals(b)))
 
 

@@ -156,6 +156,22 @@ class SearchSection(_Strict):
                                               "(layers sharing one quantizer are tied automatically)")
     unquantized_input_bits: int = Field(8, ge=MIN_BITS, le=MAX_BITS,
                                         description="activation width assumed in hardware for a layer whose input has no quantizer")
+    folds: Union[Literal["off", "auto"], list[str]] = Field(
+        "off", description="parallelism candidates per layer: off (one per bits), auto (FINN PE/SIMD divisors for "
+                           "folded layers, parallel pixels for streamed ones, Pareto-pruned), or labels like "
+                           "['pe2_simd4', 'px2'] checked against each layer's dimensions")
+    max_folds: PositiveInt = Field(6, description="at most this many folds per layer and bit-width (auto)")
+
+    @field_validator("folds")
+    @classmethod
+    def _folds(cls, v):
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("folds: give 'off', 'auto' or a non-empty list like ['pe2_simd4', 'px2']")
+            for label in v:
+                if not re.fullmatch(r"pe[1-9]\d*_simd[1-9]\d*|px[1-9]\d*", label):
+                    raise ValueError(f"fold {label!r} is not like 'pe4_simd8' or 'px2'")
+        return v
 
     @field_validator("weight_bits", "act_bits")
     @classmethod
@@ -318,6 +334,10 @@ class SolverSection(_Strict):
     time_limit_s: PositiveFloat = 60.0
     objective: Literal["kl", "mse"] = "kl"
     sweep: list[str] = Field(default_factory=list, description='Pareto sweeps, e.g. "lut=30%:100%:8"')
+    minimize: Literal["damage", "latency_ns", "latency_cycles", "ii_cycles", "lut", "ff", "dsp", "bram18", "uram",
+                      "weight_bits", "bops"] = Field(
+        "damage", description="what the ILP minimises; a metric = the reverse problem (bound the damage with max_damage)")
+    max_damage: PositiveFloat | None = Field(None, description="bound on the summed damage (with minimize: a metric)")
 
     @field_validator("sweep")
     @classmethod

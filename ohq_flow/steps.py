@@ -110,13 +110,26 @@ def step_profile(ctx: RunContext) -> dict:
     from ohq_flow.fileio import atomic_write_text
     import logging
 
-    rows, summary = run_profile(load_run_model(ctx), load_layers(ctx), run_space(ctx), ctx.cfg, ctx.run_dir)
+    layers = load_layers(ctx)
+    rows, summary = run_profile(load_run_model(ctx), layers, run_space(ctx), ctx.cfg, ctx.run_dir)
+    notes = []
+    if ctx.cfg.search.folds != "off":
+        from ohq_flow.hw.costs import write_costs
+        from ohq_flow.hw.measurers.analytic.folds import calibration_check, expand_folds
+        rows, fold_report = expand_folds(rows, layers, ctx.cfg.search.folds, ctx.cfg.search.max_folds,
+                                         ctx.cfg.board_obj().yosys_family)
+        write_costs(rows, ctx.path("costs.csv"), ctx.path("costs.json"))
+        notes.append(fold_report.text())
+        notes += calibration_check(rows, layers, ctx.cfg.board_obj().yosys_family)
+        print("\n".join(notes))
     print(summarize_rows(rows))
     print(summary.line())
-    flags = monotonic_violations(rows, "lut")
+    flags = [f for fold in dict.fromkeys(r.fold for r in rows)
+             for f in monotonic_violations([r for r in rows if r.fold == fold], "lut")]
     for f in flags:
         logging.getLogger("ohq_flow.profile").warning("cost falls as bits rise: %s", f)
-    atomic_write_text(ctx.path("costs_checks.txt"), "\n".join(flags or ["no monotonicity violations (LUT)"]) + "\n")
+    atomic_write_text(ctx.path("costs_checks.txt"),
+                      "\n".join(notes + (flags or ["no monotonicity violations (LUT)"])) + "\n")
     failed = summary.failed + summary.timed_out
     if summary.total and failed == summary.total:
         from ohq_flow.errors import FlowError
@@ -140,7 +153,9 @@ def step_solve(ctx: RunContext) -> dict:
     sol = solve_run(ctx.path("sensitivity.csv"), ctx.path("costs.csv"), ctx.run_dir, budgets=cfg.budgets.as_dict(),
                     board=cfg.board_obj(), layers=layers, ties=tie_groups(layers, cfg.search), pins=pins,
                     latency_mode=cfg.budgets.latency_mode, objective=cfg.solver.objective, solver=cfg.solver.backend,
-                    time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep)
+                    time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep, clock_mhz=1000.0 / cfg.clock_ns(),
+                    minimize=None if cfg.solver.minimize == "damage" else cfg.solver.minimize,
+                    max_damage=cfg.solver.max_damage)
     print(format_solution(sol, board_totals(cfg.board_obj())))
     return {"status": sol.status, "objective": sol.objective}
 
@@ -190,7 +205,7 @@ STEPS = [
          (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
     Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board"),
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
-    Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board"),
+    Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board", "hardware"),
          ("sensitivity.csv", "costs.csv", MODEL_ONNX), "ILP: choose per-layer bit-widths"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
          (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),

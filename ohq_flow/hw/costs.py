@@ -1,4 +1,8 @@
-"""The hardware-cost table: one row per (layer, weight bits, activation bits).
+"""The hardware-cost table: one row per (layer, weight bits, activation bits, fold).
+
+``fold`` is an opaque label of the parallelism of the candidate (e.g. ``pe4_simd8``); empty means
+one option per (layer, bits). ``fmax_mhz`` is the clock the candidate's logic closes timing at
+(the design runs at the slowest chosen candidate's).
 
 Missing values stay missing (``None`` in Python, empty in CSV, ``null`` in JSON) — a cost is
 never silently 0. ``fidelity`` says how far to trust a row: ``measured`` (board),
@@ -29,14 +33,16 @@ COST_METRICS = ("latency_cycles", "ii_cycles", "latency_ns", "lut", "ff", "dsp",
 
 @dataclass
 class CostRow:
-    """Hardware cost of one layer at one candidate (w_bits, a_bits)."""
+    """Hardware cost of one layer at one candidate (w_bits, a_bits, fold)."""
 
     layer: str
     w_bits: int
     a_bits: int
+    fold: str = ""              # parallelism label, e.g. pe4_simd8 ("" = the only option)
     latency_cycles: float | None = None
     ii_cycles: float | None = None
     clock_ns: float | None = None
+    fmax_mhz: float | None = None
     latency_ns: float | None = None
     lut: float | None = None
     ff: float | None = None

@@ -60,7 +60,7 @@ def plot_allocation(solution: dict, layers: list[str]) -> bytes:
 
 
 def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes | None:
-    pts = [(p, _num(p.get(metric)), _num(p.get("objective"))) for p in pareto]
+    pts = [(p, _num(p.get(metric)), _num(p.get("damage") or p.get("objective"))) for p in pareto]
     pts = [(p, x, y) for p, x, y in pts if x is not None and y is not None]
     if not pts:
         return None
@@ -74,7 +74,8 @@ def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes
             ax.scatter([x], [y], marker="s", color="tab:gray")
             ax.annotate(p["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     if solution and solution.get("totals", {}).get(metric) is not None:
-        ax.scatter([solution["totals"][metric]], [solution["objective"]], marker="*", s=200, color="tab:red",
+        ax.scatter([solution["totals"][metric]], [solution["totals"].get("damage", solution["objective"])], marker="*",
+                   s=200, color="tab:red",
                    label="chosen design", zorder=5)
     ax.set_xlabel(metric)
     ax.set_ylabel("predicted damage (sum of KL)")
@@ -214,6 +215,9 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     if pareto:
         image("pareto_lut.png", plot_pareto(pareto, solution, "lut"), "Pareto front: damage vs LUT")
         image("pareto_latency.png", plot_pareto(pareto, solution, "latency_cycles"), "damage vs latency")
+        if any(p.get("latency_ns") for p in pareto):
+            image("pareto_latency_ns.png", plot_pareto(pareto, solution, "latency_ns"),
+                  "damage vs latency (ns, at each design's clock)")
     else:
         text("missing: pareto.csv")
 
