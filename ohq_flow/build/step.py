@@ -46,10 +46,10 @@ def build(ctx, model, layers) -> dict:
 
     say = logging.getLogger("ohq_flow.build").info
     if cfg.model.brevitas is not None:
-        say("build 1/4: Brevitas write-back and re-export")
+        say("build 1/5: Brevitas write-back and re-export")
         record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8])
 
-    say("build 2/4: RTL of %d layers, Yosys synthesis of the whole design (cached by content)", len(layers))
+    say("build 2/5: RTL of %d layer kernels, Yosys synthesis of the kernels (cached by content)", len(layers))
     designs = generate_layers(final, layers, assignment, cfg, out / "rtl")
     top = write_top(designs, out / "rtl" / "network_top.v")
     res, cached = measure_yosys_cached(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
@@ -59,19 +59,45 @@ def build(ctx, model, layers) -> dict:
                           "latency_cycles_kernels": sum(d.latency_cycles for d in designs.values()),
                           "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path),
                           "from_cache": cached}
-    say("build 3/4: iverilog simulation of every layer on %d inputs", len(x_verify))
+    if cfg.build.design:
+        say("build 3/5: complete streaming design (final/design/), whole-network simulation on %d inputs, Yosys",
+            len(x_verify))
+        record["design"] = _complete_design(cfg, final, x_verify, out, record["measured"])
+    say("build 4/5: iverilog simulation of every layer on %d inputs (diagnostic)", len(x_verify))
     checks = verify_layers(final, layers, designs, x_verify, out / "verify")
     record["verify"] = {"method": "iverilog RTL simulation of every layer kernel on the final QONNX model's activations",
                         "samples": int(len(x_verify)), "vectors": sum(c.vectors for c in checks),
                         "mismatches": sum(c.mismatches_rtl for c in checks),
                         "mismatches_interpreter": sum(c.mismatches_interpreter for c in checks),
                         "per_layer": [c.__dict__ for c in checks]}
-    say("build 4/4: whole network as an hls4ml project, g++ C-simulation")
+    say("build 5/5: whole network as an hls4ml project, g++ C-simulation")
     record["hls4ml"] = _hls4ml_network(cfg, final, x_verify, out / "hls4ml")
     board = cfg.board_obj()
     record["board"] = {"name": board.name, "part": board.part, **board.resources.model_dump()}
     atomic_write_json(out / "build.json", record)
     return record
+
+
+def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dict) -> dict:
+    """final/design/ (design.json, rtl/, report), final/verify/network_sim.json, whole-design Yosys."""
+    from ohq_flow.design.rtl import generate_design
+    from ohq_flow.design.sim import simulate_network
+    from ohq_flow.hw.cache import CostCache
+    from ohq_flow.hw.rtl.yosys import measure_yosys_cached
+    board = cfg.board_obj()
+    design = generate_design(final, out / "design", latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,
+                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant)
+    sim = simulate_network(final, design, x, out / "verify" / "network", simulator=cfg.build.simulator,
+                           out_json=out / "verify" / "network_sim.json")
+    res, cached = measure_yosys_cached(design.sources, design.top, family=board.yosys_family, work_dir=out / "synth_design",
+                                       timeout_s=cfg.hardware.timeout_s, cache_dir=CostCache(cfg.hardware.cache_dir).root)
+    whole = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram18": res.bram18, "carry": res.carry,
+             "est_clock_ns": res.est_clock_ns, "log": str(res.log_path), "from_cache": cached}
+    glue = {k: whole[k] - kernels_measured[k] for k in ("lut", "ff", "dsp", "bram18", "carry")}
+    requant = {s["node"]: s["method"] for s in design.meta["stages"] if s["kind"] == "requant"}
+    return {"dir": str(design.out_dir), "design_json": str(design.json_path), "top": design.top,
+            "generation_seconds": round(design.gen_seconds, 2), "requant": requant,
+            "network_sim": sim, "measured": whole, "glue": glue}
 
 
 def _hls4ml_network(cfg, final, x: np.ndarray, prj_dir: Path) -> dict:
@@ -123,6 +149,11 @@ def format_build(record: dict) -> str:
     v = record["verify"]
     lines.append(f"verification: {v['mismatches']} mismatches in {v['vectors']:,} vectors "
                  f"({v['samples']} inputs, RTL simulation of every layer vs the QONNX executor)")
+    d = record.get("design")
+    if d:
+        m, g = d["measured"], d["glue"]
+        lines.append(f"complete design (final/design/, top {d['top']}, Yosys): lut {m['lut']:,} ff {m['ff']:,} dsp {m['dsp']} "
+                     f"bram18 {m['bram18']:g}; glue (whole - kernels) lut {g['lut']:+,} ff {g['ff']:+,}")
     h = record.get("hls4ml")
     if h and h.get("status") == "not_generated":
         lines.append(f"whole network as hls4ml project: NOT generated ({h['error'].splitlines()[0]})")
@@ -137,4 +168,9 @@ def format_build(record: dict) -> str:
     if "accuracy" in record:
         a = record["accuracy"]
         lines.append(f"accuracy on {a['n']} held-out samples: reference {a['reference']:.4f}, final {a['final']:.4f}")
+    if d:
+        s = d["network_sim"]
+        lines.append(f"whole-network simulation ({s['simulator']}, complete design vs QONNX executor): {s['mismatches']} "
+                     f"mismatches in {s['inputs']} inputs; latency {s['latency_cycles']} cycles (predicted "
+                     f"{s['predicted_latency_cycles']}), II {s['ii_cycles']} cycles (predicted {s['predicted_ii_cycles']})")
     return "\n".join(l for l in lines if l)

@@ -470,3 +470,12 @@ def check_supported(model) -> list[str]:
     except InputError as exc:
         problems.append(str(exc))
     return problems
+
+
+def require_supported(model) -> None:
+    """:func:`check_supported`, raising one InputError (exit 2) that lists every problem."""
+    problems = check_supported(model)
+    if problems:
+        raise InputError("the complete design (build.design) cannot be generated for this model:\n  - "
+                         + "\n  - ".join(p.replace("\n", "\n    ") for p in problems),
+                         "change the model, or set build.design: false to build the per-layer kernels only")

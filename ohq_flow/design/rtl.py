@@ -137,8 +137,9 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
                     if s.name in static_seen:
                         continue
                     static_seen.add(s.name)
-                dst = rtl / (s.name if s.parent.name == "static" else s.name)
-                shutil.copy(s, dst)
+                dst = rtl / s.name
+                # Verilator < 5.008 knows WIDTH, not its later split WIDTHTRUNC/WIDTHEXPAND
+                dst.write_text(re.sub(r"lint_(off|on) WIDTH(TRUNC|EXPAND)", r"lint_\1 WIDTH", s.read_text()))
                 kernel_sources.append(dst)
             rendered.append(dict(kind="kernel", node=st.node, module=name, lat=d.latency_cycles,
                                  kout_width=d.n_outputs * d.out_width))

@@ -15,7 +15,7 @@ module ohq_maxreduce #(parameter C = 1, parameter K = 4, parameter EW = 8, param
   genvar c, k;
   generate
     for (c = 0; c < C; c = c + 1) begin : g_c
-      wire [EW-1:0] acc [0:K-1];
+      wire [EW-1:0] acc [0:K-1] /* verilator split_var */;
       assign acc[0] = s_tdata[c * K * EW +: EW];
       for (k = 1; k < K; k = k + 1) begin : g_k
         wire [EW-1:0] v = s_tdata[(c * K + k) * EW +: EW];

@@ -50,7 +50,7 @@ module ohq_requant #(
         assign q[c * OW +: OW] = cl[OW-1:0];
       end else begin : g_th
         localparam CNTW = $clog2(NT + 1) + 1;
-        wire [CNTW-1:0] cnt [0:NT];
+        wire [CNTW-1:0] cnt [0:NT] /* verilator split_var */;
         assign cnt[0] = 0;
         for (k = 0; k < NT; k = k + 1) begin : g_k
           assign cnt[k + 1] = cnt[k] + ($signed({{(TW-AW){acc[AW-1]}}, acc}) >= $signed(THR[(c * NT + k) * TW +: TW]) ? 1 : 0);
