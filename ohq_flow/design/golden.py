@@ -26,9 +26,10 @@ def _windows(x: np.ndarray, p: dict) -> np.ndarray:
 
 def run_stages(ir: NetworkIR, frame: np.ndarray) -> list[np.ndarray]:
     """Beats [beats, elements] after every stage for one frame of integer input beats."""
-    x = np.asarray(frame, dtype=object)
+    streams = {0: np.asarray(frame, dtype=object)}
     outs = []
     for st in ir.stages:
+        x = streams[st.src[0]]
         if st.kind == "window":
             x = _windows(x, st.params)
         elif st.kind == "kernel":
@@ -42,5 +43,9 @@ def run_stages(ir: NetworkIR, frame: np.ndarray) -> list[np.ndarray]:
             x = x.reshape(len(x), -1, k).max(axis=2)
         elif st.kind == "collect":
             x = x.reshape(1, -1)
+        elif st.kind == "add":
+            x = x + streams[st.src[1]]
+        for d in st.dst:
+            streams[d] = x
         outs.append(np.asarray(x, dtype=object))
     return outs

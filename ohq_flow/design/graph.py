@@ -27,7 +27,7 @@ SUPPORTED = {
     "Conv": "1-D/2-D, constant quantised weights, stride, zero padding, dilation 1, group 1 (bias allowed)",
     "MatMul": "constant quantised weights [K, N]",
     "Gemm": "constant quantised weights, alpha = beta = 1, transA = 0 (bias allowed)",
-    "Relu": "between an accumulator and its Quant, or on an unsigned stream",
+    "Relu": "followed by a Quant (or on an unsigned stream)",
     "Mul": "by a constant, before a Quant",
     "Div": "by a constant, before a Quant",
     "Add": "a constant (bias), before a Quant",
@@ -76,12 +76,14 @@ class Stream:
 
 @dataclass
 class Stage:
-    kind: str                 # window | kernel | requant | maxpool | collect
+    kind: str                 # window | kernel | requant | maxpool | collect | fork | fifo | add
     node: str                 # the ONNX node(s) it implements
     inp: Stream
     out: Stream
     params: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    src: list[int] = field(default_factory=list)   # stream ids read (add: two)
+    dst: list[int] = field(default_factory=list)   # stream ids written (fork: two)
 
 
 @dataclass
@@ -91,6 +93,28 @@ class NetworkIR:
     out: Stream
     input_quant: str
     out_tensor: str
+    widths: list[int]          # bits of every stream (id = index; 0 = the input)
+    out_sid: int
+
+
+def skip_depth(stages: list[Stage]) -> int:
+    """Skip FIFO depth of a residual block: what the other branch can hold before its first output.
+
+    The window's lead (pixels it needs beyond the one it centres on) plus every later stage's
+    buffering (kernel: LAT + 2 FIFO entries; a registered stage: 1), plus 2 — enough for the fork
+    never to wait on the skip path in steady state, and never to deadlock under back-pressure.
+    """
+    depth, seen_window = 2, False
+    for st in stages:
+        if st.kind == "window":
+            p = st.params
+            depth += (p["KH"] - 1 - p["PT"]) * p["W"] + (p["KW"] - 1 - p["PL"]) + 2
+            seen_window = True
+        elif st.kind == "kernel":
+            depth += st.info.get("latency", 6) + 2
+        else:
+            depth += 1
+    return depth if seen_window else 2
 
 
 def const_value(model, tensor: str) -> np.ndarray:
@@ -165,18 +189,12 @@ class _Walker:
         self.layers = {l.node: l for l in discover_layers(model)}
         self.stages: list[Stage] = []
 
-    def consumer(self, tensor: str):
+    def consumers(self, tensor: str) -> list:
         outs = {o.name for o in self.m.graph.output}
         cons = self.m.find_consumers(tensor)
-        if tensor in outs:
-            if cons:
-                raise InputError(f"complete design: tensor {tensor} is a graph output and also feeds {cons[0].name}")
-            return None
-        if len(cons) != 1:
-            names = ", ".join(c.name for c in cons) or "nothing"
-            raise InputError(f"complete design: tensor {tensor} feeds {names}; only a single data path is supported "
-                             "(residual Add / forks are not supported yet)")
-        return cons[0]
+        if tensor in outs and cons:
+            raise InputError(f"complete design: tensor {tensor} is a graph output and also feeds {cons[0].name}")
+        return cons
 
     def shape(self, tensor: str) -> list[int]:
         s = self.m.get_tensor_shape(tensor)
@@ -184,65 +202,40 @@ class _Walker:
             raise InputError(f"complete design: tensor {tensor} has no inferred shape")
         return [int(d) for d in s]
 
+    def emit(self, st: Stage, n_out: int = 1) -> Stage:
+        """Append a stage reading the current stream; it writes ``n_out`` new streams."""
+        st.src = [self.sid]
+        st.dst = list(range(self.n_streams, self.n_streams + n_out))
+        self.n_streams += n_out
+        self.widths += [st.out.width] * n_out
+        self.sid = st.dst[0]
+        self.stages.append(st)
+        return st
+
     def run(self) -> NetworkIR:
         m = self.m
         if len(m.graph.input) != 1 or len(m.graph.output) != 1:
             raise InputError("complete design: the model must have one input and one output")
         t = m.graph.input[0].name
-        node = self.consumer(t)
-        while node is not None and node.op_type in ("Flatten", "Reshape", "Identity"):
-            t = node.output[0]
-            node = self.consumer(t)
-        if node is None or node.op_type != "Quant":
-            raise InputError("complete design: the model input must go (through reshapes) into a Quant node, "
-                             f"found {node.op_type + ' ' + node.name if node else 'the output'}",
+        cons = self.consumers(t)
+        while len(cons) == 1 and cons[0].op_type in ("Flatten", "Reshape", "Identity"):
+            t = cons[0].output[0]
+            cons = self.consumers(t)
+        if len(cons) != 1 or cons[0].op_type != "Quant":
+            raise InputError("complete design: the model input must go (through reshapes) into one Quant node, "
+                             f"found {', '.join(c.op_type + ' ' + c.name for c in cons) or 'the output'}",
                              "quantise the input (e.g. a QuantIdentity first)")
+        node = cons[0]
         s, _, bits, signed, narrow, _ = _quant_params(m, node)
         shape = self.shape(node.output[0])
-        stream = self.new_stream(shape, bits, signed, *qrange(bits, signed, narrow), s, node)
-        inp, in_quant = stream, node.name
-        t = node.output[0]
-        chain: Chain | None = None     # pending ops after an accumulator
-        chain_shape = None
-        order = None                   # vector stream: ONNX flat index of each element
-        while True:
-            node = self.consumer(t)
-            if node is None:
-                break
-            op = node.op_type
-            if op == "Identity":
-                pass
-            elif op in ("Conv", "MatMul", "Gemm"):
-                if chain is not None:
-                    raise _unsupported(node, "its input is not quantised (no Quant after the previous layer)")
-                stream, chain = self.compute(node, stream, order)
-                chain_shape, order = self.shape(node.output[0]), None
-            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization"):
-                if chain is None:
-                    if op == "Relu" and not stream.signed:
-                        t = node.output[0]
-                        continue
-                    raise _unsupported(node, "elementwise ops are supported between an accumulator and its Quant only")
-                chain.ops.append(self.chain_op(node, stream, chain_shape, order))
-            elif op == "Quant":
-                if chain is None:   # requantising an integer stream
-                    chain = Chain(unit_scale=stream.scale.copy())
-                    chain_shape = self.shape(node.input[0])
-                    stream.lo, stream.hi = stream.lo.copy(), stream.hi.copy()
-                chain.ops.append(self.chain_op(node, stream, chain_shape, order))
-                stream = self.requant(node, stream, chain)
-                chain = None
-            elif op == "MaxPool":
-                if chain is not None:
-                    raise _unsupported(node, "max-pooling of an accumulator (before its Quant) is not supported")
-                stream = self.maxpool(node, stream)
-            elif op in ("Flatten", "Reshape"):
-                if chain is not None:
-                    raise _unsupported(node, "reshaping an accumulator before its Quant is not supported")
-                stream, order = self.flatten(node, stream, order)
-            else:
-                raise _unsupported(node, "op not supported")
-            t = node.output[0]
+        self.stream = self.new_stream(shape, bits, signed, *qrange(bits, signed, narrow), s, node)
+        self.sid, self.n_streams, self.widths = 0, 1, [self.stream.width]
+        self.chain, self.chain_shape, self.order = None, None, None
+        inp, in_quant = self.stream, node.name
+        t, join = self.walk(node.output[0])
+        if join is not None:
+            raise _unsupported(join, "an Add of two computed tensors is supported only where a fork rejoins (residual)")
+        stream, chain = self.stream, self.chain
         if chain is not None:
             if any(o.kind != "mul" for o in chain.ops):
                 raise InputError(f"complete design: the network output {t} is an accumulator followed by "
@@ -251,7 +244,104 @@ class _Walker:
             for o in chain.ops:
                 scale = scale * o.a
             stream.scale = scale
-        return NetworkIR(self.stages, inp, stream, in_quant, t)
+        return NetworkIR(self.stages, inp, stream, in_quant, t, self.widths, self.sid)
+
+    def walk(self, t: str, first=None):
+        """Follow the data path from tensor ``t`` (through ``first`` if given) to the output or a joining Add."""
+        while True:
+            if first is not None:
+                node, first = first, None
+            else:
+                cons = self.consumers(t)
+                if not cons:
+                    return t, None
+                if len(cons) > 1:
+                    t = self.fork(t, cons)
+                    continue
+                node = cons[0]
+            op = node.op_type
+            if op == "Add" and all(self.m.get_initializer(i) is None and
+                                   (self.m.find_producer(i) is None or self.m.find_producer(i).op_type != "Quant" or
+                                    self.m.get_initializer(self.m.find_producer(i).input[0]) is None)
+                                   for i in node.input):
+                return t, node
+            if op == "Identity":
+                pass
+            elif op in ("Conv", "MatMul", "Gemm"):
+                if self.chain is not None:
+                    raise _unsupported(node, "its input is not quantised (no Quant after the previous layer)")
+                self.stream, self.chain = self.compute(node, self.stream, self.order)
+                self.chain_shape, self.order = self.shape(node.output[0]), None
+            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization", "Quant"):
+                if self.chain is None:
+                    if op == "Relu" and not self.stream.signed:
+                        t = node.output[0]
+                        continue
+                    self.chain = Chain(unit_scale=self.stream.scale.copy())   # ops on an integer stream, up to a Quant
+                    self.chain_shape = self.shape(node.input[0])
+                self.chain.ops.append(self.chain_op(node, self.stream, self.chain_shape, self.order))
+                if op == "Quant":
+                    self.stream = self.requant(node, self.stream, self.chain)
+                    self.chain = None
+            elif op == "MaxPool":
+                if self.chain is not None:
+                    raise _unsupported(node, "max-pooling of an accumulator (before its Quant) is not supported")
+                self.stream = self.maxpool(node, self.stream)
+            elif op in ("Flatten", "Reshape"):
+                if self.chain is not None:
+                    raise _unsupported(node, "reshaping an accumulator before its Quant is not supported")
+                self.stream, self.order = self.flatten(node, self.stream, self.order)
+            else:
+                raise _unsupported(node, "op not supported")
+            t = node.output[0]
+
+    def fork(self, t: str, cons: list) -> str:
+        """A residual block: the stream forks, both branches run to one Add, which sums two integer streams."""
+        names = ", ".join(c.name for c in cons)
+        if len(cons) != 2 or self.chain is not None or self.stream.kind != "pixels":
+            raise InputError(f"complete design: tensor {t} feeds {names}; only a quantised feature map forking into "
+                             "two branches that rejoin at an Add (residual block) is supported")
+        base = self.stream
+        self.emit(Stage("fork", t, base, base), n_out=2)
+        fork_stage = self.stages[-1]
+        ends = []
+        for i, c in enumerate(cons):
+            self.sid, self.stream, self.order = fork_stage.dst[i], base, None
+            n0 = len(self.stages)
+            tt, join = self.walk(t, first=c if c.op_type != "Add" else None) if c.op_type != "Add" else (t, c)
+            if join is None:
+                raise _unsupported(c, f"the branch from tensor {t} does not rejoin at an Add")
+            if self.chain is not None:
+                raise _unsupported(join, "both inputs of a residual Add must be quantised (a Quant on each branch)")
+            ends.append((join, self.sid, self.stream, self.stages[n0:]))
+        (ja, sa, a, stages_a), (jb, sb, b, stages_b) = ends
+        if ja.name != jb.name:
+            raise _unsupported(ja, f"the branches from tensor {t} end at different Adds ({ja.name}, {jb.name})")
+        if a.scale.shape != b.scale.shape or not np.array_equal(a.scale, b.scale):
+            raise _unsupported(ja, "both inputs of a residual Add must have the same scale (share one quantiser)")
+        if a.beats != b.beats or a.channels != b.channels:
+            raise _unsupported(ja, "both inputs of a residual Add must have the same shape")
+        # the skip FIFO goes on the branch without a window; it must hold what the other branch buffers
+        wa, wb = (any(s.kind == "window" for s in st) for st in (stages_a, stages_b))
+        if wa and wb:
+            raise _unsupported(ja, "residual blocks with a convolution on both branches are not supported yet")
+        long_stages, short = (stages_a, "b") if wa else (stages_b, "a")
+        depth = skip_depth(long_stages)
+        self.sid, self.stream = (sb, b) if short == "b" else (sa, a)
+        self.emit(Stage("fifo", ja.name + ".skip", self.stream, self.stream, info={"other_branch": long_stages},
+                        params=dict(W=self.stream.width, DEPTH=depth, CW=max(2, depth.bit_length() + 1))))
+        if short == "b":
+            sb = self.sid
+        else:
+            sa = self.sid
+        bits = max(a.bits + (0 if a.signed else 1), b.bits + (0 if b.signed else 1)) + 1
+        out = Stream("pixels", a.channels, a.beats, a.spatial, bits, True, a.lo + b.lo, a.hi + b.hi, a.scale.copy())
+        self.sid = sa
+        st = self.emit(Stage("add", ja.name, a, out, params=dict(C=a.channels, AW=a.bits, BW=b.bits, OW=bits,
+                                                                  SA=int(a.signed), SB=int(b.signed))))
+        st.src = [sa, sb]
+        self.stream = out
+        return ja.output[0]
 
     def new_stream(self, shape, bits, signed, lo, hi, scale, node) -> Stream:
         if len(shape) == 2:
@@ -340,7 +430,7 @@ class _Walker:
         sp = stream.spatial if kind == "vector" else ((1, out_shape[2]) if len(out_shape) == 3 else (out_shape[2], out_shape[3]))
         acc = Stream(kind, n_out, 1 if kind == "vector" else sp[0] * sp[1], sp if kind == "pixels" else (1, 1), 0, True,
                      amin, amax, in_scale * w_col)
-        self.stages.append(Stage("kernel", node.name, win, acc,
+        self.emit(Stage("kernel", node.name, win, acc,
                                  info={"matrix": mat64, "w_bits": w_bits, "weight_quant": wq.name,
                                        "in_bits": win.bits, "in_signed": bool(win.signed)}))
         chain = Chain(unit_scale=in_scale * w_col)
@@ -404,7 +494,7 @@ class _Walker:
         kk = kh * kw
         out = Stream("pixels", stream.channels * kk, oh * ow, (oh, ow), stream.bits, stream.signed,
                      np.repeat(stream.lo, kk), np.repeat(stream.hi, kk), np.repeat(stream.scale, kk))
-        self.stages.append(Stage("window", node.name, stream, out,
+        self.emit(Stage("window", node.name, stream, out,
                                  params=dict(C=stream.channels, EW=stream.bits, H=h, W=w, KH=kh, KW=kw, SH=sh, SW=sw,
                                              PT=pt, PL=pl, OH=oh, OW=ow, R=r, RB=max(1, r.bit_length() - 1))))
         return out
@@ -413,7 +503,7 @@ class _Walker:
         rq: Requant = build_requant(chain, stream.lo.astype(np.int64), stream.hi.astype(np.int64), node.name, self.prefer)
         out = Stream(stream.kind, stream.channels, stream.beats, stream.spatial, rq.out_bits, rq.out_signed,
                      rq.lo.copy(), rq.hi.copy(), chain.quant.a.copy())
-        self.stages.append(Stage("requant", ",".join(o.node for o in chain.ops), stream, out, info={"requant": rq}))
+        self.emit(Stage("requant", ",".join(o.node for o in chain.ops), stream, out, info={"requant": rq}))
         return out
 
     def maxpool(self, node, stream: Stream) -> Stream:
@@ -429,7 +519,7 @@ class _Walker:
         kk = int(np.prod(k))
         out = Stream("pixels", stream.channels, win.beats, win.spatial, stream.bits, stream.signed,
                      stream.lo.copy(), stream.hi.copy(), stream.scale.copy())
-        self.stages.append(Stage("maxpool", node.name, win, out, params=dict(C=stream.channels, K=kk, EW=stream.bits,
+        self.emit(Stage("maxpool", node.name, win, out, params=dict(C=stream.channels, K=kk, EW=stream.bits,
                                                                            SIGNED=int(stream.signed))))
         return out
 
@@ -447,7 +537,7 @@ class _Walker:
         vec = Stream("vector", n, 1, (1, 1), stream.bits, stream.signed, np.tile(stream.lo, hw), np.tile(stream.hi, hw),
                      np.tile(stream.scale, hw))
         if hw > 1:
-            self.stages.append(Stage("collect", node.name, stream, vec, params=dict(N=hw, BW=stream.width)))
+            self.emit(Stage("collect", node.name, stream, vec, params=dict(N=hw, BW=stream.width)))
         _ = shape_in
         return vec, new_order
 

@@ -24,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ohq_flow.design.graph import NetworkIR, Stage, build_ir
+from ohq_flow.design.graph import NetworkIR, Stage, build_ir, skip_depth
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "rtl"
-BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v", "ohq_collect.v"]
-MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "collect": "ohq_collect"}
+BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v", "ohq_collect.v",
+          "ohq_fork.v", "ohq_add.v"]
+MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "collect": "ohq_collect",
+           "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add"}
 
 
 @dataclass
@@ -73,16 +75,22 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in p]
 
 
-def predict_timing(stages: list[dict], in_beats: int) -> tuple[int, int]:
-    """(latency, II) of the stage model for one frame whose beats arrive one per cycle."""
-    t = list(range(in_beats))
+def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int, int]:
+    """(latency, II) of the stage model for one frame whose beats arrive one per cycle.
+
+    ``stages``: kind, lat (kernels), params, src/dst stream ids, in topological order.
+    """
+    times = {0: list(range(in_beats))}
     ii = in_beats
     for s in stages:
         kind = s["kind"]
+        t = times[s["src"][0]]
         if kind == "kernel":
             t = [x + s["lat"] + 1 for x in t]
-        elif kind in ("requant", "maxpool"):
+        elif kind in ("requant", "maxpool", "fork", "fifo"):
             t = [x + 1 for x in t]
+        elif kind == "add":
+            t = [max(a, b) + 1 for a, b in zip(t, times[s["src"][1]])]
         elif kind == "collect":
             n = s["params"]["N"]
             t = [t[(j + 1) * n - 1] + 1 for j in range(len(t) // n)]
@@ -96,8 +104,10 @@ def predict_timing(stages: list[dict], in_beats: int) -> tuple[int, int]:
                     prev = max(t[ny * p["W"] + nx] + 2, prev + 1)
                     out.append(prev)
             t = out
+        for d in s["dst"]:
+            times[d] = t
         ii = max(ii, len(t))
-    return t[-1] - 0, ii
+    return times[out_sid][-1], ii
 
 
 def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutoff: float | None = 5.0,
@@ -115,7 +125,7 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
         shutil.rmtree(rtl)
     rtl.mkdir(parents=True)
     ir = build_ir(model, prefer=prefer)
-    kernels, rendered, widths = {}, [], [ir.inp.width]
+    kernels, rendered = {}, []
     static_seen: set[str] = set()
     kernel_sources: list[Path] = []
     for i, st in enumerate(ir.stages):
@@ -141,25 +151,35 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
                 # Verilator < 5.008 knows WIDTH, not its later split WIDTHTRUNC/WIDTHEXPAND
                 dst.write_text(re.sub(r"lint_(off|on) WIDTH(TRUNC|EXPAND)", r"lint_\1 WIDTH", s.read_text()))
                 kernel_sources.append(dst)
+            st.info["latency"] = d.latency_cycles
             rendered.append(dict(kind="kernel", node=st.node, module=name, lat=d.latency_cycles,
                                  kout_width=d.n_outputs * d.out_width))
         elif st.kind == "requant":
             rendered.append(dict(kind="requant", node=st.node, module=MODULES["requant"],
                                  params=_requant_params(st, st.inp.bits)))
         else:
+            if st.kind == "fifo":      # the skip FIFO: sized from the other branch's real kernel latencies
+                depth = skip_depth(st.info["other_branch"])
+                st.params.update(DEPTH=depth, CW=max(2, depth.bit_length() + 1))
             rendered.append(dict(kind=st.kind, node=st.node, module=MODULES[st.kind],
                                  params=[(k, str(v)) for k, v in st.params.items()]))
-        widths.append(st.out.width)
+        rendered[-1].update(src=st.src, dst=st.dst)
+    widths = [ir.inp.width] + [0] * (max(d for st in ir.stages for d in st.dst) if ir.stages else 0)
+    for st in ir.stages:
+        for d in st.dst:
+            widths[d] = st.out.width
     for b in BLOCKS:
         shutil.copy(TEMPLATES / b, rtl / b)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     text = env.get_template("ohq_top.v.j2").render(top=top, model_name=model_name, stages=rendered, widths=widths,
-                                                     in_width=ir.inp.width, out_width=ir.out.width, out_beats=ir.out.beats)
+                                                     in_width=ir.inp.width, out_width=ir.out.width, out_beats=ir.out.beats,
+                                                     out_sid=ir.out_sid)
     atomic_write_text(rtl / f"{top}.v", text)
     sources = [rtl / f"{top}.v"] + [rtl / b for b in BLOCKS] + kernel_sources
-    timing_stages = [dict(kind=r["kind"], lat=r.get("lat", 0), params=ir.stages[i].params) for i, r in enumerate(rendered)]
-    lat, ii = predict_timing(timing_stages, ir.inp.beats)
+    timing_stages = [dict(kind=r["kind"], lat=r.get("lat", 0), params=ir.stages[i].params, src=r["src"], dst=r["dst"])
+                     for i, r in enumerate(rendered)]
+    lat, ii = predict_timing(timing_stages, ir.inp.beats, ir.out_sid)
     meta = {"top": top, "sources": [str(s.relative_to(out_dir)) for s in sources], "include_dirs": [],
             "in_width": ir.inp.width, "in_beats": ir.inp.beats, "in_elem_bits": ir.inp.bits, "in_signed": bool(ir.inp.signed),
             "in_channels": ir.inp.channels, "out_width": ir.out.width, "out_beats": ir.out.beats,
@@ -176,7 +196,7 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
 
 
 def _stage_record(i: int, st: Stage, kernel) -> dict:
-    rec = {"index": i, "kind": st.kind, "node": st.node, "in_width": st.inp.width, "out_width": st.out.width,
+    rec = {"index": i, "kind": st.kind, "node": st.node, "src": st.src, "dst": st.dst, "in_width": st.inp.width, "out_width": st.out.width,
            "in_beats": st.inp.beats, "out_beats": st.out.beats, **{k: v for k, v in st.params.items()}}
     if kernel is not None:
         rec.update(module=kernel.top, inputs=kernel.n_inputs, outputs=kernel.n_outputs, w_bits=st.info["w_bits"],
@@ -211,6 +231,12 @@ def design_report(meta: dict) -> str:
             d = f"{s['KH']}x{s['KW']} stride {s['SH']}x{s['SW']} pad {s['PT']},{s['PL']} on {s['H']}x{s['W']}x{s['C']}, {s['R']} line buffers"
         elif s["kind"] == "maxpool":
             d = f"max of {s['K']} per channel"
+        elif s["kind"] == "fifo":
+            d = f"skip FIFO, depth {s['DEPTH']}"
+        elif s["kind"] == "add":
+            d = f"sum of two {s['AW']}/{s['BW']}-bit streams -> {s['OW']} bits"
+        elif s["kind"] == "fork":
+            d = "to both branches"
         else:
             d = f"{s.get('N', '')} beats -> 1"
         lines.append(f"| {s['index']} | {s['kind']} | {s['node']} | {s['in_beats']} | {s['out_beats']} | {s['out_width']} | {d} |")
