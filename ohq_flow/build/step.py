@@ -63,6 +63,10 @@ def build(ctx, model, layers) -> dict:
         say("build 3/5: complete streaming design (final/design/), whole-network simulation on %d inputs, Yosys",
             len(x_verify))
         record["design"] = _complete_design(cfg, final, x_verify, out, record["measured"])
+        record["design"]["resources"] = {   # the ILP's kernels-only prediction vs the real whole design
+            k: {"predicted_kernels": record["predicted"].get(k), "measured_kernels": record["measured"][k],
+                "measured_whole": record["design"]["measured"][k], "glue": record["design"]["glue"][k]}
+            for k in ("lut", "ff", "dsp", "bram18")}
     say("build 4/5: iverilog simulation of every layer on %d inputs (diagnostic)", len(x_verify))
     checks = verify_layers(final, layers, designs, x_verify, out / "verify")
     record["verify"] = {"method": "iverilog RTL simulation of every layer kernel on the final QONNX model's activations",
@@ -136,6 +140,10 @@ def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.
     return {"state_dict": str(sd), "bit_widths": str(bits_path), **agree}
 
 
+def _num(v) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
 def format_build(record: dict) -> str:
     """Predicted vs measured, verification and accuracy, for a terminal."""
     lines = ["final design (da4ml RTL, Yosys):", "  metric      predicted    measured"]
@@ -143,7 +151,7 @@ def format_build(record: dict) -> str:
         p, m = record["predicted"].get(k), record["measured"].get(k)
         if p is not None or m is not None:
             ratio = f"  ({m / p:.3f}x)" if p and m is not None else ""
-            lines.append(f"  {k:<10} {p if p is not None else '-':>10,} {m if m is not None else '-':>10,}{ratio}")
+            lines.append(f"  {k:<10} {_num(p):>10} {_num(m):>10}{ratio}")
     lat = record["predicted"].get("latency_cycles")
     lines.append(f"  latency (cycles, kernels) predicted {lat:,.0f}" if lat is not None else "")
     v = record["verify"]
@@ -151,9 +159,13 @@ def format_build(record: dict) -> str:
                  f"({v['samples']} inputs, RTL simulation of every layer vs the QONNX executor)")
     d = record.get("design")
     if d:
-        m, g = d["measured"], d["glue"]
-        lines.append(f"complete design (final/design/, top {d['top']}, Yosys): lut {m['lut']:,} ff {m['ff']:,} dsp {m['dsp']} "
-                     f"bram18 {m['bram18']:g}; glue (whole - kernels) lut {g['lut']:+,} ff {g['ff']:+,}")
+        lines.append(f"complete streaming design (final/design/, top {d['top']}, Yosys; requantisation: "
+                     f"{', '.join(sorted(set(d['requant'].values()))) or 'none'}):")
+        lines.append("  metric   predicted (kernels)   kernels      glue   whole design")
+        for k, r in d.get("resources", {}).items():
+            p = r["predicted_kernels"]
+            glue = f"{r['glue']:+,}" if r["glue"] is not None else "-"
+            lines.append(f"  {k:<8} {_num(p):>19} {_num(r['measured_kernels']):>9} {glue:>9} {_num(r['measured_whole']):>14}")
     h = record.get("hls4ml")
     if h and h.get("status") == "not_generated":
         lines.append(f"whole network as hls4ml project: NOT generated ({h['error'].splitlines()[0]})")

@@ -104,3 +104,31 @@ def test_unsupported_ops_are_named(tmp_path):
     with pytest.raises(InputError) as exc:
         require_supported(model)
     assert exc.value.exit_code == 2 and "Sigmoid" in str(exc.value) and "supported ops" in str(exc.value)
+    # the layers step refuses it up front (build.design is on by default): exit 2, the node named
+    from tests.test_cli import ohq
+    cfg = tmp_path / "flow.yaml"
+    cfg.write_text(f"model: {{qonnx: bad.onnx}}\nboard: pynq-z2\noutput_dir: {tmp_path / 'run'}\n")
+    r = ohq("layers", cfg)
+    assert r.returncode == 2 and "Sigmoid_0" in r.stderr and "build.design: false" in r.stderr, r.stderr
+
+
+def test_residual_cnn_float_per_channel_scales_batchnorm_bit_exact(root, tmp_path):
+    from examples.suite.models import res_cnn
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(res_cnn(), [1, 1, 8, 8], tmp_path / "res.onnx")
+    design, rec = _check(model, _digits_x(root), tmp_path)
+    kinds = [s["kind"] for s in design.meta["stages"]]
+    assert {"fork", "fifo", "add"} <= set(kinds)
+    assert "thresholds" in {s.get("method") for s in design.meta["stages"]}   # float scales + BN + bias
+    fifo = next(s for s in design.meta["stages"] if s["kind"] == "fifo")
+    assert fifo["DEPTH"] >= 8 + 1                   # at least one image row of lead on the conv branch
+
+
+def test_mnist1d_cnn_conv1d_maxpool_bit_exact(tmp_path):
+    from examples.suite.models import mnist1d_cnn
+    from ohq_flow.model.export import export_brevitas
+    torch.manual_seed(0)
+    model = export_brevitas(mnist1d_cnn().eval(), [1, 1, 40], tmp_path / "m1d.onnx")
+    x = np.random.default_rng(0).normal(0, 0.6, size=(N_INPUTS, 1, 40)).astype(np.float32)
+    design, rec = _check(model, x, tmp_path)
+    assert design.meta["in_beats"] == 40 and rec["ii_cycles"] == 40
