@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ohq_flow.errors import FlowError
 from ohq_flow.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -59,21 +60,29 @@ def build(ctx, model, layers) -> dict:
                           "latency_cycles_kernels": sum(d.latency_cycles for d in designs.values()),
                           "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path),
                           "from_cache": cached}
-    if cfg.build.design:
-        say("build 3/5: complete streaming design (final/design/), whole-network simulation on %d inputs, Yosys",
-            len(x_verify))
-        record["design"] = _complete_design(cfg, final, x_verify, out, record["measured"])
-        record["design"]["resources"] = {   # the ILP's kernels-only prediction vs the real whole design
-            k: {"predicted_kernels": record["predicted"].get(k), "measured_kernels": record["measured"][k],
-                "measured_whole": record["design"]["measured"][k], "glue": record["design"]["glue"][k]}
-            for k in ("lut", "ff", "dsp", "bram18")}
-    say("build 4/5: iverilog simulation of every layer on %d inputs (diagnostic)", len(x_verify))
+    say("build 3/5: iverilog simulation of every layer on %d inputs", len(x_verify))
     checks = verify_layers(final, layers, designs, x_verify, out / "verify")
     record["verify"] = {"method": "iverilog RTL simulation of every layer kernel on the final QONNX model's activations",
                         "samples": int(len(x_verify)), "vectors": sum(c.vectors for c in checks),
                         "mismatches": sum(c.mismatches_rtl for c in checks),
                         "mismatches_interpreter": sum(c.mismatches_interpreter for c in checks),
                         "per_layer": [c.__dict__ for c in checks]}
+    if cfg.build.design:
+        say("build 4/5: complete streaming design (final/design/), whole-network simulation on %d inputs, Yosys",
+            len(x_verify))
+        try:
+            record["design"] = _complete_design(cfg, final, x_verify, out, record["measured"])
+        except FlowError as exc:    # a mismatch: name the first layer whose own check fails (or say none does)
+            if "mismatch" not in exc.message:
+                raise
+            bad = [c.layer for c in checks if c.mismatches_rtl]
+            raise FlowError(exc.message + (f"; first layer failing its per-layer check: {bad[0]}" if bad else
+                                           "; every layer passes its per-layer check (the glue differs)"),
+                            exc.hint) from None
+        record["design"]["resources"] = {   # the ILP's kernels-only prediction vs the real whole design
+            k: {"predicted_kernels": record["predicted"].get(k), "measured_kernels": record["measured"][k],
+                "measured_whole": record["design"]["measured"][k], "glue": record["design"]["glue"][k]}
+            for k in ("lut", "ff", "dsp", "bram18")}
     say("build 5/5: whole network as an hls4ml project, g++ C-simulation")
     record["hls4ml"] = _hls4ml_network(cfg, final, x_verify, out / "hls4ml")
     board = cfg.board_obj()
