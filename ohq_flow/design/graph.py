@@ -24,7 +24,7 @@ from ohq_flow.errors import InputError
 
 SUPPORTED = {
     "Quant": "signed/unsigned, narrow, any rounding mode, zero point 0, constant per-tensor/per-channel scale",
-    "Conv": "1-D/2-D, constant quantised weights, stride, zero padding, dilation 1, group 1 (bias allowed)",
+    "Conv": "1-D/2-D, constant quantised weights, stride, zero padding, dilation 1, any group count (bias allowed)",
     "MatMul": "constant quantised weights [K, N]",
     "Gemm": "constant quantised weights, alpha = beta = 1, transA = 0 (bias allowed)",
     "Relu": "followed by a Quant (or on an unsigned stream)",
@@ -394,8 +394,6 @@ class _Walker:
         if node.op_type == "Conv":
             if stream.kind != "pixels":
                 raise _unsupported(node, "a convolution needs a feature-map input")
-            if a.get("group", 1) != 1:
-                raise _unsupported(node, "grouped/depthwise convolution is not supported yet")
             k = list(a.get("kernel_shape", w_int.shape[2:]))
             nd = len(k)
             if any(d != 1 for d in a.get("dilations", [1] * nd)):
@@ -404,8 +402,9 @@ class _Walker:
             pads = list(a.get("pads", [0] * 2 * nd))
             if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
                 raise _unsupported(node, "auto_pad is not supported; export explicit pads")
-            win = self.window(node, stream, k, st, pads, pad_value=0)
-            mat = conv_kernel_matrix(w_int, 1)
+            pointwise = all(v == 1 for v in k + st) and not any(pads)
+            win = stream if pointwise else self.window(node, stream, k, st, pads, pad_value=0)
+            mat = conv_kernel_matrix(w_int, int(a.get("group", 1)))   # block-diagonal for grouped/depthwise
             out_shape = self.shape(node.output[0])
             n_out = out_shape[1]
         else:

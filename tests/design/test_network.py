@@ -132,3 +132,32 @@ def test_mnist1d_cnn_conv1d_maxpool_bit_exact(tmp_path):
     x = np.random.default_rng(0).normal(0, 0.6, size=(N_INPUTS, 1, 40)).astype(np.float32)
     design, rec = _check(model, x, tmp_path)
     assert design.meta["in_beats"] == 40 and rec["ii_cycles"] == 40
+
+
+def test_strided_depthwise_pointwise_bit_exact(tmp_path):
+    """MobileNet-style first layers: 3x3 stride-2 conv, 3x3 depthwise, 1x1 pointwise; float per-channel scales."""
+    from brevitas import nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Uint8ActPerTensorFloat
+    from ohq_flow.model.export import export_brevitas
+    wq = dict(bias=False, weight_quant=Int8WeightPerChannelFloat)
+    aq = dict(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=True)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+            self.c0 = qnn.QuantConv2d(3, 8, 3, stride=2, padding=1, **wq)
+            self.r0 = qnn.QuantReLU(**aq)
+            self.dw = qnn.QuantConv2d(8, 8, 3, padding=1, groups=8, **wq)
+            self.r1 = qnn.QuantReLU(**aq)
+            self.pw = qnn.QuantConv2d(8, 16, 1, **wq)
+
+        def forward(self, x):
+            return self.pw(self.r1(self.dw(self.r0(self.c0(self.inp(x))))))
+
+    torch.manual_seed(0)
+    model = export_brevitas(Net().eval(), [1, 3, 12, 12], tmp_path / "dw.onnx")
+    x = np.random.default_rng(1).normal(size=(N_INPUTS, 3, 12, 12)).astype(np.float32)
+    design, rec = _check(model, x, tmp_path)
+    assert [s["kind"] for s in design.meta["stages"]].count("window") == 2     # the 1x1 conv needs none
+    assert design.meta["out_beats"] == 36 and rec["ii_cycles"] == 144
