@@ -38,9 +38,10 @@ def run_stages(ir: NetworkIR, frame: np.ndarray) -> list[np.ndarray]:
             rq = st.info["requant"]
             ch = np.arange(x.shape[1])
             x = np.array([rq.apply(row, ch) for row in x], dtype=object)
-        elif st.kind == "maxpool":
+        elif st.kind in ("maxpool", "sumpool"):
             k = st.params["K"]
-            x = x.reshape(len(x), -1, k).max(axis=2)
+            x = x.reshape(len(x), -1, k)
+            x = x.max(axis=2) if st.kind == "maxpool" else x.sum(axis=2)
         elif st.kind == "collect":
             x = x.reshape(1, -1)
         elif st.kind == "add":

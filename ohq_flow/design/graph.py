@@ -34,6 +34,8 @@ SUPPORTED = {
     "Sub": "a constant, before a Quant",
     "BatchNormalization": "inference form, before a Quant",
     "MaxPool": "2-D/1-D, no padding, dilation 1, ceil_mode 0, on a quantised stream",
+    "AveragePool": "2-D/1-D, no padding, ceil_mode 0, on a quantised stream, followed by a Quant",
+    "GlobalAveragePool": "on a quantised stream, followed by a Quant",
     "Flatten": "feature map -> vector (a dense layer's input)",
     "Reshape": "feature map -> vector, or vector -> vector",
     "Identity": "anywhere",
@@ -283,6 +285,12 @@ class _Walker:
                 if op == "Quant":
                     self.stream = self.requant(node, self.stream, self.chain)
                     self.chain = None
+            elif op in ("AveragePool", "GlobalAveragePool"):
+                if self.chain is not None:
+                    raise _unsupported(node, "pooling an accumulator (before its Quant) is not supported")
+                self.stream, k = self.pool(node, self.stream, "sum")
+                self.chain = Chain(unit_scale=self.stream.scale / k)      # the mean: sum / K, into the next Quant
+                self.chain_shape = self.shape(node.output[0])
             elif op == "MaxPool":
                 if self.chain is not None:
                     raise _unsupported(node, "max-pooling of an accumulator (before its Quant) is not supported")
@@ -506,21 +514,38 @@ class _Walker:
         return out
 
     def maxpool(self, node, stream: Stream) -> Stream:
+        return self.pool(node, stream, "max")[0]
+
+    def pool(self, node, stream: Stream, op: str) -> tuple[Stream, int]:
+        """Window + per-channel max or sum; returns (stream, window size)."""
         a = _attrs(node)
-        k = list(a["kernel_shape"])
+        if stream.kind != "pixels":
+            raise _unsupported(node, "pooling needs a feature map")
+        if node.op_type == "GlobalAveragePool":
+            h, w = stream.spatial
+            k, strides = ([w] if self.shape(node.input[0]).__len__() == 3 else [h, w]), None
+        else:
+            k = list(a["kernel_shape"])
+            strides = list(a.get("strides", k))
         nd = len(k)
         if any(p != 0 for p in a.get("pads", [0] * 2 * nd)) or a.get("ceil_mode", 0) or \
                 any(d != 1 for d in a.get("dilations", [1] * nd)):
-            raise _unsupported(node, "max-pooling with padding, ceil_mode or dilation is not supported")
-        if stream.kind != "pixels":
-            raise _unsupported(node, "max-pooling needs a feature map")
-        win = self.window(node, stream, k, list(a.get("strides", k)), [0] * 2 * nd, pad_value=None)
+            raise _unsupported(node, "pooling with padding, ceil_mode or dilation is not supported")
+        if a.get("count_include_pad", 0) and node.op_type == "AveragePool":
+            pass   # no padding, so it makes no difference
+        win = self.window(node, stream, k, strides or k, [0] * 2 * nd, pad_value=None)
         kk = int(np.prod(k))
-        out = Stream("pixels", stream.channels, win.beats, win.spatial, stream.bits, stream.signed,
-                     stream.lo.copy(), stream.hi.copy(), stream.scale.copy())
-        self.emit(Stage("maxpool", node.name, win, out, params=dict(C=stream.channels, K=kk, EW=stream.bits,
-                                                                           SIGNED=int(stream.signed))))
-        return out
+        if op == "max":
+            bits, lo, hi = stream.bits, stream.lo.copy(), stream.hi.copy()
+        else:
+            lo, hi = stream.lo * kk, stream.hi * kk
+            bits = int(max(int(abs(lo).max()), int(abs(hi).max()))).bit_length() + 1
+        out = Stream("pixels", stream.channels, win.beats, win.spatial, bits, stream.signed or op == "sum",
+                     lo, hi, stream.scale.copy())
+        self.emit(Stage("maxpool" if op == "max" else "sumpool", node.name, win, out,
+                        params=dict(C=stream.channels, K=kk, EW=stream.bits, SIGNED=int(stream.signed),
+                                    OP=int(op == "sum"), OW=bits)))
+        return out, kk
 
     def flatten(self, node, stream: Stream, order):
         shape_in = self.shape(node.input[0])

@@ -30,7 +30,7 @@ from ohq_flow.fileio import atomic_write_json, atomic_write_text
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "rtl"
 BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v", "ohq_collect.v",
           "ohq_fork.v", "ohq_add.v"]
-MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "collect": "ohq_collect",
+MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "sumpool": "ohq_maxreduce", "collect": "ohq_collect",
            "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add"}
 
 
@@ -87,7 +87,7 @@ def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int
         t = times[s["src"][0]]
         if kind == "kernel":
             t = [x + s["lat"] + 1 for x in t]
-        elif kind in ("requant", "maxpool", "fork", "fifo"):
+        elif kind in ("requant", "maxpool", "sumpool", "fork", "fifo"):
             t = [x + 1 for x in t]
         elif kind == "add":
             t = [max(a, b) + 1 for a, b in zip(t, times[s["src"][1]])]
@@ -229,8 +229,8 @@ def design_report(meta: dict) -> str:
             d += f" -> {s['out_bits']}-bit {'signed' if s['out_signed'] else 'unsigned'}, acc range {s['acc_range']}"
         elif s["kind"] in ("window",):
             d = f"{s['KH']}x{s['KW']} stride {s['SH']}x{s['SW']} pad {s['PT']},{s['PL']} on {s['H']}x{s['W']}x{s['C']}, {s['R']} line buffers"
-        elif s["kind"] == "maxpool":
-            d = f"max of {s['K']} per channel"
+        elif s["kind"] in ("maxpool", "sumpool"):
+            d = f"{'max' if s['kind'] == 'maxpool' else 'sum'} of {s['K']} per channel"
         elif s["kind"] == "fifo":
             d = f"skip FIFO, depth {s['DEPTH']}"
         elif s["kind"] == "add":
