@@ -135,7 +135,8 @@ def test_mnist1d_cnn_conv1d_maxpool_bit_exact(tmp_path):
 
 
 def test_strided_depthwise_pointwise_bit_exact(tmp_path):
-    """MobileNet-style first layers: 3x3 stride-2 conv, 3x3 depthwise, 1x1 pointwise; float per-channel scales."""
+    """MobileNet-style first layers: 3x3 stride-2 conv, 3x3 depthwise, 1x1 pointwise, then average pooling and a
+    final quantiser as the output; float per-channel scales."""
     from brevitas import nn as qnn
     from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Uint8ActPerTensorFloat
     from ohq_flow.model.export import export_brevitas
@@ -151,13 +152,17 @@ def test_strided_depthwise_pointwise_bit_exact(tmp_path):
             self.dw = qnn.QuantConv2d(8, 8, 3, padding=1, groups=8, **wq)
             self.r1 = qnn.QuantReLU(**aq)
             self.pw = qnn.QuantConv2d(8, 16, 1, **wq)
+            self.r2 = qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat)
+            self.pool = torch.nn.AvgPool2d(2)
+            self.out = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat)
 
         def forward(self, x):
-            return self.pw(self.r1(self.dw(self.r0(self.c0(self.inp(x))))))
+            return self.out(self.pool(self.r2(self.pw(self.r1(self.dw(self.r0(self.c0(self.inp(x)))))))))
 
     torch.manual_seed(0)
     model = export_brevitas(Net().eval(), [1, 3, 12, 12], tmp_path / "dw.onnx")
     x = np.random.default_rng(1).normal(size=(N_INPUTS, 3, 12, 12)).astype(np.float32)
     design, rec = _check(model, x, tmp_path)
-    assert [s["kind"] for s in design.meta["stages"]].count("window") == 2     # the 1x1 conv needs none
-    assert design.meta["out_beats"] == 36 and rec["ii_cycles"] == 144
+    kinds = [s["kind"] for s in design.meta["stages"]]
+    assert kinds.count("window") == 3 and "sumpool" in kinds     # the 1x1 conv needs no window
+    assert design.meta["out_beats"] == 9 and design.meta["out_elem_bits"] == 8 and rec["ii_cycles"] == 144
