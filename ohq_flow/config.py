@@ -354,6 +354,12 @@ class BuildSection(_Strict):
     enabled: bool = True
     verify_samples: PositiveInt = 64
     eval_npz: Path | None = Field(None, description="labelled evaluation set (.npz with x, y) for accuracy")
+    design: bool = Field(True, description="generate the complete streaming design (final/design/) and simulate it "
+                                           "whole against the QONNX executor; its ops are checked at the layers step")
+    simulator: Literal["auto", "verilator", "iverilog"] = Field("auto", description="whole-network simulator "
+                                                                "(auto: Verilator, else Icarus Verilog)")
+    requant: Literal["auto", "thresholds"] = Field("auto", description="requantisation: exact multiply-shift where "
+                                                   "verified, else thresholds; or thresholds everywhere")
 
     @field_validator("eval_npz")
     @classmethod

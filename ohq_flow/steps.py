@@ -54,7 +54,11 @@ def step_layers(ctx: RunContext) -> dict:
     """Discover quantizable layers -> layers.json and layers.txt."""
     from ohq_flow.model.layers import discover_layers, layers_table, tied_groups
 
-    layers = discover_layers(load_run_model(ctx), _quant_owners(ctx))
+    model = load_run_model(ctx)
+    if ctx.cfg.build.enabled and ctx.cfg.build.design:
+        from ohq_flow.design.graph import require_supported
+        require_supported(model)
+    layers = discover_layers(model, _quant_owners(ctx))
     atomic_write_json(ctx.path(LAYERS_JSON), {"layers": [l.to_dict() for l in layers],
                                               "tied_groups": tied_groups(layers)})
     atomic_write_text(ctx.path("layers.txt"), layers_table(layers) + "\n")
