@@ -40,7 +40,7 @@ class Ecp5Target(BaseModel):
     device: Literal[ECP5_DEVICES]  # type: ignore[valid-type]
     package: str = Field(pattern=r"^[A-Z]+[0-9]+$", description="e.g. CABGA381, CSFBGA285, CABGA554")
     speed: Literal[6, 7, 8]
-    loader_board: str | None = Field(None, pattern=r"^[a-z0-9_]+$", description="openFPGALoader -b name")
+    loader_board: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+$", description="openFPGALoader -b name")
 
     def nextpnr_args(self) -> list[str]:
         return [f"--{self.device}", "--package", self.package, "--speed", str(self.speed)]

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The Debian packages ohq_flow needs: Yosys (open-source synthesis), Icarus Verilog (RTL
-# simulation), Chromium (report browser test), g++ (hls4ml C-simulation in the build step). Used by the Makefile (so CI runs it) and by the
+# simulation), Chromium (report browser test), g++ (hls4ml C-simulation in the build step),
+# Verilator (the board UART shell simulated behind a pty), openFPGALoader (programs ECP5 boards). Used by the Makefile (so CI runs it) and by the
 # Dockerfile (so the image cannot drift from what is tested). Idempotent; needs root to install.
 set -euo pipefail
-want=(yosys iverilog chromium g++)
-declare -A binary=([yosys]=yosys [iverilog]=iverilog [chromium]=chromium [g++]=g++)
+want=(yosys iverilog chromium g++ verilator openfpgaloader)
+declare -A binary=([yosys]=yosys [iverilog]=iverilog [chromium]=chromium [g++]=g++ [verilator]=verilator [openfpgaloader]=openFPGALoader)
 missing=()
 for p in "${want[@]}"; do
   command -v "${binary[$p]}" >/dev/null 2>&1 || missing+=("$p")

@@ -100,7 +100,17 @@ def step_implement(ctx) -> dict:
     from .vivado import implement_vivado
     rec = implement_vivado(spec, sources, incs, board, out, run_dir=run_dir, timeout_s=icfg.timeout_s, baud=icfg.baud,
                            echo=print)
+    _timing_gate(rec, board, icfg)
     return {"status": rec["status"]}
+
+
+def _timing_gate(rec: dict, board, icfg) -> None:
+    """FlowError (exit 1) when timing is not met, unless the config allows it; the bitstream stays."""
+    if rec.get("timing_met") is False and not icfg.allow_timing_failure:
+        raise FlowError(f"timing not met on {board.name}: post-route Fmax {rec['fmax_mhz']:.1f} MHz < target "
+                        f"{rec['target_mhz']:g} MHz (worst slack {rec['wns_ns']:g} ns); {IMPL_JSON} has timing_met: false",
+                        f"lower implement.target_mhz to {int(rec['fmax_mhz'])} or below, try another implement.seed, or set "
+                        "implement.allow_timing_failure: true to keep the bitstream and continue")
 
 
 def _implement_ecp5(ctx, board, spec, sources, incs, out: Path) -> dict:
@@ -127,9 +137,5 @@ def _implement_ecp5(ctx, board, spec, sources, incs, out: Path) -> dict:
                program=f"openFPGALoader -b {board.ecp5.loader_board} {IMPL_DIR}/{spec.top}.bit" if board.ecp5.loader_board else None)
     atomic_write_json(run_dir / IMPL_JSON, rec)
     print(format_impl(rec, board))
-    if not rec["timing_met"] and not icfg.allow_timing_failure:
-        raise FlowError(f"timing not met on {board.name}: post-route Fmax {rec['fmax_mhz']:.1f} MHz < target "
-                        f"{rec['target_mhz']:g} MHz (worst slack {rec['wns_ns']:g} ns); {IMPL_JSON} has timing_met: false",
-                        f"lower implement.target_mhz to {int(rec['fmax_mhz'])} or below, try another implement.seed, or set "
-                        "implement.allow_timing_failure: true to keep the bitstream and continue")
+    _timing_gate(rec, board, icfg)
     return {"status": rec["status"], "fmax_mhz": rec["fmax_mhz"], "cached": rec.get("cached")}
