@@ -5,8 +5,8 @@ Three da4ml dense kernels (N x N, 4-bit signed weights and inputs, random weight
 ``latency_cutoff`` 5) are each wrapped in a streaming top (bench/rtl/dense_stream.v) and the
 board UART shell, then synthesised (synth_ecp5), placed and routed (nextpnr-ecp5, router2) and
 packed (ecppack) for the ULX3S 85F at 100 MHz (PLL from 25 MHz) with no cache. The same kernel
-is also synthesised out of context by the Yosys measurer (synth_xilinx, xc7) for its logic depth
-and clock estimate. Prints a markdown table and writes docs/bench_impl.json.
+is also synthesised out of context by the Yosys measurer (synth_xilinx xc7, and synth_ecp5) for
+its logic depth and clock estimate. Prints a markdown table and writes docs/bench_impl.json.
 
     cd /work/main && PYTHONPATH=$PWD .venv/bin/python -m bench.bench_impl [--sizes 8 16 32]
 """
@@ -67,6 +67,7 @@ def main(argv=None) -> int:
             work = Path(tmp)
             d, spec, sources = dense_design(n, args.bits, work)
             ys = measure_yosys(d.sources, "dense_wrapper", family="xc7", work_dir=work / "yosys", timeout_s=1800)
+            ye = measure_yosys(d.sources, "dense_wrapper", family="ecp5", work_dir=work / "yosys_ecp5", timeout_s=1800)
             res = implement_ecp5(spec, sources, [], board, work / "impl", Ecp5Settings(target_mhz=args.target_mhz), None,
                                  echo=lambda s: None)
             if args.reports:
@@ -75,21 +76,24 @@ def main(argv=None) -> int:
             cp = res["critical_path"] or {}
             rows.append({"n": n, "bits": args.bits, "kernel_stages": d.stages, "da4ml_cost": d.da4ml_cost,
                          "xc7_lut": ys.lut, "yosys_depth": ys.depth, "yosys_est_mhz_xc7": round(1000 / ys.est_clock_ns, 1),
+                         "ecp5_kernel_lut4": ye.lut, "ecp5_depth": ye.depth, "yosys_est_mhz_ecp5": round(1000 / ye.est_clock_ns, 1),
                          "lut4": res["lut4"], "ff": res["ff"], "fmax_mhz": res["fmax_mhz"], "target_mhz": res["target_mhz"],
                          "critical_path_levels": cp.get("levels"), "critical_path_logic_ns": cp.get("logic_ns"),
-                         "critical_path_routing_ns": cp.get("routing_ns"), "critical_from": cp.get("from"),
+                         "critical_path_routing_ns": cp.get("routing_ns"), "critical_from": cp.get("from_cell"), "critical_to": cp.get("to_cell"),
                          "synth_s": res["seconds"]["synth"], "pnr_s": res["seconds"]["pnr"], "pack_s": res["seconds"]["pack"],
+                         "cpu_s": res["cpu_seconds"],
                          "bitstream_bytes": (work / "impl" / "design.bit").stat().st_size})
             print(json.dumps(rows[-1]), flush=True)
     atomic_write_json(args.out, {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "board": board.name,
                                  "cpus": os.cpu_count(), "note": "2 cores shared with other jobs; wall times are under load",
                                  "rows": rows})
-    print("| N x N | xc7 LUT (Yosys) | Yosys depth | est. MHz (xc7 model) | ECP5 LUT4 | FF | post-route Fmax | crit. path levels (logic/routing ns) | synth s | P&R s | pack s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| N x N | xc7 LUT (Yosys) | xc7 depth | est. MHz (xc7) | kernel LUT4 / depth (synth_ecp5) | est. MHz (ecp5) | ECP5 LUT4 (all) | FF | post-route Fmax | crit. path levels (logic/routing ns) | synth s (CPU) | P&R s (CPU) | pack s (CPU) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['n']}x{r['n']} | {r['xc7_lut']} | {r['yosys_depth']} | {r['yosys_est_mhz_xc7']} | {r['lut4']} | {r['ff']} | "
+        print(f"| {r['n']}x{r['n']} | {r['xc7_lut']} | {r['yosys_depth']} | {r['yosys_est_mhz_xc7']} | {r['ecp5_kernel_lut4']} / {r['ecp5_depth']} | "
+              f"{r['yosys_est_mhz_ecp5']} | {r['lut4']} | {r['ff']} | "
               f"{r['fmax_mhz']:.1f} MHz | {r['critical_path_levels']} ({r['critical_path_logic_ns']}/{r['critical_path_routing_ns']}) | "
-              f"{r['synth_s']:.1f} | {r['pnr_s']:.1f} | {r['pack_s']:.1f} |")
+              f"{r['synth_s']:.1f} ({r['cpu_s']['synth']:.1f}) | {r['pnr_s']:.1f} ({r['cpu_s']['pnr']:.1f}) | {r['pack_s']:.1f} ({r['cpu_s']['pack']:.1f}) |")
     return 0
 
 

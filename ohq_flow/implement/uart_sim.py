@@ -35,7 +35,9 @@ def build_uart_sim(spec: DesignSpec, sources: list[Path], include_dirs: list[Pat
         return exe
     argv = [verilator, "--cc", "--exe", "--build", "-j", "1", "-O1", "--top-module", CORE, "-Wno-fatal", "-Wno-lint",
             "-Wno-style", "--Mdir", str(exe.parent), *[f"-G{k}={int(v)}" for k, v in params.items()],
-            *[f"-I{d}" for d in include_dirs], "-CFLAGS", f"-DOHQ_CPB={clks_per_bit}", *map(str, files), str(HARNESS)]
+            *[f"-I{d}" for d in include_dirs], "-CFLAGS", f"-DOHQ_CPB={clks_per_bit}",
+            "-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0",      # a few thousand cycles per frame: compile fast
+            *map(str, files), str(HARNESS)]
     run_tool(argv, log_path=work / "verilator.log", timeout_s=timeout_s, cwd=work)
     if not exe.is_file():
         raise FlowError(f"verilator built no {exe}; log: {work / 'verilator.log'}")

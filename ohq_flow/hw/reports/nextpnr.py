@@ -40,7 +40,9 @@ def _path_delays(data: dict) -> list[dict]:
         route = sum(float(s.get("delay", 0)) for s in steps if s.get("type") == "routing")
         out.append({"from": p.get("from"), "to": p.get("to"), "delay_ns": round(sum(float(s.get("delay", 0)) for s in steps), 3),
                     "logic_ns": round(logic, 3), "routing_ns": round(route, 3),
-                    "levels": sum(1 for s in steps if s.get("type") == "logic")})
+                    "levels": sum(1 for s in steps if s.get("type") == "logic"),
+                    "from_cell": (steps[0].get("from") or {}).get("cell") if steps else None,
+                    "to_cell": (steps[-1].get("to") or {}).get("cell") if steps else None})
     return out
 
 
