@@ -20,6 +20,7 @@ from .shell import BOARD_TOP, clks_per_bit, shell_params, shell_sources
 
 TCL = TEMPLATES / "vivado" / "impl.tcl"
 XDC = TEMPLATES / "vivado" / "board.xdc"
+READ_SOURCES = TEMPLATES / "vivado" / "read_sources.tcl"
 PARAMS_FILE = "ohq_impl_params.tcl"
 UTIL_RPT, TIMING_RPT = "ohq_utilization_routed.rpt", "ohq_timing_summary_routed.rpt"
 
@@ -70,6 +71,7 @@ def implement_vivado(spec: DesignSpec, sources: list[Path], include_dirs: list[P
         "part": board.part, "xdc": str(xdc), "generics": [x for k, v in params.items() for x in (k, int(v))],
         "util_rpt": str(util), "timing_rpt": str(timing), "bitstream": str(bit)})
     tcl = atomic_write_text(work / "impl.tcl", TCL.read_text())
+    atomic_write_text(work / READ_SOURCES.name, READ_SOURCES.read_text())
     command = ["vivado", "-mode", "batch", "-nojournal", "-notrace", "-source", tcl.name]
     base = {"tool": "vivado", "device": board.part, "board": board.name, "target_mhz": clock_mhz, "clock_source": "oscillator",
             "script": str(tcl.relative_to(run_dir.resolve())) if tcl.is_relative_to(run_dir.resolve()) else str(tcl)}

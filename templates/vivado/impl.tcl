@@ -3,15 +3,8 @@
 # directory. Every value comes from ohq_impl_params.tcl (brace-quoted Tcl values written by ohq_flow).
 source [file join [pwd] ohq_impl_params.tcl]
 
-foreach src $ohq_sources {
-    if {[string match -nocase *.sv $src]} {
-        read_verilog -sv $src
-    } elseif {[string match -nocase *.vhd* $src]} {
-        read_vhdl $src
-    } else {
-        read_verilog $src
-    }
-}
+source [file join [file dirname [info script]] read_sources.tcl]
+ohq_read_sources $ohq_sources
 read_xdc $ohq_xdc
 set generics {}
 foreach {name value} $ohq_generics {

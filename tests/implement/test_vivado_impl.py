@@ -55,6 +55,7 @@ def test_scripts_written_where_vivado_is_missing(tmp_path, no_vivado):
     assert "ohq_uart_shell.v" in params and "rtl/ohq_top.v" in params
     assert "{IN_W} {8} {IN_BEATS} {4}" in params and "{CLKS_PER_BIT} {868}" in params    # 100 MHz / 115200 baud
     assert (work / "impl.tcl").read_text().count("write_bitstream") == 1
+    assert "proc ohq_read_sources" in (work / "read_sources.tcl").read_text()     # sourced from beside impl.tcl
 
 
 def test_board_without_pins_is_bad_input(tmp_path, no_vivado):
