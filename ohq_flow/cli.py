@@ -98,12 +98,19 @@ def boards(as_json: bool = typer.Option(False, "--json", help="JSON output")):
     if as_json:
         typer.echo(json.dumps({k: b.model_dump() for k, b in cat.items()}, indent=2))
         return
-    head = ("name", "board", "part", "LUT", "FF", "DSP", "BRAM18", "URAM", "MHz")
+    head = ("name", "board", "part", "LUT", "FF", "DSP", "BRAM18", "URAM", "MHz", "bitstream")
     rows = [(k, b.name, b.part, *(f"{getattr(b.resources, r):,}" for r in ("lut", "ff", "dsp", "bram18", "uram")),
-             f"{b.default_clock_mhz:g}") for k, b in cat.items()]
+             f"{b.default_clock_mhz:g}", _impl_path(b)) for k, b in cat.items()]
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
-        typer.echo("  ".join(str(c).rjust(w) if i >= 3 else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        typer.echo("  ".join(str(c).rjust(w) if 3 <= i < 9 else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def _impl_path(board) -> str:
+    """How the implement step makes a bitstream for this board (the boards table's last column)."""
+    if board.ecp5 is not None:
+        return "nextpnr-ecp5 " + " ".join(board.ecp5.nextpnr_args()[:1])
+    return "Vivado Tcl" if board.pins is not None else "- (no pins:)"
 
 
 # ------------------------------------------------------------------------------------ the flow
