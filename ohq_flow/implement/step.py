@@ -98,6 +98,10 @@ def step_implement(ctx) -> dict:
     if board.is_ecp5:
         return _implement_ecp5(ctx, board, spec, sources, incs, out)
     from .vivado import implement_vivado
+    osc = board.pins.clock.mhz if board.pins else None
+    if icfg.target_mhz and osc and abs(icfg.target_mhz - osc) > 1e-6:
+        raise InputError(f"implement.target_mhz {icfg.target_mhz:g}: on {board.name} the shell runs on the board oscillator "
+                         f"({osc:g} MHz; no MMCM is generated)", f"remove implement.target_mhz or set it to {osc:g}")
     rec = implement_vivado(spec, sources, incs, board, out, run_dir=run_dir, timeout_s=icfg.timeout_s, baud=icfg.baud,
                            echo=print)
     _timing_gate(rec, board, icfg)

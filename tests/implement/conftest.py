@@ -22,6 +22,7 @@ def expected_outputs(x: np.ndarray) -> np.ndarray:
 
 def make_run(tmp_path: Path, board: str = "ulx3s-12f", implement: dict | None = None) -> Path:
     """A config + run dir holding final/design (the test design) and final/build.json; returns the config path."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "model.onnx").write_bytes(b"")     # the implement step never reads the model
     run = tmp_path / "run"
     shutil.copytree(DESIGN, run / "final" / "design")
