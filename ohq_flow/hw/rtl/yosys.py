@@ -29,7 +29,7 @@ TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "yosys" / "synth_
 ECP5_TEMPLATE = TEMPLATE.with_name("synth_ecp5_ooc.ys")     # family "ecp5": synth_ecp5, LUT4 fabric
 # (clock-to-out + setup, per logic level) in ns — assumptions documented above; ecp5 fitted to
 # post-route nextpnr-ecp5 Fmax of da4ml kernels at speed grade 6 (docs/notes/impl.md)
-LEVEL_DELAY_NS = {"xc7": (1.0, 0.55), "xcup": (0.6, 0.35), "xcu": (0.7, 0.4), "ecp5": (1.5, 0.8)}
+LEVEL_DELAY_NS = {"xc7": (1.0, 0.55), "xcup": (0.6, 0.35), "xcu": (0.7, 0.4), "ecp5": (1.0, 1.1)}
 
 
 def _template(family: str) -> Path:
