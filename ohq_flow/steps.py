@@ -177,6 +177,12 @@ def step_build(ctx: RunContext) -> dict:
     return {"mismatches": bad}
 
 
+def step_implement(ctx: RunContext) -> dict:
+    """The final design in the board I/O shell -> bitstream and post-route timing -> final/impl/impl.json."""
+    from ohq_flow.implement.step import step_implement as implement
+    return implement(ctx)
+
+
 def step_report(ctx: RunContext) -> dict:
     """report.html (self-contained) and report.md of the run."""
     import yaml
@@ -213,6 +219,8 @@ STEPS = [
          ("sensitivity.csv", "costs.csv", MODEL_ONNX), "ILP: choose per-layer bit-widths"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
          (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
+    Step("implement", step_implement, ("final/impl/impl.json",), ("implement", "board"), ("final/build.json",),
+         "bitstream: synthesis, place and route, post-route timing (ECP5), or the Vivado script (AMD)"),
     Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),
          "HTML and Markdown report"),
 ]
