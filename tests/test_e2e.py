@@ -66,7 +66,7 @@ def test_second_run_skips_every_step(run):
     cfg, run_dir, first = run
     again = ohq("run", cfg)
     assert again.returncode == 0
-    assert again.stdout.count("up to date, skipped") == 7
+    assert again.stdout.count("up to date, skipped") == 8
 
 
 def test_budget_change_reruns_only_solve_and_later(run, tmp_path):
