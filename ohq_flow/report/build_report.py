@@ -119,6 +119,10 @@ def plot_resources(build: dict) -> bytes | None:
     return figure_png(fig)
 
 
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:,.0f}" if isinstance(v, (int, float)) else str(v)
+
+
 def _bits(v) -> str:
     return "-" if v is None else f"{float(v):g}"
 
@@ -235,7 +239,18 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
             p, m = build["predicted"].get(k), build["measured"].get(k)
             rows.append([k, "-" if p is None else f"{p:,.0f}", "-" if m is None else f"{m:,.0f}",
                          f"{m / p:.3f}" if p and m is not None else "-"])
-        table(["metric", "predicted", "measured", "ratio"], rows)
+        table(["metric", "predicted (ILP, kernels)", "measured (kernels)", "ratio"], rows)
+        d = build.get("design")
+        if d:
+            res = d.get("resources") or {}
+            table(["metric", "predicted (ILP, kernels)", "measured kernels", "glue", "measured whole design"],
+                  [[k, _fmt(r.get("predicted_kernels")), _fmt(r.get("measured_kernels")), _fmt(r.get("glue")),
+                    _fmt(r.get("measured_whole"))] for k, r in res.items()])
+            n = d.get("network_sim") or {}
+            text(f"Complete streaming design ({d.get('top')}, {d.get('dir')}): whole-network simulation "
+                 f"({n.get('simulator')}) on {n.get('inputs')} inputs, {n.get('mismatches')} mismatches vs the QONNX "
+                 f"executor; latency {n.get('latency_cycles')} cycles (predicted {n.get('predicted_latency_cycles')}), "
+                 f"II {n.get('ii_cycles')} cycles (predicted {n.get('predicted_ii_cycles')}).")
         v = build["verify"]
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
         h = build.get("hls4ml") or {}
@@ -252,6 +267,22 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
             text(f"Brevitas write-back re-exported: max output difference {build['brevitas']['max_output_diff']:g}.")
     else:
         text("missing: final/build.json (run the build step)")
+
+    impl = _json(run_dir / "final" / "impl" / "impl.json")
+    if impl:
+        section("Implementation")
+        if impl.get("fmax_mhz") is not None:
+            if impl.get("timing_met") is False:
+                html_parts.append(f"<div class='warn'><b>TIMING NOT MET</b>: post-route Fmax {impl['fmax_mhz']:.1f} MHz "
+                                  f"&lt; target {impl.get('target_mhz')} MHz.</div>")
+                md_parts.append(f"\n> **TIMING NOT MET**: post-route Fmax {impl['fmax_mhz']:.1f} MHz < target "
+                                f"{impl.get('target_mhz')} MHz.\n")
+            table(["field", "value"], [[k, impl.get(k)] for k in (
+                "status", "board", "device", "tool", "tool_version", "fmax_mhz", "target_mhz", "timing_met", "lut4", "ff",
+                "dp16kd", "mult18", "latency_cycles", "latency_ns", "throughput_fps", "bitstream", "bitstream_bytes",
+                "program") if impl.get(k) is not None])
+        else:
+            text(f"Implementation: {impl.get('status')} — {impl.get('message', '')}")
 
     section("Run")
     steps = manifest.get("steps", {})
