@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ohq_flow.errors import FlowError, InputError
-from ohq_flow.fileio import atomic_write_json, sha256_file, sha256_json
+from ohq_flow.fileio import atomic_write_json, atomic_write_text, sha256_file, sha256_json
 from ohq_flow.hw.tools import run_tool
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "yosys" / "synth_xilinx.ys"
@@ -144,7 +144,7 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     script = string.Template(_template(family).read_text()).substitute(
         sources=" ".join(_script_sources(sources, work_dir)), family=family, top=top, stat_json=stat_json.name)
     script_path = work_dir / "synth.ys"
-    script_path.write_text(script)
+    atomic_write_text(script_path, script)        # replaces whatever is there (a symlink too)
     log_path = work_dir / "yosys.log"
     res = run_tool([binary, "-q", "-l", log_path.with_suffix(".full.log").name, "-s", script_path.name],
                    log_path=log_path, timeout_s=timeout_s, cwd=work_dir)
