@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from onnx import helper
 
-from ohq_flow.design.requant import Chain, Op, Requant, build_requant, qrange
+from ohq_flow.design.requant import Chain, Op, Requant, build_requant, qrange, round_mode
 from ohq_flow.errors import InputError
 
 SUPPORTED = {
@@ -185,10 +185,8 @@ def _check_uniform(stream: Stream, node) -> float:
 
 class _Walker:
     def __init__(self, model, prefer: str = "auto"):
-        from ohq_flow.model.layers import discover_layers
         self.m = model
         self.prefer = prefer
-        self.layers = {l.node: l for l in discover_layers(model)}
         self.stages: list[Stage] = []
 
     def consumers(self, tensor: str) -> list:
@@ -411,7 +409,7 @@ class _Walker:
             if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
                 raise _unsupported(node, "auto_pad is not supported; export explicit pads")
             pointwise = all(v == 1 for v in k + st) and not any(pads)
-            win = stream if pointwise else self.window(node, stream, k, st, pads, pad_value=0)
+            win = stream if pointwise else self.window(node, stream, k, st, pads)
             mat = conv_kernel_matrix(w_int, int(a.get("group", 1)))   # block-diagonal for grouped/depthwise
             out_shape = self.shape(node.output[0])
             n_out = out_shape[1]
@@ -456,7 +454,6 @@ class _Walker:
         if prod is None or prod.op_type != "Quant" or self.m.get_initializer(prod.input[0]) is None:
             raise _unsupported(node, "weights must be a constant through a Quant node")
         s, z, bits, signed, narrow, rnd = _quant_params(self.m, prod)
-        from ohq_flow.design.requant import round_mode
         w = np.asarray(self.m.get_initializer(prod.input[0]), dtype=np.float64)
         lo, hi = qrange(bits, signed, narrow)
         w_int = round_mode(np.clip(w / s, lo, hi), rnd)
@@ -483,7 +480,7 @@ class _Walker:
                 scale = np.asarray(s).reshape(1)
         return w_int.astype(np.int64), scale, bits if signed else bits + 1
 
-    def window(self, node, stream: Stream, k, st, pads, pad_value) -> Stream:
+    def window(self, node, stream: Stream, k, st, pads) -> Stream:
         nd = len(k)
         h, w = stream.spatial
         if nd == 1:
@@ -523,7 +520,7 @@ class _Walker:
             raise _unsupported(node, "pooling needs a feature map")
         if node.op_type == "GlobalAveragePool":
             h, w = stream.spatial
-            k, strides = ([w] if self.shape(node.input[0]).__len__() == 3 else [h, w]), None
+            k, strides = ([w] if len(self.shape(node.input[0])) == 3 else [h, w]), None
         else:
             k = list(a["kernel_shape"])
             strides = list(a.get("strides", k))
@@ -531,9 +528,7 @@ class _Walker:
         if any(p != 0 for p in a.get("pads", [0] * 2 * nd)) or a.get("ceil_mode", 0) or \
                 any(d != 1 for d in a.get("dilations", [1] * nd)):
             raise _unsupported(node, "pooling with padding, ceil_mode or dilation is not supported")
-        if a.get("count_include_pad", 0) and node.op_type == "AveragePool":
-            pass   # no padding, so it makes no difference
-        win = self.window(node, stream, k, strides or k, [0] * 2 * nd, pad_value=None)
+        win = self.window(node, stream, k, strides or k, [0] * 2 * nd)
         kk = int(np.prod(k))
         if op == "max":
             bits, lo, hi = stream.bits, stream.lo.copy(), stream.hi.copy()
@@ -548,7 +543,6 @@ class _Walker:
         return out, kk
 
     def flatten(self, node, stream: Stream, order):
-        shape_in = self.shape(node.input[0])
         shape_out = self.shape(node.output[0])
         if len(shape_out) != 2 or shape_out[0] != 1:
             raise _unsupported(node, f"output shape {shape_out}: only flattening to [1, N] is supported")
@@ -562,7 +556,6 @@ class _Walker:
                      np.tile(stream.scale, hw))
         if hw > 1:
             self.emit(Stage("collect", node.name, stream, vec, params=dict(N=hw, BW=stream.width)))
-        _ = shape_in
         return vec, new_order
 
 

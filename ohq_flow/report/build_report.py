@@ -253,6 +253,17 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
                  f"II {n.get('ii_cycles')} cycles (predicted {n.get('predicted_ii_cycles')}).")
         v = build["verify"]
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
+        d = build.get("design")
+        if d:
+            table(["metric", "predicted (kernels)", "kernels", "glue", "complete design"],
+                  [[k, "-" if r["predicted_kernels"] is None else f"{r['predicted_kernels']:,.0f}", f"{r['measured_kernels']:,.0f}",
+                    f"{r['glue']:+,.0f}", f"{r['measured_whole']:,.0f}"] for k, r in d.get("resources", {}).items()])
+            s = d["network_sim"]
+            text(f"Complete streaming design ({d['dir']}, top {d['top']}): whole-network simulation ({s['simulator']}) vs the "
+                 f"QONNX executor, {s['mismatches']} mismatches in {s['inputs']} inputs (back to back and with random "
+                 f"back-pressure); latency {s['latency_cycles']} cycles (predicted {s['predicted_latency_cycles']}), "
+                 f"II {s['ii_cycles']} cycles (predicted {s['predicted_ii_cycles']}); requantisation per layer: "
+                 + ", ".join(f"{n}: {m}" for n, m in d["requant"].items()) + ".")
         h = build.get("hls4ml") or {}
         if h.get("status") == "not_generated":
             text(f"Whole network as an hls4ml project: NOT generated ({h['error'].splitlines()[0]}); the RTL design "
