@@ -10,9 +10,9 @@ settings (clock, seed, router, baud) and the tool versions.
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
-import shlex
 import shutil
 import string
 import sys
@@ -24,7 +24,7 @@ from typing import Callable
 from ohq_flow.boards import Board
 from ohq_flow.errors import FlowError, InputError
 from ohq_flow.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
-from ohq_flow.hw.rtl.yosys import find_yosys, yosys_version
+from ohq_flow.hw.rtl.yosys import _SCRIPT_WORD, _script_sources, find_yosys, yosys_version
 from ohq_flow.hw.tools import run_tool
 
 from ._run import run_streaming
@@ -50,6 +50,15 @@ class Ecp5Settings:
     router: str = "router2"
     timeout_s: float = 1800.0
     baud: int = 115200
+
+
+def _script_dir(d: Path, work: Path) -> str:
+    """An include directory as a plain relative word for the Yosys script (refused otherwise)."""
+    rel = os.path.relpath(Path(d).resolve(), work)
+    if not _SCRIPT_WORD.match(rel):
+        raise InputError(f"include directory {d} has characters a Yosys script cannot carry",
+                         "use a directory path of letters, digits, '_', '-', '.', '/' only")
+    return rel
 
 
 def _child_cpu() -> float:
@@ -162,10 +171,10 @@ def implement_ecp5(spec: DesignSpec, sources: list[Path], include_dirs: list[Pat
         (out_dir / stale).unlink(missing_ok=True)
     netlist, stat = work / "netlist.json", work / "yosys_stat.json"
     chparams = " ".join(f"-chparam {k} {int(v)}" for k, v in params.items())
-    script = string.Template(SYNTH_TEMPLATE.read_text()).substitute(
-        sources=" ".join(shlex.quote(str(f)) for f in files), top=BOARD_TOP, chparams=chparams,
-        include_args=" ".join("-I" + shlex.quote(str(d)) for d in include_dirs),
-        netlist=shlex.quote(netlist.name), stat_json=shlex.quote(stat.name))
+    script = string.Template(SYNTH_TEMPLATE.read_text()).substitute(   # plain relative words only (no Yosys quoting)
+        sources=" ".join(_script_sources(files, work)), top=BOARD_TOP, chparams=chparams,
+        include_args=" ".join("-I" + _script_dir(d, work) for d in include_dirs),
+        netlist=netlist.name, stat_json=stat.name)
     atomic_write_text(work / "synth.ys", script)
     echo(f"[implement] synth_ecp5 (yosys {versions['yosys']}) ...")
     cpu = [_child_cpu()]
