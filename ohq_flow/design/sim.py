@@ -11,6 +11,7 @@ consecutive frames in steady state (the median over the back-to-back run).
 
 from __future__ import annotations
 
+import io
 import logging
 import shutil
 import time
@@ -20,7 +21,7 @@ import numpy as np
 
 from ohq_flow.design.rtl import TEMPLATES, Design
 from ohq_flow.errors import FlowError, InputError
-from ohq_flow.fileio import atomic_write_json
+from ohq_flow.fileio import atomic_write_bytes, atomic_write_json
 from ohq_flow.hw.tools import run_tool
 
 log = logging.getLogger(__name__)
@@ -184,5 +185,9 @@ def simulate_network(model, design: Design, x: np.ndarray, work_dir: Path, simul
            "sim_seconds_per_frame": round(r["seconds"] / max(1, len(x)), 5),
            "ii_range": [int(diffs.min()), int(diffs.max())] if len(diffs) else None}
     if out_json is not None:
+        # the same integer frames for the board: ohq-flow board-run sends x and checks y
+        buf = io.BytesIO()
+        np.savez(buf, x=x_int, y=y_ref)
+        atomic_write_bytes(out_json.with_name("network_vectors.npz"), buf.getvalue())
         atomic_write_json(out_json, rec)
     return rec

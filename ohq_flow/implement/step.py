@@ -15,16 +15,21 @@ IMPL_JSON = "final/impl/impl.json"
 NETWORK_SIM = "final/verify/network_sim.json"
 
 
+def _sim_record(run_dir: Path) -> dict:
+    sim = run_dir / NETWORK_SIM
+    if not sim.is_file():
+        return {}
+    try:
+        return json.loads(sim.read_text())
+    except json.JSONDecodeError:
+        raise InputError(f"{sim} is not valid JSON", "run the build step again") from None
+
+
 def _latency_cycles(run_dir: Path, spec) -> tuple[float | None, str | None]:
     """Simulated network latency (cycles) from final/verify/network_sim.json, else the generator's prediction."""
-    sim = run_dir / NETWORK_SIM
-    if sim.is_file():
-        try:
-            value = json.loads(sim.read_text()).get("latency_cycles")
-        except json.JSONDecodeError:
-            raise InputError(f"{sim} is not valid JSON", "run the build step again") from None
-        if value is not None:
-            return float(value), NETWORK_SIM
+    value = _sim_record(run_dir).get("latency_cycles")
+    if value is not None:
+        return float(value), NETWORK_SIM
     if spec.predicted_latency_cycles is not None:
         return float(spec.predicted_latency_cycles), "design.json predicted_latency_cycles"
     return None, None
@@ -35,7 +40,7 @@ def impl_record(result: dict, spec, run_dir: Path, bitstream: Path | None) -> di
     fmax, target = result.get("fmax_mhz"), result.get("target_mhz")
     clock = min(x for x in (fmax, target) if x) if (fmax or target) else None
     cycles, cycles_from = _latency_cycles(run_dir, spec)
-    ii = spec.predicted_ii_cycles
+    ii = _sim_record(run_dir).get("ii_cycles") or spec.predicted_ii_cycles     # simulated II first
     rec = {**result,
            "bitstream": str(bitstream.relative_to(run_dir)) if bitstream else None,
            "bitstream_bytes": bitstream.stat().st_size if bitstream else None,
