@@ -240,17 +240,6 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
             rows.append([k, "-" if p is None else f"{p:,.0f}", "-" if m is None else f"{m:,.0f}",
                          f"{m / p:.3f}" if p and m is not None else "-"])
         table(["metric", "predicted (ILP, kernels)", "measured (kernels)", "ratio"], rows)
-        d = build.get("design")
-        if d:
-            res = d.get("resources") or {}
-            table(["metric", "predicted (ILP, kernels)", "measured kernels", "glue", "measured whole design"],
-                  [[k, _fmt(r.get("predicted_kernels")), _fmt(r.get("measured_kernels")), _fmt(r.get("glue")),
-                    _fmt(r.get("measured_whole"))] for k, r in res.items()])
-            n = d.get("network_sim") or {}
-            text(f"Complete streaming design ({d.get('top')}, {d.get('dir')}): whole-network simulation "
-                 f"({n.get('simulator')}) on {n.get('inputs')} inputs, {n.get('mismatches')} mismatches vs the QONNX "
-                 f"executor; latency {n.get('latency_cycles')} cycles (predicted {n.get('predicted_latency_cycles')}), "
-                 f"II {n.get('ii_cycles')} cycles (predicted {n.get('predicted_ii_cycles')}).")
         v = build["verify"]
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
         d = build.get("design")
