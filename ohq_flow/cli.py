@@ -17,7 +17,7 @@ from typing import List, Optional
 import typer
 
 from ohq_flow import __version__
-from ohq_flow.errors import InputError, OhqError
+from ohq_flow.errors import FlowError, InputError, OhqError
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Hardware-aware mixed-precision quantization for FPGAs: "
@@ -104,12 +104,19 @@ def boards(as_json: bool = typer.Option(False, "--json", metavar=_FLAG, help="JS
     if as_json:
         typer.echo(json.dumps({k: b.model_dump() for k, b in cat.items()}, indent=2))
         return
-    head = ("name", "board", "part", "LUT", "FF", "DSP", "BRAM18", "URAM", "MHz")
+    head = ("name", "board", "part", "LUT", "FF", "DSP", "BRAM18", "URAM", "MHz", "bitstream")
     rows = [(k, b.name, b.part, *(f"{getattr(b.resources, r):,}" for r in ("lut", "ff", "dsp", "bram18", "uram")),
-             f"{b.default_clock_mhz:g}") for k, b in cat.items()]
+             f"{b.default_clock_mhz:g}", _impl_path(b)) for k, b in cat.items()]
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
-        typer.echo("  ".join(str(c).rjust(w) if i >= 3 else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        typer.echo("  ".join(str(c).rjust(w) if 3 <= i < 9 else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def _impl_path(board) -> str:
+    """How the implement step makes a bitstream for this board (the boards table's last column)."""
+    if board.ecp5 is not None:
+        return "nextpnr-ecp5 " + " ".join(board.ecp5.nextpnr_args()[:1])
+    return "Vivado Tcl" if board.pins is not None else "- (no pins:)"
 
 
 # ------------------------------------------------------------------------------------ the flow
@@ -272,11 +279,45 @@ def report(run_dir: Path = typer.Argument(..., help="a run directory")):
     typer.echo(f"wrote {md_path}\n{html_path}")
 
 
+# ------------------------------------------------------------------------------------ board
+@app.command("board-run")
+def board_run(run_dir: Path = typer.Argument(..., help="a run directory with final/design and final/impl"),
+              port: str = typer.Option(..., "--port", help="serial port of the board's UART, e.g. /dev/ttyUSB0"),
+              baud: int = typer.Option(115200, "--baud", help="must match implement.baud of the bitstream"),
+              vectors: Optional[Path] = typer.Option(None, "--vectors", help="npz with x, y (and labels); default: final/verify/network_vectors.npz"),
+              limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N frames"),
+              timeout: float = typer.Option(5.0, "--timeout", help="seconds to wait for each answer")):
+    """Run the test inputs on the board (bitstream loaded): outputs vs the QONNX executor, accuracy, on-board latency."""
+    from ohq_flow.implement.board_run import format_board_run, main_board_run
+    res = main_board_run(run_dir, port, baud=baud, vectors=vectors, limit=limit, timeout_s=timeout)
+    typer.echo(format_board_run(res))
+    if res["bit_exact"] != res["frames"]:
+        raise FlowError(f"{res['frames'] - res['bit_exact']} of {res['frames']} frames differ from the expected outputs "
+                       f"(first: {res['first_mismatches']}); see {run_dir / 'final/impl/board_run.json'}")
+
+
+@app.command("board-sim")
+def board_sim(run_dir: Path = typer.Argument(..., help="a run directory with final/design/design.json"),
+              clks_per_bit: int = typer.Option(16, "--clks-per-bit", min=4, help="simulated UART bit time in clocks")):
+    """Simulate the board (shell + network, Verilator) behind a pseudo-terminal for board-run; Ctrl-C stops it."""
+    from ohq_flow.implement.design import DESIGN_JSON, load_design
+    from ohq_flow.implement.uart_sim import build_uart_sim, start_uart_sim
+    spec, sources, incs = load_design(run_dir / DESIGN_JSON)
+    exe = build_uart_sim(spec, sources, incs, run_dir / "final" / "impl" / "sim", clks_per_bit=clks_per_bit)
+    proc, pty = start_uart_sim(exe)
+    typer.echo(f"simulated board on {pty}: ohq-flow board-run {run_dir} --port {pty}")
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+
+
 # ------------------------------------------------------------------------------------ reports
 @app.command("parse-report")
 def parse_report(path: Path = typer.Argument(..., help="a report file or a project directory"),
                  as_json: bool = typer.Option(False, "--json", metavar=_FLAG, help="JSON list of records")):
-    """Parse Vivado/Vitis HLS, Vivado and FINN reports into normalised records."""
+    """Parse Vivado/Vitis HLS, Vivado, FINN and nextpnr reports into normalised records."""
     from ohq_flow.hw.reports.cli import main_parse_report
     raise typer.Exit(main_parse_report(str(path), as_json))
 

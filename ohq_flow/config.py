@@ -354,6 +354,12 @@ class BuildSection(_Strict):
     enabled: bool = True
     verify_samples: PositiveInt = 64
     eval_npz: Path | None = Field(None, description="labelled evaluation set (.npz with x, y) for accuracy")
+    design: bool = Field(True, description="generate the complete streaming design (final/design/) and simulate it "
+                                           "whole against the QONNX executor; its ops are checked at the layers step")
+    simulator: Literal["auto", "verilator", "iverilog"] = Field("auto", description="whole-network simulator "
+                                                                "(auto: Verilator, else Icarus Verilog)")
+    requant: Literal["auto", "thresholds"] = Field("auto", description="requantisation: exact multiply-shift where "
+                                                   "verified, else thresholds; or thresholds everywhere")
 
     @field_validator("eval_npz")
     @classmethod
@@ -362,6 +368,18 @@ class BuildSection(_Strict):
         if v is not None and not v.is_file():
             raise ValueError(f"evaluation file {v} does not exist")
         return v
+
+
+class ImplementSection(_Strict):
+    """Bitstream of the final design: ECP5 boards via Yosys/nextpnr/ecppack, AMD boards via Vivado Tcl."""
+
+    enabled: bool = True
+    target_mhz: PositiveFloat | None = Field(None, description="design clock; default: the board's clock (a PLL makes other clocks on ECP5)")
+    seed: int = Field(1, ge=0, description="nextpnr placement seed")
+    router: Literal["router1", "router2"] = "router2"
+    timeout_s: PositiveFloat = Field(1800.0, description="per tool run (synthesis, place and route, bitstream)")
+    baud: PositiveInt = Field(115200, description="UART of the board I/O shell")
+    allow_timing_failure: bool = Field(False, description="keep going (exit 0) when post-route Fmax < target; impl.json says timing_met: false")
 
 
 # ---------------------------------------------------------------------------------------- root
@@ -377,6 +395,7 @@ class FlowConfig(_Strict):
     budgets: BudgetsSection = Field(default_factory=BudgetsSection)
     solver: SolverSection = Field(default_factory=SolverSection)
     build: BuildSection = Field(default_factory=BuildSection)
+    implement: ImplementSection = Field(default_factory=ImplementSection)
     output_dir: Path = Field(Path("runs/run"), description="run directory (relative to the config file)")
 
     _source_file: Path | None = PrivateAttr(None)
@@ -563,6 +582,12 @@ solver:
   backend: cbc            # cbc (bundled) | highs
   time_limit_s: 60
   sweep: ["lut=20%:100%:9"]
+
+implement:                # bitstream: ECP5 boards (Yosys + nextpnr + ecppack); AMD boards get a Vivado Tcl script
+  enabled: true
+  target_mhz: null        # default: the board's clock (on ECP5 a PLL makes any other clock)
+  seed: 1
+  timeout_s: 1800
 
 output_dir: runs/my_model
 """

@@ -101,7 +101,7 @@ def code_hash() -> str:
     pkg = Path(__file__).resolve().parent
     dirs = [pkg] + [d for d in (pkg.parent / "boards", pkg.parent / "templates") if d.is_dir()]
     files = sorted(p for d in dirs for p in d.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                   and p.suffix in (".py", ".yaml", ".ys", ".tcl", ".j2"))
+                   and p.suffix in (".py", ".yaml", ".ys", ".tcl", ".j2", ".v", ".lpf", ".xdc", ".cpp"))
     return sha256_json({str(p.relative_to(pkg.parent)): sha256_file(p) for p in files})
 
 

@@ -54,7 +54,11 @@ def step_layers(ctx: RunContext) -> dict:
     """Discover quantizable layers -> layers.json and layers.txt."""
     from ohq_flow.model.layers import discover_layers, layers_table, tied_groups
 
-    layers = discover_layers(load_run_model(ctx), _quant_owners(ctx))
+    model = load_run_model(ctx)
+    if ctx.cfg.build.enabled and ctx.cfg.build.design:
+        from ohq_flow.design.graph import require_supported
+        require_supported(model)
+    layers = discover_layers(model, _quant_owners(ctx))
     atomic_write_json(ctx.path(LAYERS_JSON), {"layers": [l.to_dict() for l in layers],
                                               "tied_groups": tied_groups(layers)})
     atomic_write_text(ctx.path("layers.txt"), layers_table(layers) + "\n")
@@ -173,6 +177,12 @@ def step_build(ctx: RunContext) -> dict:
     return {"mismatches": bad}
 
 
+def step_implement(ctx: RunContext) -> dict:
+    """The final design in the board I/O shell -> bitstream and post-route timing -> final/impl/impl.json."""
+    from ohq_flow.implement.step import step_implement as implement
+    return implement(ctx)
+
+
 def step_report(ctx: RunContext) -> dict:
     """report.html (self-contained) and report.md of the run."""
     import yaml
@@ -209,6 +219,8 @@ STEPS = [
          ("sensitivity.csv", "costs.csv", MODEL_ONNX), "ILP: choose per-layer bit-widths"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
          (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
+    Step("implement", step_implement, ("final/impl/impl.json",), ("implement", "board"), ("final/build.json",),
+         "bitstream: synthesis, place and route, post-route timing (ECP5), or the Vivado script (AMD)"),
     Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),
          "HTML and Markdown report"),
 ]

@@ -119,6 +119,10 @@ def plot_resources(build: dict) -> bytes | None:
     return figure_png(fig)
 
 
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:,.0f}" if isinstance(v, (int, float)) else str(v)
+
+
 def _bits(v) -> str:
     return "-" if v is None else f"{float(v):g}"
 
@@ -235,9 +239,20 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
             p, m = build["predicted"].get(k), build["measured"].get(k)
             rows.append([k, "-" if p is None else f"{p:,.0f}", "-" if m is None else f"{m:,.0f}",
                          f"{m / p:.3f}" if p and m is not None else "-"])
-        table(["metric", "predicted", "measured", "ratio"], rows)
+        table(["metric", "predicted (ILP, kernels)", "measured (kernels)", "ratio"], rows)
         v = build["verify"]
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
+        d = build.get("design")
+        if d:
+            table(["metric", "predicted (kernels)", "kernels", "glue", "complete design"],
+                  [[k, "-" if r["predicted_kernels"] is None else f"{r['predicted_kernels']:,.0f}", f"{r['measured_kernels']:,.0f}",
+                    f"{r['glue']:+,.0f}", f"{r['measured_whole']:,.0f}"] for k, r in d.get("resources", {}).items()])
+            s = d["network_sim"]
+            text(f"Complete streaming design ({d['dir']}, top {d['top']}): whole-network simulation ({s['simulator']}) vs the "
+                 f"QONNX executor, {s['mismatches']} mismatches in {s['inputs']} inputs (back to back and with random "
+                 f"back-pressure); latency {s['latency_cycles']} cycles (predicted {s['predicted_latency_cycles']}), "
+                 f"II {s['ii_cycles']} cycles (predicted {s['predicted_ii_cycles']}); requantisation per layer: "
+                 + ", ".join(f"{n}: {m}" for n, m in d["requant"].items()) + ".")
         h = build.get("hls4ml") or {}
         if h.get("status") == "not_generated":
             text(f"Whole network as an hls4ml project: NOT generated ({h['error'].splitlines()[0]}); the RTL design "
@@ -252,6 +267,22 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
             text(f"Brevitas write-back re-exported: max output difference {build['brevitas']['max_output_diff']:g}.")
     else:
         text("missing: final/build.json (run the build step)")
+
+    impl = _json(run_dir / "final" / "impl" / "impl.json")
+    if impl:
+        section("Implementation")
+        if impl.get("fmax_mhz") is not None:
+            if impl.get("timing_met") is False:
+                html_parts.append(f"<div class='warn'><b>TIMING NOT MET</b>: post-route Fmax {impl['fmax_mhz']:.1f} MHz "
+                                  f"&lt; target {impl.get('target_mhz')} MHz.</div>")
+                md_parts.append(f"\n> **TIMING NOT MET**: post-route Fmax {impl['fmax_mhz']:.1f} MHz < target "
+                                f"{impl.get('target_mhz')} MHz.\n")
+            table(["field", "value"], [[k, impl.get(k)] for k in (
+                "status", "board", "device", "tool", "tool_version", "fmax_mhz", "target_mhz", "timing_met", "lut4", "ff",
+                "dp16kd", "mult18", "latency_cycles", "latency_ns", "throughput_fps", "bitstream", "bitstream_bytes",
+                "program") if impl.get(k) is not None])
+        else:
+            text(f"Implementation: {impl.get('status')} — {impl.get('message', '')}")
 
     section("Run")
     steps = manifest.get("steps", {})

@@ -63,3 +63,13 @@ def test_not_a_run_directory(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ohq_flow", "report", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and "not a run directory" in r.stderr
     assert not (tmp_path / "report.html").exists()
+
+
+def test_implementation_section_flags_failed_timing(run_dir):
+    (run_dir / "final" / "impl").mkdir(parents=True)
+    (run_dir / "final" / "impl" / "impl.json").write_text(json.dumps(
+        {"status": "timing_not_met", "fmax_mhz": 41.2, "target_mhz": 50.0, "timing_met": False, "lut4": 5000,
+         "bitstream": "final/impl/ohq_top.bit"}))
+    html_path, md_path = write_report(run_dir)
+    assert "TIMING NOT MET" in html_path.read_text()
+    assert "| lut4 | 5000 |" in md_path.read_text()

@@ -212,3 +212,14 @@ def test_concurrent_writers_of_one_key(tmp_path):
         t.join()
     assert not errors and cache.get(key).lut in {r.lut for r in rows}
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_tool_log_symlink_is_replaced_not_followed(tmp_path):
+    from ohq_flow.hw.tools import run_tool
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    log = tmp_path / "tool.log"
+    log.symlink_to(victim)
+    run_tool(["echo", "hello"], log_path=log, timeout_s=30)
+    assert victim.read_text() == "precious\n"
+    assert not log.is_symlink() and "hello" in log.read_text()

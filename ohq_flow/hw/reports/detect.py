@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ohq_flow.errors import ReportParseError
 
-from . import finn, hls, vivado
+from . import finn, hls, nextpnr, vivado
 from ._text import NotAReportError, head, read_text
 from .record import ReportRecord
 
@@ -62,7 +62,7 @@ def parse_report(path: str | Path) -> list[ReportRecord]:
         except json.JSONDecodeError as exc:
             raise ReportParseError(p, f"JSON does not parse ({exc.msg} at line {exc.lineno}); "
                                    "the file looks truncated") from exc
-        recs = finn.parse_finn_json(p, data)
+        recs = nextpnr.parse_nextpnr_json(p, data) if nextpnr.is_nextpnr_report(data) else finn.parse_finn_json(p, data)
     elif "HLS Report for '" in s:
         recs = hls.parse_csynth_rpt(p, s)
     elif "== Synthesis Summary Report of '" in s:

@@ -1,4 +1,5 @@
-"""The Yosys measurer: ``synth_xilinx`` of a design -> LUT/FF/CARRY/DSP/BRAM, logic depth, timing estimate.
+"""The Yosys measurer: ``synth_xilinx`` (``synth_ecp5`` for family ecp5) of a design -> LUT/FF/CARRY/DSP/BRAM,
+logic depth, timing estimate.
 
 The script comes from ``templates/yosys/synth_xilinx.ys``. Yosys has no Xilinx timing model, so
 the clock period is an *estimate* from the logic depth (LUT levels incl. carry cells after
@@ -24,12 +25,18 @@ from functools import lru_cache
 from pathlib import Path
 
 from ohq_flow.errors import FlowError, InputError
-from ohq_flow.fileio import atomic_write_json, sha256_file, sha256_json
+from ohq_flow.fileio import atomic_write_json, atomic_write_text, sha256_file, sha256_json
 from ohq_flow.hw.tools import run_tool
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "yosys" / "synth_xilinx.ys"
-# (clock-to-out + setup, per logic level) in ns — assumptions documented above
-LEVEL_DELAY_NS = {"xc7": (1.0, 0.55), "xcup": (0.6, 0.35), "xcu": (0.7, 0.4)}
+ECP5_TEMPLATE = TEMPLATE.with_name("synth_ecp5_ooc.ys")     # family "ecp5": synth_ecp5, LUT4 fabric
+# (clock-to-out + setup, per logic level) in ns — assumptions documented above; ecp5 fitted to
+# post-route nextpnr-ecp5 Fmax of da4ml kernels at speed grade 6 (docs/notes/impl.md)
+LEVEL_DELAY_NS = {"xc7": (1.0, 0.55), "xcup": (0.6, 0.35), "xcu": (0.7, 0.4), "ecp5": (1.0, 1.1)}
+
+
+def _template(family: str) -> Path:
+    return ECP5_TEMPLATE if family == "ecp5" else TEMPLATE
 
 
 @dataclass
@@ -134,10 +141,10 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     work_dir.mkdir(parents=True, exist_ok=True)
     stat_json = work_dir / "yosys_stat.json"
     stat_json.unlink(missing_ok=True)            # never read the statistics of an earlier run
-    script = string.Template(TEMPLATE.read_text()).substitute(
+    script = string.Template(_template(family).read_text()).substitute(
         sources=" ".join(_script_sources(sources, work_dir)), family=family, top=top, stat_json=stat_json.name)
     script_path = work_dir / "synth.ys"
-    script_path.write_text(script)
+    atomic_write_text(script_path, script)        # replaces whatever is there (a symlink too)
     log_path = work_dir / "yosys.log"
     res = run_tool([binary, "-q", "-l", log_path.with_suffix(".full.log").name, "-s", script_path.name],
                    log_path=log_path, timeout_s=timeout_s, cwd=work_dir)
@@ -148,11 +155,18 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     depth = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", full)
     if not depth:
         raise FlowError(f"yosys printed no logic depth (ltp); log: {log_path.with_suffix('.full.log')}")
-    lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT[1-6]", k))
-    ff = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
-    carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
-    dsp = sum(v for k, v in cells.items() if k.startswith("DSP48"))
-    bram = sum(v for k, v in cells.items() if k.startswith("RAMB18")) + 2 * sum(v for k, v in cells.items() if k.startswith("RAMB36"))
+    if family == "ecp5":   # LUT4-equivalent logic cells as nextpnr counts them (TRELLIS_COMB)
+        carry = cells.get("CCU2C", 0)
+        lut = cells.get("LUT4", 0) + 2 * carry + 2 * cells.get("TRELLIS_DPR16X4", 0)
+        ff = cells.get("TRELLIS_FF", 0)
+        dsp = cells.get("MULT18X18D", 0)
+        bram = cells.get("DP16KD", 0)
+    else:
+        lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT[1-6]", k))
+        ff = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
+        carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
+        dsp = sum(v for k, v in cells.items() if k.startswith("DSP48"))
+        bram = sum(v for k, v in cells.items() if k.startswith("RAMB18")) + 2 * sum(v for k, v in cells.items() if k.startswith("RAMB36"))
     t0, per_level = LEVEL_DELAY_NS.get(family, LEVEL_DELAY_NS["xc7"])
     d = max(int(x) for x in depth)
     return YosysResult(lut, ff, carry, dsp, float(bram), d, round(t0 + per_level * d, 3), cells,
@@ -174,7 +188,7 @@ def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir
     the top, the family, the script template and the Yosys version. Returns (result, from_cache)."""
     binary = yosys or find_yosys()
     key = sha256_json({"sources": sorted(sha256_file(Path(x)) for x in sources), "top": top, "family": family,
-                       "template": sha256_file(TEMPLATE), "yosys": yosys_version(binary)})
+                       "template": sha256_file(_template(family)), "yosys": yosys_version(binary)})
     entry = Path(cache_dir) / "designs" / key[:2] / f"{key}.json"
     if entry.is_file():
         try:
