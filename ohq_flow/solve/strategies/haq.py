@@ -13,9 +13,10 @@ whose width decays per episode, random actions for the warm-up episodes, and a m
 reward baseline.
 
 Hardware feedback: with :class:`~ohq_flow.solve.strategies.costs.OnDemandCosts` the costs of the
-candidates the policies of an episode batch use are measured together (parallel jobs, cached);
-unmeasured costs are estimated from measured neighbours only to steer the bit lowering, and a
-policy is accepted only once all its candidates are measured and it fits.
+candidates of the policies of an episode batch that could beat the best policy so far are measured
+together (parallel jobs, cached); unmeasured costs are estimated from measured neighbours to steer
+the bit lowering and to train on the other policies, and a policy is returned only once all its
+candidates are measured and it fits.
 
 Checkpoint (``checkpoint`` = a directory): after each episode batch, atomically, the agent,
 optimisers, replay buffer, random state, best policy and measured candidates, in a file named
@@ -220,13 +221,14 @@ class _Search:
         self.cands = allowed(problem, budgets) if table_mode else {
             l: [c for c in cs if l not in problem.pins or c.bits == problem.pins[l]] for l, cs in problem.candidates.items()}
         self.layers = list(self.cands)
+        self.problem = problem
         self.wv = {l: sorted({c.w_bits for c in cs}) for l, cs in self.cands.items()}
         self.av = {l: sorted({c.a_bits for c in cs}) for l, cs in self.cands.items()}
         self.folds = problem.has_folds
         self.n_action = 3 if self.folds else 2
         self.features = self._features(layer_info or {})
         self.n_state = self.features.shape[1] + self.n_action + 2
-        self.worst = sum(max(c.damage for c in cs) for cs in self.cands.values()) or 1.0
+        self.worst = sum(max((c.damage for c in cs), default=0.0) for cs in self.cands.values()) or 1.0
         self.agent = _Agent(torch, self.n_state, self.n_action, s, seed)
         self.rng = np.random.default_rng(seed)
         self.replay = np.zeros((s.replay, 2 * self.n_state + self.n_action + 2), dtype=np.float64)
@@ -234,6 +236,7 @@ class _Search:
         self.sigma, self.baseline = s.sigma, None
         self.best: tuple[float, Choice] | None = None
         self.history: list[float] = []
+        self._rmemo: dict[tuple, float] = {}
 
     # -- state
     def _features(self, info: Mapping) -> np.ndarray:
@@ -241,7 +244,7 @@ class _Search:
         n = len(self.layers)
         for i, l in enumerate(self.layers):
             meta = info.get(l) or {}
-            c0 = self.cands[l][0]
+            c0 = (self.cands[l] or self.problem.candidates[l])[0]
             params = meta.get("params")
             if params is None and c0.cost.get("weight_bits") is not None:
                 params = c0.cost["weight_bits"] / c0.w_bits
@@ -340,29 +343,43 @@ class _Search:
                                                            c.key)).key
         return True
 
-    def _enforce(self, choices: list[Choice]) -> list[bool]:
-        """Lower every policy until it fits with measured costs; measure each round's candidates together."""
-        done = [False] * len(choices)
+    def _enforce(self, choices: list[Choice]) -> list[str]:
+        """Lower every policy until it fits; per policy "fit" (all its costs measured), "estimated" or "failed".
+
+        Measuring is spent where it matters: a policy whose reward cannot beat the best one so far
+        is judged on estimated costs ("estimated": it trains the agent, it can never be returned);
+        the others' candidates are measured together, each round, and lowered again if they break.
+        """
+        status: list[str | None] = [None] * len(choices)
+        best = self.best[0] if self.best is not None else None
         for _ in range(self.s.max_rounds):
             for i, ch in enumerate(choices):
-                if not done[i]:
+                if status[i] is None:
                     while True:
                         over = self.est.over(ch, self.budgets)
                         if not over or not self._lower_once(ch, over):
                             break
-            self.source.measure((l, self.problem.candidate(l, k)) for i, ch in enumerate(choices) if not done[i]
+                    if over:
+                        status[i] = "failed"
+                    elif (best is not None and not all(self.source.known(l, self.problem.candidate(l, k))
+                                                       for l, k in ch.items()) and self._reward(ch) <= best + 1e-12):
+                        status[i] = "estimated"
+            self.source.measure((l, self.problem.candidate(l, k)) for i, ch in enumerate(choices) if status[i] is None
                                 for l, k in ch.items())
             for i, ch in enumerate(choices):
-                if not done[i] and not violations(self.problem, ch, self.budgets):
-                    done[i] = True
-            if all(done) or isinstance(self.source, TableCosts):
+                if status[i] is None and not violations(self.problem, ch, self.budgets):
+                    status[i] = "fit"
+            if all(st is not None for st in status) or isinstance(self.source, TableCosts):
                 break                                  # a table has nothing more to measure
-        return done
+        return [st or "failed" for st in status]
 
     # -- reward, replay, training
     def _reward(self, choice: Choice) -> float:
         if self.reward_fn is not None:
-            return float(self.reward_fn({l: tuple(k[:2]) for l, k in choice.items()}))
+            key = tuple(sorted(choice.items()))
+            if key not in self._rmemo:
+                self._rmemo[key] = float(self.reward_fn({l: tuple(k[:2]) for l, k in choice.items()}))
+            return self._rmemo[key]
         return -sum(self.problem.candidate(l, k).damage for l, k in choice.items()) / self.worst
 
     def _store(self, choice: Choice, states: list[np.ndarray], reward: float) -> None:
@@ -390,11 +407,11 @@ class _Search:
     def run_batch(self, n: int) -> None:
         walks = [self._walk_and_count() for _ in range(n)]
         choices = [w[0] for w in walks]
-        fit = self._enforce(choices)
-        for (ch, states), ok in zip(walks, fit):
-            r = self._reward(ch) if ok else -1.0 - 1.0 / max(1, len(self.layers))
+        status = self._enforce(choices)
+        for (ch, states), st in zip(walks, status):
+            r = self._reward(ch) if st != "failed" else -1.0 - 1.0 / max(1, len(self.layers))
             self.history.append(r)
-            if ok and (self.best is None or r > self.best[0] + 1e-12):
+            if st == "fit" and (self.best is None or r > self.best[0] + 1e-12):
                 self.best = (r, dict(ch))
             self.baseline = r if self.baseline is None else (
                 self.s.baseline_decay * self.baseline + (1 - self.s.baseline_decay) * r)
