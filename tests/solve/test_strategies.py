@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from ohq_flow.errors import ConfigError, FlowError, InputError
+from ohq_flow.errors import ConfigError, InputError
 from ohq_flow.hw.costs import CostRow, write_costs
 from ohq_flow.solve import Candidate, Problem, Tie, totals_of
 from ohq_flow.solve.ilp import within_budgets
@@ -192,13 +192,10 @@ def test_haq_on_demand_measures_through_the_cache(digits_model, digits_cfg, tmp_
     from ohq_flow.solve.step import solve_run
     model, last, cfg, sens = _last_layer_setup(digits_model, digits_cfg, tmp_path)
     opts = {"episodes": 8, "batch": 4, "warmup": 4}
-    kw = dict(budgets={"lut": 150.0}, board=None, layers=last, strategy="haq", seed=0, options=opts,
+    kw = dict(budgets={"lut": 1200.0}, board=None, layers=last, strategy="haq", seed=0, options=opts,
               on_demand=(model, cfg))
     (tmp_path / "r1").mkdir()
-    try:
-        first = solve_run(sens, None, tmp_path / "r1", **kw)
-    except FlowError:
-        first = None
+    first = solve_run(sens, None, tmp_path / "r1", **kw)
     rec1 = json.loads((tmp_path / "r1" / "solution.json").read_text())
     info1 = rec1["strategy_info"]
     assert rec1["strategy"] == "haq" and info1["costs"] == "on_demand" and info1["table_size"] == 10
@@ -206,13 +203,9 @@ def test_haq_on_demand_measures_through_the_cache(digits_model, digits_cfg, tmp_
     assert info1["ran"] > 0 and info1["failed"] == 0
     rows = (tmp_path / "r1" / "costs_on_demand.csv").read_text().splitlines()
     assert len(rows) == 1 + info1["measured"]
-    if first is not None:
-        assert first.totals["lut"] <= 150.0
+    assert first.totals["lut"] <= 1200.0 and first.assignment
     (tmp_path / "r2").mkdir()
-    try:
-        solve_run(sens, None, tmp_path / "r2", **kw)
-    except FlowError:
-        pass
+    solve_run(sens, None, tmp_path / "r2", **kw)
     info2 = json.loads((tmp_path / "r2" / "solution.json").read_text())["strategy_info"]
     assert info2["ran"] == 0 and info2["cached"] == info2["measured"] == info1["measured"]
     assert json.loads((tmp_path / "r2" / "solution.json").read_text())["assignment"] == rec1["assignment"]

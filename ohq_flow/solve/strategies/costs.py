@@ -119,6 +119,7 @@ def skeleton_problem(sensitivity: Mapping[tuple[str, int, int], float], layers, 
         if not cs:
             raise InputError(f"layer {layer.name} has no row in the sensitivity table for its search space")
         cands[layer.name] = cs
+    settings = {**settings, "ties": list(settings.get("ties") or []), "pins": dict(settings.get("pins") or {})}
     return Problem(cands, {}, **settings)
 
 

@@ -84,11 +84,22 @@ class _Estimator:
 
     def __init__(self, problem: Problem, source):
         self.problem, self.source = problem, source
+        self._memo: dict = {}
+        self._version = -1
 
     def value(self, layer: str, c: Candidate, metric: str) -> float:
         if self.source.known(layer, c):
             v = metric_value(self.problem, c, metric)
             return math.inf if v is None else v
+        version = len(getattr(self.source, "rows", ()))   # estimates change only when something is measured
+        if version != self._version:
+            self._memo, self._version = {}, version
+        key = (layer, c.key, metric)
+        if key not in self._memo:
+            self._memo[key] = self._estimate(layer, c, metric)
+        return self._memo[key]
+
+    def _estimate(self, layer: str, c: Candidate, metric: str) -> float:
         mine = [o for o in self.problem.candidates[layer] if self.source.known(layer, o)
                 and metric_value(self.problem, o, metric) is not None]
         if mine:
@@ -307,7 +318,7 @@ class _Search:
         return choice, states
 
     # -- budget enforcement (HAQ: lower the bits layer after layer until the policy fits)
-    def _lower_once(self, choice: Choice, over: list[str]) -> bool:
+    def _lower_once(self, choice: Choice, over: list[str], seen: set) -> bool:
         metrics = [m for m in over if m in self.budgets] or self.metrics
         for l in self.layers:
             cur = self.problem.candidate(l, choice[l])
@@ -316,14 +327,15 @@ class _Search:
                      and self.est.share(l, c, self.budgets, metrics) < cur_share]
             if not steps:
                 continue
-            nxt = max(steps, key=lambda c: (self.est.share(l, c, self.budgets, metrics), -c.damage, c.key))
-            trial = dict(choice)
-            trial[l] = nxt.key
-            if not self._retie(trial, l):
-                continue
-            choice.clear()
-            choice.update(trial)
-            return True
+            for nxt in sorted(steps, key=lambda c: (-self.est.share(l, c, self.budgets, metrics), c.damage, c.key)):
+                trial = dict(choice)
+                trial[l] = nxt.key                     # the smallest step down first
+                if not self._retie(trial, l) or tuple(trial.items()) in seen:
+                    continue                           # never back to a policy already tried: no cycles
+                seen.add(tuple(trial.items()))
+                choice.clear()
+                choice.update(trial)
+                return True
         return False
 
     def _retie(self, choice: Choice, layer: str) -> bool:
@@ -355,9 +367,10 @@ class _Search:
         for _ in range(self.s.max_rounds):
             for i, ch in enumerate(choices):
                 if status[i] is None:
+                    seen = {tuple(ch.items())}
                     while True:
                         over = self.est.over(ch, self.budgets)
-                        if not over or not self._lower_once(ch, over):
+                        if not over or not self._lower_once(ch, over, seen):
                             break
                     if over:
                         status[i] = "failed"
