@@ -10,12 +10,16 @@ import difflib
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
 
 from ohq_flow.errors import InputError
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
+# values that reach tool scripts (Yosys, Tcl) are allow-listed: one word, nothing a script could interpret
+PART_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
+YOSYS_FAMILY_PATTERN = r"^[a-z][a-z0-9_]{0,15}$"
+MAX_BOARD_FILE_BYTES = 1 << 20
 
 
 class BoardResources(BaseModel):
@@ -34,13 +38,21 @@ class Board(BaseModel):
     name: str
     aliases: list[str] = []
     vendor: str = ""
-    part: str
+    part: str = Field(pattern=PART_PATTERN, description="FPGA part, e.g. xc7z020clg400-1 (letters, digits, _ . + -)")
     family: str
-    yosys_family: str = Field(description="synth_xilinx -family value, e.g. xc7 or xcup")
+    yosys_family: str = Field(pattern=YOSYS_FAMILY_PATTERN, description="synth_xilinx -family value, e.g. xc7 or xcup")
     default_clock_mhz: PositiveFloat
     resources: BoardResources
     source: str = ""
     file: str = ""
+
+    @field_validator("name", "family", "vendor", "source", "aliases")
+    @classmethod
+    def _printable(cls, v):
+        for text in ([v] if isinstance(v, str) else v):
+            if any(ord(c) < 32 or ord(c) == 127 for c in text):
+                raise ValueError(f"{text!r} contains control characters (newline, tab, ...)")
+        return v
 
     @property
     def clock_ns(self) -> float:
@@ -57,13 +69,10 @@ def _norm(name: str) -> str:
 
 def load_board_file(path: str | Path) -> Board:
     """Load one board YAML file; errors name the file and the field."""
+    from ohq_flow.yamlio import load_yaml_file
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"board file {path} does not exist", "give a catalog name (ohq-flow boards) or a path to a board YAML") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"board file {path} is not valid YAML: {exc}") from None
+    data = load_yaml_file(path, "board file", max_bytes=MAX_BOARD_FILE_BYTES,
+                          missing_hint="give a catalog name (ohq-flow boards) or a path to a board YAML")
     if not isinstance(data, dict):
         raise InputError(f"board file {path} must be a mapping of fields", "copy one of the files in boards/ as a template")
     try:

@@ -6,6 +6,7 @@ shows the full traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
@@ -22,6 +23,7 @@ app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_e
                   help="Hardware-aware mixed-precision quantization for FPGAs: "
                        "Brevitas/QONNX -> sensitivity (MQE) + measured cost (OQA) -> ILP -> verified design.")
 _state = {"debug": False}
+_FLAG = ""  # flags take no value: show none in --help (typer would print <bool>)
 
 
 def _version(value: bool) -> None:
@@ -31,10 +33,10 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="show full tracebacks"),
+def _main(debug: bool = typer.Option(False, "--debug", metavar=_FLAG, help="show full tracebacks"),
           verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="more log output (-vv for debug)"),
-          quiet: bool = typer.Option(False, "-q", "--quiet", help="only warnings and errors"),
-          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version")):
+          quiet: bool = typer.Option(False, "-q", "--quiet", metavar=_FLAG, help="only warnings and errors"),
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar=_FLAG, help="print the version")):
     _state["debug"] = debug
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -53,8 +55,12 @@ def _run_ctx(config: Path, force: bool = False):
     """The run context of a config; the run's log also goes to RUN_DIR/ohq_flow.log."""
     from ohq_flow.pipeline import RunContext
     cfg = _load(config)
-    cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(cfg.output_dir / "ohq_flow.log")
+    try:
+        cfg.output_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(cfg.output_dir / "ohq_flow.log")
+    except OSError as exc:
+        raise InputError(f"output directory {cfg.output_dir} cannot be written ({exc.strerror or exc})",
+                         "set output_dir in the config to a writable directory (and check free disk space)") from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     logging.getLogger().addHandler(handler)
@@ -73,7 +79,7 @@ def validate(config: Path = typer.Argument(..., help="flow config (YAML)")):
 
 @app.command()
 def init(path: Path = typer.Argument(Path("ohq_flow.yaml"), help="where to write the starter config"),
-         force: bool = typer.Option(False, "--force", help="overwrite an existing file")):
+         force: bool = typer.Option(False, "--force", metavar=_FLAG, help="overwrite an existing file")):
     """Write a commented starter config."""
     from ohq_flow.config import STARTER_CONFIG
     from ohq_flow.fileio import atomic_write_text
@@ -91,7 +97,7 @@ def schema():
 
 
 @app.command()
-def boards(as_json: bool = typer.Option(False, "--json", help="JSON output")):
+def boards(as_json: bool = typer.Option(False, "--json", metavar=_FLAG, help="JSON output")):
     """List the board catalog (boards/*.yaml)."""
     from ohq_flow.boards import catalog
     cat = catalog()
@@ -117,7 +123,7 @@ def _run(config: Path, start: Optional[str], stop: Optional[str], force: bool):
 
 @app.command()
 def layers(config: Path = typer.Argument(..., help="flow config (YAML)"),
-           as_json: bool = typer.Option(False, "--json", help="print layers.json instead of the table")):
+           as_json: bool = typer.Option(False, "--json", metavar=_FLAG, help="print layers.json instead of the table")):
     """Export the model and print its quantizable layers (writes layers.json)."""
     ctx = _run(config, None, "layers", False)
     path = ctx.path("layers.json") if as_json else ctx.path("layers.txt")
@@ -130,7 +136,7 @@ def layers(config: Path = typer.Argument(..., help="flow config (YAML)"),
 def run(config: Path = typer.Argument(..., help="flow config (YAML)"),
         start: Optional[str] = typer.Option(None, "--from", help="first step to run"),
         stop: Optional[str] = typer.Option(None, "--to", help="last step to run"),
-        force: bool = typer.Option(False, "--force", help="redo steps even when their inputs are unchanged")):
+        force: bool = typer.Option(False, "--force", metavar=_FLAG, help="redo steps even when their inputs are unchanged")):
     """Run the flow (steps whose inputs are unchanged are skipped)."""
     ctx = _run(config, start, stop, force)
     typer.echo(f"run directory: {ctx.run_dir}")
@@ -167,6 +173,22 @@ def _parse_budgets(items: List[str]) -> dict:
     return out
 
 
+def _merge_budgets(budgets, update: dict):
+    """The config's budgets with ``--budget`` values, validated like the config (ConfigError naming --budget)."""
+    from pydantic import ValidationError
+    from ohq_flow.config import BudgetsSection, ConfigError, _problems
+    try:
+        return BudgetsSection.model_validate({**budgets.model_dump(), **update})
+    except ValidationError as exc:
+        raise ConfigError("--budget", [(f"budgets.{p}", m) for p, m in _problems(exc)]) from None
+
+
+def _check_budgets(update: dict) -> dict:
+    """``--budget`` values of standalone solve, validated like the config's budgets."""
+    from ohq_flow.config import BudgetsSection
+    return _merge_budgets(BudgetsSection(), update).as_dict()
+
+
 @app.command()
 def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or give --sensitivity and --costs)"),
           sens: Optional[Path] = typer.Option(None, "--sensitivity", help="sensitivity.csv (standalone mode)"),
@@ -186,7 +208,8 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
                                                  help="ilp (default) | greedy | evolutionary | uniform | haq"),
           seed: Optional[int] = typer.Option(None, "--seed", help="seed of a randomised strategy"),
           out: Optional[Path] = typer.Option(None, "--out", help="output directory (standalone mode)"),
-          as_json: bool = typer.Option(False, "--json", help="print the solution as JSON (also when infeasible: exit 1)")):
+          as_json: bool = typer.Option(False, "--json", metavar=_FLAG,
+                                       help="print the solution as JSON (also when infeasible: exit 1)")):
     """Bit-width selection (the ILP, or --strategy): from a run's tables (CONFIG) or from CSV files alone."""
     from ohq_flow.errors import FlowError
     try:
@@ -214,7 +237,7 @@ def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, m
         if sweep:
             ctx.cfg.solver.sweep = list(sweep)
         if budget:
-            ctx.cfg.budgets = ctx.cfg.budgets.model_copy(update=_parse_budgets(budget))
+            ctx.cfg.budgets = _merge_budgets(ctx.cfg.budgets, _parse_budgets(budget))
         solver_updates = {k: v for k, v in (("minimize", minimize), ("max_damage", max_damage), ("strategy", strategy),
                                             ("seed", seed)) if v is not None}
         if solver_updates:
@@ -224,7 +247,9 @@ def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, m
         if latency_mode is not None:
             ctx.cfg.budgets = ctx.cfg.budgets.model_copy(update={"latency_mode": latency_mode})
         steps = [s for s in STEPS if s.name in ("export", "layers", "sensitivity", "profile", "solve")]
-        run_steps(steps, ctx, echo=(lambda _: None) if as_json else typer.echo)
+        import contextlib
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():  # stdout: JSON only
+            run_steps(steps, ctx, echo=(lambda _: None) if as_json else typer.echo)
         if as_json:
             typer.echo(ctx.path("solution.json").read_text())
         return
@@ -235,7 +260,7 @@ def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, m
     out_dir = out or sens.parent
     import contextlib, io
     sink = io.StringIO()
-    budgets = _parse_budgets(budget)
+    budgets = _check_budgets(_parse_budgets(budget))
     if latency_mode is None:
         latency_mode = "dataflow" if "ii_cycles" in budgets or minimize == "ii_cycles" else "sequential"
     with contextlib.redirect_stdout(sink) if as_json else contextlib.nullcontext():
@@ -258,10 +283,22 @@ def report(run_dir: Path = typer.Argument(..., help="a run directory")):
 # ------------------------------------------------------------------------------------ reports
 @app.command("parse-report")
 def parse_report(path: Path = typer.Argument(..., help="a report file or a project directory"),
-                 as_json: bool = typer.Option(False, "--json", help="JSON list of records")):
+                 as_json: bool = typer.Option(False, "--json", metavar=_FLAG, help="JSON list of records")):
     """Parse Vivado/Vitis HLS, Vivado and FINN reports into normalised records."""
     from ohq_flow.hw.reports.cli import main_parse_report
     raise typer.Exit(main_parse_report(str(path), as_json))
+
+
+def _click_errors() -> tuple[type, ...]:
+    """Usage-error classes: click's, and the copy of click typer bundles (typer >= 0.20)."""
+    import click
+    out = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as TyperClickException
+        out.append(TyperClickException)
+    except ImportError:
+        pass
+    return tuple(out)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -281,11 +318,20 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         code = 130
+    except OSError as exc:                   # a read-only or full disk, a directory where a file should be
+        if _state["debug"]:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        typer.secho(f"error: cannot access{where}: {exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        bad_input = isinstance(exc, (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError)) \
+            or exc.errno == errno.EROFS
+        if bad_input:
+            typer.echo("  hint: check the path and its permissions (output_dir, cache_dir in the config)", err=True)
+        sys.exit(2 if bad_input else 1)
     except Exception as exc:  # click usage errors and the like
-        import click
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _click_errors()):
             exc.show()
-            sys.exit(2)
+            sys.exit(getattr(exc, "exit_code", 2) or 2)
         if _state["debug"]:
             raise
         typer.secho(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",

@@ -8,13 +8,13 @@ Relative paths in the config are relative to the config file's directory.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import typing
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError,
                       ValidationInfo, field_validator, model_validator)
 
@@ -24,6 +24,7 @@ MIN_BITS, MAX_BITS = 1, 16
 BUDGET_METRICS = ("lut", "ff", "dsp", "bram18", "uram", "latency_cycles", "ii_cycles", "latency_ns",
                   "weight_bits", "bops")
 Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)]
+MAX_CONFIG_BYTES = 4 << 20
 _PERCENT = re.compile(r"^\s*(\d+(\.\d+)?)\s*%\s*$")
 
 
@@ -36,9 +37,18 @@ def _base_dir(info: ValidationInfo) -> Path:
     return Path(ctx.get("base_dir", "."))
 
 
+def check_path_text(path: str | Path) -> None:
+    """Refuse a path with control characters (newline, tab, ...): such a name can break out of a tool
+    script or a log line; no real project needs one."""
+    bad = sorted({repr(c) for c in str(path) if ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise ValueError(f"path {str(path)!r} contains control characters ({', '.join(bad)}); rename it")
+
+
 def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
     if path is None:
         return None
+    check_path_text(path)
     path = Path(path).expanduser()
     return path if path.is_absolute() else (_base_dir(info) / path).resolve()
 
@@ -146,6 +156,22 @@ class SearchSection(_Strict):
                                               "(layers sharing one quantizer are tied automatically)")
     unquantized_input_bits: int = Field(8, ge=MIN_BITS, le=MAX_BITS,
                                         description="activation width assumed in hardware for a layer whose input has no quantizer")
+    folds: Union[Literal["off", "auto"], list[str]] = Field(
+        "off", description="parallelism candidates per layer: off (one per bits), auto (FINN PE/SIMD divisors for "
+                           "folded layers, parallel pixels for streamed ones, Pareto-pruned), or labels like "
+                           "['pe2_simd4', 'px2'] checked against each layer's dimensions")
+    max_folds: PositiveInt = Field(6, description="at most this many folds per layer and bit-width (auto)")
+
+    @field_validator("folds")
+    @classmethod
+    def _folds(cls, v):
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("folds: give 'off', 'auto' or a non-empty list like ['pe2_simd4', 'px2']")
+            for label in v:
+                if not re.fullmatch(r"pe[1-9]\d*_simd[1-9]\d*|px[1-9]\d*", label):
+                    raise ValueError(f"fold {label!r} is not like 'pe4_simd8' or 'px2'")
+        return v
 
     @field_validator("weight_bits", "act_bits")
     @classmethod
@@ -278,16 +304,24 @@ class BudgetsSection(_Strict):
     bops: BudgetValue | None = None
     latency_mode: Literal["sequential", "dataflow"] = "sequential"
 
-    @field_validator(*BUDGET_METRICS)
+    @field_validator(*BUDGET_METRICS, mode="before")
     @classmethod
-    def _value(cls, v: BudgetValue | None, info: ValidationInfo) -> BudgetValue | None:
-        if v is None or isinstance(v, (int, float)):
-            if v is not None and v <= 0:
-                raise ValueError("a budget must be > 0")
+    def _value(cls, v: Any, info: ValidationInfo) -> BudgetValue | None:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ValueError(f"budget must be a number or a percentage like '40%', got {v!r}")
+        if isinstance(v, (int, float)):
+            if not math.isfinite(v) or v <= 0:
+                raise ValueError(f"a budget must be a finite number > 0, got {v!r}")
             return v
-        if _PERCENT.match(v):
+        m = _PERCENT.match(v)
+        if m:
             if info.field_name not in ("lut", "ff", "dsp", "bram18", "uram"):
                 raise ValueError(f"a percentage budget needs a board total; {info.field_name} has none — give a number")
+            pct = float(m.group(1))
+            if not 0 < pct <= 100:
+                raise ValueError(f"a percentage budget must be in (0%, 100%], got {v.strip()!r}")
             return v.strip()
         raise ValueError(f"budget must be a number or a percentage like '40%', got {v!r}")
 
@@ -485,12 +519,13 @@ def parse_config(data: Any, *, base_dir: Path, source: str = "<config>") -> Flow
 
 def load_config(path: str | Path) -> FlowConfig:
     """Load and validate a YAML config file."""
+    from ohq_flow.yamlio import YamlError, load_yaml, read_text_file
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"config file {path} does not exist", "create one with `ohq-flow init CONFIG`")
+    text = read_text_file(path, "config file", max_bytes=MAX_CONFIG_BYTES,
+                          missing_hint="create one with `ohq-flow init CONFIG`")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        data = load_yaml(text)
+    except YamlError as exc:
         raise ConfigError(str(path), [("", f"not valid YAML: {exc}")]) from None
     cfg = parse_config(data, base_dir=path.resolve().parent, source=str(path))
     cfg._source_file = path.resolve()

@@ -138,7 +138,7 @@ def bottleneck(problem: Problem, metric: str, needed: float) -> dict | None:
     if metric == "latency_ns" and problem.clock_model:
         fastest = {l: max(problem.capped_fmax(x) for x in _allowed(problem, l)) for l in problem.candidates}
         slow = min(fastest, key=fastest.get)
-        if fastest[slow] != float("inf"):
+        if fastest[slow] != float("inf") and (problem.clock_mhz is None or fastest[slow] < problem.clock_mhz):
             out.update(clock_layer=slow, clock_limit_mhz=fastest[slow])
     return out
 

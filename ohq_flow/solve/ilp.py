@@ -252,7 +252,7 @@ def run_model(problem: Problem, budgets: Mapping[str, float] | None = None, obje
     if best:
         exact = all(s in ("optimal", "infeasible") for s in statuses)
         return ("optimal" if exact else "time_limit_feasible"), best, elapsed
-    if statuses and all(s == "infeasible" for s in statuses) or not statuses:
+    if all(s == "infeasible" for s in statuses):      # also: no clock level at all
         return "infeasible", {}, elapsed
     if "time_limit_no_solution" in statuses:
         return "time_limit_no_solution", {}, elapsed

@@ -40,6 +40,7 @@ def solve_run(sens_csv: Path, costs_csv: Path | None, out_dir: Path, *, budgets:
     """
     totals = board_totals(board)
     budgets = dict(budgets)
+    minimize = None if minimize == "damage" else minimize
     if max_damage is not None:
         budgets["damage"] = max_damage
     meta = layer_meta(layers) if layers else None

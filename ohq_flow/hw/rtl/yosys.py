@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import re
-import shlex
 import shutil
+import signal
 import string
+import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -52,12 +55,53 @@ def find_yosys() -> str:
     raise InputError("yosys is not installed", "make demo/test installs it (apt-get install yosys), or pip install pyosys")
 
 
+VERSION_TIMEOUT_S = 30.0
+
+
 @lru_cache(maxsize=4)
-def yosys_version(binary: str | None = None) -> str:
-    import subprocess
-    out = subprocess.run([binary or find_yosys(), "-V"], capture_output=True, text=True, timeout=30).stdout
+def yosys_version(binary: str | None = None, timeout_s: float = VERSION_TIMEOUT_S) -> str:
+    """``yosys -V``; FlowError when it hangs (its whole process group is killed, nothing is left behind)."""
+    binary = binary or find_yosys()
+    proc = subprocess.Popen([binary, "-V"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        raise FlowError(f"`{binary} -V` did not answer within {timeout_s:g} s (killed)",
+                        "check the yosys installation (run `yosys -V` by hand)") from None
     m = re.search(r"Yosys\s+([\w.+-]+)", out)
     return m.group(1) if m else out.strip()
+
+
+# what reaches the Yosys script: one word each, nothing Yosys' command parser could split or interpret
+_SCRIPT_WORD = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./+-]*$")
+_TOP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _script_sources(sources: list[Path], work_dir: Path) -> list[str]:
+    """Source names as the script (run with cwd=work_dir) reads them: relative and plain.
+
+    Yosys splits script lines on blanks and treats ``#`` / ``;`` specially, and it has no quoting
+    we can rely on, so a source whose relative path is not a plain word is copied into
+    ``work_dir/src/`` under a plain name; Yosys then reads the file verbatim whatever its path.
+    """
+    out = []
+    for i, src in enumerate(sources):
+        src = Path(src).resolve()
+        rel = os.path.relpath(src, work_dir)
+        if not _SCRIPT_WORD.match(rel):
+            stem = re.sub(r"[^A-Za-z0-9_]", "_", src.stem)[:40] or "src"
+            dst = work_dir / "src" / f"{i}_{stem}{src.suffix if _SCRIPT_WORD.match(src.suffix or 'x') else '.v'}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            rel = os.path.relpath(dst, work_dir)
+        out.append(rel)
+    return out
 
 
 def family_for_part(part: str) -> str:
@@ -81,15 +125,21 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
                   yosys: str | None = None) -> YosysResult:
     """Synthesise ``sources`` (top ``top``) for ``family``; parse resources and depth."""
     binary = yosys or find_yosys()
+    if family not in LEVEL_DELAY_NS:
+        raise InputError(f"yosys family {family!r} is not one of {', '.join(LEVEL_DELAY_NS)}",
+                         "set yosys_family in the board file to xc7 (7-series) or xcup (UltraScale+)")
+    if not _TOP.match(top):
+        raise InputError(f"top module name {top!r} is not a plain Verilog identifier")
+    work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     stat_json = work_dir / "yosys_stat.json"
+    stat_json.unlink(missing_ok=True)            # never read the statistics of an earlier run
     script = string.Template(TEMPLATE.read_text()).substitute(
-        sources=" ".join(shlex.quote(str(s)) for s in sources), family=family, top=top,
-        stat_json=shlex.quote(str(stat_json)))
+        sources=" ".join(_script_sources(sources, work_dir)), family=family, top=top, stat_json=stat_json.name)
     script_path = work_dir / "synth.ys"
     script_path.write_text(script)
     log_path = work_dir / "yosys.log"
-    res = run_tool([binary, "-q", "-l", str(log_path.with_suffix(".full.log")), "-s", str(script_path)],
+    res = run_tool([binary, "-q", "-l", log_path.with_suffix(".full.log").name, "-s", script_path.name],
                    log_path=log_path, timeout_s=timeout_s, cwd=work_dir)
     if not stat_json.is_file():
         raise FlowError(f"yosys wrote no statistics ({stat_json}); log: {log_path}")
@@ -109,6 +159,15 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
                        yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"))
 
 
+def _checked(res: YosysResult) -> YosysResult:
+    """``res`` when every count is a finite number >= 0 (ValueError otherwise)."""
+    for name in ("lut", "ff", "carry", "dsp", "bram18", "depth", "est_clock_ns"):
+        v = getattr(res, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name}={v!r}")
+    return res
+
+
 def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir: Path, timeout_s: float,
                          cache_dir: Path, yosys: str | None = None) -> tuple[YosysResult, bool]:
     """:func:`measure_yosys`, remembered under ``cache_dir/designs`` by the content of the sources,
@@ -120,9 +179,9 @@ def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir
     if entry.is_file():
         try:
             data = json.loads(entry.read_text())
-            return YosysResult(**{**data, "log_path": Path(data["log_path"])}), True
-        except (ValueError, TypeError, KeyError):
-            entry.unlink(missing_ok=True)          # a damaged entry is measured again
+            return _checked(YosysResult(**{**data, "log_path": Path(data["log_path"])})), True
+        except (ValueError, TypeError, KeyError, OSError):
+            entry.unlink(missing_ok=True)          # a damaged or impossible entry is measured again
     res = measure_yosys(sources, top, family=family, work_dir=work_dir, timeout_s=timeout_s, yosys=binary)
     atomic_write_json(entry, {**dataclasses.asdict(res), "log_path": str(res.log_path)})
     return res, False
