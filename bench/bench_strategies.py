@@ -83,6 +83,9 @@ def compare(name: str, run: Path, cache: Path, test_npz: Path, cfg_path: Path, e
     w8a8 = {l: (8, 8) for l in order}
     ref_lut = totals_of(problem, w8a8)["lut"]
     info = {l.name: {"op_type": l.op_type, **meta[l.name]} for l in layers}
+    space = search_space(layers, cfg.search)
+    planned = OnDemandCosts(skeleton_problem(sens, layers, space, layer_meta=meta), model, layers, cfg,
+                            RUNS / f"{name}_strategies" / "oqa")
     rows = []
     for frac in FRACTIONS:
         budgets = {"lut": frac * ref_lut}
@@ -90,8 +93,8 @@ def compare(name: str, run: Path, cache: Path, test_npz: Path, cfg_path: Path, e
             t0 = time.perf_counter()
             opts = {}
             if strat == "haq":
-                skel = skeleton_problem(sens, layers, search_space(layers, cfg.search), layer_meta=meta)
-                source = OnDemandCosts(skel, model, layers, cfg, RUNS / f"{name}_strategies" / "oqa")
+                skel = skeleton_problem(sens, layers, space, layer_meta=meta)
+                source = planned.for_problem(skel)             # nothing measured yet for this budget
                 sol = select(skel, budgets, strategy="haq", seed=0, episodes=episodes, costs=source, layer_info=info)
                 synth = source.stats()["measured"]
             else:

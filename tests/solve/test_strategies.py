@@ -226,3 +226,22 @@ def test_solve_run_with_a_strategy_writes_it(tmp_path):
     assert "time limit" not in (tmp_path / "solution.txt").read_text()
     pareto = (tmp_path / "pareto.csv").read_text().splitlines()
     assert sum(line.startswith("sweep,") for line in pareto) == 3
+
+
+def test_cli_strategy_option(tmp_path):
+    import subprocess
+    import sys
+    p = damage_problem(3, 6)
+    write_sensitivity([SensitivityRow(l, c.w_bits, c.a_bits, kl=c.damage) for l, cs in p.candidates.items()
+                       for c in cs], tmp_path / "s.csv")
+    write_costs([CostRow(l, c.w_bits, c.a_bits, lut=c.cost["lut"]) for l, cs in p.candidates.items() for c in cs],
+                tmp_path / "c.csv")
+    base = [sys.executable, "-m", "ohq_flow", "solve", "--sensitivity", tmp_path / "s.csv", "--costs", tmp_path / "c.csv",
+            "--budget", f"lut={p.budgets['lut']}", "--out", tmp_path]
+    bad = subprocess.run([*map(str, base), "--strategy", "simulated_annealing"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "ilp, greedy, evolutionary, uniform, haq" in bad.stderr
+    ok = subprocess.run([*map(str, base), "--strategy", "uniform", "--json"], capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    sol = json.loads(ok.stdout)
+    assert sol["solver"] == "uniform" and len({(v["w_bits"], v["a_bits"]) for v in sol["assignment"].values()}) == 1
+    assert sol["totals"]["lut"] <= p.budgets["lut"]

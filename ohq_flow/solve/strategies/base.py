@@ -139,3 +139,18 @@ def score_of(problem: Problem, score, choice: Mapping) -> float:
     if score is None:
         return -sum(problem.candidate(l, k).damage for l, k in choice.items())
     return float(score({l: tuple(k[:2]) for l, k in choice.items()}))
+
+
+def impossible(problem: Problem, cands: Mapping[str, list[Candidate]], budgets: Mapping[str, float]) -> str:
+    """Why no assignment can fit, from per-layer minima ('' when that bound does not rule it out)."""
+    if any(not cs for cs in cands.values()):
+        return "a layer has no candidate within the ii_cycles budget or its pin"
+    for m in summed_metrics(budgets):
+        if m == "latency_ns" and problem.clock_model:
+            continue                                   # the design clock is not a per-layer sum
+        vals = [[metric_value(problem, c, m) for c in cs] for cs in cands.values()]
+        if all(v is not None for vs in vals for v in vs):
+            floor = sum(min(vs) for vs in vals)
+            if floor > budgets[m] * (1 + _TOL) + _TOL:
+                return f"even the cheapest candidate of every layer needs {m} {floor:,.6g} > budget {budgets[m]:,.6g}"
+    return ""

@@ -63,6 +63,15 @@ class OnDemandCosts:
         self.rows: dict[tuple[str, int, int], CostRow] = {}
         self.ran = self.cached = self.failed = 0
 
+    def for_problem(self, problem: Problem) -> "OnDemandCosts":
+        """A fresh source (nothing measured yet in memory; same planned jobs and cache) for another
+        skeleton problem of the same layers and candidates: planning is paid once."""
+        import copy
+        other = copy.copy(self)
+        other.problem, other.rows = problem, {}
+        other.ran = other.cached = other.failed = 0
+        return other
+
     def known(self, layer: str, c: Candidate) -> bool:
         return (layer, c.w_bits, c.a_bits) in self.rows
 

@@ -15,8 +15,8 @@ from typing import Callable, Mapping
 
 from ohq_flow.solve.ilp import Solution, totals_of, within_budgets
 from ohq_flow.solve.problem import Problem
-from ohq_flow.solve.strategies.base import (Choice, allowed, finish, fits, metric_value, score_of, tie_compatible,
-                                               unsupported)
+from ohq_flow.solve.strategies.base import (Choice, allowed, finish, fits, impossible, metric_value, score_of,
+                                            tie_compatible, unsupported)
 
 
 def _random_choice(problem: Problem, cands: dict, rng: random.Random) -> Choice:
@@ -56,9 +56,9 @@ def select(problem: Problem, budgets: Mapping[str, float], *, seed: int = 0, eva
     unsupported("evolutionary", problem, budgets)
     rng = random.Random(seed)
     cands = allowed(problem, budgets)
-    if any(not cs for cs in cands.values()):
-        return finish(problem, budgets, None, strategy="evolutionary", started=t0,
-                      reason="a layer has no candidate within the ii_cycles budget")
+    why = impossible(problem, cands, budgets)
+    if why:
+        return finish(problem, budgets, None, strategy="evolutionary", started=t0, reason=why, info={"evaluations": 0})
     seen: dict[tuple, float] = {}
 
     def evaluate(choice: Choice) -> float:

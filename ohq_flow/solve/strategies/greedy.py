@@ -13,17 +13,16 @@ from typing import Mapping
 
 from ohq_flow.solve.ilp import Solution
 from ohq_flow.solve.problem import Problem
-from ohq_flow.solve.strategies.base import allowed, finish, fits, load, unsupported
+from ohq_flow.solve.strategies.base import allowed, finish, fits, impossible, load, unsupported
 
 
 def select(problem: Problem, budgets: Mapping[str, float], *, seed: int = 0, **_) -> Solution:
     t0 = time.perf_counter()
     unsupported("greedy", problem, budgets, ties=False)
     cands = allowed(problem, budgets)
-    if any(not cs for cs in cands.values()):
-        empty = [l for l, cs in cands.items() if not cs]
-        return finish(problem, budgets, None, strategy="greedy", started=t0,
-                      reason=f"no candidate of {', '.join(empty)} meets the ii_cycles budget")
+    why = impossible(problem, cands, budgets)
+    if why:
+        return finish(problem, budgets, None, strategy="greedy", started=t0, reason=why)
 
     def ld(c):
         return load(problem, budgets, c)

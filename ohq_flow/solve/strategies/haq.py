@@ -40,8 +40,8 @@ from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_bytes, sha256_json
 from ohq_flow.solve.ilp import Solution
 from ohq_flow.solve.problem import Candidate, Problem
-from ohq_flow.solve.strategies.base import (Choice, allowed, finish, metric_value, summed_metrics, tie_compatible,
-                                            unsupported, violations)
+from ohq_flow.solve.strategies.base import (Choice, allowed, finish, impossible, metric_value, summed_metrics,
+                                            tie_compatible, unsupported, violations)
 from ohq_flow.solve.strategies.costs import TableCosts
 
 _RESOURCES = ("lut", "ff", "dsp", "bram18", "uram")
@@ -513,9 +513,10 @@ def select(problem: Problem, budgets: Mapping[str, float], *, seed: int = 0, cos
     torch.set_num_threads(1)                           # small MLPs: one thread, and bitwise reproducible
     try:
         search = _Search(problem, budgets, s, seed, source, reward, layer_info)
-        if any(not cs for cs in search.cands.values()):
+        why = impossible(problem, search.cands, budgets) if isinstance(source, TableCosts) else ""
+        if why or any(not cs for cs in search.cands.values()):
             return finish(problem, budgets, None, strategy="haq", started=t0,
-                          reason="a layer has no candidate within the ii_cycles budget or its pin")
+                          reason=why or "a layer has no candidate within its pin")
         path, resumed = None, 0
         if checkpoint is not None:
             key = search.key()
