@@ -5,10 +5,10 @@ of bit choices, the previous action, the budget share used so far by the layers 
 least share the layers after must still take) and emits a continuous action in [0, 1]^d:
 weight bits, activation bits and, when the problem has folds, the fold (ordered from the slowest
 to the fastest). The action picks the nearest candidate (tie-compatible with the layers before).
-The budget is then enforced as in the HAQ paper: the layers' bits are lowered one step at a time,
-layer after layer, until the policy fits. Reward: minus the summed damage of the sensitivity
-table, normalised by its worst case (or ``reward(assignment)``, e.g. validation accuracy after a
-short fine-tune). DDPG with target networks, a replay buffer, truncated Gaussian exploration
+The budget is then enforced as in the HAQ paper: bits are lowered one step at a time (each step
+the one adding the least damage per budget share freed) until the policy fits. Reward: minus the
+summed damage of the sensitivity table, normalised by its worst case (or ``reward(assignment)``,
+e.g. validation accuracy after a short fine-tune). DDPG with target networks, a replay buffer, truncated Gaussian exploration
 whose width decays per episode, random actions for the warm-up episodes, and a moving-average
 reward baseline.
 
@@ -68,9 +68,10 @@ class HAQSettings:
     updates_per_episode: int = 2
     baseline_decay: float = 0.95
     max_rounds: int = 8          # measure-and-lower rounds per batch (on demand)
+    measure_top: int = 2         # policies measured per round (on demand): the best-rewarded that could win
 
     def __post_init__(self) -> None:
-        for name in ("episodes", "batch", "hidden", "replay", "minibatch", "max_rounds"):
+        for name in ("episodes", "batch", "hidden", "replay", "minibatch", "max_rounds", "measure_top"):
             if getattr(self, name) < 1:
                 raise InputError(f"haq {name}={getattr(self, name)} must be >= 1")
         if self.warmup < 0 or self.updates_per_episode < 0:
@@ -302,9 +303,9 @@ class _Search:
             a.append((group.index(c) + 0.5) / len(group))
         return np.array(a)
 
-    def _walk(self) -> tuple[Choice, list[np.ndarray]]:
+    def _walk(self) -> Choice:
         choice: Choice = {}
-        states, prev = [], np.zeros(self.n_action)
+        prev = np.zeros(self.n_action)
         for i, l in enumerate(self.layers):
             st = self._state(i, prev, choice)
             if self.episode < self.s.warmup:
@@ -313,29 +314,32 @@ class _Search:
                 act = self.agent.act(st) + self.rng.normal(0.0, self.sigma, self.n_action)
                 act = np.clip(act, 0.0, 1.0)
             choice[l] = self._pick(l, act, choice).key
-            states.append(st)
             prev = act
-        return choice, states
+        return choice
 
     # -- budget enforcement (HAQ: lower the bits layer after layer until the policy fits)
     def _lower_once(self, choice: Choice, over: list[str], seen: set) -> bool:
+        """One step down: of every layer's candidates with no more bits and a smaller share of the broken
+        budgets, the one adding the least damage per share freed (the sensitivity table guides it)."""
         metrics = [m for m in over if m in self.budgets] or self.metrics
+        moves = []
         for l in self.layers:
             cur = self.problem.candidate(l, choice[l])
             cur_share = self.est.share(l, cur, self.budgets, metrics)
-            steps = [c for c in self.cands[l] if c.w_bits <= cur.w_bits and c.a_bits <= cur.a_bits and c is not cur
-                     and self.est.share(l, c, self.budgets, metrics) < cur_share]
-            if not steps:
-                continue
-            for nxt in sorted(steps, key=lambda c: (-self.est.share(l, c, self.budgets, metrics), c.damage, c.key)):
-                trial = dict(choice)
-                trial[l] = nxt.key                     # the smallest step down first
-                if not self._retie(trial, l) or tuple(trial.items()) in seen:
-                    continue                           # never back to a policy already tried: no cycles
-                seen.add(tuple(trial.items()))
-                choice.clear()
-                choice.update(trial)
-                return True
+            for c in self.cands[l]:
+                if c.w_bits <= cur.w_bits and c.a_bits <= cur.a_bits and c is not cur:
+                    freed = cur_share - self.est.share(l, c, self.budgets, metrics)
+                    if freed > 0:
+                        moves.append(((c.damage - cur.damage) / freed, l, c.key))
+        for _, l, key in sorted(moves):
+            trial = dict(choice)
+            trial[l] = key
+            if not self._retie(trial, l) or tuple(trial.items()) in seen:
+                continue                               # never back to a policy already tried: no cycles
+            seen.add(tuple(trial.items()))
+            choice.clear()
+            choice.update(trial)
+            return True
         return False
 
     def _retie(self, choice: Choice, layer: str) -> bool:
@@ -358,12 +362,13 @@ class _Search:
     def _enforce(self, choices: list[Choice]) -> list[str]:
         """Lower every policy until it fits; per policy "fit" (all its costs measured), "estimated" or "failed".
 
-        Measuring is spent where it matters: a policy whose reward cannot beat the best one so far
-        is judged on estimated costs ("estimated": it trains the agent, it can never be returned);
-        the others' candidates are measured together, each round, and lowered again if they break.
+        Measuring is spent where it matters: each round, only the ``measure_top`` best-rewarded
+        policies that could beat the best one so far are measured (together, in parallel) and
+        lowered again if their measured costs break a budget; a policy that cannot beat the best
+        is judged on estimated costs ("estimated": it trains the agent, it is never returned).
         """
         status: list[str | None] = [None] * len(choices)
-        best = self.best[0] if self.best is not None else None
+        best = self.best[0] if self.best is not None else -math.inf
         for _ in range(self.s.max_rounds):
             for i, ch in enumerate(choices):
                 if status[i] is None:
@@ -374,17 +379,24 @@ class _Search:
                             break
                     if over:
                         status[i] = "failed"
-                    elif (best is not None and not all(self.source.known(l, self.problem.candidate(l, k))
-                                                       for l, k in ch.items()) and self._reward(ch) <= best + 1e-12):
-                        status[i] = "estimated"
-            self.source.measure((l, self.problem.candidate(l, k)) for i, ch in enumerate(choices) if status[i] is None
-                                for l, k in ch.items())
-            for i, ch in enumerate(choices):
-                if status[i] is None and not violations(self.problem, ch, self.budgets):
+            pending = [i for i, st in enumerate(status) if st is None]
+            for i in pending:
+                if self._reward(choices[i]) <= best + 1e-12 and not self._all_known(choices[i]):
+                    status[i] = "estimated"
+            pending = sorted((i for i in pending if status[i] is None), key=lambda i: (-self._reward(choices[i]), i))
+            chosen = pending[:self.s.measure_top]
+            self.source.measure((l, self.problem.candidate(l, k)) for i in chosen for l, k in choices[i].items())
+            for i in pending:
+                if self._all_known(choices[i]) and not violations(self.problem, choices[i], self.budgets):
                     status[i] = "fit"
+                    best = max(best, self._reward(choices[i]))
             if all(st is not None for st in status) or isinstance(self.source, TableCosts):
                 break                                  # a table has nothing more to measure
-        return [st or "failed" for st in status]
+        return [st or ("estimated" if not self.est.over(ch, self.budgets) else "failed")
+                for st, ch in zip(status, choices)]
+
+    def _all_known(self, choice: Choice) -> bool:
+        return all(self.source.known(l, self.problem.candidate(l, k)) for l, k in choice.items())
 
     # -- reward, replay, training
     def _reward(self, choice: Choice) -> float:
@@ -395,7 +407,7 @@ class _Search:
             return self._rmemo[key]
         return -sum(self.problem.candidate(l, k).damage for l, k in choice.items()) / self.worst
 
-    def _store(self, choice: Choice, states: list[np.ndarray], reward: float) -> None:
+    def _store(self, choice: Choice, reward: float) -> None:
         acts = [self._action_of(l, self.problem.candidate(l, choice[l])) for l in self.layers]
         # the states after lowering: the previous action and budget shares of the policy actually taken
         states = [self._state(i, acts[i - 1] if i else np.zeros(self.n_action), choice) for i in range(len(self.layers))]
@@ -418,17 +430,16 @@ class _Search:
                                rows[:, -1]))
 
     def run_batch(self, n: int) -> None:
-        walks = [self._walk_and_count() for _ in range(n)]
-        choices = [w[0] for w in walks]
-        status = self._enforce(choices)
-        for (ch, states), st in zip(walks, status):
+        choices = [self._walk_and_count() for _ in range(n)]
+        status = self._enforce(choices)              # lowers the policies in place
+        for ch, st in zip(choices, status):
             r = self._reward(ch) if st != "failed" else -1.0 - 1.0 / max(1, len(self.layers))
             self.history.append(r)
             if st == "fit" and (self.best is None or r > self.best[0] + 1e-12):
                 self.best = (r, dict(ch))
             self.baseline = r if self.baseline is None else (
                 self.s.baseline_decay * self.baseline + (1 - self.s.baseline_decay) * r)
-            self._store(ch, states, r - self.baseline)
+            self._store(ch, r - self.baseline)
         self._train(self.s.updates_per_episode * n)
 
     def _walk_and_count(self):
