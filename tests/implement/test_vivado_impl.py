@@ -17,7 +17,7 @@ from ohq_flow.hw.reports import parse_report
 
 from .conftest import make_run, run_implement
 
-VIVADO_CASE = Path("/work/shared/fixtures/reports/vivado-2024.2-spi-controller-artix7-placed-routed")
+VIVADO_CASE = Path(__file__).resolve().parents[1] / "fixtures" / "reports" / "vivado-2024.2-spi-controller-artix7-placed-routed"
 
 STANDIN = """
 import re, shutil, sys
