@@ -117,7 +117,8 @@ def compare(name: str, rec: dict, run_dir: Path) -> dict:
     from ohq_flow.hw.costs import read_costs
     from ohq_flow.model.export import build_brevitas_model
     from ohq_flow.model.layers import discover_layers
-    from ohq_flow.solve.ilp import solve, totals_of
+    from ohq_flow.solve.ilp import totals_of
+    from ohq_flow.solve.strategies import select
     from ohq_flow.solve.problem import build_problem
     from ohq_flow.solve.sensitivity_table import read_sensitivity
     from ohq_flow.solve.step import layer_meta
@@ -167,9 +168,9 @@ def compare(name: str, rec: dict, run_dir: Path) -> dict:
             for method in METHODS:
                 t0 = time.perf_counter()
                 if method == "ohq":
-                    chosen[method] = solve(p, diagnose=False).assignment
+                    chosen[method] = select(p, strategy="ilp", diagnose=False).assignment
                 elif method == "hawq":
-                    chosen[method] = solve(ph, diagnose=False).assignment
+                    chosen[method] = select(ph, strategy="ilp", diagnose=False).assignment
                 elif method == "greedy":
                     chosen[method] = M.greedy(p)
                 elif method == "uniform":

@@ -211,14 +211,17 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
                                                       "instead of the damage"),
           max_damage: Optional[float] = typer.Option(None, "--max-damage", help="bound on the summed damage (with --minimize)"),
           solver: str = typer.Option("cbc", "--solver", help="cbc | highs"),
+          strategy: Optional[str] = typer.Option(None, "--strategy",
+                                                 help="ilp (default) | greedy | evolutionary | uniform | haq"),
+          seed: Optional[int] = typer.Option(None, "--seed", help="seed of a randomised strategy"),
           out: Optional[Path] = typer.Option(None, "--out", help="output directory (standalone mode)"),
           as_json: bool = typer.Option(False, "--json", metavar=_FLAG,
                                        help="print the solution as JSON (also when infeasible: exit 1)")):
-    """ILP bit-width selection: from a run's tables (CONFIG) or from CSV files alone."""
+    """Bit-width selection (the ILP, or --strategy): from a run's tables (CONFIG) or from CSV files alone."""
     from ohq_flow.errors import FlowError
     try:
         _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, minimize, max_damage, solver, out,
-               as_json)
+               as_json, strategy, seed)
     except FlowError as exc:
         sol = getattr(exc, "solution", None)
         if not as_json or sol is None:
@@ -228,9 +231,12 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
         raise typer.Exit(1)
 
 
-def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, minimize, max_damage, solver, out, as_json):
-    from ohq_flow.solve.ilp import format_solution
-    from ohq_flow.solve.step import board_totals, solve_run
+def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, minimize, max_damage, solver, out, as_json,
+           strategy=None, seed=None):
+    from ohq_flow.solve.step import board_totals, format_result, solve_run
+    from ohq_flow.solve.strategies import check_name
+    if strategy is not None:
+        check_name(strategy)
     if config is not None:
         from ohq_flow.pipeline import run_steps
         from ohq_flow.steps import STEPS
@@ -239,7 +245,8 @@ def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, m
             ctx.cfg.solver.sweep = list(sweep)
         if budget:
             ctx.cfg.budgets = _merge_budgets(ctx.cfg.budgets, _parse_budgets(budget))
-        solver_updates = {k: v for k, v in (("minimize", minimize), ("max_damage", max_damage)) if v is not None}
+        solver_updates = {k: v for k, v in (("minimize", minimize), ("max_damage", max_damage), ("strategy", strategy),
+                                            ("seed", seed)) if v is not None}
         if solver_updates:
             ctx.cfg.solver = ctx.cfg.solver.model_copy(update=solver_updates)
         if clock_mhz is not None:
@@ -265,8 +272,9 @@ def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, m
         latency_mode = "dataflow" if "ii_cycles" in budgets or minimize == "ii_cycles" else "sequential"
     with contextlib.redirect_stdout(sink) if as_json else contextlib.nullcontext():
         sol = solve_run(sens, costs, out_dir, budgets=budgets, board=b, latency_mode=latency_mode,
-                        solver=solver, sweeps=sweep, clock_mhz=clock_mhz, minimize=minimize, max_damage=max_damage)
-    typer.echo(json.dumps(sol.to_json_dict(), indent=2) if as_json else format_solution(sol, board_totals(b)))
+                        solver=solver, sweeps=sweep, clock_mhz=clock_mhz, minimize=minimize, max_damage=max_damage,
+                        strategy=strategy or "ilp", seed=seed or 0)
+    typer.echo(json.dumps(sol.to_json_dict(), indent=2) if as_json else format_result(sol, board_totals(b)))
 
 
 @app.command()

@@ -329,7 +329,22 @@ class BudgetsSection(_Strict):
         return {m: getattr(self, m) for m in BUDGET_METRICS if getattr(self, m) is not None}
 
 
+class HAQSection(_Strict):
+    """The HAQ strategy (DDPG agent); see ohq_flow/solve/strategies/haq.py."""
+
+    episodes: PositiveInt = 300
+    batch: PositiveInt = Field(8, description="episodes whose policies are measured together (in parallel)")
+    warmup: int = Field(32, ge=0, description="episodes with random actions before the actor acts")
+    on_demand: bool = Field(False, description="measure only the costs the agent needs (the profile step then "
+                                               "measures nothing; the solve step runs the cost jobs, cached)")
+    checkpoint: bool = Field(True, description="checkpoint the search in <run>/haq/ (an interrupted run resumes)")
+
+
 class SolverSection(_Strict):
+    strategy: str = Field("ilp", description="selection strategy: ilp | greedy | evolutionary | uniform | haq")
+    seed: int = Field(0, description="seed of the randomised strategies (same seed, same result)")
+    haq: HAQSection = Field(default_factory=HAQSection)
+    evaluations: PositiveInt = Field(2000, description="evolutionary: distinct assignments scored at most")
     backend: Literal["cbc", "highs"] = "cbc"
     time_limit_s: PositiveFloat = 60.0
     objective: Literal["kl", "mse"] = "kl"
@@ -338,6 +353,16 @@ class SolverSection(_Strict):
                       "weight_bits", "bops"] = Field(
         "damage", description="what the ILP minimises; a metric = the reverse problem (bound the damage with max_damage)")
     max_damage: PositiveFloat | None = Field(None, description="bound on the summed damage (with minimize: a metric)")
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, v: str) -> str:
+        from ohq_flow.solve.strategies import NAMES
+        if v not in NAMES:
+            close = difflib.get_close_matches(v, NAMES, n=1)
+            raise ValueError(f"unknown strategy {v!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f"; one of: {', '.join(NAMES)}")
+        return v
 
     @field_validator("sweep")
     @classmethod

@@ -114,6 +114,12 @@ def step_profile(ctx: RunContext) -> dict:
     from ohq_flow.fileio import atomic_write_text
     import logging
 
+    if on_demand_costs(ctx.cfg):
+        from ohq_flow.solve.strategies.costs import cached_rows
+        rows = cached_rows(load_run_model(ctx), load_layers(ctx), run_space(ctx), ctx.cfg, ctx.run_dir)
+        print(f"solver.haq.on_demand: nothing measured here; {len(rows)} cost(s) already in the cache written to "
+              "costs.csv; the solve step measures what the HAQ agent needs")
+        return {"jobs": 0, "cached": len(rows), "ran": 0, "failed": 0, "on_demand": True}
     layers = load_layers(ctx)
     rows, summary = run_profile(load_run_model(ctx), layers, run_space(ctx), ctx.cfg, ctx.run_dir)
     notes = []
@@ -145,23 +151,42 @@ def step_profile(ctx: RunContext) -> dict:
             "partial": failed > 0}
 
 
+def on_demand_costs(cfg) -> bool:
+    """Whether the solve step measures costs on demand (HAQ) instead of the profile step measuring all."""
+    return cfg.solver.strategy == "haq" and cfg.solver.haq.on_demand
+
+
+def strategy_options(cfg, run_dir) -> dict:
+    """The options of the configured strategy (``select(..., **options)``)."""
+    s = cfg.solver
+    if s.strategy == "haq":
+        return {"episodes": s.haq.episodes, "batch": s.haq.batch, "warmup": s.haq.warmup,
+                "checkpoint": run_dir / "haq" if s.haq.checkpoint else None}
+    if s.strategy == "evolutionary":
+        return {"evaluations": s.evaluations}
+    return {}
+
+
 def step_solve(ctx: RunContext) -> dict:
-    """ILP: the bit-widths with least predicted damage within the budgets -> solution.json, pareto.csv."""
+    """Selection (the ILP, or solver.strategy): least predicted damage within the budgets -> solution.json, pareto.csv."""
     from ohq_flow.search_space import tie_groups
-    from ohq_flow.solve.ilp import format_solution
-    from ohq_flow.solve.step import board_totals, solve_run
+    from ohq_flow.solve.step import board_totals, format_result, solve_run
 
     cfg = ctx.cfg
     layers = load_layers(ctx)
     pins = {name: (p.w_bits, p.a_bits) for name, p in cfg.search.pinned.items()}
-    sol = solve_run(ctx.path("sensitivity.csv"), ctx.path("costs.csv"), ctx.run_dir, budgets=cfg.budgets.as_dict(),
+    on_demand = (load_run_model(ctx), cfg) if on_demand_costs(cfg) else None
+    sol = solve_run(ctx.path("sensitivity.csv"), None if on_demand else ctx.path("costs.csv"), ctx.run_dir,
+                    budgets=cfg.budgets.as_dict(),
                     board=cfg.board_obj(), layers=layers, ties=tie_groups(layers, cfg.search), pins=pins,
                     latency_mode=cfg.budgets.latency_mode, objective=cfg.solver.objective, solver=cfg.solver.backend,
                     time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep, clock_mhz=1000.0 / cfg.clock_ns(),
                     minimize=None if cfg.solver.minimize == "damage" else cfg.solver.minimize,
-                    max_damage=cfg.solver.max_damage)
-    print(format_solution(sol, board_totals(cfg.board_obj())))
-    return {"status": sol.status, "objective": sol.objective}
+                    max_damage=cfg.solver.max_damage, strategy=cfg.solver.strategy, seed=cfg.solver.seed,
+                    options=strategy_options(cfg, ctx.run_dir), on_demand=on_demand)
+    print(format_result(sol, board_totals(cfg.board_obj())))
+    return {"status": sol.status, "objective": sol.objective, "strategy": cfg.solver.strategy,
+            **{k: v for k, v in getattr(sol, "strategy_info", {}).items() if isinstance(v, (int, float, str))}}
 
 
 def step_build(ctx: RunContext) -> dict:
@@ -213,10 +238,10 @@ STEPS = [
     Step("layers", step_layers, (LAYERS_JSON, "layers.txt"), (), (MODEL_ONNX, QUANT_OWNERS), "discover quantizable layers"),
     Step("sensitivity", step_sensitivity, ("sensitivity.csv", "sensitivity.png", "sensitivity_checks.json"), ("mqe", "search", "model"),
          (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
-    Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board"),
+    Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board", "solver"),
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
     Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board", "hardware"),
-         ("sensitivity.csv", "costs.csv", MODEL_ONNX), "ILP: choose per-layer bit-widths"),
+         ("sensitivity.csv", "costs.csv", MODEL_ONNX), "choose per-layer bit-widths (ILP or solver.strategy)"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
          (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
     Step("implement", step_implement, ("final/impl/impl.json",), ("implement", "board"), ("final/build.json",),

@@ -75,7 +75,7 @@ class CostRow:
 
 
 _FIELD_TYPES = {f.name: f.type for f in fields(CostRow)}
-NUMERIC_FIELDS = COST_METRICS + ("clock_ns", "carry", "elapsed_s")
+NUMERIC_FIELDS = COST_METRICS + ("clock_ns", "fmax_mhz", "carry", "elapsed_s")
 STATUSES = (STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT)
 
 
@@ -96,7 +96,7 @@ def row_problems(row: CostRow) -> list[str]:
             out.append(f"{name}={v!r} is not a number")
         elif not math.isfinite(v):
             out.append(f"{name}={v!r} is not finite")
-        elif v < 0 or (name == "clock_ns" and v == 0):
+        elif v < 0 or (name in ("clock_ns", "fmax_mhz") and v == 0):
             out.append(f"{name}={v!r} is {'negative' if v < 0 else 'zero'}")
     if row.status not in STATUSES:
         out.append(f"status={row.status!r} is not one of {', '.join(STATUSES)}")

@@ -217,10 +217,17 @@ def build_model(problem: Problem, budgets: Mapping[str, float] | None = None,
     return _Model(lp, x, active)
 
 
-def make_solver(name: str, time_limit_s: float):
-    """PuLP solver: "cbc" (bundled) or "highs" (needs highspy); both asked for a proven optimum."""
+def make_solver(name: str, time_limit_s: float, preprocess: bool = False):
+    """PuLP solver: "cbc" (bundled) or "highs" (needs highspy); both asked for a proven optimum.
+
+    CBC 2.10.3's Cgl preprocessing wrongly fixed a variable and reported a worse design as
+    optimal (tests/solve/test_latency.py::test_cbc_preprocessing_regression), so it is off; that
+    build then crashes on problems its presolve finds infeasible, and :func:`run_model` retries
+    those with preprocessing on (which reports them infeasible).
+    """
     if name == "cbc":
-        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=0.0, gapAbs=1e-9)
+        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=0.0, gapAbs=1e-9,
+                                 options=[] if preprocess else ["preprocess off"])
     if name == "highs":
         solver = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=0.0, gapAbs=1e-9)
         if not solver.available():
@@ -252,7 +259,7 @@ def run_model(problem: Problem, budgets: Mapping[str, float] | None = None, obje
     if best:
         exact = all(s in ("optimal", "infeasible") for s in statuses)
         return ("optimal" if exact else "time_limit_feasible"), best, elapsed
-    if statuses and all(s == "infeasible" for s in statuses) or not statuses:
+    if all(s == "infeasible" for s in statuses):      # also: no clock level at all
         return "infeasible", {}, elapsed
     if "time_limit_no_solution" in statuses:
         return "time_limit_no_solution", {}, elapsed
@@ -266,7 +273,12 @@ def _run_level(problem: Problem, budgets: Mapping[str, float], objective: str | 
     model = build_model(problem, budgets, objective, clock)
     if any(not cands for cands in model.active.values()):    # e.g. a pinned layer over the II budget
         return "infeasible", {}
-    model.lp.solve(solver)
+    try:
+        model.lp.solve(solver)
+    except pulp.PulpSolverError:
+        if problem.solver != "cbc":
+            raise
+        model.lp.solve(make_solver("cbc", time_limit_s, preprocess=True))
     elapsed = time.perf_counter() - t0
     st, sst = model.lp.status, model.lp.sol_status
     assignment = {}

@@ -249,3 +249,16 @@ def test_solve_json_infeasible_prints_diagnosis_and_exits_1(tmp_path, capsys):
     assert b == {**b, "layer": "fc0", "fold": "pe4_simd1", "cycles": 64.0, "needed": 64.0}
     assert "bottleneck: layer fc0" in err
     assert math.isclose(js["diagnosis"]["minimum"]["ii_cycles"], 64.0)
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_cbc_preprocessing_regression(solver):
+    """A tiny instance CBC 2.10.3 with its preprocessing solved to a worse 'optimal' (3022 ns, not 1600)."""
+    pytest.importorskip("highspy") if solver == "highs" else None
+    spec = {"fc0": [(4, 0.5, 300, 256, 200), (4, 0.5, 900, 16, 150), (8, 0.01, 600, 256, 120), (8, 0.01, 2400, 16, 90)],
+            "fc1": [(4, 0.4, 200, 128, 210), (4, 0.4, 700, 16, 160), (8, 0.02, 400, 128, 130), (8, 0.02, 1800, 16, 100)]}
+    cands = {l: [Candidate(b, b, d, {"lut": float(lut), "latency_cycles": float(cyc), "fmax_mhz": float(f)}, f"f{i}")
+                 for i, (b, d, lut, cyc, f) in enumerate(rows)] for l, rows in spec.items()}
+    p = Problem(cands, {"lut": 3000.0, "damage": 0.05}, clock_mhz=100.0, minimize="latency_ns", solver=solver)
+    sol = solve(p)
+    assert sol.objective == pytest.approx(1600.0) and sol.choices() == {"fc0": (8, 8, "f3"), "fc1": (8, 8, "f2")}
