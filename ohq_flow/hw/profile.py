@@ -88,7 +88,7 @@ KEY_SETTINGS = {"yosys": ("latency_cutoff",), "da4ml_estimate": ("latency_cutoff
                 "vivado": ("latency_cutoff",), "board": ("board_command", "latency_cutoff")}
 # templates a measurer fills (their content is in its cache key)
 _TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-KEY_TEMPLATES = {"yosys": ("yosys/synth_xilinx.ys",), "vitis_hls": ("vitis_hls/csynth.tcl",),
+KEY_TEMPLATES = {"yosys": ("yosys/synth_xilinx.ys", "yosys/synth_ecp5_ooc.ys"), "vitis_hls": ("vitis_hls/csynth.tcl",),
                  "vivado_hls": ("vitis_hls/csynth.tcl",), "vivado": ("vivado/ooc_synth.tcl",)}
 
 

@@ -18,8 +18,16 @@ from hypothesis import strategies as st
 from ohq_flow.errors import InputError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
-REPORTS = sorted(p for p in FIX.rglob("*") if p.is_file() and p.suffix in (".rpt", ".xml", ".json")
-                 and p.stat().st_size < 300_000)
+# one report of each kind the parsers read (HLS rpt/xml, Vivado utilisation/timing, FINN JSON)
+REPORTS = [FIX / p for p in (
+    "vitis_hls-2021.1-hls4ml-arrhythmia-mlp-z7007s/myproject_csynth.xml",
+    "vivado_hls-2018.2-mnist-undef-latency-vu13p/c_mnist_csynth.xml",
+    "vivado_hls-2019.1-hls4ml-quickdraw-gru-virtex7/myproject_csynth.rpt",
+    "vivado-2024.2-spi-controller-artix7-placed-routed/base_utilization_synth.rpt",
+    "vivado-2024.2-spi-controller-artix7-placed-routed/base_timing_summary_routed.rpt",
+    "finn-v0.7-cybersecurity-mlp-estimates/report/estimate_layer_resources.json",
+    "finn-vivado2024.2-cnn-estimates-ooc-rtlsim/output_estimates_only/report/estimate_network_performance.json",
+    "finn-vivado2024.2-cnn-estimates-ooc-rtlsim/output_estimates_only/report/estimate_layer_cycles.json")]
 FAST = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 GARBAGE = st.binary(min_size=0, max_size=40)

@@ -174,7 +174,7 @@ def test_profile_failures_are_partial_and_retried(tmp_path, digits_model, export
     config = _profile_config(tmp_path, marks, export_dir / "digits.onnx")
     assert _cli("-q", "profile", str(config)) == 1                        # every job failed: non-zero
     manifest = tmp_path / "run" / "manifest.json"
-    assert "profile" not in json.loads(manifest.read_text())["steps"]
+    assert json.loads(manifest.read_text())["steps"].get("profile", {}).get("status") not in ("ok", "partial")
     layers = [l.split(",")[0] for l in (tmp_path / "run" / "costs.csv").read_text().splitlines()[1:]]
     assert len(layers) >= 2
     (marks / "all").unlink()
