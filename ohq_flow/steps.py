@@ -137,6 +137,12 @@ def step_solve(ctx: RunContext) -> dict:
     return {"status": sol.status, "objective": sol.objective}
 
 
+def step_finetune(ctx: RunContext) -> dict:
+    """Brevitas QAT at the chosen bit-widths on the config's data -> finetune/ (records 'disabled' otherwise)."""
+    from ohq_flow.train.finetune import run_finetune
+    return run_finetune(ctx)
+
+
 def step_build(ctx: RunContext) -> dict:
     """Write-back, final design, synthesis, verification, accuracy -> final/build.json."""
     from ohq_flow.build.step import build, format_build
@@ -184,8 +190,10 @@ STEPS = [
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
     Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board"),
          ("sensitivity.csv", "costs.csv"), "ILP: choose per-layer bit-widths"),
+    Step("finetune", step_finetune, ("finetune/finetune.json",), ("finetune", "data", "model", "build"),
+         (MODEL_ONNX, QUANT_OWNERS, "solution.json"), "fine-tune at the chosen bit-widths (optional)"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
-         (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
+         (MODEL_ONNX, "solution.json", "finetune/finetune.json"), "write back, generate, synthesise and verify the final design"),
     Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),
          "HTML and Markdown report"),
 ]
