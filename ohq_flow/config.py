@@ -395,6 +395,7 @@ class FinetuneSection(_Strict):
 class HGQSection(_Strict):
     """HGQ: learned per-channel (or per-weight) weight and per-channel activation bit-widths."""
 
+    enabled: bool = Field(False, description="run the hgq step (a selection strategy beside the ILP; needs data)")
     weight_granularity: Literal["per_channel", "per_weight"] = "per_channel"
     init_bits: PositiveInt = Field(8, le=MAX_BITS, description="initial bit-width of every weight and activation")
     beta: float = Field(1e-5, ge=0, description="strength of the resource term (loss per predicted LUT)")
@@ -432,6 +433,8 @@ class FlowConfig(_Strict):
             missing = [w for w, m in (("a 'data' section", self.data is None),
                                       ("a Brevitas model (model.brevitas)", self.model.brevitas is None)) if m]
             raise ValueError(f"finetune.enabled needs {' and '.join(missing)}")
+        if self.hgq.enabled and (self.data is None or self.model.brevitas is None):
+            raise ValueError("hgq.enabled needs a 'data' section and a Brevitas model (model.brevitas)")
         return self
 
     @field_validator("board")

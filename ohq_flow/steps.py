@@ -143,6 +143,12 @@ def step_finetune(ctx: RunContext) -> dict:
     return run_finetune(ctx)
 
 
+def step_hgq(ctx: RunContext) -> dict:
+    """HGQ: learned per-channel bit-widths with a LUT regulariser fitted on costs.csv -> hgq/hgq.json."""
+    from ohq_flow.train.hgq import run_hgq
+    return run_hgq(ctx)
+
+
 def step_build(ctx: RunContext) -> dict:
     """Write-back, final design, synthesis, verification, accuracy -> final/build.json."""
     from ohq_flow.build.step import build, format_build
@@ -192,6 +198,8 @@ STEPS = [
          ("sensitivity.csv", "costs.csv"), "ILP: choose per-layer bit-widths"),
     Step("finetune", step_finetune, ("finetune/finetune.json",), ("finetune", "data", "model", "build"),
          (MODEL_ONNX, QUANT_OWNERS, "solution.json"), "fine-tune at the chosen bit-widths (optional)"),
+    Step("hgq", step_hgq, ("hgq/hgq.json",), ("hgq", "data", "model", "build"), (LAYERS_JSON, "costs.csv"),
+         "HGQ: learned per-channel bit-widths (optional)"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
          (MODEL_ONNX, "solution.json", "finetune/finetune.json"), "write back, generate, synthesise and verify the final design"),
     Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),

@@ -66,6 +66,20 @@ def _save_torch(obj, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def load_state(module, state: dict, bits: dict[str, int]) -> None:
+    """Load a state dict into a written-back module and set its bit-widths again.
+
+    Brevitas rebuilds its quantizers on ``load_state_dict`` (bit-widths back to the factory's,
+    new activation-scale Parameter objects): so bits are re-applied here, and an optimizer must be
+    created after loading.
+    """
+    from ohq_flow.build.writeback import _bit_width_buffers
+    module.load_state_dict(state)
+    buffers = _bit_width_buffers(module)
+    for path, b in bits.items():
+        buffers[path].value.fill_(float(b))
+
+
 def n_outputs(module, input_shape: list[int]) -> int:
     """Number of classes: the width of the module's output."""
     import torch
@@ -81,16 +95,15 @@ class Trainer:
     as a Ctrl-C would.
     """
 
-    def __init__(self, module, data, settings, ckpt_path: Path, key: str, echo=print, stop_after: int | None = None):
-        import torch
-        self.module, self.data, self.s, self.ckpt_path, self.key, self.echo = module, data, settings, ckpt_path, key, echo
+    def __init__(self, module, bits: dict[str, int], data, settings, ckpt_path: Path, key: str, echo=print,
+                 stop_after: int | None = None):
+        self.module, self.bits, self.data, self.s, self.ckpt_path, self.key, self.echo = module, bits, data, settings, ckpt_path, key, echo
         self.stop_after = stop_after
         n = len(data.y_train)
         self.steps_per_epoch = max(1, -(-n // settings.batch_size))
         self.total = settings.steps or (settings.epochs or DEFAULT_EPOCHS) * self.steps_per_epoch
         self.eval_every = settings.eval_every or self.steps_per_epoch
-        torch.manual_seed(settings.seed)
-        self.opt = torch.optim.Adam(module.parameters(), lr=settings.lr)
+        self.opt = None          # created after any state is loaded (see load_state)
         self.step = 0
         self.best_acc = -1.0
         self.best_step = 0
@@ -118,27 +131,26 @@ class Trainer:
     def save_checkpoint(self) -> None:
         _save_torch(self._state(), self.ckpt_path)
 
-    def try_resume(self) -> bool:
-        """Load the checkpoint if it exists and was written for the same inputs."""
+    def try_resume(self) -> dict | None:
+        """Load the checkpoint if it exists and was written for the same inputs; returns its optimizer state."""
         import torch
         if not self.ckpt_path.is_file():
-            return False
+            return None
         try:
             ck = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
         except Exception as exc:
             log.warning("fine-tune checkpoint %s unreadable (%s); starting over", self.ckpt_path, exc)
-            return False
+            return None
         if not isinstance(ck, dict) or ck.get("key") != self.key:
             self.echo(f"finetune: checkpoint {self.ckpt_path} is from other inputs; starting over")
-            return False
-        self.module.load_state_dict(ck["model"])
-        self.opt.load_state_dict(ck["optimizer"])
+            return None
+        load_state(self.module, ck["model"], self.bits)
         torch.set_rng_state(ck["rng"])
         for k in ("step", "best_acc", "best_step", "best_state", "bad_evals", "history"):
             setattr(self, k, ck[k])
         self.resumed_from = self.step
         self.echo(f"finetune: resuming from the checkpoint at step {self.step}/{self.total}")
-        return True
+        return ck["optimizer"]
 
     # ---------------------------------------------------------------------------------- train
     def _evaluate(self) -> bool:
@@ -157,8 +169,13 @@ class Trainer:
         """Train to the end (or early stop); the module ends holding the best validated weights."""
         import torch
         import torch.nn.functional as F
-        if not self.try_resume() and self.best_state is None:
+        opt_state = self.try_resume()
+        if opt_state is None:
+            torch.manual_seed(self.s.seed)
             self._evaluate()  # step 0: the written-back model is a candidate too
+        self.opt = torch.optim.Adam(self.module.parameters(), lr=self.s.lr)
+        if opt_state is not None:
+            self.opt.load_state_dict(opt_state)
         stopped_early = bool(self.s.patience is not None and self.bad_evals >= self.s.patience)
         ran_here = 0
         self.module.train()
@@ -188,7 +205,7 @@ class Trainer:
                 self.save_checkpoint()
         if stopped_early:
             self.echo(f"finetune: early stop at step {self.step} ({self.s.patience} validations without improvement)")
-        self.module.load_state_dict(self.best_state)
+        load_state(self.module, self.best_state, self.bits)
         self.module.eval()
         return {"steps": self.step, "total_steps": self.total, "stopped_early": stopped_early, "best_step": self.best_step,
                 "best_val_accuracy": self.best_acc, "resumed_from_step": self.resumed_from, "history": self.history}
@@ -261,8 +278,7 @@ def run_finetune(ctx, echo=print, stop_after: int | None = None) -> dict:
         before["eval"] = accuracy(module, *evalset)
     echo(f"finetune: {len(data.y_train)} training / {len(data.y_val)} validation samples from {data.source}; "
          f"validation accuracy at the chosen bit-widths {before['val']:.4f}")
-    torch.manual_seed(cfg.finetune.seed)
-    trainer = Trainer(module, data, cfg.finetune, ctx.path(FT_CKPT), checkpoint_key(ctx, data.fingerprint()),
+    trainer = Trainer(module, bits, data, cfg.finetune, ctx.path(FT_CKPT), checkpoint_key(ctx, data.fingerprint()),
                       echo=echo, stop_after=stop_after)
     info = trainer.run()
     after = {"val": accuracy(module, data.x_val, data.y_val)}
@@ -292,15 +308,14 @@ def final_model_for_build(ctx, out_path: Path | None = None):
     if not ctx.cfg.finetune.enabled or not rec_path.is_file() or not json.loads(rec_path.read_text()).get("enabled"):
         return None
     import torch
-    from ohq_flow.build.writeback import apply_saved_bits
     from ohq_flow.model.export import build_brevitas_model, export_brevitas
     rec = json.loads(rec_path.read_text())
     if sha256_file(ctx.path(FT_STATE)) != rec.get("state_dict_sha256"):
         raise FlowError(f"{ctx.path(FT_STATE)} does not match {rec_path}", "re-run the finetune step (--from finetune)")
     b = ctx.cfg.model.brevitas
     module = build_brevitas_model(b.factory, b.kwargs, None, b.python_path)
-    apply_saved_bits(module, ctx.path(FT_BITS))
-    module.load_state_dict(torch.load(ctx.path(FT_STATE), map_location="cpu", weights_only=True))
+    load_state(module, torch.load(ctx.path(FT_STATE), map_location="cpu", weights_only=True),
+               json.loads(ctx.path(FT_BITS).read_text()))
     module.eval()
     model = export_brevitas(module, b.input_shape, out_path or ctx.path("final/model.onnx"))
     return model, module
