@@ -42,16 +42,25 @@ DEFAULT_EPOCHS = 10
 
 def accuracy(module, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
     """Top-1 accuracy of a torch module (eval mode) on arrays."""
+    return accuracy_and_loss(module, x, y, batch)[0]
+
+
+def accuracy_and_loss(module, x: np.ndarray, y: np.ndarray, batch: int = 512) -> tuple[float, float]:
+    """(top-1 accuracy, mean cross-entropy) of a torch module (eval mode) on arrays."""
     import torch
+    import torch.nn.functional as F
     was_training = module.training
     module.eval()
-    correct = 0
+    correct, loss = 0, 0.0
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            out = module(torch.from_numpy(x[i:i + batch]))
-            correct += int((_logits(out).argmax(1).numpy() == y[i:i + batch]).sum())
+            out = _logits(module(torch.from_numpy(x[i:i + batch])))
+            yb = torch.from_numpy(y[i:i + batch])
+            correct += int((out.argmax(1) == yb).sum())
+            loss += float(F.cross_entropy(out, yb, reduction="sum"))
     module.train(was_training)
-    return correct / max(len(x), 1)
+    n = max(len(x), 1)
+    return correct / n, loss / n
 
 
 def _logits(out):
@@ -106,6 +115,7 @@ class Trainer:
         self.opt = None          # created after any state is loaded (see load_state)
         self.step = 0
         self.best_acc = -1.0
+        self.best_loss = float("inf")
         self.best_step = 0
         self.best_state = None
         self.bad_evals = 0
@@ -125,7 +135,7 @@ class Trainer:
     def _state(self) -> dict:
         import torch
         return {"key": self.key, "step": self.step, "model": self.module.state_dict(), "optimizer": self.opt.state_dict(),
-                "rng": torch.get_rng_state(), "best_acc": self.best_acc, "best_step": self.best_step,
+                "rng": torch.get_rng_state(), "best_acc": self.best_acc, "best_loss": self.best_loss, "best_step": self.best_step,
                 "best_state": self.best_state, "bad_evals": self.bad_evals, "history": self.history}
 
     def save_checkpoint(self) -> None:
@@ -146,7 +156,7 @@ class Trainer:
             return None
         load_state(self.module, ck["model"], self.bits)
         torch.set_rng_state(ck["rng"])
-        for k in ("step", "best_acc", "best_step", "best_state", "bad_evals", "history"):
+        for k in ("step", "best_acc", "best_loss", "best_step", "best_state", "bad_evals", "history"):
             setattr(self, k, ck[k])
         self.resumed_from = self.step
         self.echo(f"finetune: resuming from the checkpoint at step {self.step}/{self.total}")
@@ -154,12 +164,15 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------- train
     def _evaluate(self) -> bool:
-        """Validate; returns True when training should stop early."""
+        """Validate; returns True when training should stop early.
+
+        Better = higher validation accuracy; at equal accuracy (small validation sets), lower loss.
+        """
         import copy
-        acc = accuracy(self.module, self.data.x_val, self.data.y_val)
-        self.history.append({"step": self.step, "val_accuracy": acc})
-        if acc > self.best_acc:
-            self.best_acc, self.best_step, self.bad_evals = acc, self.step, 0
+        acc, loss = accuracy_and_loss(self.module, self.data.x_val, self.data.y_val)
+        self.history.append({"step": self.step, "val_accuracy": acc, "val_loss": round(loss, 6)})
+        if (acc, -loss) > (self.best_acc, -self.best_loss):
+            self.best_acc, self.best_loss, self.best_step, self.bad_evals = acc, loss, self.step, 0
             self.best_state = copy.deepcopy(self.module.state_dict())
         else:
             self.bad_evals += 1

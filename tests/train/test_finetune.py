@@ -58,8 +58,10 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(run_ctx, monkeypatch):
     real, calls = F.cross_entropy, []
 
     def diverging(*args, **kwargs):
-        calls.append(1)
         loss = real(*args, **kwargs)
+        if kwargs.get("reduction") == "sum":  # validation
+            return loss
+        calls.append(1)                       # training step len(calls)
         return loss * float("nan") if len(calls) > 4 else loss
     monkeypatch.setattr(F, "cross_entropy", diverging)
     with pytest.raises(FlowError) as e:
@@ -86,6 +88,11 @@ def test_disabled_records_and_build_model(run_ctx):
     layers = {l.name: l for l in discover_layers(model)}
     assert set(layers) == set(ASSIGNMENT)
     assert {n: (l.w_bits, l.a_bits) for n, l in layers.items()} == ASSIGNMENT
+    # with the Quant node names of the run's layers.json, so build's layer records apply to it
+    run_layers = {l["name"]: l for l in json.loads(ctx.path("layers.json").read_text())["layers"]}
+    for name, layer in layers.items():
+        assert layer.weight_quant.node == run_layers[name]["weight_quant"]["node"]
+        assert layer.input_quant.node == run_layers[name]["input_quant"]["node"]
     # and computes what the fine-tuned Brevitas module computes
     from ohq_flow.model.export import execute
     x = torch.randn(4, 1, 8, 8) * 0.6

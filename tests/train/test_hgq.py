@@ -63,3 +63,20 @@ def test_per_weight_granularity(digits):
 def test_lut_fit_on_measured_costs():
     fit = fit_lut_model(FIXTURES / "train" / "digits_costs.csv", FIXTURES / "train" / "digits_layers.json")
     assert fit.rows >= 20 and fit.lut_per_ebop > 0 and 0.5 < fit.r2 <= 1.0
+
+
+def test_hgq_step_writes_record(run_ctx):
+    import json
+    import shutil
+    from ohq_flow.train.hgq import run_hgq
+    from tests.train.conftest import data_factory
+    off = run_ctx()
+    assert run_hgq(off) == {"enabled": False}
+    ctx = run_ctx(data=data_factory("loaders"), hgq={"enabled": True, "steps": 2, "batch_size": 32})
+    shutil.copy(FIXTURES / "train" / "digits_costs.csv", ctx.path("costs.csv"))
+    lines = []
+    run_hgq(ctx, echo=lines.append)
+    rec = json.loads(ctx.path("hgq/hgq.json").read_text())
+    assert rec["lut_model"]["lut_per_ebop"] > 0 and rec["predicted_lut"] > 0
+    assert set(rec["bits"]) == {"conv0", "conv1", "fc0", "fc1"} and 0.5 < rec["val_accuracy"] <= 1
+    assert any("R^2" in l for l in lines)
