@@ -253,8 +253,10 @@ def fit_lut_model(costs_csv: Path, layers_json: Path) -> LutModel:
                          "run the profile step first")
     x, y = np.asarray(xs, float), np.asarray(ys, float)
     a, b = np.polyfit(x, y, 1)
+    if b < 0:  # a negative fixed cost would predict negative LUT for small layers: fit through the origin
+        a, b = float(x @ y / (x @ x)), 0.0
     r2 = _r2(y, a * x + b)
-    per_layer = {n: _r2(y[m], a * x[m] + b) for n in sorted(set(names)) for m in [np.asarray(names) == n] if m.sum() > 1}
+    per_layer = {n: _r2(y[m], a * x[m] + b) for n in sorted(set(names)) for m in [np.asarray(names) == n] if m.sum() > 2}
     return LutModel(float(a), float(b), r2, len(xs), per_layer)
 
 
