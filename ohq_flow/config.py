@@ -618,5 +618,11 @@ solver:
   time_limit_s: 60
   sweep: ["lut=20%:100%:9"]
 
+# Optional: labelled data, for fine-tuning at the chosen bit-widths (and HGQ)
+# data:
+#   factory: "my_package.data:loaders"  # -> (train, validation): DataLoaders or (x, y) arrays
+#   # or npz: data.npz (x_train, y_train, x_val, y_val)
+# finetune: {enabled: true, epochs: 10, lr: 0.001, batch_size: 64, checkpoint_every: 50, patience: 5, seed: 0}
+
 output_dir: runs/my_model
 """

@@ -293,7 +293,7 @@ def train_hgq(model: HGQModel, data, *, steps: int, beta: float, lut_per_ebop: f
         if echo and (step + 1) % max(1, steps // 10) == 0:
             echo(f"hgq step {step + 1}/{steps}: loss {ce.item():.4f}, EBOPs {ebops.item():,.0f} "
                  f"(~{lut_per_ebop * ebops.item():,.0f} LUT)")
-        history.append({"step": step + 1, "ce": float(ce), "ebops": float(ebops)})
+        history.append({"step": step + 1, "ce": ce.item(), "ebops": ebops.item()})
     model.eval()
     return {"history": history[-1:], "ebops": float(sum(model.ebops().values()))}
 
