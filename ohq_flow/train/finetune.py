@@ -298,7 +298,8 @@ def run_finetune(ctx, echo=print, stop_after: int | None = None) -> dict:
     if evalset is not None:
         after["eval"] = accuracy(module, *evalset)
     save_brevitas(module, bits, out)   # -> FT_STATE, FT_BITS
-    record = {"enabled": True, "accuracy_before": before, "accuracy_after": after,
+    record = {"enabled": True, "assignment": {k: list(v) for k, v in sorted(_assignment(ctx).items())},
+              "accuracy_before": before, "accuracy_after": after,
               "n_train": int(len(data.y_train)), "n_val": int(len(data.y_val)),
               "n_eval": int(len(evalset[1])) if evalset is not None else None, "data": data.source,
               "settings": cfg.finetune.model_dump(mode="json"), "bit_widths": bits,
@@ -325,6 +326,9 @@ def final_model_for_build(ctx, out_path: Path | None = None):
     rec = json.loads(rec_path.read_text())
     if sha256_file(ctx.path(FT_STATE)) != rec.get("state_dict_sha256"):
         raise FlowError(f"{ctx.path(FT_STATE)} does not match {rec_path}", "re-run the finetune step (--from finetune)")
+    if rec.get("assignment") != {k: list(v) for k, v in sorted(_assignment(ctx).items())}:
+        raise FlowError(f"{rec_path} is a fine-tune of other bit-widths than solution.json",
+                        "re-run from the finetune step (ohq-flow run CONFIG --from finetune)")
     b = ctx.cfg.model.brevitas
     module = build_brevitas_model(b.factory, b.kwargs, None, b.python_path)
     load_state(module, torch.load(ctx.path(FT_STATE), map_location="cpu", weights_only=True),

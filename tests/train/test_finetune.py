@@ -93,6 +93,12 @@ def test_disabled_records_and_build_model(run_ctx):
     for name, layer in layers.items():
         assert layer.weight_quant.node == run_layers[name]["weight_quant"]["node"]
         assert layer.input_quant.node == run_layers[name]["input_quant"]["node"]
+    # a fine-tune of other bit-widths than solution.json is refused
+    sol = json.loads(ctx.path("solution.json").read_text())
+    sol["assignment"]["Conv_0"]["w_bits"] = 8
+    ctx.path("solution.json").write_text(json.dumps(sol))
+    with pytest.raises(FlowError, match="other bit-widths"):
+        final_model_for_build(ctx)
     # and computes what the fine-tuned Brevitas module computes
     from ohq_flow.model.export import execute
     x = torch.randn(4, 1, 8, 8) * 0.6
