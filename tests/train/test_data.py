@@ -70,11 +70,11 @@ def test_config_lists_every_data_problem(tmp_path):
     paths = [p for p, _ in e.value.problems]
     assert "data.factory" in paths and "data.npz" in paths and "finetune" in paths
     with pytest.raises(ConfigError, match="needs a 'data' section"):
-        make_cfg(tmp_path, finetune={"enabled": True})
+        make_cfg(tmp_path, data=None, finetune={"enabled": True})
     with pytest.raises(ConfigError, match="train_npz' and 'val_npz' go together"):
         make_cfg(tmp_path, data={"train_npz": str(FIXTURES / "train_data.py")})
 
 
 def test_without_data_config_is_unchanged(tmp_path):
-    cfg = make_cfg(tmp_path)
-    assert cfg.data is None and cfg.finetune.enabled is False
+    cfg = make_cfg(tmp_path, data=None)
+    assert cfg.data is None and cfg.finetune.enabled is False and cfg.hgq.enabled is False
