@@ -407,6 +407,86 @@ class ImplementSection(_Strict):
     allow_timing_failure: bool = Field(False, description="keep going (exit 0) when post-route Fmax < target; impl.json says timing_met: false")
 
 
+# ----------------------------------------------------------------------------------------- data
+class DataSection(_Strict):
+    """Labelled data for fine-tuning and HGQ: a factory, one .npz, or a train and a validation .npz."""
+
+    factory: str | None = Field(None, description='"package.module:function" returning (train, validation): '
+                                                 'two DataLoaders / iterables of (x, y) batches, or (x, y) arrays, '
+                                                 'or a 4-tuple (x_train, y_train, x_val, y_val)')
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the factory")
+    python_path: list[Path] = Field(default_factory=list,
+                                    description="extra import directories for the factory (default: the config's directory)")
+    npz: Path | None = Field(None, description=".npz with x_train, y_train, x_val, y_val")
+    train_npz: Path | None = Field(None, description="training .npz with x, y (with val_npz)")
+    val_npz: Path | None = Field(None, description="validation .npz with x, y (with train_npz)")
+
+    @field_validator("factory")
+    @classmethod
+    def _factory_form(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v.strip()):
+            raise ValueError(f"factory must look like 'package.module:function', got {v!r}")
+        return None if v is None else v.strip()
+
+    @field_validator("python_path")
+    @classmethod
+    def _paths(cls, v: list[Path], info: ValidationInfo) -> list[Path]:
+        return [_resolve(p, info) for p in v] or [_base_dir(info).resolve()]
+
+    @field_validator("npz", "train_npz", "val_npz")
+    @classmethod
+    def _files(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        v = _resolve(v, info)
+        if v is not None and not v.is_file():
+            raise ValueError(f"data file {v} does not exist")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataSection":
+        given = [n for n, on in (("factory", self.factory is not None), ("npz", self.npz is not None),
+                                 ("train_npz/val_npz", self.train_npz is not None or self.val_npz is not None)) if on]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'factory', 'npz' or 'train_npz' + 'val_npz'"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        if given == ["train_npz/val_npz"] and (self.train_npz is None or self.val_npz is None):
+            raise ValueError("'train_npz' and 'val_npz' go together: give both")
+        return self
+
+
+class FinetuneSection(_Strict):
+    """Quantization-aware fine-tuning (Brevitas) at the chosen bit-widths, after solve."""
+
+    enabled: bool = False
+    epochs: PositiveInt | None = Field(None, description="passes over the training data (or give steps)")
+    steps: PositiveInt | None = Field(None, description="optimizer steps (default: 10 epochs)")
+    lr: PositiveFloat = 1e-3
+    batch_size: PositiveInt = 64
+    checkpoint_every: PositiveInt = Field(50, description="steps between checkpoints (resume after an interruption)")
+    eval_every: PositiveInt | None = Field(None, description="steps between validation runs (default: once per epoch)")
+    patience: PositiveInt | None = Field(5, description="validation runs without improvement before stopping; null = never stop early")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _length(self) -> "FinetuneSection":
+        if self.epochs is not None and self.steps is not None:
+            raise ValueError("give 'epochs' or 'steps', not both")
+        return self
+
+
+class HGQSection(_Strict):
+    """HGQ: learned per-channel (or per-weight) weight and per-channel activation bit-widths."""
+
+    enabled: bool = Field(False, description="run the hgq step (a selection strategy beside the ILP; needs data)")
+    weight_granularity: Literal["per_channel", "per_weight"] = "per_channel"
+    init_bits: PositiveInt = Field(8, le=MAX_BITS, description="initial bit-width of every weight and activation")
+    beta: float = Field(1e-5, ge=0, description="strength of the resource term (loss per predicted LUT)")
+    steps: PositiveInt = 300
+    lr: PositiveFloat = 1e-3
+    bits_lr: PositiveFloat = Field(0.05, description="learning rate of the fractional bit parameters")
+    batch_size: PositiveInt = 64
+    seed: int = 0
+
+
 # ---------------------------------------------------------------------------------------- root
 class FlowConfig(_Strict):
     """One ohq_flow run: model, board, search space, MQE, hardware, budgets, solver, output."""
@@ -421,10 +501,23 @@ class FlowConfig(_Strict):
     solver: SolverSection = Field(default_factory=SolverSection)
     build: BuildSection = Field(default_factory=BuildSection)
     implement: ImplementSection = Field(default_factory=ImplementSection)
+    data: DataSection | None = Field(None, description="labelled data (fine-tuning, HGQ); without it the flow is data-free")
+    finetune: FinetuneSection = Field(default_factory=FinetuneSection)
+    hgq: HGQSection = Field(default_factory=HGQSection)
     output_dir: Path = Field(Path("runs/run"), description="run directory (relative to the config file)")
 
     _source_file: Path | None = PrivateAttr(None)
     _base_dir: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _finetune_needs(self) -> "FlowConfig":
+        if self.finetune.enabled and (self.data is None or self.model.brevitas is None):
+            missing = [w for w, m in (("a 'data' section", self.data is None),
+                                      ("a Brevitas model (model.brevitas)", self.model.brevitas is None)) if m]
+            raise ValueError(f"finetune.enabled needs {' and '.join(missing)}")
+        if self.hgq.enabled and (self.data is None or self.model.brevitas is None):
+            raise ValueError("hgq.enabled needs a 'data' section and a Brevitas model (model.brevitas)")
+        return self
 
     @field_validator("board")
     @classmethod
@@ -613,6 +706,11 @@ implement:                # bitstream: ECP5 boards (Yosys + nextpnr + ecppack); 
   target_mhz: null        # default: the board's clock (on ECP5 a PLL makes any other clock)
   seed: 1
   timeout_s: 1800
+# Optional: labelled data, for fine-tuning at the chosen bit-widths (and HGQ)
+# data:
+#   factory: "my_package.data:loaders"  # -> (train, validation): DataLoaders or (x, y) arrays
+#   # or npz: data.npz (x_train, y_train, x_val, y_val)
+# finetune: {enabled: true, epochs: 10, lr: 0.001, batch_size: 64, checkpoint_every: 50, patience: 5, seed: 0}
 
 output_dir: runs/my_model
 """

@@ -189,6 +189,18 @@ def step_solve(ctx: RunContext) -> dict:
             **{k: v for k, v in getattr(sol, "strategy_info", {}).items() if isinstance(v, (int, float, str))}}
 
 
+def step_finetune(ctx: RunContext) -> dict:
+    """Brevitas QAT at the chosen bit-widths on the config's data -> finetune/ (records 'disabled' otherwise)."""
+    from ohq_flow.train.finetune import run_finetune
+    return run_finetune(ctx)
+
+
+def step_hgq(ctx: RunContext) -> dict:
+    """HGQ: learned per-channel bit-widths with a LUT regulariser fitted on costs.csv -> hgq/hgq.json."""
+    from ohq_flow.train.hgq import run_hgq
+    return run_hgq(ctx)
+
+
 def step_build(ctx: RunContext) -> dict:
     """Write-back, final design, synthesis, verification, accuracy -> final/build.json."""
     from ohq_flow.build.step import build, format_build
@@ -242,8 +254,12 @@ STEPS = [
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
     Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board", "hardware"),
          ("sensitivity.csv", "costs.csv", MODEL_ONNX), "choose per-layer bit-widths (ILP or solver.strategy)"),
+    Step("finetune", step_finetune, ("finetune/finetune.json",), ("finetune", "data", "model", "build"),
+         (MODEL_ONNX, QUANT_OWNERS, "solution.json"), "fine-tune at the chosen bit-widths (optional)"),
+    Step("hgq", step_hgq, ("hgq/hgq.json",), ("hgq", "data", "model", "build"), (LAYERS_JSON, "costs.csv"),
+         "HGQ: learned per-channel bit-widths (optional)"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
-         (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
+         (MODEL_ONNX, "solution.json", "finetune/finetune.json"), "write back, generate, synthesise and verify the final design"),
     Step("implement", step_implement, ("final/impl/impl.json",), ("implement", "board"), ("final/build.json",),
          "bitstream: synthesis, place and route, post-route timing (ECP5), or the Vivado script (AMD)"),
     Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),

@@ -18,3 +18,16 @@ def load_digits_split(seed: int = 0, test_fraction: float = 0.25):
     y = d.target.astype(np.int64)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
     return x_tr, y_tr, x_te, y_te
+
+
+def finetune_data(seed: int = 0, val_fraction: float = 0.2):
+    """The flow's ``data.factory``: ((x_train, y_train), (x_val, y_val)) from the training split.
+
+    The validation set is held out of the training split; the test split (digits_test.npz, the
+    build step's evaluation set) is never trained or early-stopped on.
+    """
+    from sklearn.model_selection import train_test_split
+
+    x_tr, y_tr, _, _ = load_digits_split(seed)
+    x_a, x_b, y_a, y_b = train_test_split(x_tr, y_tr, test_size=val_fraction, random_state=seed, stratify=y_tr)
+    return (x_a, y_a), (x_b, y_b)

@@ -1,0 +1,1 @@
+"""Training on the user's data: the data section, quantization-aware fine-tuning, HGQ."""
