@@ -28,12 +28,20 @@ def build(ctx, model, layers) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     sol = json.loads(ctx.path("solution.json").read_text())
     assignment = {l: (v["w_bits"], v["a_bits"]) for l, v in sol["assignment"].items()}
-    final, changed = apply_bits(model, layers, assignment)
-    final.save(str(out / "model.onnx"))
+    from ohq_flow.train.finetune import final_model_for_build
+    tuned = final_model_for_build(ctx, out / "model.onnx")   # None without a fine-tune
+    if tuned is None:
+        final, changed = apply_bits(model, layers, assignment)
+        final.save(str(out / "model.onnx"))
+        tuned_module = None
+    else:                                                    # the fine-tuned weights at the chosen bits
+        (final, tuned_module), changed = tuned, []
     atomic_write_json(out / "hls4ml_config.json", hls4ml_precisions(final, layers, assignment))
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     record = {"generator": "da4ml", "measurer": "yosys", "assignment": sol["assignment"], "changed_quant_nodes": changed,
               "predicted": {k: v for k, v in sol["totals"].items()}}
+    if tuned is not None:
+        record["finetune"] = json.loads(ctx.path("finetune/finetune.json").read_text())
 
     if cfg.build.eval_npz is not None:
         x_eval = load_npz_inputs(cfg.build.eval_npz, "x", shape)
@@ -48,7 +56,7 @@ def build(ctx, model, layers) -> dict:
     say = logging.getLogger("ohq_flow.build").info
     if cfg.model.brevitas is not None:
         say("build 1/5: Brevitas write-back and re-export")
-        record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8])
+        record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8], tuned_module)
 
     say("build 2/5: RTL of %d layer kernels, Yosys synthesis of the kernels (cached by content)", len(layers))
     designs = generate_layers(final, layers, assignment, cfg, out / "rtl")
@@ -134,11 +142,13 @@ def _hls4ml_network(cfg, final, x: np.ndarray, prj_dir: Path) -> dict:
             "synthesis_command": f'cd {prj} && vitis_hls -f build_prj.tcl "reset=1 csim=0 synth=1 cosim=0 export=1 vsynth=1"'}
 
 
-def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray) -> dict:
+def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray, module=None) -> dict:
+    """The Brevitas module at the chosen bits (the fine-tuned one when given), saved and re-export-checked."""
     from ohq_flow.build.writeback import check_agreement, map_quantizers, save_brevitas, writeback_brevitas
     from ohq_flow.model.export import build_brevitas_model, export_brevitas
     b = cfg.model.brevitas
-    module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
+    if module is None:
+        module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
     qmap = map_quantizers(module, b.input_shape, out / "tmp")
     module2, bits = writeback_brevitas(module, layers, assignment, qmap)
     sd, bits_path = save_brevitas(module2, bits, out)
