@@ -219,3 +219,88 @@ def load_brevitas(run_dir):
                          + ", ".join(f"{p}: {a:g} instead of {b}" for p, (a, b) in list(wrong.items())[:5]),
                          "the model definition changed since the run")
     return module.eval()
+
+
+# ------------------------------------------------------------------------------------------ FINN
+# our board names -> FINN's board names (finn.util.basic pynq_part_map / alveo_part_map)
+_FINN_BOARDS = {"PYNQ-Z1": "Pynq-Z1", "PYNQ-Z2": "Pynq-Z2", "Ultra96-V2": "Ultra96-V2", "ZCU102": "ZCU102",
+                "ZCU104": "ZCU104", "ZCU111": "ZCU111", "Kria KV260": "KV260_SOM", "Alveo U50": "U50",
+                "Alveo U250": "U250"}
+_MVAU, _VVAU = ("MVAU_hls", "MVAU_rtl"), ("VVAU_hls", "VVAU_rtl")
+_SWG = ("ConvolutionInputGenerator_hls", "ConvolutionInputGenerator_rtl")
+
+
+def _fold_of(entry: dict, default: tuple[int, int]) -> tuple[int, int]:
+    """(PE, SIMD) of a solution entry's ``fold`` ({pe, simd} or [pe, simd]), else ``default``."""
+    fold = entry.get("fold")
+    if isinstance(fold, dict):
+        low = {str(k).lower(): v for k, v in fold.items()}
+        return int(low.get("pe", default[0])), int(low.get("simd", default[1]))
+    if isinstance(fold, (list, tuple)) and len(fold) == 2:
+        return int(fold[0]), int(fold[1])
+    return default
+
+
+def finn_folding(layers, assignment: dict, pe: int = 1, simd: int = 1) -> tuple[dict, list[dict]]:
+    """FINN ``folding_config.json`` and the per-layer table behind it.
+
+    Each searched layer becomes one FINN compute node, numbered in graph order as FINN's build
+    names them after ``SpecializeLayers`` (``MVAU_hls_<i>``; a depthwise conv is ``VVAU_hls_<j>``),
+    a convolution's sliding-window unit (``ConvolutionInputGenerator_rtl_<k>``) gets the layer's
+    SIMD. PE divides MH (output channels), SIMD divides MW (C_in/g·k_h·k_w), as FINN requires.
+    ``Defaults`` keeps every other node fully folded (PE = SIMD = 1).
+    """
+    from ohq_flow.hw.measurers.analytic.model import _largest_divisor
+    table, cfg = [], {"Defaults": {"PE": [1, list(_MVAU + _VVAU)], "SIMD": [1, list(_MVAU + _VVAU + _SWG)]}}
+    counts = {"MVAU": 0, "VVAU": 0, "SWG": 0}
+    for layer in layers:
+        if layer.op_type == "Conv":
+            k = int(np.prod(layer.kernel_shape)) if layer.kernel_shape else 1
+            mh, mw = layer.weight_shape[0], layer.weight_shape[1] * k
+        else:
+            mw, mh = layer.weight_shape[0], layer.weight_shape[1]
+            if layer.op_type == "Gemm" and len(layer.input_shape) == 2 and layer.input_shape[1] != mw:
+                mh, mw = mw, mh
+        kind = "VVAU" if getattr(layer, "depthwise", False) else "MVAU"
+        want_pe, want_simd = _fold_of(assignment.get(layer.name, {}), (pe, simd))
+        if kind == "VVAU":   # PE over channels, SIMD over the kernel window
+            mw = int(np.prod(layer.kernel_shape)) if layer.kernel_shape else 1
+        p, s = _largest_divisor(mh, want_pe), _largest_divisor(mw, want_simd)
+        node = f"{kind}_hls_{counts[kind]}"
+        counts[kind] += 1
+        cfg[node] = {"PE": p, "SIMD": s}
+        row = {"layer": layer.name, "finn_node": node, "MH": int(mh), "MW": int(mw), "PE": p, "SIMD": s}
+        if layer.op_type == "Conv":
+            swg = f"ConvolutionInputGenerator_rtl_{counts['SWG']}"
+            counts["SWG"] += 1
+            cfg[swg] = {"SIMD": p if kind == "VVAU" else s}
+            row["finn_swg_node"] = swg
+        a = assignment.get(layer.name, {})
+        row.update(w_bits=a.get("w_bits"), a_bits=a.get("a_bits"))
+        table.append(row)
+    return cfg, table
+
+
+def write_finn_bundle(cfg, final, layers, assignment: dict, out: Path) -> dict:
+    """``final/finn/``: model.onnx (QONNX), folding_config.json and dataflow_build_config.json.
+
+    The directory is what ``python -m finn.builder.build_dataflow final/finn`` (FINN's
+    ``build_dataflow_directory``) reads; by default it generates FINN's estimate reports.
+    """
+    finn_dir = out / "finn"
+    finn_dir.mkdir(parents=True, exist_ok=True)
+    final.save(str(finn_dir / "model.onnx"))
+    folding, table = finn_folding(layers, assignment, cfg.hardware.pe, cfg.hardware.simd)
+    atomic_write_json(finn_dir / "folding_config.json", folding)
+    atomic_write_json(finn_dir / "layers.json", table)
+    board = cfg.board_obj()
+    build_cfg = {"output_dir": "output", "synth_clk_period_ns": float(cfg.clock_ns()), "fpga_part": board.part,
+                 "folding_config_file": "folding_config.json", "generate_outputs": ["estimate_reports"],
+                 "auto_fifo_depths": False, "verbose": False}
+    finn_board = _FINN_BOARDS.get(board.name)
+    if finn_board:
+        build_cfg["board"] = finn_board
+        build_cfg["shell_flow_type"] = "vitis_alveo" if finn_board.startswith("U") else "vivado_zynq"
+    atomic_write_json(finn_dir / "dataflow_build_config.json", build_cfg)
+    return {"dir": str(finn_dir), "nodes": {r["layer"]: r["finn_node"] for r in table},
+            "command": f"python -m finn.builder.build_dataflow {finn_dir}"}

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 def build(ctx, model, layers) -> dict:
     """Everything under ``final/``; returns the build record (also final/build.json)."""
     from ohq_flow.build.final import accuracy, design_sources, generate_layers, verify_layers, write_top
-    from ohq_flow.build.interop import write_hls4ml_bundle
+    from ohq_flow.build.interop import write_finn_bundle, write_hls4ml_bundle
     from ohq_flow.hw.cache import CostCache
     from ohq_flow.hw.rtl.yosys import measure_yosys_cached
     from ohq_flow.model.quantizers import apply_bits
@@ -67,6 +67,7 @@ def build(ctx, model, layers) -> dict:
                         "per_layer": [c.__dict__ for c in checks]}
     say("build 4/4: whole network as an hls4ml project, g++ C-simulation")
     record["hls4ml"] = write_hls4ml_bundle(cfg, final, x_verify, out)
+    record["finn"] = write_finn_bundle(cfg, final, layers, sol["assignment"], out)
     board = cfg.board_obj()
     record["board"] = {"name": board.name, "part": board.part, **board.resources.model_dump()}
     atomic_write_json(out / "build.json", record)

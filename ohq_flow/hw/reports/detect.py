@@ -81,4 +81,5 @@ def parse_report(path: str | Path) -> list[ReportRecord]:
         raise NotAReportError(p, "not a recognised tool report", f"known kinds: {_KNOWN}")
     if not recs:
         raise ReportParseError(p, "report holds no records")
-    return recs
+    from .discover import mark_network_top
+    return mark_network_top(recs)
