@@ -94,6 +94,7 @@ class Flow:
         """``ohq-flow run CONFIG [--from START] [--to TO]``; returns step -> ran|skipped."""
         from ohq_flow.pipeline import run_steps
         from ohq_flow.steps import STEPS
+        self.ctx.cache.clear()   # the model/layers of an earlier call may be stale (e.g. a new checkpoint)
         return run_steps(STEPS, self.ctx, start=start, stop=to, echo=self._echo)
 
     def _csv(self, name: str):
@@ -105,8 +106,6 @@ class Flow:
         """The cleaned QONNX model (``model.onnx``) as a qonnx ModelWrapper."""
         from ohq_flow.steps import load_run_model
         self.run("export")
-        self.ctx.cache.pop("model", None)
-        self.ctx.cache.pop("layers", None)
         return load_run_model(self.ctx)
 
     def layers(self):

@@ -250,17 +250,11 @@ def finn_folding(layers, assignment: dict, pe: int = 1, simd: int = 1) -> tuple[
     SIMD. PE divides MH (output channels), SIMD divides MW (C_in/g·k_h·k_w), as FINN requires.
     ``Defaults`` keeps every other node fully folded (PE = SIMD = 1).
     """
-    from ohq_flow.hw.measurers.analytic.model import _largest_divisor
+    from ohq_flow.hw.measurers.analytic.model import _largest_divisor, mvau_dims
     table, cfg = [], {"Defaults": {"PE": [1, list(_MVAU + _VVAU)], "SIMD": [1, list(_MVAU + _VVAU + _SWG)]}}
     counts = {"MVAU": 0, "VVAU": 0, "SWG": 0}
     for layer in layers:
-        if layer.op_type == "Conv":
-            k = int(np.prod(layer.kernel_shape)) if layer.kernel_shape else 1
-            mh, mw = layer.weight_shape[0], layer.weight_shape[1] * k
-        else:
-            mw, mh = layer.weight_shape[0], layer.weight_shape[1]
-            if layer.op_type == "Gemm" and len(layer.input_shape) == 2 and layer.input_shape[1] != mw:
-                mh, mw = mw, mh
+        mh, mw, _ = mvau_dims(layer)
         kind = "VVAU" if getattr(layer, "depthwise", False) else "MVAU"
         want_pe, want_simd = _fold_of(assignment.get(layer.name, {}), (pe, simd))
         if kind == "VVAU":   # PE over channels, SIMD over the kernel window

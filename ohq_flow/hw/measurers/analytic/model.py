@@ -142,6 +142,18 @@ def swg_estimate(s: SWG) -> dict:
             "dsp": 0.0}
 
 
+def mvau_dims(layer) -> tuple[int, int, int]:
+    """(MH, MW, vectors) of a layer as one MVAU: conv MH = C_out, MW = C_in/g·k_h·k_w, vectors = output pixels."""
+    if layer.op_type == "Conv":
+        c_out, cin_g = layer.weight_shape[0], layer.weight_shape[1]
+        k = math.prod(layer.kernel_shape) if layer.kernel_shape else 1
+        return c_out, cin_g * k, math.prod(layer.output_shape[2:])
+    mw, mh = layer.weight_shape[0], layer.weight_shape[1]
+    if layer.op_type == "Gemm" and len(layer.input_shape) == 2 and layer.input_shape[1] != mw:
+        mh, mw = mw, mh  # transB
+    return mh, mw, math.prod(layer.output_shape[1:-1]) if len(layer.output_shape) > 2 else 1
+
+
 def estimate_layer(layer, w_bits: int, a_bits: int, *, pe: int = 1, simd: int = 1, clock_ns: float | None = None,
                    part: str = "", ram_style: str = "auto", res_type: str = "auto",
                    acc_bits: int | None = None) -> CostRow:
@@ -152,16 +164,7 @@ def estimate_layer(layer, w_bits: int, a_bits: int, *, pe: int = 1, simd: int = 
     slower of the two.
     """
     a_signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
-    if layer.op_type == "Conv":
-        c_out, cin_g = layer.weight_shape[0], layer.weight_shape[1]
-        k = math.prod(layer.kernel_shape) if layer.kernel_shape else 1
-        mh, mw = c_out, cin_g * k
-        pixels = math.prod(layer.output_shape[2:])
-    else:
-        mw, mh = layer.weight_shape[0], layer.weight_shape[1]
-        if layer.op_type == "Gemm" and len(layer.input_shape) == 2 and layer.input_shape[1] != mw:
-            mh, mw = mw, mh  # transB
-        pixels = math.prod(layer.output_shape[1:-1]) if len(layer.output_shape) > 2 else 1
+    mh, mw, pixels = mvau_dims(layer)
     est = mvau_estimate(MVAU(mh=mh, mw=mw, pe=pe, simd=simd, w_bits=w_bits, a_bits=a_bits, pixels=pixels,
                              a_signed=a_signed, acc_bits=acc_bits, ram_style=ram_style, res_type=res_type))
     lat, ii = float(est["cycles"]), float(est["cycles"])
