@@ -89,12 +89,15 @@ def write_hls4ml_bundle(cfg, final, x: np.ndarray, out: Path) -> dict:
     ``x`` (the final model's input layout, batch first) becomes the project's testbench input; the
     QONNX executor's outputs on it the expected outputs, and the C-simulation is compared to them.
     """
+    import shutil
     import yaml
-    from qonnx.core.modelwrapper import ModelWrapper
     from ohq_flow.hw.generators.hls4ml_gen.project import _has_bias, prepare_for_hls4ml
     from ohq_flow.mqe.run import QonnxExecutor
 
-    (out / "hls4ml_config.json").unlink(missing_ok=True)   # written by earlier versions, not hls4ml's format
+    # nothing of an earlier build survives (hls4ml_config.json: earlier versions, not hls4ml's format)
+    for name in (HLS4ML_CONFIG, HLS4ML_ONNX, TB_INPUT, TB_OUTPUT, "hls4ml_config.json"):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "hls4ml", ignore_errors=True)
     board = cfg.board_obj()
     settings = {"Backend": "Vitis", "Part": board.part, "ClockPeriod": float(cfg.clock_ns()),
                 "IOType": cfg.hardware.io_type, "ReuseFactor": int(cfg.hardware.reuse_factor), "Strategy": "Latency",
@@ -107,7 +110,6 @@ def write_hls4ml_bundle(cfg, final, x: np.ndarray, out: Path) -> dict:
         log.warning("whole-network hls4ml project not generated: %s", msg)
         return {"status": "not_generated", "error": msg}
     finally:
-        import shutil
         shutil.rmtree(out / "hls4ml_scratch", ignore_errors=True)
     prepared.save(str(out / HLS4ML_ONNX))
     y_ref = QonnxExecutor(final).reference(x)
