@@ -184,10 +184,11 @@ def test_finn_bundle(quickstart):
     build_cfg = json.loads((finn / "dataflow_build_config.json").read_text())
     table = json.loads((finn / "layers.json").read_text())
     assert build_cfg["folding_config_file"] == "folding_config.json" and build_cfg["board"] == "Pynq-Z2"
+    assert json.loads((finn / build_cfg["specialize_layers_config_file"]).read_text())["Defaults"]
     assert [r["finn_node"] for r in table] == ["MVAU_hls_0", "MVAU_hls_1", "MVAU_hls_2", "MVAU_hls_3"]
     for r in table:
         assert r["MH"] % r["PE"] == 0 and r["MW"] % r["SIMD"] == 0
-        assert fold[r["finn_node"]] == {"PE": r["PE"], "SIMD": r["SIMD"]}
+        assert fold[r["finn_node"]]["PE"] == r["PE"] and fold[r["finn_node"]]["SIMD"] == r["SIMD"]
     assert table[0]["MW"] == 9 and table[0]["MH"] == 8       # Conv_0: 1 input channel, 3x3 kernel, 8 filters
     from qonnx.core.modelwrapper import ModelWrapper
     assert sum(n.op_type == "Quant" for n in ModelWrapper(str(finn / "model.onnx")).graph.node) > 0

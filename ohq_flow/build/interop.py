@@ -230,6 +230,8 @@ _FINN_BOARDS = {"PYNQ-Z1": "Pynq-Z1", "PYNQ-Z2": "Pynq-Z2", "Ultra96-V2": "Ultra
                 "Alveo U250": "U250"}
 _MVAU, _VVAU = ("MVAU_hls", "MVAU_rtl"), ("VVAU_hls", "VVAU_rtl")
 _SWG = ("ConvolutionInputGenerator_hls", "ConvolutionInputGenerator_rtl")
+# FINN's specialize_layers_config: MVAU/VVAU as HLS (FINN would pick RTL for some), so the node names are known
+FINN_SPECIALIZE = {"Defaults": {"preferred_impl_style": ["hls", ["MVAU", "VVAU"]]}}
 
 
 def _fold_of(entry: dict, default: tuple[int, int]) -> tuple[int, int]:
@@ -243,18 +245,26 @@ def _fold_of(entry: dict, default: tuple[int, int]) -> tuple[int, int]:
     return default
 
 
-def finn_folding(layers, assignment: dict, pe: int = 1, simd: int = 1) -> tuple[dict, list[dict]]:
+def finn_folding(layers, assignment: dict, pe: int = 1, simd: int = 1, model=None) -> tuple[dict, list[dict]]:
     """FINN ``folding_config.json`` and the per-layer table behind it.
 
     Each searched layer becomes one FINN compute node, numbered in graph order as FINN's build
-    names them after ``SpecializeLayers`` (``MVAU_hls_<i>``; a depthwise conv is ``VVAU_hls_<j>``),
-    a convolution's sliding-window unit (``ConvolutionInputGenerator_rtl_<k>``) gets the layer's
-    SIMD. PE divides MH (output channels), SIMD divides MW (C_in/g·k_h·k_w), as FINN requires.
-    ``Defaults`` keeps every other node fully folded (PE = SIMD = 1).
+    names them after ``SpecializeLayers`` (``MVAU_hls_<i>``; a depthwise conv ``VVAU_hls_<j>``; the
+    HLS style is pinned by :data:`FINN_SPECIALIZE`). Every convolution and pooling layer gets a
+    sliding-window unit (``ConvolutionInputGenerator_rtl_<k>``, numbered over both in graph order,
+    so ``model`` is needed to count the pooling ones); a convolution's streams the layer's SIMD (or
+    the largest divisor of its input channels below it). PE
+    divides MH (output channels), SIMD divides MW (C_in/g·k_h·k_w), as FINN requires. ``Defaults``
+    keeps every other node fully folded (PE = SIMD = 1).
     """
-    from ohq_flow.hw.measurers.analytic.model import _largest_divisor, mvau_dims
+    from ohq_flow.hw.measurers.analytic.model import MVAU, _largest_divisor, mvau_dims, mvau_estimate
     table, cfg = [], {"Defaults": {"PE": [1, list(_MVAU + _VVAU)], "SIMD": [1, list(_MVAU + _VVAU + _SWG)]}}
-    counts = {"MVAU": 0, "VVAU": 0, "SWG": 0}
+    swg_of: dict[str, int] = {}
+    if model is not None:   # FINN lowers Conv and MaxPool/AveragePool to a sliding-window unit each
+        for node in model.graph.node:
+            if node.op_type in ("Conv", "MaxPool", "AveragePool"):
+                swg_of[node.name] = len(swg_of)
+    counts = {"MVAU": 0, "VVAU": 0}
     for layer in layers:
         mh, mw, _ = mvau_dims(layer)
         kind = "VVAU" if getattr(layer, "depthwise", False) else "MVAU"
@@ -265,13 +275,16 @@ def finn_folding(layers, assignment: dict, pe: int = 1, simd: int = 1) -> tuple[
         node = f"{kind}_hls_{counts[kind]}"
         counts[kind] += 1
         cfg[node] = {"PE": p, "SIMD": s}
-        row = {"layer": layer.name, "finn_node": node, "MH": int(mh), "MW": int(mw), "PE": p, "SIMD": s}
-        if layer.op_type == "Conv":
-            swg = f"ConvolutionInputGenerator_rtl_{counts['SWG']}"
-            counts["SWG"] += 1
-            cfg[swg] = {"SIMD": p if kind == "VVAU" else s}
-            row["finn_swg_node"] = swg
         a = assignment.get(layer.name, {})
+        if kind == "MVAU" and a.get("w_bits") and a.get("a_bits"):   # multipliers as the analytic model costs them
+            est = mvau_estimate(MVAU(mh=mh, mw=mw, pe=p, simd=s, w_bits=int(a["w_bits"]), a_bits=int(a["a_bits"])))
+            cfg[node]["resType"] = "dsp" if est["dsp"] > 0 else "lut"
+        row = {"layer": layer.name, "finn_node": node, "MH": int(mh), "MW": int(mw), "PE": p, "SIMD": s}
+        if layer.op_type == "Conv" and layer.node in swg_of:
+            swg = f"ConvolutionInputGenerator_rtl_{swg_of[layer.node]}"
+            channels = int(layer.input_shape[1])   # its SIMD divides the input channels (FINN adds width converters)
+            cfg[swg] = {"SIMD": _largest_divisor(channels, p if kind == "VVAU" else s)}
+            row["finn_swg_node"] = swg
         row.update(w_bits=a.get("w_bits"), a_bits=a.get("a_bits"))
         table.append(row)
     return cfg, table
@@ -286,12 +299,14 @@ def write_finn_bundle(cfg, final, layers, assignment: dict, out: Path) -> dict:
     finn_dir = out / "finn"
     finn_dir.mkdir(parents=True, exist_ok=True)
     final.save(str(finn_dir / "model.onnx"))
-    folding, table = finn_folding(layers, assignment, cfg.hardware.pe, cfg.hardware.simd)
+    folding, table = finn_folding(layers, assignment, cfg.hardware.pe, cfg.hardware.simd, model=final)
     atomic_write_json(finn_dir / "folding_config.json", folding)
+    atomic_write_json(finn_dir / "specialize_layers_config.json", FINN_SPECIALIZE)
     atomic_write_json(finn_dir / "layers.json", table)
     board = cfg.board_obj()
     build_cfg = {"output_dir": "output", "synth_clk_period_ns": float(cfg.clock_ns()), "fpga_part": board.part,
-                 "folding_config_file": "folding_config.json", "generate_outputs": ["estimate_reports"],
+                 "folding_config_file": "folding_config.json",
+                 "specialize_layers_config_file": "specialize_layers_config.json", "generate_outputs": ["estimate_reports"],
                  "auto_fifo_depths": False, "verbose": False}
     finn_board = _FINN_BOARDS.get(board.name)
     if finn_board:
