@@ -10,12 +10,18 @@ import difflib
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator, model_validator
 
 from ohq_flow.errors import InputError
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
+# values that reach tool scripts (Yosys, Tcl) are allow-listed: one word, nothing a script could interpret
+PART_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
+YOSYS_FAMILY_PATTERN = r"^[a-z][a-z0-9_]{0,15}$"
+MAX_BOARD_FILE_BYTES = 1 << 20
 
 
 class BoardResources(BaseModel):
@@ -27,6 +33,46 @@ class BoardResources(BaseModel):
     uram: int = Field(ge=0)
 
 
+_SITE = r"^[A-Z]{1,2}[0-9]{1,2}$"          # a package ball, e.g. G2, AB12
+ECP5_DEVICES = ("12k", "25k", "45k", "85k", "um-25k", "um-45k", "um-85k", "um5g-25k", "um5g-45k", "um5g-85k")
+
+
+class Ecp5Target(BaseModel):
+    """nextpnr-ecp5 flags of the board's FPGA: ``--<device> --package <package> --speed <speed>``."""
+
+    model_config = ConfigDict(extra="forbid")
+    device: Literal[ECP5_DEVICES]  # type: ignore[valid-type]
+    package: str = Field(pattern=r"^[A-Z]+[0-9]+$", description="e.g. CABGA381, CSFBGA285, CABGA554")
+    speed: Literal[6, 7, 8]
+    loader_board: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+$", description="openFPGALoader -b name")
+
+    def nextpnr_args(self) -> list[str]:
+        return [f"--{self.device}", "--package", self.package, "--speed", str(self.speed)]
+
+
+class BoardPin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str = Field(pattern=_SITE, description="package pin, e.g. G2")
+    mhz: PositiveFloat | None = Field(None, description="frequency (clock pins only)")
+
+
+class BoardPins(BaseModel):
+    """The pins the implementation's I/O shell uses: the oscillator and a UART (FPGA's view)."""
+
+    model_config = ConfigDict(extra="forbid")
+    clock: BoardPin
+    uart_tx: BoardPin = Field(description="FPGA output to the host's receive line")
+    uart_rx: BoardPin = Field(description="FPGA input from the host's transmit line")
+    io_type: str = Field("LVCMOS33", pattern=r"^[A-Z0-9_]+$")
+    uart: str = Field("", description="where the UART is on the board (for the user)")
+
+    @model_validator(mode="after")
+    def _clock_mhz(self) -> "BoardPins":
+        if self.clock.mhz is None:
+            raise ValueError("pins.clock needs mhz (the oscillator's frequency)")
+        return self
+
+
 class Board(BaseModel):
     """A target board: FPGA part, resource totals and default clock."""
 
@@ -34,13 +80,23 @@ class Board(BaseModel):
     name: str
     aliases: list[str] = []
     vendor: str = ""
-    part: str
+    part: str = Field(pattern=PART_PATTERN, description="FPGA part, e.g. xc7z020clg400-1 (letters, digits, _ . + -)")
     family: str
-    yosys_family: str = Field(description="synth_xilinx -family value, e.g. xc7 or xcup")
+    yosys_family: str = Field(pattern=YOSYS_FAMILY_PATTERN, description="synth_xilinx -family value, e.g. xc7 or xcup")
     default_clock_mhz: PositiveFloat
     resources: BoardResources
+    ecp5: Ecp5Target | None = Field(None, description="Lattice ECP5 boards: nextpnr-ecp5 device flags")
+    pins: BoardPins | None = Field(None, description="clock and UART pins for the implementation's I/O shell")
     source: str = ""
     file: str = ""
+
+    @field_validator("name", "family", "vendor", "source", "aliases")
+    @classmethod
+    def _printable(cls, v):
+        for text in ([v] if isinstance(v, str) else v):
+            if any(ord(c) < 32 or ord(c) == 127 for c in text):
+                raise ValueError(f"{text!r} contains control characters (newline, tab, ...)")
+        return v
 
     @property
     def clock_ns(self) -> float:
@@ -50,6 +106,10 @@ class Board(BaseModel):
         """Board total for a resource metric (lut, ff, dsp, bram18, uram), else None."""
         return float(getattr(self.resources, metric)) if metric in RESOURCE_KEYS else None
 
+    @property
+    def is_ecp5(self) -> bool:
+        return self.ecp5 is not None
+
 
 def _norm(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "").replace(" ", "")
@@ -57,13 +117,10 @@ def _norm(name: str) -> str:
 
 def load_board_file(path: str | Path) -> Board:
     """Load one board YAML file; errors name the file and the field."""
+    from ohq_flow.yamlio import load_yaml_file
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"board file {path} does not exist", "give a catalog name (ohq-flow boards) or a path to a board YAML") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"board file {path} is not valid YAML: {exc}") from None
+    data = load_yaml_file(path, "board file", max_bytes=MAX_BOARD_FILE_BYTES,
+                          missing_hint="give a catalog name (ohq-flow boards) or a path to a board YAML")
     if not isinstance(data, dict):
         raise InputError(f"board file {path} must be a mapping of fields", "copy one of the files in boards/ as a template")
     try:

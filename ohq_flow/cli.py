@@ -6,6 +6,7 @@ shows the full traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
@@ -16,12 +17,13 @@ from typing import List, Optional
 import typer
 
 from ohq_flow import __version__
-from ohq_flow.errors import InputError, OhqError
+from ohq_flow.errors import FlowError, InputError, OhqError
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Hardware-aware mixed-precision quantization for FPGAs: "
                        "Brevitas/QONNX -> sensitivity (MQE) + measured cost (OQA) -> ILP -> verified design.")
 _state = {"debug": False}
+_FLAG = ""  # flags take no value: show none in --help (typer would print <bool>)
 
 
 def _version(value: bool) -> None:
@@ -31,10 +33,10 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="show full tracebacks"),
+def _main(debug: bool = typer.Option(False, "--debug", metavar=_FLAG, help="show full tracebacks"),
           verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="more log output (-vv for debug)"),
-          quiet: bool = typer.Option(False, "-q", "--quiet", help="only warnings and errors"),
-          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version")):
+          quiet: bool = typer.Option(False, "-q", "--quiet", metavar=_FLAG, help="only warnings and errors"),
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar=_FLAG, help="print the version")):
     _state["debug"] = debug
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -67,7 +69,7 @@ def validate(config: Path = typer.Argument(..., help="flow config (YAML)")):
 
 @app.command()
 def init(path: Path = typer.Argument(Path("ohq_flow.yaml"), help="where to write the starter config"),
-         force: bool = typer.Option(False, "--force", help="overwrite an existing file")):
+         force: bool = typer.Option(False, "--force", metavar=_FLAG, help="overwrite an existing file")):
     """Write a commented starter config."""
     from ohq_flow.config import STARTER_CONFIG
     from ohq_flow.fileio import atomic_write_text
@@ -85,19 +87,26 @@ def schema():
 
 
 @app.command()
-def boards(as_json: bool = typer.Option(False, "--json", help="JSON output")):
+def boards(as_json: bool = typer.Option(False, "--json", metavar=_FLAG, help="JSON output")):
     """List the board catalog (boards/*.yaml)."""
     from ohq_flow.boards import catalog
     cat = catalog()
     if as_json:
         typer.echo(json.dumps({k: b.model_dump() for k, b in cat.items()}, indent=2))
         return
-    head = ("name", "board", "part", "LUT", "FF", "DSP", "BRAM18", "URAM", "MHz")
+    head = ("name", "board", "part", "LUT", "FF", "DSP", "BRAM18", "URAM", "MHz", "bitstream")
     rows = [(k, b.name, b.part, *(f"{getattr(b.resources, r):,}" for r in ("lut", "ff", "dsp", "bram18", "uram")),
-             f"{b.default_clock_mhz:g}") for k, b in cat.items()]
+             f"{b.default_clock_mhz:g}", _impl_path(b)) for k, b in cat.items()]
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
-        typer.echo("  ".join(str(c).rjust(w) if i >= 3 else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        typer.echo("  ".join(str(c).rjust(w) if 3 <= i < 9 else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def _impl_path(board) -> str:
+    """How the implement step makes a bitstream for this board (the boards table's last column)."""
+    if board.ecp5 is not None:
+        return "nextpnr-ecp5 " + " ".join(board.ecp5.nextpnr_args()[:1])
+    return "Vivado Tcl" if board.pins is not None else "- (no pins:)"
 
 
 # ------------------------------------------------------------------------------------ the flow
@@ -111,7 +120,7 @@ def _run(config: Path, start: Optional[str], stop: Optional[str], force: bool):
 
 @app.command()
 def layers(config: Path = typer.Argument(..., help="flow config (YAML)"),
-           as_json: bool = typer.Option(False, "--json", help="print layers.json instead of the table")):
+           as_json: bool = typer.Option(False, "--json", metavar=_FLAG, help="print layers.json instead of the table")):
     """Export the model and print its quantizable layers (writes layers.json)."""
     ctx = _run(config, None, "layers", False)
     path = ctx.path("layers.json") if as_json else ctx.path("layers.txt")
@@ -124,7 +133,7 @@ def layers(config: Path = typer.Argument(..., help="flow config (YAML)"),
 def run(config: Path = typer.Argument(..., help="flow config (YAML)"),
         start: Optional[str] = typer.Option(None, "--from", help="first step to run"),
         stop: Optional[str] = typer.Option(None, "--to", help="last step to run"),
-        force: bool = typer.Option(False, "--force", help="redo steps even when their inputs are unchanged")):
+        force: bool = typer.Option(False, "--force", metavar=_FLAG, help="redo steps even when their inputs are unchanged")):
     """Run the flow (steps whose inputs are unchanged are skipped)."""
     ctx = _run(config, start, stop, force)
     typer.echo(f"run directory: {ctx.run_dir}")
@@ -161,6 +170,22 @@ def _parse_budgets(items: List[str]) -> dict:
     return out
 
 
+def _merge_budgets(budgets, update: dict):
+    """The config's budgets with ``--budget`` values, validated like the config (ConfigError naming --budget)."""
+    from pydantic import ValidationError
+    from ohq_flow.config import BudgetsSection, ConfigError, _problems
+    try:
+        return BudgetsSection.model_validate({**budgets.model_dump(), **update})
+    except ValidationError as exc:
+        raise ConfigError("--budget", [(f"budgets.{p}", m) for p, m in _problems(exc)]) from None
+
+
+def _check_budgets(update: dict) -> dict:
+    """``--budget`` values of standalone solve, validated like the config's budgets."""
+    from ohq_flow.config import BudgetsSection
+    return _merge_budgets(BudgetsSection(), update).as_dict()
+
+
 @app.command()
 def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or give --sensitivity and --costs)"),
           sens: Optional[Path] = typer.Option(None, "--sensitivity", help="sensitivity.csv (standalone mode)"),
@@ -168,11 +193,32 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
           budget: List[str] = typer.Option([], "--budget", help="metric=value, e.g. lut=12000 or lut=40% (repeatable)"),
           board: Optional[str] = typer.Option(None, "--board", help="board for % budgets (standalone mode)"),
           sweep: List[str] = typer.Option([], "--sweep", help="metric=START:STOP:N Pareto sweep (repeatable)"),
-          latency_mode: str = typer.Option("sequential", "--latency-mode", help="sequential | dataflow"),
+          latency_mode: Optional[str] = typer.Option(
+              None, "--latency-mode", help="sequential | dataflow (default: dataflow with an ii_cycles budget, else sequential)"),
+          clock_mhz: Optional[float] = typer.Option(None, "--clock-mhz", help="cap on the design clock (MHz)"),
+          minimize: Optional[str] = typer.Option(None, "--minimize",
+                                                 help="minimise a metric (latency_ns, latency_cycles, ii_cycles, lut, ...) "
+                                                      "instead of the damage"),
+          max_damage: Optional[float] = typer.Option(None, "--max-damage", help="bound on the summed damage (with --minimize)"),
           solver: str = typer.Option("cbc", "--solver", help="cbc | highs"),
           out: Optional[Path] = typer.Option(None, "--out", help="output directory (standalone mode)"),
-          as_json: bool = typer.Option(False, "--json", help="print the solution as JSON")):
+          as_json: bool = typer.Option(False, "--json", metavar=_FLAG,
+                                       help="print the solution as JSON (also when infeasible: exit 1)")):
     """ILP bit-width selection: from a run's tables (CONFIG) or from CSV files alone."""
+    from ohq_flow.errors import FlowError
+    try:
+        _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, minimize, max_damage, solver, out,
+               as_json)
+    except FlowError as exc:
+        sol = getattr(exc, "solution", None)
+        if not as_json or sol is None:
+            raise
+        typer.echo(json.dumps(sol.to_json_dict(), indent=2))
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, minimize, max_damage, solver, out, as_json):
     from ohq_flow.solve.ilp import format_solution
     from ohq_flow.solve.step import board_totals, solve_run
     if config is not None:
@@ -182,9 +228,18 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
         if sweep:
             ctx.cfg.solver.sweep = list(sweep)
         if budget:
-            ctx.cfg.budgets = ctx.cfg.budgets.model_copy(update=_parse_budgets(budget))
+            ctx.cfg.budgets = _merge_budgets(ctx.cfg.budgets, _parse_budgets(budget))
+        solver_updates = {k: v for k, v in (("minimize", minimize), ("max_damage", max_damage)) if v is not None}
+        if solver_updates:
+            ctx.cfg.solver = ctx.cfg.solver.model_copy(update=solver_updates)
+        if clock_mhz is not None:
+            ctx.cfg.hardware = ctx.cfg.hardware.model_copy(update={"clock_mhz": clock_mhz})
+        if latency_mode is not None:
+            ctx.cfg.budgets = ctx.cfg.budgets.model_copy(update={"latency_mode": latency_mode})
         steps = [s for s in STEPS if s.name in ("export", "layers", "sensitivity", "profile", "solve")]
-        run_steps(steps, ctx, echo=(lambda _: None) if as_json else typer.echo)
+        import contextlib
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():  # stdout: JSON only
+            run_steps(steps, ctx, echo=(lambda _: None) if as_json else typer.echo)
         if as_json:
             typer.echo(ctx.path("solution.json").read_text())
         return
@@ -195,9 +250,12 @@ def solve(config: Optional[Path] = typer.Argument(None, help="flow config (or gi
     out_dir = out or sens.parent
     import contextlib, io
     sink = io.StringIO()
+    budgets = _check_budgets(_parse_budgets(budget))
+    if latency_mode is None:
+        latency_mode = "dataflow" if "ii_cycles" in budgets or minimize == "ii_cycles" else "sequential"
     with contextlib.redirect_stdout(sink) if as_json else contextlib.nullcontext():
-        sol = solve_run(sens, costs, out_dir, budgets=_parse_budgets(budget), board=b, latency_mode=latency_mode,
-                        solver=solver, sweeps=sweep)
+        sol = solve_run(sens, costs, out_dir, budgets=budgets, board=b, latency_mode=latency_mode,
+                        solver=solver, sweeps=sweep, clock_mhz=clock_mhz, minimize=minimize, max_damage=max_damage)
     typer.echo(json.dumps(sol.to_json_dict(), indent=2) if as_json else format_solution(sol, board_totals(b)))
 
 
@@ -211,13 +269,59 @@ def report(run_dir: Path = typer.Argument(..., help="a run directory")):
     typer.echo(f"wrote {md_path}\n{html_path}")
 
 
+# ------------------------------------------------------------------------------------ board
+@app.command("board-run")
+def board_run(run_dir: Path = typer.Argument(..., help="a run directory with final/design and final/impl"),
+              port: str = typer.Option(..., "--port", help="serial port of the board's UART, e.g. /dev/ttyUSB0"),
+              baud: int = typer.Option(115200, "--baud", help="must match implement.baud of the bitstream"),
+              vectors: Optional[Path] = typer.Option(None, "--vectors", help="npz with x, y (and labels); default: final/verify/network_vectors.npz"),
+              limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N frames"),
+              timeout: float = typer.Option(5.0, "--timeout", help="seconds to wait for each answer")):
+    """Run the test inputs on the board (bitstream loaded): outputs vs the QONNX executor, accuracy, on-board latency."""
+    from ohq_flow.implement.board_run import format_board_run, main_board_run
+    res = main_board_run(run_dir, port, baud=baud, vectors=vectors, limit=limit, timeout_s=timeout)
+    typer.echo(format_board_run(res))
+    if res["bit_exact"] != res["frames"]:
+        raise FlowError(f"{res['frames'] - res['bit_exact']} of {res['frames']} frames differ from the expected outputs "
+                       f"(first: {res['first_mismatches']}); see {run_dir / 'final/impl/board_run.json'}")
+
+
+@app.command("board-sim")
+def board_sim(run_dir: Path = typer.Argument(..., help="a run directory with final/design/design.json"),
+              clks_per_bit: int = typer.Option(16, "--clks-per-bit", min=4, help="simulated UART bit time in clocks")):
+    """Simulate the board (shell + network, Verilator) behind a pseudo-terminal for board-run; Ctrl-C stops it."""
+    from ohq_flow.implement.design import DESIGN_JSON, load_design
+    from ohq_flow.implement.uart_sim import build_uart_sim, start_uart_sim
+    spec, sources, incs = load_design(run_dir / DESIGN_JSON)
+    exe = build_uart_sim(spec, sources, incs, run_dir / "final" / "impl" / "sim", clks_per_bit=clks_per_bit)
+    proc, pty = start_uart_sim(exe)
+    typer.echo(f"simulated board on {pty}: ohq-flow board-run {run_dir} --port {pty}")
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+
+
 # ------------------------------------------------------------------------------------ reports
 @app.command("parse-report")
 def parse_report(path: Path = typer.Argument(..., help="a report file or a project directory"),
-                 as_json: bool = typer.Option(False, "--json", help="JSON list of records")):
-    """Parse Vivado/Vitis HLS, Vivado and FINN reports into normalised records."""
+                 as_json: bool = typer.Option(False, "--json", metavar=_FLAG, help="JSON list of records")):
+    """Parse Vivado/Vitis HLS, Vivado, FINN and nextpnr reports into normalised records."""
     from ohq_flow.hw.reports.cli import main_parse_report
     raise typer.Exit(main_parse_report(str(path), as_json))
+
+
+def _click_errors() -> tuple[type, ...]:
+    """Usage-error classes: click's, and the copy of click typer bundles (typer >= 0.20)."""
+    import click
+    out = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as TyperClickException
+        out.append(TyperClickException)
+    except ImportError:
+        pass
+    return tuple(out)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -237,11 +341,20 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         code = 130
+    except OSError as exc:                   # a read-only or full disk, a directory where a file should be
+        if _state["debug"]:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        typer.secho(f"error: cannot access{where}: {exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        bad_input = isinstance(exc, (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError)) \
+            or exc.errno == errno.EROFS
+        if bad_input:
+            typer.echo("  hint: check the path and its permissions (output_dir, cache_dir in the config)", err=True)
+        sys.exit(2 if bad_input else 1)
     except Exception as exc:  # click usage errors and the like
-        import click
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _click_errors()):
             exc.show()
-            sys.exit(2)
+            sys.exit(getattr(exc, "exit_code", 2) or 2)
         if _state["debug"]:
             raise
         typer.secho(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",

@@ -8,13 +8,13 @@ Relative paths in the config are relative to the config file's directory.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import typing
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError,
                       ValidationInfo, field_validator, model_validator)
 
@@ -24,6 +24,7 @@ MIN_BITS, MAX_BITS = 1, 16
 BUDGET_METRICS = ("lut", "ff", "dsp", "bram18", "uram", "latency_cycles", "ii_cycles", "latency_ns",
                   "weight_bits", "bops")
 Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)]
+MAX_CONFIG_BYTES = 4 << 20
 _PERCENT = re.compile(r"^\s*(\d+(\.\d+)?)\s*%\s*$")
 
 
@@ -36,9 +37,18 @@ def _base_dir(info: ValidationInfo) -> Path:
     return Path(ctx.get("base_dir", "."))
 
 
+def check_path_text(path: str | Path) -> None:
+    """Refuse a path with control characters (newline, tab, ...): such a name can break out of a tool
+    script or a log line; no real project needs one."""
+    bad = sorted({repr(c) for c in str(path) if ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise ValueError(f"path {str(path)!r} contains control characters ({', '.join(bad)}); rename it")
+
+
 def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
     if path is None:
         return None
+    check_path_text(path)
     path = Path(path).expanduser()
     return path if path.is_absolute() else (_base_dir(info) / path).resolve()
 
@@ -146,6 +156,22 @@ class SearchSection(_Strict):
                                               "(layers sharing one quantizer are tied automatically)")
     unquantized_input_bits: int = Field(8, ge=MIN_BITS, le=MAX_BITS,
                                         description="activation width assumed in hardware for a layer whose input has no quantizer")
+    folds: Union[Literal["off", "auto"], list[str]] = Field(
+        "off", description="parallelism candidates per layer: off (one per bits), auto (FINN PE/SIMD divisors for "
+                           "folded layers, parallel pixels for streamed ones, Pareto-pruned), or labels like "
+                           "['pe2_simd4', 'px2'] checked against each layer's dimensions")
+    max_folds: PositiveInt = Field(6, description="at most this many folds per layer and bit-width (auto)")
+
+    @field_validator("folds")
+    @classmethod
+    def _folds(cls, v):
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("folds: give 'off', 'auto' or a non-empty list like ['pe2_simd4', 'px2']")
+            for label in v:
+                if not re.fullmatch(r"pe[1-9]\d*_simd[1-9]\d*|px[1-9]\d*", label):
+                    raise ValueError(f"fold {label!r} is not like 'pe4_simd8' or 'px2'")
+        return v
 
     @field_validator("weight_bits", "act_bits")
     @classmethod
@@ -278,16 +304,24 @@ class BudgetsSection(_Strict):
     bops: BudgetValue | None = None
     latency_mode: Literal["sequential", "dataflow"] = "sequential"
 
-    @field_validator(*BUDGET_METRICS)
+    @field_validator(*BUDGET_METRICS, mode="before")
     @classmethod
-    def _value(cls, v: BudgetValue | None, info: ValidationInfo) -> BudgetValue | None:
-        if v is None or isinstance(v, (int, float)):
-            if v is not None and v <= 0:
-                raise ValueError("a budget must be > 0")
+    def _value(cls, v: Any, info: ValidationInfo) -> BudgetValue | None:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ValueError(f"budget must be a number or a percentage like '40%', got {v!r}")
+        if isinstance(v, (int, float)):
+            if not math.isfinite(v) or v <= 0:
+                raise ValueError(f"a budget must be a finite number > 0, got {v!r}")
             return v
-        if _PERCENT.match(v):
+        m = _PERCENT.match(v)
+        if m:
             if info.field_name not in ("lut", "ff", "dsp", "bram18", "uram"):
                 raise ValueError(f"a percentage budget needs a board total; {info.field_name} has none — give a number")
+            pct = float(m.group(1))
+            if not 0 < pct <= 100:
+                raise ValueError(f"a percentage budget must be in (0%, 100%], got {v.strip()!r}")
             return v.strip()
         raise ValueError(f"budget must be a number or a percentage like '40%', got {v!r}")
 
@@ -300,6 +334,10 @@ class SolverSection(_Strict):
     time_limit_s: PositiveFloat = 60.0
     objective: Literal["kl", "mse"] = "kl"
     sweep: list[str] = Field(default_factory=list, description='Pareto sweeps, e.g. "lut=30%:100%:8"')
+    minimize: Literal["damage", "latency_ns", "latency_cycles", "ii_cycles", "lut", "ff", "dsp", "bram18", "uram",
+                      "weight_bits", "bops"] = Field(
+        "damage", description="what the ILP minimises; a metric = the reverse problem (bound the damage with max_damage)")
+    max_damage: PositiveFloat | None = Field(None, description="bound on the summed damage (with minimize: a metric)")
 
     @field_validator("sweep")
     @classmethod
@@ -316,6 +354,12 @@ class BuildSection(_Strict):
     enabled: bool = True
     verify_samples: PositiveInt = 64
     eval_npz: Path | None = Field(None, description="labelled evaluation set (.npz with x, y) for accuracy")
+    design: bool = Field(True, description="generate the complete streaming design (final/design/) and simulate it "
+                                           "whole against the QONNX executor; its ops are checked at the layers step")
+    simulator: Literal["auto", "verilator", "iverilog"] = Field("auto", description="whole-network simulator "
+                                                                "(auto: Verilator, else Icarus Verilog)")
+    requant: Literal["auto", "thresholds"] = Field("auto", description="requantisation: exact multiply-shift where "
+                                                   "verified, else thresholds; or thresholds everywhere")
 
     @field_validator("eval_npz")
     @classmethod
@@ -324,6 +368,18 @@ class BuildSection(_Strict):
         if v is not None and not v.is_file():
             raise ValueError(f"evaluation file {v} does not exist")
         return v
+
+
+class ImplementSection(_Strict):
+    """Bitstream of the final design: ECP5 boards via Yosys/nextpnr/ecppack, AMD boards via Vivado Tcl."""
+
+    enabled: bool = True
+    target_mhz: PositiveFloat | None = Field(None, description="design clock; default: the board's clock (a PLL makes other clocks on ECP5)")
+    seed: int = Field(1, ge=0, description="nextpnr placement seed")
+    router: Literal["router1", "router2"] = "router2"
+    timeout_s: PositiveFloat = Field(1800.0, description="per tool run (synthesis, place and route, bitstream)")
+    baud: PositiveInt = Field(115200, description="UART of the board I/O shell")
+    allow_timing_failure: bool = Field(False, description="keep going (exit 0) when post-route Fmax < target; impl.json says timing_met: false")
 
 
 # ---------------------------------------------------------------------------------------- root
@@ -339,6 +395,7 @@ class FlowConfig(_Strict):
     budgets: BudgetsSection = Field(default_factory=BudgetsSection)
     solver: SolverSection = Field(default_factory=SolverSection)
     build: BuildSection = Field(default_factory=BuildSection)
+    implement: ImplementSection = Field(default_factory=ImplementSection)
     output_dir: Path = Field(Path("runs/run"), description="run directory (relative to the config file)")
 
     _source_file: Path | None = PrivateAttr(None)
@@ -456,12 +513,13 @@ def parse_config(data: Any, *, base_dir: Path, source: str = "<config>") -> Flow
 
 def load_config(path: str | Path) -> FlowConfig:
     """Load and validate a YAML config file."""
+    from ohq_flow.yamlio import YamlError, load_yaml, read_text_file
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"config file {path} does not exist", "create one with `ohq-flow init CONFIG`")
+    text = read_text_file(path, "config file", max_bytes=MAX_CONFIG_BYTES,
+                          missing_hint="create one with `ohq-flow init CONFIG`")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        data = load_yaml(text)
+    except YamlError as exc:
         raise ConfigError(str(path), [("", f"not valid YAML: {exc}")]) from None
     cfg = parse_config(data, base_dir=path.resolve().parent, source=str(path))
     cfg._source_file = path.resolve()
@@ -524,6 +582,12 @@ solver:
   backend: cbc            # cbc (bundled) | highs
   time_limit_s: 60
   sweep: ["lut=20%:100%:9"]
+
+implement:                # bitstream: ECP5 boards (Yosys + nextpnr + ecppack); AMD boards get a Vivado Tcl script
+  enabled: true
+  target_mhz: null        # default: the board's clock (on ECP5 a PLL makes any other clock)
+  seed: 1
+  timeout_s: 1800
 
 output_dir: runs/my_model
 """

@@ -2,16 +2,19 @@
 
 Each step declares what it depends on (config sections and upstream artifacts). The runner
 hashes those inputs; a step whose input hash and output files are unchanged since the last
-run is skipped. ``manifest.json`` in the run directory records, per step, the input hash, the
+run is skipped; a step that reports itself ``partial`` (some jobs failed) runs again. One process at
+a time works in a run directory (``.ohq_run.lock``). ``manifest.json`` in the run directory records, per step, the input hash, the
 output files with their hashes, timings and tool versions. Writes are atomic, so a killed
 run resumes at the first unfinished step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -41,11 +44,15 @@ class RunContext:
 
 def run_context(cfg: FlowConfig, force: bool = False) -> RunContext:
     """The run context of a config; the run's log also goes to RUN_DIR/ohq_flow.log (one handler per file)."""
-    cfg.output_dir.mkdir(parents=True, exist_ok=True)
     log_path = str((cfg.output_dir / "ohq_flow.log").resolve())
     root = logging.getLogger()
     if not any(isinstance(h, logging.FileHandler) and h.baseFilename == log_path for h in root.handlers):
-        handler = logging.FileHandler(log_path)
+        try:
+            cfg.output_dir.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(log_path)
+        except OSError as exc:
+            raise InputError(f"output directory {cfg.output_dir} cannot be written ({exc.strerror or exc})",
+                             "set output_dir in the config to a writable directory (and check free disk space)") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.INFO)
         root.addHandler(handler)
@@ -111,19 +118,77 @@ def code_hash() -> str:
     pkg = Path(__file__).resolve().parent
     dirs = [pkg] + [d for d in (pkg.parent / "boards", pkg.parent / "templates") if d.is_dir()]
     files = sorted(p for d in dirs for p in d.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                   and p.suffix in (".py", ".yaml", ".ys", ".tcl", ".j2"))
+                   and p.suffix in (".py", ".yaml", ".ys", ".tcl", ".j2", ".v", ".lpf", ".xdc", ".cpp"))
     return sha256_json({str(p.relative_to(pkg.parent)): sha256_file(p) for p in files})
 
 
+def _named_files(value) -> dict[str, str]:
+    """Content hashes of every existing file an (absolute) path in a config section names."""
+    out: dict[str, str] = {}
+    if isinstance(value, dict):
+        for v in value.values():
+            out.update(_named_files(v))
+    elif isinstance(value, list):
+        for v in value:
+            out.update(_named_files(v))
+    elif isinstance(value, str) and value.startswith("/") and "\n" not in value and len(value) < 4096:
+        try:
+            if Path(value).is_file():
+                out[value] = sha256_file(value)
+        except OSError:
+            pass
+    return out
+
+
+def factory_source(cfg: FlowConfig) -> Path | None:
+    """The source file of the Brevitas factory's module, found on its python_path (not imported)."""
+    b = cfg.model.brevitas
+    if b is None:
+        return None
+    rel = Path(*b.factory.split(":")[0].split("."))
+    for d in b.python_path:
+        for cand in (Path(d) / rel.with_suffix(".py"), Path(d) / rel / "__init__.py"):
+            if cand.is_file():
+                return cand
+    return None
+
+
 def input_hash(step: Step, ctx: RunContext) -> str:
-    """Hash of the step's config sections, upstream artifact contents and the ohq_flow code."""
-    parts = {"step": step.name, "config": {s: _config_part(ctx.cfg, s) for s in step.config_sections},
+    """Hash of everything a step's result depends on: its config sections, the content of every file
+    they name (model, checkpoint, calibration data, ...), the board's content (not its name), the
+    factory's source, upstream artifact contents and the ohq_flow code."""
+    config = {s: _config_part(ctx.cfg, s) for s in step.config_sections}
+    parts = {"step": step.name, "config": config, "files": _named_files(config),
              "upstream": {u: _file_hash(ctx.path(u)) for u in step.upstream}, "code": code_hash()}
     if "model" in step.config_sections:
-        m = ctx.cfg.model
-        src = m.qonnx if m.qonnx is not None else m.brevitas.checkpoint
-        parts["model_file"] = _file_hash(Path(src)) if src else None
+        src = factory_source(ctx.cfg)
+        parts["factory_source"] = _file_hash(src) if src else None
+    if "board" in step.config_sections:
+        parts["board"] = ctx.cfg.board_obj().model_dump(mode="json", exclude={"file"})
     return sha256_json(parts)
+
+
+LOCK_FILE = ".ohq_run.lock"
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dir: Path):
+    """Hold the run directory for one process; a second run on it is refused naming the holder."""
+    import fcntl
+    path = run_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("utf-8", "replace").strip() or "?"
+            raise InputError(f"run directory {run_dir} is in use by another ohq-flow process (pid {holder})",
+                             "wait for it to finish, or give this run another output_dir") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)                             # closing the descriptor releases the lock
 
 
 def is_fresh(step: Step, ctx: RunContext, manifest: Manifest, in_hash: str) -> bool:
@@ -137,6 +202,13 @@ def is_fresh(step: Step, ctx: RunContext, manifest: Manifest, in_hash: str) -> b
     return True
 
 
+def _time_spent_before(entry: dict | None, in_hash: str) -> float:
+    """Seconds earlier, interrupted attempts of this step (same inputs) already spent."""
+    if entry and entry.get("status") == "interrupted" and entry.get("input_hash") == in_hash:
+        return float(entry.get("spent_s") or 0.0)
+    return 0.0
+
+
 def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, stop: str | None = None,
               echo: Callable[[str], None] = print) -> dict[str, str]:
     """Run ``steps`` in order (from ``start`` to ``stop`` inclusive); returns step -> ran|skipped."""
@@ -147,9 +219,14 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
     i0 = names.index(start) if start else 0
     i1 = names.index(stop) if stop else len(steps) - 1
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    with run_dir_lock(ctx.run_dir):
+        return _run_steps(steps[i0:i1 + 1], ctx, echo)
+
+
+def _run_steps(steps: list[Step], ctx: RunContext, echo: Callable[[str], None]) -> dict[str, str]:
     manifest = Manifest(ctx.run_dir)
     outcome = {}
-    for step in steps[i0:i1 + 1]:
+    for step in steps:
         missing = [u for u in step.upstream if not ctx.path(u).is_file()]
         if missing:
             raise InputError(f"step '{step.name}' needs {', '.join(missing)} in {ctx.run_dir}",
@@ -162,16 +239,25 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
         echo(f"[{step.name}] {step.description}")
         log.info("step %s started", step.name)
         t0 = time.time()
-        extra = step.run(ctx) or {}
+        before = _time_spent_before(manifest.entry(step.name), h)
+        try:
+            extra = step.run(ctx) or {}
+        except BaseException:   # interrupted or failed: keep the time spent, a resume adds to it
+            manifest.record(step.name, {"status": "interrupted", "input_hash": h,
+                                        "spent_s": round(before + time.time() - t0, 3)})
+            raise
         elapsed = time.time() - t0
         outputs = {rel: _file_hash(ctx.path(rel)) for rel in step.outputs}
         absent = [rel for rel, d in outputs.items() if d is None]
         if absent:
             raise RuntimeError(f"step '{step.name}' did not write {absent}")
-        manifest.record(step.name, {"status": "ok", "input_hash": h, "outputs": outputs,
+        status = "partial" if extra.get("partial") else "ok"   # a partial step runs again next time
+        manifest.record(step.name, {"status": status, "input_hash": h, "outputs": outputs,
                                     "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
-                                    "elapsed_s": round(elapsed, 3), "info": extra})
-        echo(f"[{step.name}] done in {elapsed:.1f} s")
+                                    "elapsed_s": round(elapsed, 3), "total_s": round(before + elapsed, 3),
+                                    "info": extra})
+        echo(f"[{step.name}] done in {elapsed:.1f} s" + (" (partial: failed parts are retried next run)"
+                                                          if status == "partial" else ""))
         log.info("step %s done in %.1f s", step.name, elapsed)
         outcome[step.name] = "ran"
     return outcome

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
 from ohq_flow.pipeline import RunContext, Step
 
+log = logging.getLogger(__name__)
+
 MODEL_ONNX = "model.onnx"
 LAYERS_JSON = "layers.json"
+QUANT_OWNERS = "quant_owners.json"
 
 
 def step_export(ctx: RunContext) -> dict:
@@ -15,12 +20,26 @@ def step_export(ctx: RunContext) -> dict:
     from ohq_flow.model.layers import unsupported_ops
     from ohq_flow.errors import ModelError
 
-    model, _ = export_model(ctx.cfg, ctx.path(MODEL_ONNX))
+    model, module = export_model(ctx.cfg, ctx.path(MODEL_ONNX))
     bad = unsupported_ops(model)
     if bad:
         raise ModelError(f"{ctx.path(MODEL_ONNX)}: node types the QONNX executor cannot run: {', '.join(bad)}",
                          "replace or remove those operations in the model, or export them as standard ONNX ops")
+    owners = {}
+    if module is not None:  # which Brevitas quantizer each Quant node comes from (shared quantizers tie layers)
+        import shutil
+        from ohq_flow.build.writeback import map_quantizers
+        tmp = ctx.path("export_tmp")
+        owners = map_quantizers(module, ctx.cfg.model.brevitas.input_shape, tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+    atomic_write_json(ctx.path(QUANT_OWNERS), owners)
     return {"nodes": len(model.graph.node)}
+
+
+def _quant_owners(ctx: RunContext) -> dict[str, str]:
+    import json
+    path = ctx.path(QUANT_OWNERS)
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def load_run_model(ctx: RunContext):
@@ -35,7 +54,11 @@ def step_layers(ctx: RunContext) -> dict:
     """Discover quantizable layers -> layers.json and layers.txt."""
     from ohq_flow.model.layers import discover_layers, layers_table, tied_groups
 
-    layers = discover_layers(load_run_model(ctx))
+    model = load_run_model(ctx)
+    if ctx.cfg.build.enabled and ctx.cfg.build.design:
+        from ohq_flow.design.graph import require_supported
+        require_supported(model)
+    layers = discover_layers(model, _quant_owners(ctx))
     atomic_write_json(ctx.path(LAYERS_JSON), {"layers": [l.to_dict() for l in layers],
                                               "tied_groups": tied_groups(layers)})
     atomic_write_text(ctx.path("layers.txt"), layers_table(layers) + "\n")
@@ -46,7 +69,7 @@ def load_layers(ctx: RunContext):
     """Layers of the run's model (discovered again from model.onnx; cheap and always consistent)."""
     from ohq_flow.model.layers import discover_layers
     if "layers" not in ctx.cache:
-        ctx.cache["layers"] = discover_layers(load_run_model(ctx))
+        ctx.cache["layers"] = discover_layers(load_run_model(ctx), _quant_owners(ctx))
     return ctx.cache["layers"]
 
 
@@ -62,8 +85,9 @@ def model_input_shape(ctx: RunContext) -> list[int]:
 
 def step_sensitivity(ctx: RunContext) -> dict:
     """MQE: masked quantization per layer and candidate -> sensitivity.csv, .png, ranking."""
-    from ohq_flow.mqe.run import compute_sensitivity, synthetic_inputs, write_outputs
+    from ohq_flow.mqe.run import QonnxExecutor, compute_sensitivity, synthetic_inputs, write_outputs
     from ohq_flow.mqe.distill import distilled_inputs
+    from ohq_flow.mqe.health import format_health, sensitivity_health
 
     cfg = ctx.cfg
     model, layers = load_run_model(ctx), load_layers(ctx)
@@ -77,7 +101,11 @@ def step_sensitivity(ctx: RunContext) -> dict:
         shutil.rmtree(ctx.path("sensitivity_parts"), ignore_errors=True)
     rows = compute_sensitivity(model, layers, run_space(ctx), cfg.mqe, x, ctx.run_dir)
     write_outputs(rows, ctx.run_dir, cfg.mqe.metric)
-    return {"rows": len(rows), "samples": int(len(x)), "executor": cfg.mqe.executor}
+    health = sensitivity_health(QonnxExecutor(model).reference(x[:min(len(x), 8)]), rows, cfg.mqe.metric)
+    atomic_write_json(ctx.path("sensitivity_checks.json"), health)
+    if not health["trusted"]:
+        log.warning("%s", format_health(health))
+    return {"rows": len(rows), "samples": int(len(x)), "executor": cfg.mqe.executor, "trusted": health["trusted"]}
 
 
 def step_profile(ctx: RunContext) -> dict:
@@ -86,14 +114,35 @@ def step_profile(ctx: RunContext) -> dict:
     from ohq_flow.fileio import atomic_write_text
     import logging
 
-    rows, summary = run_profile(load_run_model(ctx), load_layers(ctx), run_space(ctx), ctx.cfg, ctx.run_dir)
+    layers = load_layers(ctx)
+    rows, summary = run_profile(load_run_model(ctx), layers, run_space(ctx), ctx.cfg, ctx.run_dir)
+    notes = []
+    if ctx.cfg.search.folds != "off":
+        from ohq_flow.hw.costs import write_costs
+        from ohq_flow.hw.measurers.analytic.folds import calibration_check, expand_folds
+        rows, fold_report = expand_folds(rows, layers, ctx.cfg.search.folds, ctx.cfg.search.max_folds,
+                                         ctx.cfg.board_obj().yosys_family)
+        write_costs(rows, ctx.path("costs.csv"), ctx.path("costs.json"))
+        notes.append(fold_report.text())
+        notes += calibration_check(rows, layers, ctx.cfg.board_obj().yosys_family)
+        print("\n".join(notes))
     print(summarize_rows(rows))
     print(summary.line())
-    flags = monotonic_violations(rows, "lut")
+    flags = [f for fold in dict.fromkeys(r.fold for r in rows)
+             for f in monotonic_violations([r for r in rows if r.fold == fold], "lut")]
     for f in flags:
         logging.getLogger("ohq_flow.profile").warning("cost falls as bits rise: %s", f)
-    atomic_write_text(ctx.path("costs_checks.txt"), "\n".join(flags or ["no monotonicity violations (LUT)"]) + "\n")
-    return {"jobs": summary.total, "cached": summary.cached, "ran": summary.ran, "failed": summary.failed + summary.timed_out}
+    atomic_write_text(ctx.path("costs_checks.txt"),
+                      "\n".join(notes + (flags or ["no monotonicity violations (LUT)"])) + "\n")
+    failed = summary.failed + summary.timed_out
+    if summary.total and failed == summary.total:
+        from ohq_flow.errors import FlowError
+        first = next((r for r in rows if not r.ok), None)
+        raise FlowError(f"every one of the {summary.total} cost jobs failed; first: {first.layer} w{first.w_bits}"
+                        f"a{first.a_bits}: {first.error} (log: {first.log_path})", "see the job logs under "
+                        f"{ctx.path('oqa')}")
+    return {"jobs": summary.total, "cached": summary.cached, "ran": summary.ran, "failed": failed,
+            "partial": failed > 0}
 
 
 def step_solve(ctx: RunContext) -> dict:
@@ -108,7 +157,9 @@ def step_solve(ctx: RunContext) -> dict:
     sol = solve_run(ctx.path("sensitivity.csv"), ctx.path("costs.csv"), ctx.run_dir, budgets=cfg.budgets.as_dict(),
                     board=cfg.board_obj(), layers=layers, ties=tie_groups(layers, cfg.search), pins=pins,
                     latency_mode=cfg.budgets.latency_mode, objective=cfg.solver.objective, solver=cfg.solver.backend,
-                    time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep)
+                    time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep, clock_mhz=1000.0 / cfg.clock_ns(),
+                    minimize=None if cfg.solver.minimize == "damage" else cfg.solver.minimize,
+                    max_damage=cfg.solver.max_damage)
     print(format_solution(sol, board_totals(cfg.board_obj())))
     return {"status": sol.status, "objective": sol.objective}
 
@@ -124,6 +175,12 @@ def step_build(ctx: RunContext) -> dict:
     if bad:
         raise FlowError(f"the final design does not match the QONNX model: {bad} mismatches; see {ctx.path('final/build.json')}")
     return {"mismatches": bad}
+
+
+def step_implement(ctx: RunContext) -> dict:
+    """The final design in the board I/O shell -> bitstream and post-route timing -> final/impl/impl.json."""
+    from ohq_flow.implement.step import step_implement as implement
+    return implement(ctx)
 
 
 def step_report(ctx: RunContext) -> dict:
@@ -152,16 +209,18 @@ def _input_range(model, layers):
 
 
 STEPS = [
-    Step("export", step_export, (MODEL_ONNX,), ("model",), (), "export the model to QONNX"),
-    Step("layers", step_layers, (LAYERS_JSON, "layers.txt"), (), (MODEL_ONNX,), "discover quantizable layers"),
-    Step("sensitivity", step_sensitivity, ("sensitivity.csv", "sensitivity.png"), ("mqe", "search", "model"),
+    Step("export", step_export, (MODEL_ONNX, QUANT_OWNERS), ("model",), (), "export the model to QONNX"),
+    Step("layers", step_layers, (LAYERS_JSON, "layers.txt"), (), (MODEL_ONNX, QUANT_OWNERS), "discover quantizable layers"),
+    Step("sensitivity", step_sensitivity, ("sensitivity.csv", "sensitivity.png", "sensitivity_checks.json"), ("mqe", "search", "model"),
          (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
     Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board"),
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
-    Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board"),
-         ("sensitivity.csv", "costs.csv"), "ILP: choose per-layer bit-widths"),
+    Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board", "hardware"),
+         ("sensitivity.csv", "costs.csv", MODEL_ONNX), "ILP: choose per-layer bit-widths"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
          (MODEL_ONNX, "solution.json"), "write back, generate, synthesise and verify the final design"),
+    Step("implement", step_implement, ("final/impl/impl.json",), ("implement", "board"), ("final/build.json",),
+         "bitstream: synthesis, place and route, post-route timing (ECP5), or the Vivado script (AMD)"),
     Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),
          "HTML and Markdown report"),
 ]

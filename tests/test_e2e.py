@@ -47,6 +47,15 @@ def test_full_run_verifies_bit_exactly(run):
     assert build["brevitas"]["max_output_diff"] == 0.0 and build["brevitas"]["differing_quant_nodes"] == []
     assert 0.8 < build["measured"]["lut"] / build["predicted"]["lut"] < 1.2
     assert build["accuracy"]["reference"] >= 0.95
+    design = build["design"]                       # the complete streaming design, simulated whole
+    assert design["network_sim"]["mismatches"] == 0 and design["network_sim"]["inputs"] == 32
+    assert design["network_sim"]["latency_cycles"] == design["network_sim"]["predicted_latency_cycles"]
+    sim = json.loads((run_dir / "final" / "verify" / "network_sim.json").read_text())
+    assert sim["ii_cycles"] == sim["predicted_ii_cycles"]
+    meta = json.loads((run_dir / "final" / "design" / "design.json").read_text())
+    assert meta["top"] == "ohq_top" and all((run_dir / "final" / "design" / s).is_file() for s in meta["sources"])
+    assert design["measured"]["lut"] > build["measured"]["lut"]        # the glue costs something
+    assert design["glue"]["lut"] == design["measured"]["lut"] - build["measured"]["lut"]
     assert "step profile done" in (run_dir / "ohq_flow.log").read_text()
     assert "report:" in first.stdout and (run_dir / "report.html").stat().st_size > 10000
     pareto = (run_dir / "pareto.csv").read_text()
@@ -57,7 +66,7 @@ def test_second_run_skips_every_step(run):
     cfg, run_dir, first = run
     again = ohq("run", cfg)
     assert again.returncode == 0
-    assert again.stdout.count("up to date, skipped") == 7
+    assert again.stdout.count("up to date, skipped") == 8
 
 
 def test_budget_change_reruns_only_solve_and_later(run, tmp_path):

@@ -4,6 +4,7 @@
 * ``digits_mlp`` — 64-32-10 MLP on scikit-learn's digits.
 * ``mnist1d_mlp`` — 40-64-32-10 MLP on MNIST-1D (generated locally by the ``mnist1d`` package).
 * ``mnist1d_cnn`` — a 1-D CNN on MNIST-1D.
+* ``res_cnn`` — untrained: float per-channel scales, BatchNorm and a residual Add (complete-design tests).
 
 All use power-of-two (fixed-point) 8-bit quantizers and no biases, like the digits example, so
 their integer hardware is exact.
@@ -73,3 +74,49 @@ def mnist1d_mlp() -> MLP:
 
 def mnist1d_cnn() -> CNN1D:
     return CNN1D(40)
+
+
+class ResCNN(nn.Module):
+    """Float scales, BatchNorm and a residual Add (8x8 input): an untrained test model for the complete design.
+
+    conv(1->8)+BN -> ReLU -> [conv(8->8, bias)+BN] + skip -> ReLU -> maxpool 2 -> fc(128->10).
+    Per-channel float weight scales (``Int8WeightPerChannelFloat``), float activation scales
+    (``Int8ActPerTensorFloat``/``Uint8ActPerTensorFloat``); both inputs of the Add pass through one
+    shared quantiser, so the sum is an integer add on one scale.
+    """
+
+    def __init__(self, residual: bool = True):
+        super().__init__()
+        from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Uint8ActPerTensorFloat
+        wq = dict(weight_quant=Int8WeightPerChannelFloat)
+        self.residual = residual
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+        self.conv0 = qnn.QuantConv2d(1, 8, 3, padding=1, bias=False, **wq)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.relu0 = qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=True)
+        self.conv1 = qnn.QuantConv2d(8, 8, 3, padding=1, bias=True, **wq)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.shared = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+        self.relu1 = qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=True)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = qnn.QuantLinear(8 * 4 * 4, 10, bias=False, **wq)
+
+    def forward(self, x):
+        a = self.relu0(self.bn0(self.conv0(self.inp(x))))
+        b = self.shared(self.bn1(self.conv1(a)))
+        if self.residual:
+            b = b + self.shared(a)
+        return self.fc(torch.flatten(self.pool(self.relu1(b)), 1))
+
+
+def res_cnn(residual: bool = True, seed: int = 0) -> ResCNN:
+    """The residual CNN with random BatchNorm statistics (fixed seed), so the BN is not an identity."""
+    torch.manual_seed(seed)
+    m = ResCNN(residual)
+    with torch.no_grad():
+        for bn in (m.bn0, m.bn1):
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.normal_(0, 0.1)
+            bn.running_mean.normal_(0, 0.1)
+            bn.running_var.uniform_(0.5, 2.0)
+    return m.eval()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ohq_flow.errors import FlowError
 from ohq_flow.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,10 @@ def build(ctx, model, layers) -> dict:
 
     say = logging.getLogger("ohq_flow.build").info
     if cfg.model.brevitas is not None:
-        say("build 1/4: Brevitas write-back and re-export")
+        say("build 1/5: Brevitas write-back and re-export")
         record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8])
 
-    say("build 2/4: RTL of %d layers, Yosys synthesis of the whole design (cached by content)", len(layers))
+    say("build 2/5: RTL of %d layer kernels, Yosys synthesis of the kernels (cached by content)", len(layers))
     designs = generate_layers(final, layers, assignment, cfg, out / "rtl")
     top = write_top(designs, out / "rtl" / "network_top.v")
     res, cached = measure_yosys_cached(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
@@ -58,20 +59,58 @@ def build(ctx, model, layers) -> dict:
                           "latency_cycles_kernels": sum(d.latency_cycles for d in designs.values()),
                           "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path),
                           "from_cache": cached}
-    say("build 3/4: iverilog simulation of every layer on %d inputs", len(x_verify))
+    say("build 3/5: iverilog simulation of every layer on %d inputs", len(x_verify))
     checks = verify_layers(final, layers, designs, x_verify, out / "verify")
     record["verify"] = {"method": "iverilog RTL simulation of every layer kernel on the final QONNX model's activations",
                         "samples": int(len(x_verify)), "vectors": sum(c.vectors for c in checks),
                         "mismatches": sum(c.mismatches_rtl for c in checks),
                         "mismatches_interpreter": sum(c.mismatches_interpreter for c in checks),
                         "per_layer": [c.__dict__ for c in checks]}
-    say("build 4/4: whole network as an hls4ml project, g++ C-simulation")
+    if cfg.build.design:
+        say("build 4/5: complete streaming design (final/design/), whole-network simulation on %d inputs, Yosys",
+            len(x_verify))
+        try:
+            record["design"] = _complete_design(cfg, final, x_verify, out, record["measured"])
+        except FlowError as exc:    # a mismatch: name the first layer whose own check fails (or say none does)
+            if "mismatch" not in exc.message:
+                raise
+            bad = [c.layer for c in checks if c.mismatches_rtl]
+            raise FlowError(exc.message + (f"; first layer failing its per-layer check: {bad[0]}" if bad else
+                                           "; every layer passes its per-layer check (the glue differs)"),
+                            exc.hint) from None
+        record["design"]["resources"] = {   # the ILP's kernels-only prediction vs the real whole design
+            k: {"predicted_kernels": record["predicted"].get(k), "measured_kernels": record["measured"][k],
+                "measured_whole": record["design"]["measured"][k], "glue": record["design"]["glue"][k]}
+            for k in ("lut", "ff", "dsp", "bram18")}
+    say("build 5/5: whole network as an hls4ml project, g++ C-simulation")
     record["hls4ml"] = write_hls4ml_bundle(cfg, final, x_verify, out)
     record["finn"] = write_finn_bundle(cfg, final, layers, sol["assignment"], out)
     board = cfg.board_obj()
     record["board"] = {"name": board.name, "part": board.part, **board.resources.model_dump()}
     atomic_write_json(out / "build.json", record)
     return record
+
+
+def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dict) -> dict:
+    """final/design/ (design.json, rtl/, report), final/verify/network_sim.json, whole-design Yosys."""
+    from ohq_flow.design.rtl import generate_design
+    from ohq_flow.design.sim import simulate_network
+    from ohq_flow.hw.cache import CostCache
+    from ohq_flow.hw.rtl.yosys import measure_yosys_cached
+    board = cfg.board_obj()
+    design = generate_design(final, out / "design", latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,
+                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant)
+    sim = simulate_network(final, design, x, out / "verify" / "network", simulator=cfg.build.simulator,
+                           out_json=out / "verify" / "network_sim.json")
+    res, cached = measure_yosys_cached(design.sources, design.top, family=board.yosys_family, work_dir=out / "synth_design",
+                                       timeout_s=cfg.hardware.timeout_s, cache_dir=CostCache(cfg.hardware.cache_dir).root)
+    whole = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram18": res.bram18, "carry": res.carry,
+             "est_clock_ns": res.est_clock_ns, "log": str(res.log_path), "from_cache": cached}
+    glue = {k: whole[k] - kernels_measured[k] for k in ("lut", "ff", "dsp", "bram18", "carry")}
+    requant = {s["node"]: s["method"] for s in design.meta["stages"] if s["kind"] == "requant"}
+    return {"dir": str(design.out_dir), "design_json": str(design.json_path), "top": design.top,
+            "generation_seconds": round(design.gen_seconds, 2), "requant": requant,
+            "network_sim": sim, "measured": whole, "glue": glue}
 
 
 def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray) -> dict:
@@ -90,6 +129,10 @@ def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.
             "python_path": [str(p) for p in b.python_path], "input_shape": list(b.input_shape)}
 
 
+def _num(v) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
 def format_build(record: dict) -> str:
     """Predicted vs measured, verification and accuracy, for a terminal."""
     lines = ["final design (da4ml RTL, Yosys):", "  metric      predicted    measured"]
@@ -97,12 +140,21 @@ def format_build(record: dict) -> str:
         p, m = record["predicted"].get(k), record["measured"].get(k)
         if p is not None or m is not None:
             ratio = f"  ({m / p:.3f}x)" if p and m is not None else ""
-            lines.append(f"  {k:<10} {p if p is not None else '-':>10,} {m if m is not None else '-':>10,}{ratio}")
+            lines.append(f"  {k:<10} {_num(p):>10} {_num(m):>10}{ratio}")
     lat = record["predicted"].get("latency_cycles")
     lines.append(f"  latency (cycles, kernels) predicted {lat:,.0f}" if lat is not None else "")
     v = record["verify"]
     lines.append(f"verification: {v['mismatches']} mismatches in {v['vectors']:,} vectors "
                  f"({v['samples']} inputs, RTL simulation of every layer vs the QONNX executor)")
+    d = record.get("design")
+    if d:
+        lines.append(f"complete streaming design (final/design/, top {d['top']}, Yosys; requantisation: "
+                     f"{', '.join(sorted(set(d['requant'].values()))) or 'none'}):")
+        lines.append("  metric   predicted (kernels)   kernels      glue   whole design")
+        for k, r in d.get("resources", {}).items():
+            p = r["predicted_kernels"]
+            glue = f"{r['glue']:+,}" if r["glue"] is not None else "-"
+            lines.append(f"  {k:<8} {_num(p):>19} {_num(r['measured_kernels']):>9} {glue:>9} {_num(r['measured_whole']):>14}")
     h = record.get("hls4ml")
     if h and h.get("status") == "not_generated":
         lines.append(f"whole network as hls4ml project: NOT generated ({h['error'].splitlines()[0]})")
@@ -117,4 +169,9 @@ def format_build(record: dict) -> str:
     if "accuracy" in record:
         a = record["accuracy"]
         lines.append(f"accuracy on {a['n']} held-out samples: reference {a['reference']:.4f}, final {a['final']:.4f}")
+    if d:
+        s = d["network_sim"]
+        lines.append(f"whole-network simulation ({s['simulator']}, complete design vs QONNX executor): {s['mismatches']} "
+                     f"mismatches in {s['inputs']} inputs; latency {s['latency_cycles']} cycles (predicted "
+                     f"{s['predicted_latency_cycles']}), II {s['ii_cycles']} cycles (predicted {s['predicted_ii_cycles']})")
     return "\n".join(l for l in lines if l)

@@ -9,7 +9,13 @@ last), so a killed writer leaves either nothing or a complete entry.
 
 A corrupt entry (bad JSON, truncated, checksum mismatch, wrong key, unknown fields) is logged
 with :func:`logging.warning` naming the file, removed, and treated as a miss, so the cost is
-recomputed. Only rows with status ``ok`` are cached; failures are retried next run.
+recomputed, as is an entry whose row holds an impossible number (negative, NaN, infinite, or a
+design with no resources at all). Only rows with status ``ok`` are cached; failures are retried
+next run. Concurrent writers of one key are safe (each writes its own temporary file and renames
+it over the entry). A miss being computed by another runner is *claimed* by it
+(``<key>.lock`` holding ``host pid``, refreshed while it works), so
+:func:`ohq_flow.hw.jobs.run_jobs` waits for it instead of computing it twice; the claim of a
+dead process is taken over.
 
 The default root is ``$OHQ_CACHE_DIR`` or ``~/.cache/ohq_flow`` (the variable is read, never
 set). On a cluster, put the cache on a filesystem every worker and the runner can see.
@@ -20,12 +26,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
+import stat
+import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from ohq_flow.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes
-from ohq_flow.hw.costs import STATUS_OK, CostRow
+from ohq_flow.hw.costs import STATUS_OK, CostRow, row_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +42,7 @@ CACHE_FORMAT = 1
 """Bumped when the entry layout or the meaning of a row changes; part of every key."""
 
 _ROW_FIELDS = {f.name for f in fields(CostRow)}
+MAX_ENTRY_BYTES = 1 << 20
 
 
 class CacheStats(NamedTuple):
@@ -106,11 +116,19 @@ class CostCache:
         """The cached row (``cached=True``), or None on a miss or a corrupt entry (removed)."""
         path = self.entry_path(key)
         try:
-            with open(path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                data = fh.read()
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return None
+        except OSError as exc:                   # a directory, a dangling or looping symlink, no permission
+            log.warning("cost cache: cannot read entry %s (%s); it will be recomputed", path, exc.strerror)
+            return None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            log.warning("cost cache: entry %s is not a regular file; it will be recomputed", path)
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_ENTRY_BYTES + 1)
         try:
             row = _decode(data, key)
         except _Corrupt as exc:
@@ -150,6 +168,57 @@ class CostCache:
             return str(src)
         atomic_write_bytes(dst, data)
         return str(dst)
+
+    # ------------------------------------------------------------------ claims of cache misses
+    def lock_path(self, key: str) -> Path:
+        """The claim file of ``key``: ``<host> <pid>`` of the runner computing it."""
+        return self.entry_path(key).with_suffix(".lock")
+
+    def claim(self, key: str) -> bool:
+        """Claim the computation of a missing ``key``; False when a live process holds it.
+
+        A claim whose holder is gone (same host and its pid dead, or not refreshed by
+        :meth:`refresh` for :data:`STALE_CLAIM_S`) is taken over.
+        """
+        path = self.lock_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            except FileExistsError:
+                if not _claim_is_stale(path):
+                    return False
+                log.info("cost cache: taking over the stale claim %s (%s)", path, _read_claim(path))
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{socket.gethostname()} {os.getpid()}\n")
+            return True
+        return False
+
+    def holder(self, key: str) -> str:
+        """``host pid`` of the claim on ``key`` ("" if none)."""
+        return _read_claim(self.lock_path(key))
+
+    def release(self, key: str) -> None:
+        """Drop our claim on ``key`` (a claim by another process is left alone)."""
+        path = self.lock_path(key)
+        if _read_claim(path) == f"{socket.gethostname()} {os.getpid()}":
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def refresh(self, keys) -> None:
+        """Touch our claims on ``keys`` (a claim not refreshed for STALE_CLAIM_S is stale)."""
+        for key in keys:
+            try:
+                os.utime(self.lock_path(key))
+            except OSError:
+                pass
 
     def stats(self) -> CacheStats:
         """Number of entries and bytes on disk (entries plus logs)."""
@@ -198,9 +267,48 @@ def _decode(data: bytes, key: str) -> CostRow:
     if unknown or payload.get("status") != STATUS_OK:
         raise _Corrupt(f"unknown fields {sorted(unknown)}" if unknown else "row status is not ok")
     try:
-        return CostRow(**payload)
-    except TypeError as exc:
-        raise _Corrupt(f"not a cost row: {exc}") from None
+        row = row_from_dict(payload, "entry")
+    except ValueError as exc:
+        raise _Corrupt(str(exc)) from None
+    resources = [getattr(row, m) for m in ("lut", "ff", "dsp", "bram18", "uram")]
+    if row.lut == 0 and all(v in (0, None) for v in resources) and row.source != "board":
+        raise _Corrupt("a design that uses no resources at all (LUT, FF, DSP and BRAM all 0)")
+    return row
+
+
+STALE_CLAIM_S = 120.0
+
+
+def _read_claim(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(256).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim_is_stale(path: Path) -> bool:
+    """True when the claim's holder is gone: dead pid on this host, or no refresh for STALE_CLAIM_S."""
+    try:
+        age = time.time() - os.stat(path, follow_symlinks=False).st_mtime
+    except FileNotFoundError:
+        return True
+    if age > STALE_CLAIM_S:
+        return True
+    parts = _read_claim(path).split()
+    if len(parts) == 2 and parts[0] == socket.gethostname() and parts[1].isdigit():
+        return not _pid_alive(int(parts[1]))
+    return False
 
 
 def _remove_if_unchanged(path: Path, st: os.stat_result) -> None:

@@ -1,4 +1,8 @@
-"""The hardware-cost table: one row per (layer, weight bits, activation bits).
+"""The hardware-cost table: one row per (layer, weight bits, activation bits, fold).
+
+``fold`` is an opaque label of the parallelism of the candidate (e.g. ``pe4_simd8``); empty means
+one option per (layer, bits). ``fmax_mhz`` is the clock the candidate's logic closes timing at
+(the design runs at the slowest chosen candidate's).
 
 Missing values stay missing (``None`` in Python, empty in CSV, ``null`` in JSON) — a cost is
 never silently 0. ``fidelity`` says how far to trust a row: ``measured`` (board),
@@ -29,14 +33,16 @@ COST_METRICS = ("latency_cycles", "ii_cycles", "latency_ns", "lut", "ff", "dsp",
 
 @dataclass
 class CostRow:
-    """Hardware cost of one layer at one candidate (w_bits, a_bits)."""
+    """Hardware cost of one layer at one candidate (w_bits, a_bits, fold)."""
 
     layer: str
     w_bits: int
     a_bits: int
+    fold: str = ""              # parallelism label, e.g. pe4_simd8 ("" = the only option)
     latency_cycles: float | None = None
     ii_cycles: float | None = None
     clock_ns: float | None = None
+    fmax_mhz: float | None = None
     latency_ns: float | None = None
     lut: float | None = None
     ff: float | None = None
@@ -69,6 +75,63 @@ class CostRow:
 
 
 _FIELD_TYPES = {f.name: f.type for f in fields(CostRow)}
+NUMERIC_FIELDS = COST_METRICS + ("clock_ns", "carry", "elapsed_s")
+STATUSES = (STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT)
+
+
+def row_problems(row: CostRow) -> list[str]:
+    """What makes ``row`` impossible: bad bit-widths, a cost that is negative, NaN or infinite, ..."""
+    out = []
+    for name in ("w_bits", "a_bits"):
+        v = getattr(row, name)
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 64:
+            out.append(f"{name}={v!r} is not a bit-width (an integer 1..64)")
+    if not isinstance(row.layer, str) or not row.layer:
+        out.append("layer is empty")
+    for name in NUMERIC_FIELDS:
+        v = getattr(row, name)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            out.append(f"{name}={v!r} is not a number")
+        elif not math.isfinite(v):
+            out.append(f"{name}={v!r} is not finite")
+        elif v < 0 or (name == "clock_ns" and v == 0):
+            out.append(f"{name}={v!r} is {'negative' if v < 0 else 'zero'}")
+    if row.status not in STATUSES:
+        out.append(f"status={row.status!r} is not one of {', '.join(STATUSES)}")
+    for name in _FIELD_TYPES:
+        if _FIELD_TYPES[name] == "str" and not isinstance(getattr(row, name), str):
+            out.append(f"{name} is not text")
+    if not isinstance(row.cached, bool):
+        out.append("cached is not true/false")
+    return out
+
+
+def check_row(row: CostRow, where: str) -> CostRow:
+    """``row`` if it is possible, else InputError naming ``where`` and every bad field."""
+    problems = row_problems(row)
+    if problems:
+        raise InputError(f"{where}: impossible cost row for {row.layer} w{row.w_bits}a{row.a_bits}: "
+                         + "; ".join(problems), "a cost is a finite number >= 0 or empty when unknown")
+    return row
+
+
+def row_from_dict(data, where: str) -> CostRow:
+    """A CostRow from a JSON object with only known fields, each checked (ValueError otherwise)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: not a JSON object")
+    unknown = set(data) - set(_FIELD_TYPES)
+    if unknown:
+        raise ValueError(f"{where}: unknown fields {sorted(unknown)}")
+    try:
+        row = CostRow(**data)
+    except TypeError as exc:
+        raise ValueError(f"{where}: not a cost row ({exc})") from None
+    problems = row_problems(row)
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems))
+    return row
 _INT_FIELDS = {"w_bits", "a_bits"}
 _BOOL_FIELDS = {"cached"}
 _STR_FIELDS = {n for n, t in _FIELD_TYPES.items() if t == "str"}
@@ -82,7 +145,7 @@ def _parse_cell(name: str, value: str | None, where: str):
         return value
     if name in _BOOL_FIELDS:
         return value.lower() in ("1", "true", "yes")
-    if value == "" or value.lower() in ("nan", "none", "null"):
+    if value == "" or value.lower() in ("none", "null"):
         if name in _INT_FIELDS:
             raise InputError(f"{where}: column '{name}' is empty", "every row needs integer w_bits and a_bits")
         return None
@@ -124,11 +187,17 @@ def read_costs(csv_path: str | Path) -> list[CostRow]:
         for i, raw in enumerate(reader, start=2):
             kw = {n: _parse_cell(n, raw.get(n), f"{csv_path}:{i}") for n in _FIELD_TYPES if n in raw}
             kw = {k: v for k, v in kw.items() if v is not None or k not in _STR_FIELDS}
-            out.append(CostRow(**kw))
+            out.append(check_row(CostRow(**kw), f"{csv_path}:{i}"))
     return out
 
 
 def read_costs_json(json_path: str | Path) -> list[CostRow]:
     """Read a cost table written as JSON by :func:`write_costs`."""
-    data = json.loads(Path(json_path).read_text())
-    return [CostRow(**{k: v for k, v in d.items() if k in _FIELD_TYPES}) for d in data]
+    try:
+        data = json.loads(Path(json_path).read_text())
+        if not isinstance(data, list):
+            raise ValueError("not a list of rows")
+        return [row_from_dict({k: v for k, v in d.items() if k in _FIELD_TYPES} if isinstance(d, dict) else d,
+                              f"row {i}") for i, d in enumerate(data)]
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cost table {json_path}: {exc}", "run `ohq-flow profile CONFIG` again") from None

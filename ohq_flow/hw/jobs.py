@@ -1,16 +1,22 @@
 """Running per-layer cost jobs: cache look-up, one child process per job, local or on Dask.
 
-A :class:`Job` names a picklable top-level function ``fn(ctx: JobContext) -> CostRow``. The
-runner :func:`run_jobs`
+A :class:`Job` names a top-level function ``fn(ctx: JobContext) -> CostRow`` and a payload of
+plain JSON data. The runner :func:`run_jobs`
 
-* returns cache hits without running them (``row.cached=True``);
+* returns cache hits without running them (``row.cached=True``); a miss another runner is
+  computing (its claim in the cache) is waited for, not computed twice;
 * runs every other job in its own child process, ``python -m ohq_flow.hw._job_child``, in a new
-  process group, with stdout/stderr going to ``<workdir>/job.log``. An exception, ``os._exit``,
+  process group, with stdout/stderr going to ``<workdir>/job.log``. The child gets the
+  function's ``module:name`` on its command line and the job as a JSON spec (data only, checked
+  by the child); the workdir is private (0700) and the log is opened without following a
+  symlink. The row the child returns is checked field by field (an impossible number is a
+  failed row). An exception, ``os._exit``,
   a segfault or a hang in the job cannot take the runner down: the job becomes a row with
   status ``failed`` or ``timeout``, an ``error`` text, and ``log_path`` (the traceback or the
   runner's note on how the process ended is in that log). At the timeout the whole process group
   is killed, so tools the job started (yosys, vivado) die too. A child whose runner dies kills
-  its own group within ~0.25 s;
+  its own group within ~0.1 s, even when the job is inside a long native call (the work runs in
+  a forked worker; the child only supervises);
 * puts each ok row into the cache in the runner *as soon as it finishes*, so killing the runner
   (even SIGKILL) loses at most the jobs in flight; entries are written atomically and verified
   on read;
@@ -18,7 +24,8 @@ runner :func:`run_jobs`
   main thread, so the caller can write ``costs.csv`` incrementally.
 
 Each job needs its own ``workdir``. ``fn`` must be importable by the child (defined in a module,
-not in ``__main__``); the runner passes its ``sys.path`` on. ``fn`` gets the job's payload,
+not in ``__main__``); the runner passes its ``sys.path`` on (in the environment, not the run
+directory). ``fn`` gets the job's payload,
 workdir, log path and timeout through :class:`JobContext`; tools it starts should log to their
 own files in the workdir (``ctx.workdir / "yosys.log"``), as the job log is the child's output.
 
@@ -52,7 +59,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,8 +74,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal
 
 from ohq_flow.errors import InputError
-from ohq_flow.fileio import atomic_write_bytes
-from ohq_flow.hw.costs import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT, CostRow
+from ohq_flow.fileio import atomic_write_text
+from ohq_flow.hw.costs import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT, CostRow, row_from_dict
 
 if TYPE_CHECKING:
     from ohq_flow.hw.cache import CostCache
@@ -75,7 +83,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_LOG = "job.log"
-_JOB_FILE = ".ohq_job.pkl"
+_JOB_FILE = ".ohq_job.json"
+JOB_SPEC_FORMAT = 1
+FN_NAME = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _RESULT_FILE = ".ohq_result.json"
 
 
@@ -133,7 +143,7 @@ class JobSummary:
 
 @dataclass
 class _Spec:
-    """What an executor needs to run one job (picklable without importing the job's module)."""
+    """What an executor needs to run one job: plain data only (the function travels by name)."""
 
     index: int
     key: str
@@ -142,7 +152,8 @@ class _Spec:
     a_bits: int
     timeout_s: float
     workdir: str
-    job_blob: bytes
+    fn_name: str                 # "module:function", given to the child on its command line
+    payload_json: str            # the job's payload as JSON
     sys_path: list[str]
 
 
@@ -175,12 +186,13 @@ def _package_root() -> str:
     return str(Path(ohq_flow.__file__).resolve().parent.parent)
 
 
-def _child_env() -> dict[str, str]:
-    """A copy of our environment that lets the child import ohq_flow and flush at once."""
+def _child_env(sys_path: list[str]) -> dict[str, str]:
+    """A copy of our environment that lets the child import ohq_flow and the job's module."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env["OHQ_JOB_RUNNER_PID"] = str(os.getpid())   # the child dies with us even if we die before it looks
+    env["OHQ_JOB_SYS_PATH"] = os.pathsep.join(sys_path)
     return env
 
 
@@ -223,33 +235,76 @@ def _error_row(spec: _Spec, status: str, error: str, log_path: Path, elapsed: fl
                    log_path=str(log_path), elapsed_s=elapsed, cache_key=spec.key).to_dict()
 
 
+def _open_nofollow(path: Path, append: bool = False) -> int:
+    """A write descriptor of ``path`` that never follows a symlink planted there (0600, new file
+    unless appending)."""
+    if append:
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if os.path.islink(path) or os.path.exists(path):
+            os.unlink(path)
+    except IsADirectoryError:
+        shutil.rmtree(path)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
 def _note(log_path: Path, text: str) -> None:
-    with open(log_path, "a") as fh:
+    try:
+        fd = _open_nofollow(log_path, append=True)
+    except OSError:
+        return
+    with os.fdopen(fd, "a") as fh:
         fh.write(f"\n[ohq_flow] {text}\n")
 
 
-def _read_result(path: Path) -> dict | None:
+def _private_dir(path: Path) -> None:
+    """Create ``path`` as a directory only we can enter (a symlink or file there is replaced)."""
+    if os.path.islink(path) or (path.exists() and not path.is_dir()):
+        os.unlink(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+
+
+MAX_RESULT_BYTES = 1 << 20
+
+
+def read_row_file(path: Path) -> CostRow:
+    """The row a job process wrote, checked field by field (ValueError saying what is wrong)."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ValueError("no result file") from None
+    except OSError as exc:
+        raise ValueError(f"result file unreadable ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_RESULT_BYTES + 1)
+    if len(data) > MAX_RESULT_BYTES:
+        raise ValueError("result file too large")
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"result is not JSON ({exc})") from None
+    return row_from_dict(obj, "job result")
 
 
 def _execute(spec: _Spec, live: _LiveSet | None = None) -> dict:
     """Run one job in a child process; always returns a row dict, never raises for job faults."""
     workdir = Path(spec.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    _private_dir(workdir)
     log_path, job_file, result_file = workdir / JOB_LOG, workdir / _JOB_FILE, workdir / _RESULT_FILE
     result_file.unlink(missing_ok=True)          # never trust a result left by an earlier run
-    atomic_write_bytes(job_file, pickle.dumps(
-        {"sys_path": spec.sys_path, "job": spec.job_blob, "log_path": str(log_path)}))
+    atomic_write_text(job_file, json.dumps({
+        "format": JOB_SPEC_FORMAT, "key": spec.key, "layer": spec.layer, "w_bits": spec.w_bits,
+        "a_bits": spec.a_bits, "timeout_s": spec.timeout_s, "workdir": str(workdir), "log_path": str(log_path),
+        "payload": json.loads(spec.payload_json)}, allow_nan=False))
     t0 = time.monotonic()
-    with open(log_path, "wb") as logf:
+    with os.fdopen(_open_nofollow(log_path), "wb") as logf:
         logf.write(f"[ohq_flow] job {spec.layer} w{spec.w_bits} a{spec.a_bits} key {spec.key}\n".encode())
         logf.flush()
-        proc = subprocess.Popen([sys.executable, "-m", "ohq_flow.hw._job_child", str(job_file), str(result_file)],
+        proc = subprocess.Popen([sys.executable, "-m", "ohq_flow.hw._job_child", spec.fn_name, str(job_file),
+                                 str(result_file)],
                                 stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                cwd=workdir, env=_child_env(), start_new_session=True)
+                                cwd=workdir, env=_child_env(spec.sys_path), start_new_session=True)
     if live is not None:
         live.add(proc.pid)
     try:
@@ -265,9 +320,10 @@ def _execute(spec: _Spec, live: _LiveSet | None = None) -> dict:
         msg = f"timed out after {spec.timeout_s:g} s; process group killed"
         _note(log_path, msg)
         return _error_row(spec, STATUS_TIMEOUT, msg, log_path, elapsed)
-    row = _read_result(result_file)
-    if row is None:
-        msg = f"job process {_describe_exit(rc)} without returning a row"
+    try:
+        row = read_row_file(result_file).to_dict()
+    except ValueError as exc:
+        msg = f"job process {_describe_exit(rc)} without returning a valid row ({exc})"
         _note(log_path, msg)
         return _error_row(spec, STATUS_FAILED, msg, log_path, elapsed)
     row.update(cache_key=spec.key, cached=False)
@@ -341,6 +397,11 @@ def _validate(jobs: list[Job], executor: str, workers: int) -> None:
         if getattr(job.fn, "__module__", None) == "__main__":
             problems.append(f"{name}: fn {job.fn.__name__} is defined in __main__; the job process "
                             "cannot import it (move it into a module)")
+        else:
+            try:
+                function_name(job.fn)
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}")
         if not job.timeout_s or job.timeout_s <= 0:
             problems.append(f"{name}: timeout_s must be > 0")
         wd = Path(job.workdir).resolve()
@@ -351,14 +412,36 @@ def _validate(jobs: list[Job], executor: str, workers: int) -> None:
         raise InputError("run_jobs: " + "; ".join(problems))
 
 
+def function_name(fn: Callable) -> str:
+    """``module:function`` of a top-level function (how the job process finds it)."""
+    import inspect
+    name = f"{getattr(fn, '__module__', '')}:{getattr(fn, '__qualname__', '')}"
+    if not inspect.isfunction(fn) or not FN_NAME.match(name):
+        raise ValueError(f"fn {fn!r} must be a top-level function of a module")
+    return name
+
+
+def resolve_function(name: str) -> Callable:
+    """The top-level function named ``module:function`` (the job process's registry look-up)."""
+    import importlib
+    import inspect
+    if not FN_NAME.match(name):
+        raise ValueError(f"job function name {name!r} is not of the form module:function")
+    module, func = name.split(":")
+    fn = getattr(importlib.import_module(module), func, None)
+    if not inspect.isfunction(fn) or fn.__module__ != module:
+        raise ValueError(f"{name} is not a function defined in {module}")
+    return fn
+
+
 def _make_spec(i: int, job: Job, sys_path: list[str]) -> _Spec:
     try:
-        blob = pickle.dumps(job)
-    except Exception as exc:
-        raise InputError(f"job {job.layer} w{job.w_bits} a{job.a_bits} cannot be pickled: {exc}",
-                         "fn must be a top-level function and the payload picklable") from None
+        payload = json.dumps(job.payload, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"job {job.layer} w{job.w_bits} a{job.a_bits}: payload is not plain JSON data: {exc}",
+                         "a payload holds str/int/float/bool/None, lists and dicts of them") from None
     return _Spec(i, job.key, job.layer, job.w_bits, job.a_bits, float(job.timeout_s),
-                 str(Path(job.workdir).resolve()), blob, sys_path)
+                 str(Path(job.workdir).resolve()), function_name(job.fn), payload, sys_path)
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -392,27 +475,95 @@ def run_jobs(jobs: Iterable[Job], *, cache: CostCache | None = None, executor: L
         if on_result is not None:
             on_result(row)
 
+    claims = _Claims(cache)
     try:
-        todo = []
+        todo, waiting = [], []
         for i, job in enumerate(jobs):
             hit = cache.get(job.key) if cache is not None else None
-            if hit is None:
+            if hit is not None:
+                hit.layer, n_cached = job.layer, n_cached + 1
+                finish(i, hit)
+            elif cache is None or claims.claim(job.key):
                 todo.append(i)
-                continue
-            hit.layer, n_cached = job.layer, n_cached + 1
-            finish(i, hit)
-        if todo:
-            sys_path = [p for p in sys.path if p]
-            specs = [_make_spec(i, jobs[i], sys_path) for i in todo]
-            n = min(workers, len(specs))
-            results = _run_dask(specs, n, dask_address) if executor == "dask" else _run_local(specs, n)
-            for i, row in results:
-                finish(i, CostRow(**row))
+            else:
+                waiting.append(i)                # being computed by another runner: wait for it
+        sys_path = [p for p in sys.path if p]
+        while todo or waiting:
+            if todo:
+                specs = [_make_spec(i, jobs[i], sys_path) for i in todo]
+                n = min(workers, len(specs))
+                results = _run_dask(specs, n, dask_address) if executor == "dask" else _run_local(specs, n)
+                for i, row in results:
+                    finish(i, CostRow(**row))
+                    claims.release(jobs[i].key)
+                todo = []
+            if waiting:
+                log.info("cost jobs: waiting for %d job(s) another runner is computing (%s)", len(waiting),
+                         cache.holder(jobs[waiting[0]].key) or "claim released")
+            still = []
+            for i in waiting:
+                hit = cache.get(jobs[i].key)
+                if hit is not None:
+                    hit.layer, n_cached = jobs[i].layer, n_cached + 1
+                    finish(i, hit)
+                elif claims.claim(jobs[i].key):  # its holder is gone or failed it: ours now
+                    todo.append(i)
+                else:
+                    still.append(i)
+            waiting = still
+            if waiting and not todo:
+                time.sleep(_CLAIM_POLL_S)
     finally:
+        claims.close()
         bar.close()
     summary = _summarize(rows, n_cached, time.monotonic() - t0)
     log.info("cost jobs: %s", summary.line())
     return summary
+
+
+_CLAIM_POLL_S = 0.5
+
+
+class _Claims:
+    """Our claims on cache misses, refreshed by a heartbeat thread while we work, released at the end."""
+
+    def __init__(self, cache: CostCache | None, every_s: float = 15.0):
+        self.cache, self.keys, self._stop = cache, set(), threading.Event()
+        self._lock = threading.Lock()
+        self._thread = None
+        if cache is not None:
+            self._thread = threading.Thread(target=self._beat, args=(every_s,), name="ohq-claims", daemon=True)
+            self._thread.start()
+
+    def _beat(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            with self._lock:
+                keys = list(self.keys)
+            self.cache.refresh(keys)
+
+    def claim(self, key: str) -> bool:
+        try:
+            ok = self.cache.claim(key)
+        except OSError as exc:                   # a read-only cache: compute without a claim
+            log.warning("cost cache: cannot claim %s (%s)", key[:12], exc)
+            return True
+        if ok:
+            with self._lock:
+                self.keys.add(key)
+        return ok
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            if key not in self.keys:
+                return
+            self.keys.discard(key)
+        self.cache.release(key)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.cache is not None:
+            for key in list(self.keys):
+                self.release(key)
 
 
 def _cache_put(cache: CostCache, key: str, row: CostRow) -> None:

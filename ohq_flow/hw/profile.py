@@ -52,6 +52,55 @@ class LayerHW:
     def weights(self) -> int:
         return int(np.count_nonzero(self.w_int)) if self.w_int.size else 0
 
+    def to_json(self) -> dict:
+        """Plain JSON data (the job spec carries no Python objects)."""
+        import base64
+        import dataclasses
+        extra = dict(self.extra)
+        if extra.get("layer") is not None:
+            extra["layer"] = extra["layer"].to_dict()
+        if extra.get("layer_onnx") is not None:
+            extra["layer_onnx"] = base64.b64encode(extra["layer_onnx"]).decode("ascii")
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d.update(w_int=self.w_int.astype(np.int64).tolist(), w_shape=list(self.w_int.shape), extra=extra)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "LayerHW":
+        """Inverse of :meth:`to_json`."""
+        import base64
+        from ohq_flow.model.layers import LayerInfo
+        d = dict(d)
+        shape = d.pop("w_shape")
+        extra = dict(d.get("extra") or {})
+        if extra.get("layer") is not None:
+            extra["layer"] = LayerInfo.from_dict(extra["layer"])
+        if extra.get("layer_onnx") is not None:
+            extra["layer_onnx"] = base64.b64decode(extra["layer_onnx"])
+        d.update(w_int=np.asarray(d["w_int"], dtype=np.int64).reshape(shape), extra=extra)
+        return cls(**d)
+
+
+# hardware settings that change each measurer's result (part of its cache key); the board's part,
+# family and clock, the generator and the tool version are in every key
+KEY_SETTINGS = {"yosys": ("latency_cutoff",), "da4ml_estimate": ("latency_cutoff",), "analytic": ("pe", "simd"),
+                "vitis_hls": ("io_type", "reuse_factor"), "vivado_hls": ("io_type", "reuse_factor"),
+                "vivado": ("latency_cutoff",), "board": ("board_command", "latency_cutoff")}
+# templates a measurer fills (their content is in its cache key)
+_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+KEY_TEMPLATES = {"yosys": ("yosys/synth_xilinx.ys",), "vitis_hls": ("vitis_hls/csynth.tcl",),
+                 "vivado_hls": ("vitis_hls/csynth.tcl",), "vivado": ("vivado/ooc_synth.tcl",)}
+
+
+def measurer_key_settings(measurer: str, hw) -> dict:
+    """The settings (and template hashes) the cache key of ``measurer`` must hold."""
+    from ohq_flow.fileio import sha256_file
+    out = {name: getattr(hw, name) for name in KEY_SETTINGS[measurer]}
+    for rel in KEY_TEMPLATES.get(measurer, ()):
+        path = _TEMPLATES / rel
+        out[f"template:{rel}"] = sha256_file(path) if path.is_file() else None
+    return out
+
 
 def choose_measurer(layer, rules) -> str:
     """The first rule matching the layer (name globs, weight count) names its measurer."""
@@ -167,13 +216,12 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
             versions[measurer] = tool_version(measurer)
         lhash = layer_subgraph_hash(model, layer)
         for w, a in space[layer.name]:
-            settings = {"latency_cutoff": hw.latency_cutoff, "pe": hw.pe, "simd": hw.simd} \
-                if measurer == "analytic" else {"latency_cutoff": hw.latency_cutoff}
+            settings = measurer_key_settings(measurer, hw)
             key = make_key(layer=lhash, w_bits=w, a_bits=a, generator=hw.generator, measurer=measurer, settings=settings,
                            part=board.part, family=board.yosys_family, clock_ns=cfg.clock_ns(),
                            tool_version=versions[measurer], **(cache_key_extra or {}))
             jobs.append(Job(key=key, layer=layer.name, w_bits=w, a_bits=a, fn=JOB_FUNCTIONS[measurer],
-                            payload=layer_hw(model, layer, w, a, cfg, measurer), timeout_s=hw.timeout_s,
+                            payload=layer_hw(model, layer, w, a, cfg, measurer).to_json(), timeout_s=hw.timeout_s,
                             workdir=work_root / layer.name / f"w{w}a{a}_{measurer}"))
     return jobs
 

@@ -34,6 +34,16 @@ def find_tool(name: str, hint: str | None = None) -> str:
     return path
 
 
+def open_log(path: Path):
+    """A new log file at ``path`` for writing; a symlink or file already there is replaced, never followed."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    return os.fdopen(fd, "w")
+
+
 def run_tool(argv: Sequence[str], *, log_path: str | os.PathLike, timeout_s: float,
              cwd: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
              check: bool = True) -> ToolResult:
@@ -50,7 +60,7 @@ def run_tool(argv: Sequence[str], *, log_path: str | os.PathLike, timeout_s: flo
         full_env = dict(os.environ)
         full_env.update(env)
     t0 = time.monotonic()
-    with open(log_path, "w") as log:
+    with open_log(log_path) as log:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
         try:

@@ -1,4 +1,10 @@
-"""Discovery of quantizable layers in a (cleaned) QONNX model. (Work in progress: interface fixed.)"""
+"""Discovery of quantizable layers in a (cleaned) QONNX model.
+
+Ties: layers whose input activations come from one quantizer must share its bit-width. One
+quantizer is either one Quant node feeding several layers, or — in a Brevitas model — one
+Brevitas quantizer module used in several places, which the export turns into several Quant
+nodes (``quant_owners``: node -> Brevitas quantizer path, from the export step).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,13 @@ class QuantizerInfo:
     narrow: bool | None
     per_channel: bool         # scale has more than one element
     bitwidth_input: str | None  # name of the bit-width initializer (for Quant)
+    owner: str | None = None  # the Brevitas quantizer this node was exported from (when known)
+    siblings: list[str] = field(default_factory=list)  # other Quant nodes of the same Brevitas quantizer
+
+    @property
+    def nodes(self) -> list[str]:
+        """Every graph node that takes this quantizer's bit-width (itself and its siblings)."""
+        return [self.node, *self.siblings]
 
 
 @dataclass
@@ -50,6 +63,15 @@ class LayerInfo:
         d["w_bits"] = self.w_bits
         d["a_bits"] = self.a_bits
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LayerInfo":
+        """Inverse of :meth:`to_dict`."""
+        d = {k: v for k, v in d.items() if k not in ("w_bits", "a_bits")}
+        for q in ("weight_quant", "input_quant"):
+            if d.get(q) is not None:
+                d[q] = QuantizerInfo(**d[q])
+        return cls(**d)
 
 
 COMPUTE_OPS = ("Conv", "Gemm", "MatMul")
@@ -147,11 +169,12 @@ def _layer_from_node(model, node) -> LayerInfo | None:
                      params=_numel(w_shape) + bias, groups=groups, depthwise=depthwise, kernel_shape=kernel)
 
 
-def discover_layers(model) -> list[LayerInfo]:
+def discover_layers(model, quant_owners: dict[str, str] | None = None) -> list[LayerInfo]:
     """Every quantizable compute layer of a cleaned QONNX model, in graph order, with ties marked.
 
-    Layers whose inputs come from the same activation quantizer node are one tied group (e.g. the
-    main and shortcut convolutions of a residual block).
+    Layers whose inputs come from the same activation quantizer are one tied group: the same
+    Quant node (e.g. the main and shortcut convolutions of a residual block), or Quant nodes that
+    ``quant_owners`` (Quant node -> Brevitas quantizer path) maps to one Brevitas quantizer.
     """
     from ohq_flow.errors import ModelError
     layers = []
@@ -167,15 +190,31 @@ def discover_layers(model) -> list[LayerInfo]:
         ops = sorted({n.op_type for n in model.graph.node})
         raise ModelError(f"no quantizable layer (Conv, Gemm, MatMul with constant weights) found; graph ops: {ops}",
                          "ohq_flow searches bit-widths of Conv/Gemm/MatMul layers; export the model with Brevitas quant layers")
+    if quant_owners:
+        _mark_owners(model, layers, quant_owners)
     by_quant: dict[str, list[LayerInfo]] = {}
     for layer in layers:
         if layer.input_quant is not None:
-            by_quant.setdefault(layer.input_quant.node, []).append(layer)
+            by_quant.setdefault(layer.input_quant.owner or layer.input_quant.node, []).append(layer)
     for qname, group in by_quant.items():
         if len(group) > 1:
             for layer in group:
                 layer.tied_group = qname
     return layers
+
+
+def _mark_owners(model, layers: list[LayerInfo], quant_owners: dict[str, str]) -> None:
+    """Set each quantizer's Brevitas owner and the other Quant nodes exported from that owner."""
+    present = {n.name for n in model.graph.node if n.op_type == "Quant"}
+    by_owner: dict[str, list[str]] = {}
+    for node, owner in quant_owners.items():
+        if node in present:
+            by_owner.setdefault(owner, []).append(node)
+    for layer in layers:
+        for q in (layer.weight_quant, layer.input_quant):
+            if q is not None and q.node in quant_owners:
+                q.owner = quant_owners[q.node]
+                q.siblings = sorted(n for n in by_owner.get(q.owner, []) if n != q.node)
 
 
 def tied_groups(layers: list[LayerInfo]) -> dict[str, list[str]]:

@@ -104,7 +104,9 @@ def apply_bits(model, layers, assignment: dict[str, tuple[int, int]]):
     """A copy of ``model`` with each layer's weight/input quantizers set to ``assignment[layer]``.
 
     Returns (new model, list of changed Quant node names). Quantizers already at the requested
-    bits are left untouched; a layer without an input quantizer keeps its float input.
+    bits are left untouched; a layer without an input quantizer keeps its float input. A
+    quantizer's siblings (other nodes of one Brevitas quantizer) change with it, as they do when
+    the Brevitas model itself is given the new bit-width.
     """
     import copy
 
@@ -120,10 +122,11 @@ def apply_bits(model, layers, assignment: dict[str, tuple[int, int]]):
         for q, bits in ((layer.weight_quant, w_bits), (layer.input_quant, a_bits)):
             if q is None or (q.bits is not None and int(q.bits) == int(bits)):
                 continue
-            if q.node in changed:
-                continue  # a shared input quantizer (tied layers) is set once
-            set_quant_bits(out, q.node, int(bits))
-            changed.append(q.node)
+            for node in q.nodes:  # a Brevitas quantizer used in several places: every exported node
+                if node in changed:
+                    continue  # a shared input quantizer (tied layers) is set once
+                set_quant_bits(out, node, int(bits))
+                changed.append(node)
     return out, changed
 
 

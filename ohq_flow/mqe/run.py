@@ -11,8 +11,10 @@ to standard ONNX and runs only the graph suffix downstream of the mask in onnxru
 samples in one batch, all cores, with upstream tensors taken from one cached reference run.
 Tests check ``fast`` equals ``qonnx``.
 
-Results are written per layer (``sensitivity_parts/<layer>.csv``) as each layer finishes, so an
-interrupted run resumes without recomputing finished layers.
+Results are written per layer (``sensitivity_parts/<layer>.<key>.csv``, the key hashing the model,
+the inputs, the candidates and the modes) as each layer finishes, so an interrupted run resumes
+without recomputing finished layers, and a run with another model, seed, sample count or
+candidate list never reuses them.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 def kl_divergence(ref_logits: np.ndarray, logits: np.ndarray) -> float:
     """Mean over samples of KL(softmax(ref) ‖ softmax(logits))."""
     lp, lq = log_softmax(ref_logits), log_softmax(logits)
-    return float(np.mean(np.sum(np.exp(lp) * (lp - lq), axis=1)))
+    kl = float(np.mean(np.sum(np.exp(lp) * (lp - lq), axis=1)))
+    return 0.0 if -1e-9 < kl < 0 else kl          # rounding below zero; KL is never negative
 
 
 def mse(ref_logits: np.ndarray, logits: np.ndarray) -> float:
@@ -202,11 +205,26 @@ def _rows_csv(rows: list[SensitivityRow]) -> str:
 
 
 def read_rows(path: Path) -> list[SensitivityRow]:
+    """Rows of a part file; ValueError when a row is damaged or holds an impossible damage value."""
     with open(path, newline="") as fh:
-        return [SensitivityRow(r["layer"], int(r["w_bits"]), int(r["a_bits"]), float(r["kl"]), float(r["mse"]),
+        rows = [SensitivityRow(r["layer"], int(r["w_bits"]), int(r["a_bits"]), float(r["kl"]), float(r["mse"]),
                                int(r["n_samples"]), int(r["seed"]), r["mode"],
                                monotonic_violation=bool(int(r["monotonic_violation"])))
                 for r in csv.DictReader(fh)]
+    for r in rows:
+        if not (math.isfinite(r.kl) and math.isfinite(r.mse) and r.kl >= 0 and r.mse >= 0):
+            raise ValueError(f"{path}: {r.layer} w{r.w_bits}a{r.a_bits} has kl={r.kl} mse={r.mse}")
+    return rows
+
+
+def part_key(model, x: np.ndarray, layer, candidates, mqe) -> str:
+    """What a layer's partial result depends on: the model, the inputs (generator, seed, samples),
+    the layer, its candidates and the modes."""
+    from ohq_flow.fileio import sha256_bytes, sha256_json
+    return sha256_json({"model": sha256_bytes(model.model.SerializeToString()),
+                        "x": [sha256_bytes(np.ascontiguousarray(x).tobytes()), list(x.shape), str(x.dtype)],
+                        "layer": layer.name, "candidates": [list(c) for c in candidates],
+                        "modes": list(mqe.modes), "seed": mqe.seed})
 
 
 def _mode_assignment(layer, mode: str, w: int, a: int) -> tuple[int, int]:
@@ -266,12 +284,17 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
     parts.mkdir(parents=True, exist_ok=True)
     rows: list[SensitivityRow] = []
     todo = []
+    part_of = {}
     for layer in layers:
-        part = parts / f"{layer.name}.csv"
-        if part.is_file():
+        part = part_of[layer.name] = parts / f"{layer.name}.{part_key(model, x, layer, space[layer.name], mqe)[:20]}.csv"
+        try:
             rows.extend(read_rows(part))
-        else:
-            todo.append(layer)
+            continue
+        except FileNotFoundError:
+            pass
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("sensitivity: recomputing %s (damaged part: %s)", layer.name, exc)
+        todo.append(layer)
     executor = executor or make_executor(mqe.executor, model, mqe.workers, layers=todo)
     ref_logits = executor.reference(x)
     if len(todo) < len(layers):
@@ -279,7 +302,7 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
     for layer in tqdm(todo, desc="sensitivity", unit="layer", disable=not progress):
         layer_rows = score_layer(executor, model, layer, space[layer.name], x, ref_logits,
                                  modes=list(mqe.modes), seed=mqe.seed)
-        atomic_write_text(parts / f"{layer.name}.csv", _rows_csv(layer_rows))
+        atomic_write_text(part_of[layer.name], _rows_csv(layer_rows))
         rows.extend(layer_rows)
     order = {l.name: i for i, l in enumerate(layers)}
     rows.sort(key=lambda r: (order[r.layer], r.mode, r.w_bits, r.a_bits))

@@ -12,6 +12,7 @@ import html
 import json
 from pathlib import Path
 
+from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_bytes, atomic_write_text
 from ohq_flow.report.plots import figure_png, layer_candidate_heatmap, pyplot
 
@@ -38,19 +39,28 @@ def plot_allocation(solution: dict, layers: list[str]) -> bytes:
     plt = pyplot()
     asg = solution["assignment"]
     names = [l for l in layers if l in asg]
-    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.2))
-    xs = range(len(names))
-    ax.bar([x - 0.2 for x in xs], [asg[n]["w_bits"] for n in names], 0.4, label="weight bits")
-    ax.bar([x + 0.2 for x in xs], [asg[n]["a_bits"] for n in names], 0.4, label="activation bits")
-    ax.set_xticks(list(xs), names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("bits")
+    xs = list(range(len(names)))
+    w, a = [asg[n]["w_bits"] for n in names], [asg[n]["a_bits"] for n in names]
+    if len(names) > 24:   # many layers: one row per layer, so every name stays legible
+        fig, ax = plt.subplots(figsize=(7, 0.22 * len(names) + 1.5))
+        ax.barh([x - 0.2 for x in xs], w, 0.4, label="weight bits")
+        ax.barh([x + 0.2 for x in xs], a, 0.4, label="activation bits")
+        ax.set_yticks(xs, names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("bits")
+    else:
+        fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 3.2))
+        ax.bar([x - 0.2 for x in xs], w, 0.4, label="weight bits")
+        ax.bar([x + 0.2 for x in xs], a, 0.4, label="activation bits")
+        ax.set_xticks(xs, names, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("bits")
     ax.set_title("Chosen bit-widths along the network")
     ax.legend(fontsize=8)
     return figure_png(fig)
 
 
 def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes | None:
-    pts = [(p, _num(p.get(metric)), _num(p.get("objective"))) for p in pareto]
+    pts = [(p, _num(p.get(metric)), _num(p.get("damage") or p.get("objective"))) for p in pareto]
     pts = [(p, x, y) for p, x, y in pts if x is not None and y is not None]
     if not pts:
         return None
@@ -64,7 +74,8 @@ def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes
             ax.scatter([x], [y], marker="s", color="tab:gray")
             ax.annotate(p["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     if solution and solution.get("totals", {}).get(metric) is not None:
-        ax.scatter([solution["totals"][metric]], [solution["objective"]], marker="*", s=200, color="tab:red",
+        ax.scatter([solution["totals"][metric]], [solution["totals"].get("damage", solution["objective"])], marker="*",
+                   s=200, color="tab:red",
                    label="chosen design", zorder=5)
     ax.set_xlabel(metric)
     ax.set_ylabel("predicted damage (sum of KL)")
@@ -74,10 +85,19 @@ def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes
     return figure_png(fig)
 
 
+def fidelity_label(rows: list[dict]) -> str:
+    """'post_synth 40, estimate 20' — how many rows of each fidelity a figure is made of."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.get("fidelity") or "unknown"] = counts.get(r.get("fidelity") or "unknown", 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def plot_cost_heatmap(costs: list[dict], metric: str, layers: list[str]) -> bytes | None:
-    values = {(r["layer"], int(r["w_bits"]), int(r["a_bits"])): _num(r[metric]) for r in costs
-              if r.get("status") == "ok" and _num(r.get(metric)) is not None}
-    return layer_candidate_heatmap(values, layers, f"Measured {metric} per layer and candidate") if values else None
+    used = [r for r in costs if r.get("status") == "ok" and _num(r.get(metric)) is not None]
+    values = {(r["layer"], int(r["w_bits"]), int(r["a_bits"])): _num(r[metric]) for r in used}
+    title = f"{metric} per layer and candidate ({fidelity_label(used)})"
+    return layer_candidate_heatmap(values, layers, title) if values else None
 
 
 def plot_resources(build: dict) -> bytes | None:
@@ -99,6 +119,25 @@ def plot_resources(build: dict) -> bytes | None:
     return figure_png(fig)
 
 
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:,.0f}" if isinstance(v, (int, float)) else str(v)
+
+
+def _bits(v) -> str:
+    return "-" if v is None else f"{float(v):g}"
+
+
+def _config_name(run_dir: Path) -> str:
+    """The config's ``name`` (from the run's config.yaml), else the directory name."""
+    import yaml
+    path = run_dir / "config.yaml"
+    try:
+        name = (yaml.safe_load(path.read_text()) or {}).get("name") if path.is_file() else None
+    except yaml.YAMLError:
+        name = None
+    return str(name) if name else run_dir.name
+
+
 def _table(head: list[str], rows: list[list]) -> tuple[str, str]:
     h = "<table><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in head) + "</tr>"
     h += "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows) + "</table>"
@@ -110,6 +149,9 @@ def _table(head: list[str], rows: list[list]) -> tuple[str, str]:
 def write_report(run_dir: Path) -> tuple[Path, Path]:
     """Write report.html and report.md for a run directory; returns their paths."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir() or not any((run_dir / f).is_file() for f in ("manifest.json", "layers.json", "model.onnx")):
+        raise InputError(f"{run_dir} is not a run directory (no manifest.json, layers.json or model.onnx)",
+                         "give the output_dir of a run (ohq-flow run CONFIG writes one)")
     files = run_dir / "report_files"
     files.mkdir(exist_ok=True)
     layers_doc = _json(run_dir / "layers.json") or {"layers": []}
@@ -142,11 +184,26 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
         html_parts.append(h)
         md_parts.append(m)
 
+    checks = _json(run_dir / "sensitivity_checks.json")
+    if checks and not checks.get("trusted", True):
+        html_parts.append("<div class='warn'><b>The sensitivity cannot be trusted; the chosen bit-widths are not "
+                          "meaningful.</b><ul>" + "".join(f"<li>{html.escape(p)}</li>" for p in checks["problems"])
+                          + "</ul>What to try:<ul>" + "".join(f"<li>{html.escape(h)}</li>" for h in checks["hints"])
+                          + "</ul></div>")
+        md_parts.append("\n> **WARNING: the sensitivity cannot be trusted.** " + " ".join(checks["problems"])
+                        + " What to try: " + " ".join(checks["hints"]) + "\n")
+
     section("Layers")
+    asg = (solution or {}).get("assignment") or {}
+
+    def chosen(name: str, key: str):
+        return asg[name][key] if name in asg else "-"
     if layers_doc["layers"]:
-        table(["layer", "op", "weight shape", "MACs", "params", "w bits", "a bits", "tied"],
+        table(["layer", "op", "weight shape", "MACs", "params", "w bits (model)", "a bits (model)", "w bits (chosen)",
+               "a bits (chosen)", "tied"],
               [[l["name"], l["op_type"], "x".join(map(str, l["weight_shape"])), f"{l['macs']:,}", f"{l['params']:,}",
-                l.get("w_bits"), l.get("a_bits"), l.get("tied_group") or ""] for l in layers_doc["layers"]])
+                _bits(l.get("w_bits")), _bits(l.get("a_bits")), chosen(l["name"], "w_bits"), chosen(l["name"], "a_bits"),
+                l.get("tied_group") or ""] for l in layers_doc["layers"]])
     else:
         text("missing: layers.json (run the layers step)")
 
@@ -162,6 +219,9 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     if pareto:
         image("pareto_lut.png", plot_pareto(pareto, solution, "lut"), "Pareto front: damage vs LUT")
         image("pareto_latency.png", plot_pareto(pareto, solution, "latency_cycles"), "damage vs latency")
+        if any(p.get("latency_ns") for p in pareto):
+            image("pareto_latency_ns.png", plot_pareto(pareto, solution, "latency_ns"),
+                  "damage vs latency (ns, at each design's clock)")
     else:
         text("missing: pareto.csv")
 
@@ -179,9 +239,20 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
             p, m = build["predicted"].get(k), build["measured"].get(k)
             rows.append([k, "-" if p is None else f"{p:,.0f}", "-" if m is None else f"{m:,.0f}",
                          f"{m / p:.3f}" if p and m is not None else "-"])
-        table(["metric", "predicted", "measured", "ratio"], rows)
+        table(["metric", "predicted (ILP, kernels)", "measured (kernels)", "ratio"], rows)
         v = build["verify"]
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
+        d = build.get("design")
+        if d:
+            table(["metric", "predicted (kernels)", "kernels", "glue", "complete design"],
+                  [[k, "-" if r["predicted_kernels"] is None else f"{r['predicted_kernels']:,.0f}", f"{r['measured_kernels']:,.0f}",
+                    f"{r['glue']:+,.0f}", f"{r['measured_whole']:,.0f}"] for k, r in d.get("resources", {}).items()])
+            s = d["network_sim"]
+            text(f"Complete streaming design ({d['dir']}, top {d['top']}): whole-network simulation ({s['simulator']}) vs the "
+                 f"QONNX executor, {s['mismatches']} mismatches in {s['inputs']} inputs (back to back and with random "
+                 f"back-pressure); latency {s['latency_cycles']} cycles (predicted {s['predicted_latency_cycles']}), "
+                 f"II {s['ii_cycles']} cycles (predicted {s['predicted_ii_cycles']}); requantisation per layer: "
+                 + ", ".join(f"{n}: {m}" for n, m in d["requant"].items()) + ".")
         h = build.get("hls4ml") or {}
         if h.get("status") == "not_generated":
             text(f"Whole network as an hls4ml project: NOT generated ({h['error'].splitlines()[0]}); the RTL design "
@@ -202,9 +273,27 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     else:
         text("missing: final/build.json (run the build step)")
 
+    impl = _json(run_dir / "final" / "impl" / "impl.json")
+    if impl:
+        section("Implementation")
+        if impl.get("fmax_mhz") is not None:
+            if impl.get("timing_met") is False:
+                html_parts.append(f"<div class='warn'><b>TIMING NOT MET</b>: post-route Fmax {impl['fmax_mhz']:.1f} MHz "
+                                  f"&lt; target {impl.get('target_mhz')} MHz.</div>")
+                md_parts.append(f"\n> **TIMING NOT MET**: post-route Fmax {impl['fmax_mhz']:.1f} MHz < target "
+                                f"{impl.get('target_mhz')} MHz.\n")
+            table(["field", "value"], [[k, impl.get(k)] for k in (
+                "status", "board", "device", "tool", "tool_version", "fmax_mhz", "target_mhz", "timing_met", "lut4", "ff",
+                "dp16kd", "mult18", "latency_cycles", "latency_ns", "throughput_fps", "bitstream", "bitstream_bytes",
+                "program") if impl.get(k) is not None])
+        else:
+            text(f"Implementation: {impl.get('status')} — {impl.get('message', '')}")
+
     section("Run")
     steps = manifest.get("steps", {})
-    table(["step", "seconds", "started"], [[k, v.get("elapsed_s"), v.get("started")] for k, v in steps.items()])
+    table(["step", "status", "seconds (all attempts)", "seconds (last attempt)", "started"],
+          [[k, v.get("status"), v.get("total_s", v.get("elapsed_s", v.get("spent_s"))), v.get("elapsed_s", "-"),
+            v.get("started", "-")] for k, v in steps.items()])
     table(["package", "version"], [[k, v] for k, v in (manifest.get("versions") or {}).items()])
     cfg_file = run_dir / "config.yaml"
     if cfg_file.is_file():
@@ -212,9 +301,10 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
         md_parts.append("```yaml\n" + cfg_file.read_text() + "```\n")
     if missing:
         text("Not available in this run: " + ", ".join(missing))
-    title = f"ohq_flow report — {run_dir.name}"
+    title = f"ohq_flow report — {_config_name(run_dir)}"
     style = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}table{border-collapse:collapse;margin:.5em 0}"
-             "td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}img{max-width:100%;display:block;margin:.5em 0}")
+             "td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}img{max-width:100%;display:block;margin:.5em 0}"
+             ".warn{border:2px solid #c00;background:#fee;padding:.5em 1em;margin:1em 0}")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style>"
             f"</head><body><h1>{html.escape(title)}</h1>" + "\n".join(html_parts) + "</body></html>\n")
     return (atomic_write_text(run_dir / "report.html", page),

@@ -1,13 +1,20 @@
 """The ILP of bit-width selection (PuLP): one candidate per layer, least summed damage within budgets.
 
-Binary ``x[layer, c]``; ``sum_c x = 1`` per layer; minimise ``sum damage·x``; one linear
-constraint per summed budget; a dataflow ``ii_cycles`` budget removes the candidates whose II
-exceeds it. Ties: per tie group and per a_bits value (per (w, a) pair with ``same_w_bits``), the
-chosen-candidate indicator sums of the layers are equal. Pins keep only the pinned candidate.
+Binary ``x[layer, c]`` over the candidates (w_bits, a_bits, fold); ``sum_c x = 1`` per layer;
+minimise ``sum damage·x`` (or a metric: the reverse problem, with the damage as a budget); one
+linear constraint per summed budget; a dataflow ``ii_cycles`` budget removes the candidates whose
+II exceeds it (the pipeline's II is the largest layer II). Ties: per tie group and per a_bits value
+(per (w, a) pair with ``same_w_bits``), the chosen-candidate indicator sums of the layers are equal;
+folds are free. Pins keep only the pinned bits (every fold of them).
+
+The design clock (latency_ns): the smallest fmax of the chosen candidates, capped by clock_mhz.
+It is handled exactly by an outer loop over the distinct clock values c: keep only candidates
+with fmax >= c, price latency_ns as cycles·1000/c, solve, and keep the best over all c (the
+optimum's real clock is one of these values, and at that c its constraints are exact).
 
 Candidates dominated within their layer (another one, tie-compatible, is no worse in the
-objective and in every budgeted metric) are left out of the model; this does not change the
-optimum and shrinks large problems a lot.
+objective and in every budgeted metric, and — where the clock matters — at that clock level) are
+left out of the model; this does not change the optimum and shrinks large problems a lot.
 
 Statuses: ``optimal`` (proven), ``time_limit_feasible`` (the time limit cut the search; the
 assignment is feasible, maybe not optimal), ``infeasible`` (proven; a :class:`Diagnosis` is
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -47,15 +54,23 @@ class Solution:
     objective_name: str = "kl"
     latency_mode: str = "sequential"
     dropped: list = field(default_factory=list)
+    folds: dict[str, str] = field(default_factory=dict)     # layer -> fold label of the chosen candidate
+    minimize: str | None = None                              # None: objective is the damage; else that metric
+    clock_mhz: float | None = None                           # the cap given (the design clock is in totals)
 
     @property
     def feasible(self) -> bool:
         return bool(self.assignment)
 
+    def choices(self) -> dict[str, tuple[int, int, str]]:
+        """layer -> (w_bits, a_bits, fold)."""
+        return {l: (w, a, self.folds.get(l, "")) for l, (w, a) in self.assignment.items()}
+
     def to_json_dict(self) -> dict:
         d = {"status": self.status, "objective": self.objective,
-             "assignment": {k: {"w_bits": w, "a_bits": a} for k, (w, a) in self.assignment.items()},
+             "assignment": {k: {"w_bits": w, "a_bits": a, "fold": f} for k, (w, a, f) in self.choices().items()},
              "totals": dict(self.totals), "budgets": dict(self.budgets), "objective_name": self.objective_name,
+             "minimize": self.minimize or "damage", "clock_mhz_cap": self.clock_mhz,
              "latency_mode": self.latency_mode, "solver": self.solver, "solve_time_s": round(self.solve_time_s, 4),
              "dropped": [str(x) for x in self.dropped]}
         if self.diagnosis is not None:
@@ -64,27 +79,35 @@ class Solution:
 
 
 # ----------------------------------------------------------------------------- totals
-def totals_of(problem: Problem, assignment: Mapping[str, tuple[int, int]]) -> dict[str, float]:
-    """Totals of an assignment for every metric all chosen candidates have.
+def totals_of(problem: Problem, assignment: Mapping) -> dict[str, float]:
+    """Totals of an assignment for every metric all chosen candidates have, plus ``damage``.
 
-    Sums, except ``ii_cycles`` in dataflow mode: the largest layer II (the pipeline's II);
-    ``ii_cycles`` is not reported in sequential mode.
+    ``assignment``: layer -> (w, a), (w, a, fold) or Candidate. Sums, except ``ii_cycles`` in
+    dataflow mode: the largest layer II (the pipeline's II; not reported in sequential mode).
+    With a clock model: ``clock_mhz`` (the design clock) and ``latency_ns`` = cycles·1000/clock.
     """
-    chosen = [problem.candidate(layer, wa) for layer, wa in assignment.items()]
+    chosen = [problem.candidate(layer, v) for layer, v in assignment.items()]
     out: dict[str, float] = {}
     for metric in METRICS:
         if metric == "ii_cycles" and problem.latency_mode != "dataflow":
             continue
+        if metric == "latency_ns" and problem.clock_model:
+            clock = problem.design_clock(chosen)
+            if clock is not None and "latency_cycles" in out:
+                out["clock_mhz"] = clock
+                out["latency_ns"] = out["latency_cycles"] * 1000.0 / clock
+            continue
         vals = [c.cost.get(metric) for c in chosen]
         if vals and all(v is not None and not (isinstance(v, float) and math.isnan(v)) for v in vals):
             out[metric] = float(max(vals) if metric == "ii_cycles" else sum(vals))
+    out["damage"] = float(sum(c.damage for c in chosen))
     return out
 
 
 def within_budgets(problem: Problem, totals: Mapping[str, float], budgets: Mapping[str, float] | None = None) -> list[str]:
     """The budgeted metrics an assignment's totals exceed (tolerance 1e-6 relative); [] if none."""
     budgets = problem.budgets if budgets is None else budgets
-    return [m for m, v in budgets.items() if totals[m] > v + _TOL * max(1.0, abs(v))]
+    return [m for m, v in budgets.items() if m not in totals or totals[m] > v + _TOL * max(1.0, abs(v))]
 
 
 # ----------------------------------------------------------------------------- model
@@ -114,23 +137,41 @@ def _non_dominated(k: np.ndarray) -> list[int]:
     return [i for i in range(n) if not dominated[i]]
 
 
-def _active(problem: Problem, budgets: Mapping[str, float], objective: str | None) -> dict[str, list[Candidate]]:
-    """Per layer, the candidates the model needs: pins applied, dataflow II cut, dominated ones left out."""
+def _needs_clock_loop(problem: Problem, budgets: Mapping[str, float], objective: str | None) -> bool:
+    return problem.clock_model and ("latency_ns" in budgets or objective == "latency_ns")
+
+
+def clock_levels(problem: Problem, budgets: Mapping[str, float], objective: str | None) -> list[float | None]:
+    """The design clocks to try, fastest first: [None] when the clock does not enter the model."""
+    if not _needs_clock_loop(problem, budgets, objective):
+        return [None]
+    levels = {problem.capped_fmax(c) for cs in problem.candidates.values() for c in cs}
+    return sorted((f for f in levels if math.isfinite(f)), reverse=True)
+
+
+def _active(problem: Problem, budgets: Mapping[str, float], objective: str | None,
+            clock: float | None = None) -> dict[str, list[Candidate]]:
+    """Per layer, the candidates the model needs: pins applied, dataflow II cut, clock level applied
+    (fmax >= clock, latency_ns priced at that clock), dominated ones left out."""
     keys = ([objective] if objective is not None else []) + [m for m in budgets if m != "ii_cycles" and m != objective]
     ii_limit = budgets.get("ii_cycles") if problem.latency_mode == "dataflow" else None
     out = {}
     for layer, cands in problem.candidates.items():
         if layer in problem.pins:
-            cands = [problem.candidate(layer, problem.pins[layer])]
+            cands = [c for c in cands if c.bits == problem.pins[layer]]
         if ii_limit is not None:
             cands = [c for c in cands if c.cost["ii_cycles"] <= ii_limit + _TOL * max(1.0, ii_limit)]
+        if clock is not None:
+            cands = [replace(c, cost={**c.cost, "latency_ns": float(c.cost["latency_cycles"]) * 1000.0 / clock})
+                     for c in cands if problem.capped_fmax(c) >= clock * (1 - 1e-12)]
+        cands = sorted(cands, key=lambda c: -problem.capped_fmax(c))   # equal rows: the faster clock wins
         kind = _tie_class(problem, layer)
         kept = []
         for cls in dict.fromkeys(_class_of(c, kind) for c in cands):
             group = [c for c in cands if _class_of(c, kind) == cls]
             table = np.array([[_coef(c, k) for k in keys] for c in group], dtype=float).reshape(len(group), len(keys))
             kept += [group[i] for i in (_non_dominated(table) if PRUNE_DOMINATED else range(len(group)))]
-        out[layer] = sorted(kept, key=lambda c: c.bits)
+        out[layer] = sorted(kept, key=lambda c: c.key)
     return out
 
 
@@ -142,10 +183,10 @@ class _Model:
 
 
 def build_model(problem: Problem, budgets: Mapping[str, float] | None = None,
-                objective: str | None = "damage") -> _Model:
-    """The PuLP model. ``objective``: "damage", a metric to minimise (diagnosis), or None (feasibility)."""
+                objective: str | None = "damage", clock: float | None = None) -> _Model:
+    """The PuLP model at one clock level. ``objective``: "damage", a metric to minimise, or None (feasibility)."""
     budgets = problem.budgets if budgets is None else budgets
-    active = _active(problem, budgets, objective)
+    active = _active(problem, budgets, objective, clock)
     lp = pulp.LpProblem("ohq_bits", pulp.LpMinimize)
     x = {}
     for layer, cands in active.items():
@@ -190,14 +231,41 @@ def make_solver(name: str, time_limit_s: float):
 
 
 def run_model(problem: Problem, budgets: Mapping[str, float] | None = None, objective: str | None = "damage"
-              ) -> tuple[str, dict[str, tuple[int, int]], float]:
-    """Build and solve; returns (status, assignment or {}, seconds). Any assignment is re-checked here."""
+              ) -> tuple[str, dict[str, tuple[int, int, str]], float]:
+    """Solve (over every clock level when the clock matters); returns (status, layer -> (w, a, fold) or {},
+    seconds). Any assignment is re-checked against the budgets with its real design clock."""
     budgets = problem.budgets if budgets is None else budgets
-    solver = make_solver(problem.solver, problem.time_limit_s)
     t0 = time.perf_counter()
-    model = build_model(problem, budgets, objective)
+    best, best_value, statuses = {}, math.inf, []
+    for clock in clock_levels(problem, budgets, objective):
+        left = problem.time_limit_s - (time.perf_counter() - t0)
+        status, asg = _run_level(problem, budgets, objective, clock, max(1.0, left))
+        statuses.append(status)
+        if not asg:
+            continue
+        value = 0.0 if objective is None else totals_of(problem, asg)[objective]
+        if value < best_value - _TOL * max(1.0, abs(best_value) if math.isfinite(best_value) else 1.0):
+            best, best_value = asg, value
+        if objective is None:
+            break                                     # feasibility: any assignment will do
+    elapsed = time.perf_counter() - t0
+    if best:
+        exact = all(s in ("optimal", "infeasible") for s in statuses)
+        return ("optimal" if exact else "time_limit_feasible"), best, elapsed
+    if statuses and all(s == "infeasible" for s in statuses) or not statuses:
+        return "infeasible", {}, elapsed
+    if "time_limit_no_solution" in statuses:
+        return "time_limit_no_solution", {}, elapsed
+    return "not_solved", {}, elapsed
+
+
+def _run_level(problem: Problem, budgets: Mapping[str, float], objective: str | None, clock: float | None,
+               time_limit_s: float) -> tuple[str, dict[str, tuple[int, int, str]]]:
+    solver = make_solver(problem.solver, time_limit_s)
+    t0 = time.perf_counter()
+    model = build_model(problem, budgets, objective, clock)
     if any(not cands for cands in model.active.values()):    # e.g. a pinned layer over the II budget
-        return "infeasible", {}, time.perf_counter() - t0
+        return "infeasible", {}
     model.lp.solve(solver)
     elapsed = time.perf_counter() - t0
     st, sst = model.lp.status, model.lp.sol_status
@@ -205,24 +273,24 @@ def run_model(problem: Problem, budgets: Mapping[str, float] | None = None, obje
     if sst in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
         assignment = _extract(problem, model, budgets)
     if assignment and sst == pulp.LpSolutionOptimal:
-        return "optimal", assignment, elapsed
+        return "optimal", assignment
     if assignment:
-        return "time_limit_feasible", assignment, elapsed
+        return "time_limit_feasible", assignment
     if st == pulp.LpStatusInfeasible or sst == pulp.LpSolutionInfeasible:
-        return "infeasible", {}, elapsed
-    if elapsed >= 0.95 * problem.time_limit_s:
-        return "time_limit_no_solution", {}, elapsed
-    return "not_solved", {}, elapsed
+        return "infeasible", {}
+    if elapsed >= 0.95 * time_limit_s:
+        return "time_limit_no_solution", {}
+    return "not_solved", {}
 
 
-def _extract(problem: Problem, model: _Model, budgets: Mapping[str, float]) -> dict[str, tuple[int, int]]:
+def _extract(problem: Problem, model: _Model, budgets: Mapping[str, float]) -> dict[str, tuple[int, int, str]]:
     """The assignment the solver chose, or {} if it is incomplete or breaks a budget."""
     out = {}
     for layer, cands in model.active.items():
         on = [c for i, c in enumerate(cands) if (model.x[layer, i].value() or 0.0) > 0.5]
         if len(on) != 1:
             return {}
-        out[layer] = on[0].bits
+        out[layer] = on[0].key
     if within_budgets(problem, totals_of(problem, out), budgets):
         return {}
     return out
@@ -231,12 +299,15 @@ def _extract(problem: Problem, model: _Model, budgets: Mapping[str, float]) -> d
 # ----------------------------------------------------------------------------- solve
 def solve(problem: Problem, *, diagnose: bool = True) -> Solution:
     """Solve; when proven infeasible (and ``diagnose``), attach a :class:`Diagnosis`."""
-    status, assignment, elapsed = run_model(problem)
+    target = problem.minimize or "damage"
+    status, choice, elapsed = run_model(problem, objective=target)
     common = dict(solve_time_s=elapsed, solver=problem.solver, budgets=dict(problem.budgets),
-                  objective_name=problem.objective, latency_mode=problem.latency_mode, dropped=list(problem.dropped))
-    if assignment:
-        objective = float(sum(problem.candidate(l, wa).damage for l, wa in assignment.items()))
-        return Solution(status, objective, assignment, totals_of(problem, assignment), **common)
+                  objective_name=problem.objective, latency_mode=problem.latency_mode, dropped=list(problem.dropped),
+                  minimize=problem.minimize, clock_mhz=problem.clock_mhz)
+    if choice:
+        totals = totals_of(problem, choice)
+        return Solution(status, totals[target], {l: (w, a) for l, (w, a, _) in choice.items()}, totals,
+                        folds={l: f for l, (_, _, f) in choice.items()}, **common)
     sol = Solution(status, None, {}, {}, **common)
     if status == "infeasible" and diagnose:
         from ohq_flow.solve.diagnose import diagnose as _diagnose
@@ -248,14 +319,16 @@ def problem_from_tables(sensitivity_csv: str | Path, costs_csv: str | Path, budg
                         board_totals: Mapping[str, float] | None = None, layer_meta: Mapping | None = None,
                         ties: Sequence | None = None, pins: Mapping | None = None, latency_mode: str = "sequential",
                         objective: str = "kl", solver: str = "cbc", time_limit_s: float = 60.0,
-                        layer_order: Sequence[str] | None = None, mode: str | None = "joint") -> Problem:
+                        layer_order: Sequence[str] | None = None, mode: str | None = "joint",
+                        clock_mhz: float | None = None, minimize: str | None = None) -> Problem:
     """Read both CSV tables, resolve budgets ("30%" against ``board_totals``) and build the Problem."""
     from ohq_flow.hw.costs import read_costs
     from ohq_flow.solve.sensitivity_table import read_sensitivity
     return build_problem(read_sensitivity(sensitivity_csv, objective, mode=mode), read_costs(costs_csv),
                          budgets=resolve_budgets(budgets, board_totals), layer_order=layer_order,
                          layer_meta=layer_meta, latency_mode=latency_mode, ties=ties, pins=pins,
-                         objective=objective, solver=solver, time_limit_s=time_limit_s)
+                         objective=objective, solver=solver, time_limit_s=time_limit_s, clock_mhz=clock_mhz,
+                         minimize=minimize)
 
 
 def solve_tables(sensitivity_csv: str | Path, costs_csv: str | Path, budgets: Mapping[str, str | float],
@@ -272,12 +345,17 @@ def format_solution(solution: Solution, board_totals: Mapping[str, float] | None
         if solution.diagnosis is not None:
             lines.append(solution.diagnosis.format())
         return "\n".join(lines)
-    lines = [head + f"; predicted damage (sum {solution.objective_name}): {solution.objective:.6g}"]
+    damage = solution.totals.get("damage", solution.objective)
+    goal = f"; predicted damage (sum {solution.objective_name}): {damage:.6g}"
+    if solution.minimize:
+        goal = f"; minimised {solution.minimize}: {solution.objective:,.6g}" + goal
+    lines = [head + goal]
     if solution.status != "optimal":
         lines.append("  note: the time limit cut the search; this assignment is feasible but maybe not optimal")
     width = max(12, *(len(l) for l in solution.assignment))
-    lines.append(f"{'layer':<{width}}  w_bits  a_bits")
-    lines += [f"{l:<{width}}  {w:>6}  {a:>6}" for l, (w, a) in solution.assignment.items()]
+    folds = any(solution.folds.values())
+    lines.append(f"{'layer':<{width}}  w_bits  a_bits" + ("  fold" if folds else ""))
+    lines += [f"{l:<{width}}  {w:>6}  {a:>6}" + (f"  {f}" if folds else "") for l, (w, a, f) in solution.choices().items()]
     lines.append("predicted totals:")
     for m, v in solution.totals.items():
         extra = ""

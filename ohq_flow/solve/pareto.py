@@ -2,7 +2,9 @@
 
 Sweep spec: ``metric=START:STOP:N`` — N budget values evenly spaced from START to STOP, both
 included (N=1 gives START alone). START/STOP are absolute numbers or percentages of the
-board total of that metric (``lut=30%:100%:8``).
+board total of that metric (``lut=30%:100%:8``). Latency and II budgets sweep the same way
+(``latency_ns=2000:8000:6`` at fixed resource budgets gives damage vs latency); ``damage``
+sweeps the bound of the reverse problem (minimise a latency metric).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Mapping, Sequence
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
 from ohq_flow.solve.ilp import solve, totals_of, within_budgets
-from ohq_flow.solve.problem import METRICS, Problem, _did_you_mean, resolve_budget
+from ohq_flow.solve.problem import BUDGETABLE, METRICS, Problem, _did_you_mean, resolve_budget
 
 _SPEC = re.compile(r"^\s*(\w+)\s*=\s*([^:]+?)\s*:\s*([^:]+?)\s*:\s*(\d+)\s*$")
-CSV_COLUMNS = ["kind", "label", "budget_metric", "budget", "status", "objective", *METRICS, "assignment"]
+CSV_COLUMNS = ["kind", "label", "budget_metric", "budget", "status", "objective", *METRICS, "clock_mhz", "damage",
+               "assignment"]
 
 
 @dataclass
@@ -35,11 +38,14 @@ class ParetoPoint:
     objective: float | None
     totals: dict[str, float] = field(default_factory=dict)
     assignment: dict[str, tuple[int, int]] = field(default_factory=dict)
+    folds: dict[str, str] = field(default_factory=dict)
 
 
-def assignment_text(asg: Mapping[str, tuple[int, int]]) -> str:
-    """Compact form: ``fc0=w4a8;fc1=w2a8``."""
-    return ";".join(f"{layer}=w{w}a{a}" for layer, (w, a) in asg.items())
+def assignment_text(asg: Mapping[str, tuple[int, int]], folds: Mapping[str, str] | None = None) -> str:
+    """Compact form: ``fc0=w4a8;fc1=w2a8`` (``fc0=w4a8@pe2_simd4`` with a fold)."""
+    folds = folds or {}
+    return ";".join(f"{layer}=w{w}a{a}" + (f"@{folds[layer]}" if folds.get(layer) else "")
+                    for layer, (w, a) in asg.items())
 
 
 def parse_sweep(spec: str, total: float | Mapping[str, float] | None = None) -> tuple[str, list[float]]:
@@ -51,8 +57,9 @@ def parse_sweep(spec: str, total: float | Mapping[str, float] | None = None) -> 
     if not m:
         raise InputError(f"sweep {spec!r} must look like 'metric=START:STOP:N', e.g. 'lut=30%:100%:8'")
     metric, start, stop, n = m.group(1), m.group(2), m.group(3), int(m.group(4))
-    if metric not in METRICS:
-        raise InputError(f"sweep metric '{metric}' unknown" + _did_you_mean(metric, METRICS), f"one of: {', '.join(METRICS)}")
+    if metric not in BUDGETABLE:
+        raise InputError(f"sweep metric '{metric}' unknown" + _did_you_mean(metric, BUDGETABLE),
+                         f"one of: {', '.join(BUDGETABLE)}")
     if isinstance(total, Mapping):
         total = total.get(metric)
     lo, hi = resolve_budget(start, total, metric), resolve_budget(stop, total, metric)
@@ -71,28 +78,56 @@ def sweep(problem: Problem, metric: str, values: Sequence[float]) -> list[Pareto
     for v in values:
         sol = solve(problem.with_budgets({**problem.budgets, metric: float(v)}), diagnose=False)
         points.append(ParetoPoint("sweep", f"{metric}<={v:.6g}", metric, float(v), sol.status, sol.objective,
-                                  sol.totals, sol.assignment))
+                                  sol.totals, sol.assignment, sol.folds))
     return points
+
+
+def _fastest_metric(problem: Problem) -> str | None:
+    """The latency metric to pick a uniform design's folds by: the one minimised, budgeted, or known."""
+    if problem.minimize:
+        return problem.minimize
+    for m in ("latency_ns", "latency_cycles", "ii_cycles"):
+        if m in problem.budgets:
+            return m
+    for m in ("latency_ns", "latency_cycles"):
+        try:
+            problem._check_metric_known(m)
+            return m
+        except InputError:
+            continue
+    return None
 
 
 def uniform_designs(problem: Problem) -> list[ParetoPoint]:
     """Every (w, a) that all layers have, applied to all layers (pins ignored): damage and totals.
 
     Status says whether the design fits the problem's budgets: ``within_budgets`` or
-    ``over_budget:lut,dsp``.
+    ``over_budget:lut,dsp``. With folds, each uniform design takes its best folding: the one
+    minimising the latency metric (the one minimised, else budgeted, else latency_ns/cycles)
+    within the budgets; when none fits, the fastest folding regardless of budgets.
     """
     common = None
     for cands in problem.candidates.values():
         s = {c.bits for c in cands}
         common = s if common is None else common & s
     points = []
+    target = _fastest_metric(problem) if problem.has_folds else None
+    if target == "ii_cycles" and problem.latency_mode != "dataflow":
+        target = "latency_cycles"
     for w, a in sorted(common or (), reverse=True):
-        asg = {layer: (w, a) for layer in problem.candidates}
-        totals = totals_of(problem, asg)
+        if problem.has_folds:
+            pinned = {layer: (w, a) for layer in problem.candidates}
+            sol = solve(problem.with_budgets(problem.budgets, pins=pinned, minimize=target), diagnose=False)
+            if not sol.assignment:
+                sol = solve(problem.with_budgets({}, pins=pinned, minimize=target), diagnose=False)
+            choice = sol.choices()
+        else:
+            choice = {layer: problem.candidate(layer, (w, a)).key for layer in problem.candidates}
+        totals = totals_of(problem, choice)
         over = within_budgets(problem, totals)
-        damage = float(sum(problem.candidate(layer, (w, a)).damage for layer in asg))
         points.append(ParetoPoint("uniform", f"W{w}A{a}", "", None,
-                                  "over_budget:" + ",".join(over) if over else "within_budgets", damage, totals, asg))
+                                  "over_budget:" + ",".join(over) if over else "within_budgets", totals["damage"],
+                                  totals, {l: (w, a) for l in choice}, {l: k[2] for l, k in choice.items()}))
     return points
 
 
@@ -111,7 +146,8 @@ def pareto_csv_text(points: Sequence[ParetoPoint], uniforms: Sequence[ParetoPoin
     w.writerow(CSV_COLUMNS)
     for p in list(points) + list(uniforms):
         w.writerow([p.kind, p.label, p.budget_metric, _cell(p.budget), p.status, _cell(p.objective),
-                    *(_cell(p.totals.get(m)) for m in METRICS), assignment_text(p.assignment)])
+                    *(_cell(p.totals.get(m)) for m in METRICS), _cell(p.totals.get("clock_mhz")),
+                    _cell(p.totals.get("damage")), assignment_text(p.assignment, p.folds)])
     return buf.getvalue()
 
 

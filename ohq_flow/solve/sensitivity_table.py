@@ -93,6 +93,10 @@ def read_sensitivity_rows(path: str | Path, *, mode: str | None = "joint") -> li
                                  _num(raw.get("n_samples"), int, where, "n_samples", False),
                                  _num(raw.get("seed"), int, where, "seed", False), row_mode,
                                  {k: v for k, v in raw.items() if k not in REQUIRED + OPTIONAL and k is not None})
+            for col in ("kl", "mse"):
+                if getattr(row, col) is not None and getattr(row, col) < 0:
+                    raise InputError(f"{where}: column '{col}' is negative ({getattr(row, col)!r}); a damage is >= 0",
+                                     "re-run the sensitivity step")
             dup_key = (row.key, row.mode)
             if dup_key in seen:
                 raise InputError(f"{where}: duplicate row for {layer} w{row.w_bits}a{row.a_bits} "

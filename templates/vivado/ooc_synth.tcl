@@ -3,15 +3,8 @@
 # Every value comes from ohq_ooc_params.tcl (brace-quoted Tcl values written by ohq_flow).
 source [file join [pwd] ohq_ooc_params.tcl]
 
-foreach src $ohq_sources {
-    if {[string match -nocase *.sv $src]} {
-        read_verilog -sv $src
-    } elseif {[string match -nocase *.vhd* $src]} {
-        read_vhdl $src
-    } else {
-        read_verilog $src
-    }
-}
+source [file join [file dirname [info script]] read_sources.tcl]
+ohq_read_sources $ohq_sources
 synth_design -top $ohq_top -part $ohq_part -mode out_of_context
 if {[llength [get_ports -quiet $ohq_clock_port]]} {
     create_clock -period $ohq_clock_ns -name ohq_clk [get_ports $ohq_clock_port]

@@ -13,10 +13,9 @@ from ohq_flow.hw.costs import CostRow
 from ohq_flow.hw.measurers.analytic import (MVAU, SWG, apply_calibration, bram18_for_memory, calibrate, estimate_layer,
                                             min_accumulator_bits, mvau_estimate, swg_estimate)
 
-FIX = Path("/work/shared/fixtures/reports")
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 CYBER = FIX / "finn-v0.7-cybersecurity-mlp-estimates"
 CNN = FIX / "finn-vivado2024.2-cnn-estimates-ooc-rtlsim" / "output_estimates_only"
-needs_fixtures = pytest.mark.skipif(not FIX.is_dir(), reason=f"{FIX} not mounted")
 
 
 def _finn_layers(case: Path):
@@ -44,7 +43,6 @@ def _finn_layers(case: Path):
     return out
 
 
-@needs_fixtures
 @pytest.mark.parametrize("case", [CYBER, CNN], ids=["finn-0.7-mlp", "finn-2024-cnn"])
 def test_cycles_and_bram_equal_finn(case):
     layers = _finn_layers(case)
@@ -56,7 +54,6 @@ def test_cycles_and_bram_equal_finn(case):
         assert est["dsp"] == finn_res["DSP"], name
 
 
-@needs_fixtures
 def test_lut_error_finn_07_mlp():
     """FINN 0.x counted threshold storage/comparators in LUTs and sized the accumulator by data types."""
     errs = []
@@ -68,7 +65,6 @@ def test_lut_error_finn_07_mlp():
     assert max(errs) == 0.0
 
 
-@needs_fixtures
 def test_lut_error_finn_2024_cnn():
     """Newer FINN: thresholds outside the LUT count, accumulator = the layer's threshold width."""
     errs = []
@@ -83,7 +79,6 @@ def test_lut_error_finn_2024_cnn():
     assert max(errs) < 0.05
 
 
-@needs_fixtures
 def test_swg_cycles_close_to_finn():
     cycles = json.loads((CNN / "report" / "estimate_layer_cycles.json").read_text())
     # ConvolutionInputGenerator_rtl_0: 1-channel 34x34 (padded) input, 5x5 kernel, 30x30 output, SIMD 1

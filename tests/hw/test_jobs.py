@@ -162,7 +162,7 @@ def test_dask_local_cluster_matches_local(tmp_path):
     def jobs(tmp):
         return [_job(tmp, "a", jobfuncs.ok_job, payload=1), _job(tmp, "b", jobfuncs.ok_job, payload=5, w=3),
                 _job(tmp, "bad", jobfuncs.raising_job),
-                _job(tmp, "hang", jobfuncs.hanging_job, payload=str(tmp / "sleep.pid"), timeout_s=1.0),
+                _job(tmp, "hang", jobfuncs.hanging_job, payload=str(tmp / "sleep.pid"), timeout_s=4.0),
                 _job(tmp, "c", jobfuncs.ok_job, payload=7, a=2)]
 
     local = run_jobs(jobs(tmp_path / "local"), cache=None, workers=2, progress=False)

@@ -57,7 +57,7 @@ def test_yosys_measures_and_costs_rise_with_bits(tmp_path):
         r = measure_yosys([s for s in d.sources if "wrapper" not in s.name], d.top, family="xc7",
                           work_dir=tmp_path / f"y{bits}", timeout_s=300)
         assert r.lut > 0 and r.ff > 0 and r.depth > 0 and r.est_clock_ns > 0
-        assert abs(r.lut - d.da4ml_cost) / r.lut < 0.10  # da4ml's estimate tracks Yosys (DESIGN.md §3)
+        assert abs(r.lut - d.da4ml_cost) / r.lut < 0.10  # da4ml's estimate tracks Yosys
         luts.append(r.lut)
     assert luts[0] < luts[1] < luts[2]
     comb = generate_cmvm_rtl(w, w_bits=8, a_bits=8, a_signed=True, out_dir=tmp_path / "comb", latency_cutoff=None)

@@ -19,10 +19,9 @@ from ohq_flow.errors import FlowError, InputError
 from ohq_flow.hw.measurers.vendor import measure_vitis_hls, measure_vivado_ooc, record_to_row, tool_argv
 from ohq_flow.hw.measurers.vendor._common import tcl_value
 
-FIX = Path("/work/shared/fixtures/reports")
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 HLS_CASE = FIX / "vitis_hls-2021.1-hls4ml-arrhythmia-mlp-z7007s"
 VIVADO_CASE = FIX / "vivado-2024.2-spi-controller-artix7-placed-routed"
-needs_fixtures = pytest.mark.skipif(not FIX.is_dir(), reason=f"{FIX} not mounted")
 
 
 def _parse(path):
@@ -30,7 +29,6 @@ def _parse(path):
     return parse_report(path)[0]
 
 
-@needs_fixtures
 def test_hls_report_to_row():
     rec = _parse(HLS_CASE / "myproject_csynth.xml")
     row = record_to_row(rec, layer="fc", w_bits=8, a_bits=8, source="vitis_hls", fidelity="hls_estimate")
@@ -41,7 +39,6 @@ def test_hls_report_to_row():
     assert row.fidelity == "hls_estimate" and row.ok
 
 
-@needs_fixtures
 def test_hls_undefined_latency_stays_missing():
     case = FIX / "vivado_hls-2018.2-mnist-undef-latency-vu13p"
     row = record_to_row(_parse(case / "c_mnist_csynth.xml"), layer="x", w_bits=8, a_bits=8, source="vivado_hls",
@@ -50,7 +47,6 @@ def test_hls_undefined_latency_stays_missing():
     assert row.lut == 21133.0 and row.bram18 == 3391.0
 
 
-@needs_fixtures
 def test_vivado_reports_to_row():
     util = _parse(VIVADO_CASE / "base_utilization_placed.rpt")
     timing = _parse(VIVADO_CASE / "base_timing_summary_routed.rpt")
@@ -113,7 +109,6 @@ def _hls_project(tmp_path) -> Path:
     return prj
 
 
-@needs_fixtures
 def test_vitis_hls_orchestration(tmp_path, fake_bin):
     src = HLS_CASE / "myproject_csynth.xml"
     _script(fake_bin / "vitis_hls", FAKE_HLS.replace("{fail}", "0").replace("{write}", "1").replace("{src}", str(src)))
@@ -128,7 +123,6 @@ def test_vitis_hls_orchestration(tmp_path, fake_bin):
     assert "set ohq_sources [list {firmware/myproject.cpp}]" in params
 
 
-@needs_fixtures
 def test_vitis_hls_failures_name_the_log(tmp_path, fake_bin):
     prj = _hls_project(tmp_path)
     kw = dict(tool="vitis_hls", timeout_s=60, top="myproject", part="xc7z020clg400-1", clock_ns=5.0)
@@ -142,7 +136,6 @@ def test_vitis_hls_failures_name_the_log(tmp_path, fake_bin):
         measure_vitis_hls(prj, tool="vitis_hls", log_path=tmp_path / "x.log", timeout_s=5)
 
 
-@needs_fixtures
 def test_vivado_ooc_orchestration(tmp_path, fake_bin):
     _script(fake_bin / "vivado", FAKE_VIVADO.replace("{util}", str(VIVADO_CASE / "base_utilization_synth.rpt"))
             .replace("{timing}", str(VIVADO_CASE / "base_timing_summary_routed.rpt")))

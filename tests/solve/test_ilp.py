@@ -144,7 +144,7 @@ def test_diagnosis_names_impossible_budget_and_minimum():
     assert sol.status == "infeasible"
     d = sol.diagnosis
     assert d.impossible == ["lut"] and d.minimum["lut"] == pytest.approx(80 + 160)
-    assert d.cheapest["lut"] == {"fc0": (2, 4), "fc1": (2, 4)}
+    assert d.cheapest["lut"] == {"fc0": (2, 4, ""), "fc1": (2, 4, "")}
     text = d.format()
     assert "lut budget 100 < minimum achievable 240 (all layers at w2a4)" in text
     assert "latency_cycles budget 1,000 >= minimum achievable 24" in text
@@ -270,7 +270,7 @@ def test_solve_tables_end_to_end(tmp_path):
     assert {str(d) for d in sol.dropped} == {"fc0 w2a4: no row in the cost table", "fc1 w2a4: cost status failed"}
     js = sol.to_json_dict()
     assert set(js) >= {"status", "objective", "assignment", "totals"}
-    assert js["assignment"]["fc0"].keys() == {"w_bits", "a_bits"}
+    assert js["assignment"]["fc0"].keys() == {"w_bits", "a_bits", "fold"}
     assert sol.totals["latency_ns"] == pytest.approx(5.0 * sol.totals["latency_cycles"])
     text = format_solution(sol, {"lut": 20000})
     assert "fc1" in text and "% of board" in text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 from ohq_flow.errors import ReportParseError
@@ -15,13 +17,41 @@ class NotAReportError(ReportParseError):
     """The file is readable but is not a tool report this package knows."""
 
 
-def read_text(path: str | Path) -> str:
-    """Return the file's text with LF line endings; raise if missing or empty."""
+MAX_REPORT_BYTES = 64 << 20
+"""The largest report read (real csynth/utilisation reports are well below 10 MB)."""
+
+
+def read_bytes(path: str | Path, limit: int | None = None) -> bytes:
+    """At most ``limit`` bytes of a *regular* file (a device such as /dev/zero, a FIFO or a socket is
+    refused, symlinks to them too); a file larger than MAX_REPORT_BYTES is refused unless ``limit``
+    is given (then only its first bytes are read)."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise ReportParseError(str(p), f"cannot read file ({exc.strerror})") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ReportParseError(str(p), "not a regular file (a directory, device, pipe or socket)",
+                                   "give the path of a report file")
+        cap = MAX_REPORT_BYTES if limit is None else limit
+        if limit is None and st.st_size > cap:
+            raise ReportParseError(str(p), f"file is {st.st_size:,} bytes, larger than the "
+                                   f"{MAX_REPORT_BYTES:,}-byte limit for a report", "is it the right file?")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(cap + 1)
+    finally:
+        os.close(fd)
+    if limit is None and len(data) > cap:
+        raise ReportParseError(str(p), f"file grew past the {MAX_REPORT_BYTES:,}-byte limit while being read")
+    return data[:cap]
+
+
+def read_text(path: str | Path) -> str:
+    """Return the file's text with LF line endings; raise if missing, empty, too large or not a file."""
+    p = Path(path)
+    data = read_bytes(p)
     if not data.strip():
         raise ReportParseError(str(p), "file is empty", "re-run the tool step that writes it")
     return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
@@ -121,6 +151,8 @@ def sections(text: str) -> dict[str, str]:
 
 
 def head(path: str | Path, n: int = 8192) -> str:
-    """The first ``n`` bytes of a file as text (for sniffing the kind)."""
-    with open(path, "rb") as fh:
-        return fh.read(n).decode("utf-8", errors="replace")
+    """The first ``n`` bytes of a regular file as text (for sniffing the kind); OSError otherwise."""
+    try:
+        return read_bytes(path, n).decode("utf-8", errors="replace")
+    except ReportParseError as exc:
+        raise OSError(str(exc)) from None

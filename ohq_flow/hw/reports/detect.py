@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ohq_flow.errors import ReportParseError
 
-from . import finn, hls, vivado
+from . import finn, hls, nextpnr, vivado
 from ._text import NotAReportError, head, read_text
 from .record import ReportRecord
 
@@ -61,7 +62,7 @@ def parse_report(path: str | Path) -> list[ReportRecord]:
         except json.JSONDecodeError as exc:
             raise ReportParseError(p, f"JSON does not parse ({exc.msg} at line {exc.lineno}); "
                                    "the file looks truncated") from exc
-        recs = finn.parse_finn_json(p, data)
+        recs = nextpnr.parse_nextpnr_json(p, data) if nextpnr.is_nextpnr_report(data) else finn.parse_finn_json(p, data)
     elif "HLS Report for '" in s:
         recs = hls.parse_csynth_rpt(p, s)
     elif "== Synthesis Summary Report of '" in s:
@@ -81,5 +82,29 @@ def parse_report(path: str | Path) -> list[ReportRecord]:
         raise NotAReportError(p, "not a recognised tool report", f"known kinds: {_KNOWN}")
     if not recs:
         raise ReportParseError(p, "report holds no records")
+    for rec in recs:
+        check_record(rec)
     from .discover import mark_network_top
     return mark_network_top(recs)
+
+
+# figures that cannot be negative; slack-like figures (WNS, TNS, slack) may be, but must be finite
+_NON_NEGATIVE = ("lut", "ff", "dsp", "bram18", "uram", "latency_min_cycles", "latency_max_cycles", "ii_min_cycles",
+                 "ii_max_cycles", "target_clock_ns", "estimated_clock_ns", "achieved_clock_ns",
+                 "clock_uncertainty_ns")
+_SIGNED = ("wns_ns", "tns_ns", "slack_ns")
+
+
+def check_record(rec: ReportRecord) -> ReportRecord:
+    """``rec`` if every figure is possible; ReportParseError naming the file, module and field otherwise."""
+    where = f"{rec.module or rec.top or 'top'}"
+    for name in _NON_NEGATIVE + _SIGNED:
+        v = getattr(rec, name)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ReportParseError(rec.file, f"{where}: {name} is {v!r}, not a finite number")
+        if name in _NON_NEGATIVE and v < 0:
+            raise ReportParseError(rec.file, f"{where}: {name} is {v!r}; it cannot be negative",
+                                   "the report was edited or damaged; re-run the tool step that writes it")
+    return rec

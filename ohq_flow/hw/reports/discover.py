@@ -46,7 +46,11 @@ def report_files(root: Path) -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
         for name in sorted(filenames):
             f = Path(dirpath) / name
-            if name.lower().endswith(_EXTS) and (f.stat().st_size == 0 or sniff(f)):
+            try:
+                empty = f.stat().st_size == 0
+            except OSError:                      # a dangling symlink
+                continue
+            if name.lower().endswith(_EXTS) and (empty or sniff(f)):
                 out.append(f)
     return out
 

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import math
+
+from ohq_flow.errors import ReportParseError
+
 from ._text import NotAReportError, count
 from .record import ReportRecord
 
@@ -14,6 +18,22 @@ def _res(d: dict) -> dict:
     bram = count(d.get("BRAM_18K"))
     return {"lut": count(d.get("LUT")), "ff": count(d.get("FF")), "dsp": count(dsp),
             "bram18": None if bram is None else float(bram), "uram": count(d.get("URAM"))}
+
+
+def _number(path: str, key: str, v) -> float | None:
+    """A finite JSON number (or None when absent); ReportParseError naming the key otherwise."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ReportParseError(path, f"'{key}' is {v!r}, not a finite number")
+    return float(v)
+
+
+def _positive(path: str, key: str, v) -> float | None:
+    v = _number(path, key, v)
+    if v is not None and v <= 0:
+        raise ReportParseError(path, f"'{key}' is {v!r}; a frequency is > 0")
+    return v
 
 
 def _base(path: str, kind: str, stage: str) -> dict:
@@ -53,14 +73,15 @@ def _network(path: str, d: dict) -> list[ReportRecord]:
 
 def _ooc(path: str, d: dict) -> list[ReportRecord]:
     if "BRAM_18K" in d or "BRAM_36K" in d:
-        bram = float((d.get("BRAM_18K") or 0) + 2 * (d.get("BRAM_36K") or 0))
+        bram = float((count(d.get("BRAM_18K")) or 0) + 2 * (count(d.get("BRAM_36K")) or 0))
     else:
-        bram = None if d.get("BRAM") is None else 2.0 * float(d["BRAM"])  # Vivado BRAM tiles
-    fmax = d.get("fmax_mhz")
+        tiles = count(d.get("BRAM"))
+        bram = None if tiles is None else 2.0 * float(tiles)  # Vivado BRAM tiles
+    fmax = _positive(path, "fmax_mhz", d.get("fmax_mhz"))
     ver = d.get("vivado_version")
     return [ReportRecord(
         **_base(path, "finn_ooc_synth", "synth"), lut=count(d.get("LUT")), ff=count(d.get("FF")),
-        dsp=count(d.get("DSP")), bram18=bram, uram=count(d.get("URAM")), wns_ns=d.get("WNS"),
+        dsp=count(d.get("DSP")), bram18=bram, uram=count(d.get("URAM")), wns_ns=_number(path, "WNS", d.get("WNS")),
         achieved_clock_ns=round(1000.0 / fmax, 6) if fmax else None,
         extra={k: d[k] for k in ("LUTRAM", "Carry", "Delay", "fmax_mhz", "estimated_throughput_fps")
                if k in d} | ({"vivado_version": str(ver)} if ver is not None else {}),
@@ -69,7 +90,7 @@ def _ooc(path: str, d: dict) -> list[ReportRecord]:
 
 def _rtlsim(path: str, d: dict) -> list[ReportRecord]:
     lat = count(d.get("latency_cycles", d.get("cycles")))
-    fclk = d.get("fclk[mhz]")
+    fclk = _positive(path, "fclk[mhz]", d.get("fclk[mhz]"))
     return [ReportRecord(
         **_base(path, "finn_rtlsim", "rtlsim"), latency_min_cycles=lat, latency_max_cycles=lat,
         target_clock_ns=round(1000.0 / fclk, 6) if fclk else None,

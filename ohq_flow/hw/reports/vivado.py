@@ -36,25 +36,42 @@ def _common(path: str, text: str, kind: str) -> dict:
 
 
 def parse_utilization(path: str, text: str) -> list[ReportRecord]:
-    """report_utilization: LUT/Reg/BRAM tile/URAM/DSP from the first (whole-device) tables."""
+    """report_utilization: LUT/Reg/BRAM tile/URAM/DSP from the first (whole-device) tables.
+
+    Values are read from the column whose header is ``Used`` (never by position): a table
+    without that column is an error naming the file, not a zero.
+    """
     names = {"lut": ("Slice LUTs", "CLB LUTs"), "ff": ("Slice Registers", "CLB Registers"),
              "bram_tiles": ("Block RAM Tile",), "uram": ("URAM",), "dsp": ("DSPs",)}
     found: dict[str, str] = {}
+    used_col: int | None = None                       # "Used" column of the table being read
     for line in text.split("\n"):
+        if line.startswith("+"):
+            continue
         if not line.startswith("|"):
+            used_col = None                           # a table ends at the first non-table line
             continue
         cells = split_row(line)
         if len(cells) < 2:
             continue
+        if cells[0] == "Site Type":
+            used_col = cells.index("Used") if "Used" in cells else -1
+            continue
         site = cells[0].rstrip("*").strip()  # synthesized reports mark 'CLB LUTs*'
         for key, alts in names.items():
             if key not in found and site in alts:
-                found[key] = cells[1]
+                if used_col is None or used_col < 0 or used_col >= len(cells):
+                    raise ReportParseError(path, f"the table holding '{site}' has no 'Used' column "
+                                           "(header 'Site Type | Used | ...' missing or edited)")
+                found[key] = cells[used_col]
     _check_toc(path, text)
     missing = [alts[0] for k, alts in names.items() if k not in found and k != "uram"]
     if missing:
         raise ReportParseError(path, "utilization report has no " + ", ".join(
             f"'{m}'" for m in missing) + " row (file truncated?)")
+    for key in ("lut", "ff", "dsp", "bram_tiles"):
+        if count(found[key]) is None:
+            raise ReportParseError(path, f"'Used' value {found[key]!r} of '{names[key][0]}' is not a number")
     tiles = to_float(found["bram_tiles"])
     rec = ReportRecord(**_common(path, text, "vivado_utilization"),
                        lut=count(found["lut"]), ff=count(found["ff"]), dsp=count(found["dsp"]),

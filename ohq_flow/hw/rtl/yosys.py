@@ -1,4 +1,5 @@
-"""The Yosys measurer: ``synth_xilinx`` of a design -> LUT/FF/CARRY/DSP/BRAM, logic depth, timing estimate.
+"""The Yosys measurer: ``synth_xilinx`` (``synth_ecp5`` for family ecp5) of a design -> LUT/FF/CARRY/DSP/BRAM,
+logic depth, timing estimate.
 
 The script comes from ``templates/yosys/synth_xilinx.ys``. Yosys has no Xilinx timing model, so
 the clock period is an *estimate* from the logic depth (LUT levels incl. carry cells after
@@ -12,21 +13,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import re
-import shlex
 import shutil
+import signal
 import string
+import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ohq_flow.errors import FlowError, InputError
-from ohq_flow.fileio import atomic_write_json, sha256_file, sha256_json
+from ohq_flow.fileio import atomic_write_json, atomic_write_text, sha256_file, sha256_json
 from ohq_flow.hw.tools import run_tool
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "yosys" / "synth_xilinx.ys"
-# (clock-to-out + setup, per logic level) in ns — assumptions documented above
-LEVEL_DELAY_NS = {"xc7": (1.0, 0.55), "xcup": (0.6, 0.35), "xcu": (0.7, 0.4)}
+ECP5_TEMPLATE = TEMPLATE.with_name("synth_ecp5_ooc.ys")     # family "ecp5": synth_ecp5, LUT4 fabric
+# (clock-to-out + setup, per logic level) in ns — assumptions documented above; ecp5 fitted to
+# post-route nextpnr-ecp5 Fmax of da4ml kernels at speed grade 6 (docs/notes/impl.md)
+LEVEL_DELAY_NS = {"xc7": (1.0, 0.55), "xcup": (0.6, 0.35), "xcu": (0.7, 0.4), "ecp5": (1.0, 1.1)}
+
+
+def _template(family: str) -> Path:
+    return ECP5_TEMPLATE if family == "ecp5" else TEMPLATE
 
 
 @dataclass
@@ -52,12 +62,53 @@ def find_yosys() -> str:
     raise InputError("yosys is not installed", "make demo/test installs it (apt-get install yosys), or pip install pyosys")
 
 
+VERSION_TIMEOUT_S = 30.0
+
+
 @lru_cache(maxsize=4)
-def yosys_version(binary: str | None = None) -> str:
-    import subprocess
-    out = subprocess.run([binary or find_yosys(), "-V"], capture_output=True, text=True, timeout=30).stdout
+def yosys_version(binary: str | None = None, timeout_s: float = VERSION_TIMEOUT_S) -> str:
+    """``yosys -V``; FlowError when it hangs (its whole process group is killed, nothing is left behind)."""
+    binary = binary or find_yosys()
+    proc = subprocess.Popen([binary, "-V"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        raise FlowError(f"`{binary} -V` did not answer within {timeout_s:g} s (killed)",
+                        "check the yosys installation (run `yosys -V` by hand)") from None
     m = re.search(r"Yosys\s+([\w.+-]+)", out)
     return m.group(1) if m else out.strip()
+
+
+# what reaches the Yosys script: one word each, nothing Yosys' command parser could split or interpret
+_SCRIPT_WORD = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./+-]*$")
+_TOP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _script_sources(sources: list[Path], work_dir: Path) -> list[str]:
+    """Source names as the script (run with cwd=work_dir) reads them: relative and plain.
+
+    Yosys splits script lines on blanks and treats ``#`` / ``;`` specially, and it has no quoting
+    we can rely on, so a source whose relative path is not a plain word is copied into
+    ``work_dir/src/`` under a plain name; Yosys then reads the file verbatim whatever its path.
+    """
+    out = []
+    for i, src in enumerate(sources):
+        src = Path(src).resolve()
+        rel = os.path.relpath(src, work_dir)
+        if not _SCRIPT_WORD.match(rel):
+            stem = re.sub(r"[^A-Za-z0-9_]", "_", src.stem)[:40] or "src"
+            dst = work_dir / "src" / f"{i}_{stem}{src.suffix if _SCRIPT_WORD.match(src.suffix or 'x') else '.v'}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            rel = os.path.relpath(dst, work_dir)
+        out.append(rel)
+    return out
 
 
 def family_for_part(part: str) -> str:
@@ -81,15 +132,21 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
                   yosys: str | None = None) -> YosysResult:
     """Synthesise ``sources`` (top ``top``) for ``family``; parse resources and depth."""
     binary = yosys or find_yosys()
+    if family not in LEVEL_DELAY_NS:
+        raise InputError(f"yosys family {family!r} is not one of {', '.join(LEVEL_DELAY_NS)}",
+                         "set yosys_family in the board file to xc7 (7-series) or xcup (UltraScale+)")
+    if not _TOP.match(top):
+        raise InputError(f"top module name {top!r} is not a plain Verilog identifier")
+    work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     stat_json = work_dir / "yosys_stat.json"
-    script = string.Template(TEMPLATE.read_text()).substitute(
-        sources=" ".join(shlex.quote(str(s)) for s in sources), family=family, top=top,
-        stat_json=shlex.quote(str(stat_json)))
+    stat_json.unlink(missing_ok=True)            # never read the statistics of an earlier run
+    script = string.Template(_template(family).read_text()).substitute(
+        sources=" ".join(_script_sources(sources, work_dir)), family=family, top=top, stat_json=stat_json.name)
     script_path = work_dir / "synth.ys"
-    script_path.write_text(script)
+    atomic_write_text(script_path, script)        # replaces whatever is there (a symlink too)
     log_path = work_dir / "yosys.log"
-    res = run_tool([binary, "-q", "-l", str(log_path.with_suffix(".full.log")), "-s", str(script_path)],
+    res = run_tool([binary, "-q", "-l", log_path.with_suffix(".full.log").name, "-s", script_path.name],
                    log_path=log_path, timeout_s=timeout_s, cwd=work_dir)
     if not stat_json.is_file():
         raise FlowError(f"yosys wrote no statistics ({stat_json}); log: {log_path}")
@@ -98,15 +155,31 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     depth = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", full)
     if not depth:
         raise FlowError(f"yosys printed no logic depth (ltp); log: {log_path.with_suffix('.full.log')}")
-    lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT[1-6]", k))
-    ff = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
-    carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
-    dsp = sum(v for k, v in cells.items() if k.startswith("DSP48"))
-    bram = sum(v for k, v in cells.items() if k.startswith("RAMB18")) + 2 * sum(v for k, v in cells.items() if k.startswith("RAMB36"))
+    if family == "ecp5":   # LUT4-equivalent logic cells as nextpnr counts them (TRELLIS_COMB)
+        carry = cells.get("CCU2C", 0)
+        lut = cells.get("LUT4", 0) + 2 * carry + 2 * cells.get("TRELLIS_DPR16X4", 0)
+        ff = cells.get("TRELLIS_FF", 0)
+        dsp = cells.get("MULT18X18D", 0)
+        bram = cells.get("DP16KD", 0)
+    else:
+        lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT[1-6]", k))
+        ff = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
+        carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
+        dsp = sum(v for k, v in cells.items() if k.startswith("DSP48"))
+        bram = sum(v for k, v in cells.items() if k.startswith("RAMB18")) + 2 * sum(v for k, v in cells.items() if k.startswith("RAMB36"))
     t0, per_level = LEVEL_DELAY_NS.get(family, LEVEL_DELAY_NS["xc7"])
     d = max(int(x) for x in depth)
     return YosysResult(lut, ff, carry, dsp, float(bram), d, round(t0 + per_level * d, 3), cells,
                        yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"))
+
+
+def _checked(res: YosysResult) -> YosysResult:
+    """``res`` when every count is a finite number >= 0 (ValueError otherwise)."""
+    for name in ("lut", "ff", "carry", "dsp", "bram18", "depth", "est_clock_ns"):
+        v = getattr(res, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name}={v!r}")
+    return res
 
 
 def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir: Path, timeout_s: float,
@@ -115,14 +188,14 @@ def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir
     the top, the family, the script template and the Yosys version. Returns (result, from_cache)."""
     binary = yosys or find_yosys()
     key = sha256_json({"sources": sorted(sha256_file(Path(x)) for x in sources), "top": top, "family": family,
-                       "template": sha256_file(TEMPLATE), "yosys": yosys_version(binary)})
+                       "template": sha256_file(_template(family)), "yosys": yosys_version(binary)})
     entry = Path(cache_dir) / "designs" / key[:2] / f"{key}.json"
     if entry.is_file():
         try:
             data = json.loads(entry.read_text())
-            return YosysResult(**{**data, "log_path": Path(data["log_path"])}), True
-        except (ValueError, TypeError, KeyError):
-            entry.unlink(missing_ok=True)          # a damaged entry is measured again
+            return _checked(YosysResult(**{**data, "log_path": Path(data["log_path"])})), True
+        except (ValueError, TypeError, KeyError, OSError):
+            entry.unlink(missing_ok=True)          # a damaged or impossible entry is measured again
     res = measure_yosys(sources, top, family=family, work_dir=work_dir, timeout_s=timeout_s, yosys=binary)
     atomic_write_json(entry, {**dataclasses.asdict(res), "log_path": str(res.log_path)})
     return res, False

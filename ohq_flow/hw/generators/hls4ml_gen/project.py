@@ -1,6 +1,6 @@
 """hls4ml project of one extracted layer (QONNX front end) and its g++ C-simulation.
 
-Conversion follows DESIGN.md §3: ``cleanup_model`` → ``ConvertToChannelsLastAndClean(
+Conversion (the sequence hls4ml's QONNX front end needs): ``cleanup_model`` → ``ConvertToChannelsLastAndClean(
 make_input_channels_last=True)`` → ``GemmToMatMul`` → ``cleanup_model`` → hls4ml
 ``config_from_onnx_model(granularity="name")`` → ``convert_from_onnx_model``. hls4ml derives
 every activation/weight precision from the Quant nodes (``ap_[u]fixed`` from bit-width and
@@ -46,7 +46,7 @@ def _require_hls4ml():
 
 
 def prepare_for_hls4ml(layer_model):
-    """The DESIGN.md §3 cleanup sequence for hls4ml's QONNX front end (a new ModelWrapper)."""
+    """The cleanup sequence for hls4ml's QONNX front end (a new ModelWrapper)."""
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
     from qonnx.transformation.gemm_to_matmul import GemmToMatMul
     from qonnx.util.cleanup import cleanup_model

@@ -23,6 +23,10 @@ Sources (formulas re-derived from the publications, not copied code):
   otherwise ``PE·SIMD·ceil((W+A)/48)`` DSP48 slices (FINN's ``resType=dsp`` rule) and no LUT multipliers.
 * **FF** — FINN publishes no FF model; a rough register count (one per accumulator bit and per
   operand bit of each lane) is given and labelled as such.
+* **Clock** (an estimate, labelled so): the MVAU's critical path is its multiplier (LUT
+  multiplier: ``ceil((W+A)/6)`` logic levels; DSP: 2), its SIMD adder tree (``ceil(log2 SIMD)``
+  levels) and the accumulator (1); the period is ``T0 + levels · T_LEVEL`` with the per-family
+  delays the Yosys measurer uses. Wider SIMD and wider operands close timing at a lower clock.
 * **SWG** — the convolution input generator buffers ``(k_h − 1)·IFM_W·C + k_w·C`` elements and
   emits ``OFM_pixels·k_h·k_w·C/SIMD`` words; its cycles are that plus the buffer fill.
 """
@@ -142,8 +146,16 @@ def swg_estimate(s: SWG) -> dict:
             "dsp": 0.0}
 
 
+def fmax_estimate(w_bits: int, a_bits: int, simd: int, use_dsp: bool, family: str = "xc7") -> float:
+    """Estimated Fmax (MHz) of an MVAU from its logic depth (module docstring)."""
+    from ohq_flow.hw.rtl.yosys import LEVEL_DELAY_NS
+    t0, per_level = LEVEL_DELAY_NS.get(family, LEVEL_DELAY_NS["xc7"])
+    levels = (2 if use_dsp else math.ceil((w_bits + a_bits) / 6)) + math.ceil(math.log2(max(simd, 1))) + 1
+    return round(1000.0 / (t0 + per_level * levels), 3)
+
+
 def mvau_dims(layer) -> tuple[int, int, int]:
-    """(MH, MW, vectors) of a layer as one MVAU: conv MH = C_out, MW = C_in/g·k_h·k_w, vectors = output pixels."""
+    """(MH, MW, input vectors) of a layer as an MVAU: conv MH = C_out, MW = C_in/g·k_h·k_w, vectors = pixels."""
     if layer.op_type == "Conv":
         c_out, cin_g = layer.weight_shape[0], layer.weight_shape[1]
         k = math.prod(layer.kernel_shape) if layer.kernel_shape else 1
@@ -151,17 +163,18 @@ def mvau_dims(layer) -> tuple[int, int, int]:
     mw, mh = layer.weight_shape[0], layer.weight_shape[1]
     if layer.op_type == "Gemm" and len(layer.input_shape) == 2 and layer.input_shape[1] != mw:
         mh, mw = mw, mh  # transB
-    return mh, mw, math.prod(layer.output_shape[1:-1]) if len(layer.output_shape) > 2 else 1
+    pixels = math.prod(layer.output_shape[1:-1]) if len(layer.output_shape) > 2 else 1
+    return mh, mw, pixels
 
 
 def estimate_layer(layer, w_bits: int, a_bits: int, *, pe: int = 1, simd: int = 1, clock_ns: float | None = None,
                    part: str = "", ram_style: str = "auto", res_type: str = "auto",
-                   acc_bits: int | None = None) -> CostRow:
+                   acc_bits: int | None = None, family: str | None = None) -> CostRow:
     """Analytic CostRow of a LayerInfo (dense: one MVAU; conv: SWG + MVAU in a stream).
 
     Conv: MH = C_out, MW = C_in/g·k_h·k_w (a grouped conv is costed as its block-diagonal kernel,
     without zero-skipping), vectors = output pixels. Latency = SWG fill + MVAU cycles; II = the
-    slower of the two.
+    slower of the two. With ``family`` the row carries the depth-model ``fmax_mhz``.
     """
     a_signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
     mh, mw, pixels = mvau_dims(layer)
@@ -181,6 +194,10 @@ def estimate_layer(layer, w_bits: int, a_bits: int, *, pe: int = 1, simd: int = 
         for m in ("lut", "ff", "bram18"):
             res[m] += sw[m]
         note += f" SWG buffer={sw['buffer_bits']}b"
+    fmax = None
+    if family is not None:
+        fmax = fmax_estimate(w_bits, a_bits, est["simd"], res["dsp"] > 0, family)
+        note += f" fmax=estimate({fmax:g} MHz)"
     return CostRow(layer=layer.name, w_bits=int(w_bits), a_bits=int(a_bits), latency_cycles=lat, ii_cycles=ii,
-                   clock_ns=clock_ns, source="analytic", fidelity="estimate", tool="ohq_flow.analytic",
+                   clock_ns=clock_ns, fmax_mhz=fmax, source="analytic", fidelity="estimate", tool="ohq_flow.analytic",
                    tool_version="1", part=part, error=note, **res)

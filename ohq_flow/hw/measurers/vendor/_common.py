@@ -55,7 +55,7 @@ def tool_argv(tool: str, settings: str | os.PathLike | None = None) -> list[str]
     raise InputError(f"{tool} not found (not on PATH, not under ${'/$'.join(TOOL_ENV[tool])}/bin)", INSTALL_HINT[tool])
 
 
-_SAFE = re.compile(r"^[^{}\\\n\r\"\[\]$]*$")
+_SAFE = re.compile(r"^[^{}\\\"\[\]$\x00-\x1f\x7f]*$")
 
 
 def tcl_value(value) -> str:
@@ -64,7 +64,7 @@ def tcl_value(value) -> str:
         return "[list " + " ".join(tcl_value(v) for v in value) + "]"
     text = "" if value is None else str(value)
     if not _SAFE.match(text):
-        raise InputError(f"value {text!r} has characters not allowed in a tool parameter ({{}}\\[]$\" or newline)",
+        raise InputError(f"value {text!r} has characters not allowed in a tool parameter ({{}}\\[]$\" or a control character)",
                          "rename the file/directory or top name")
     return "{" + text + "}"
 

@@ -1,0 +1,247 @@
+"""The complete design: kernels (da4ml), building blocks (templates/rtl) and one generated top.
+
+``generate_design`` writes ``<out>/rtl/`` (the top ``ohq_top.v`` from ``templates/rtl/ohq_top.v.j2``,
+the parameterised blocks, each layer's da4ml kernel), ``<out>/design.json`` (the interface the
+implementation reads) and ``<out>/design_report.md`` (stages, requantisation method per layer,
+predicted latency/II).
+
+Timing model (what the RTL does, cycle by cycle, when nothing stalls): a beat transferred in
+cycle t leaves a kernel stage at t + LAT + 1 (pipeline + output FIFO), a requant or max-pool
+stage at t + 1 (output register), a collect stage at t + 1 after its last beat; a window is sent
+2 cycles after the last pixel it needs arrived (write, then register), at most one per cycle.
+Latency = last output beat - first input beat of one frame; II = the most beats any stage
+moves per frame (every stage takes or gives one beat per cycle).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ohq_flow.design.graph import NetworkIR, Stage, build_ir, skip_depth
+from ohq_flow.fileio import atomic_write_json, atomic_write_text
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "rtl"
+BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v", "ohq_collect.v",
+          "ohq_fork.v", "ohq_add.v"]
+MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "sumpool": "ohq_maxreduce", "collect": "ohq_collect",
+           "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add"}
+
+
+@dataclass
+class Design:
+    """A generated complete design."""
+
+    out_dir: Path
+    top: str
+    ir: NetworkIR
+    sources: list[Path]
+    meta: dict
+    kernels: dict = field(default_factory=dict)   # stage index -> RtlDesign
+    gen_seconds: float = 0.0
+
+    @property
+    def json_path(self) -> Path:
+        return self.out_dir / "design.json"
+
+
+def _vlit(values, width: int) -> str:
+    """Packed Verilog literal of signed integers (element 0 in the LSBs)."""
+    word = 0
+    for i, v in enumerate(values):
+        word |= (int(v) & ((1 << width) - 1)) << (i * width)
+    n = max(1, len(values)) * width
+    return f"{n}'h{word:x}"
+
+
+def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
+    rq = st.info["requant"]
+    tw = rq.internal_width(acc_width)
+    c = st.inp.channels
+    ow = rq.out_bits
+    p = [("C", c), ("AW", acc_width), ("OW", ow), ("TW", tw), ("LO", _vlit(rq.lo, tw)), ("HI", _vlit(rq.hi, tw))]
+    if rq.method == "multiply_shift":
+        p += [("MODE", 0), ("S", rq.shift), ("RND", rq.rounding), ("MULT", _vlit(rq.mult, tw)), ("BIAS", _vlit(rq.bias, tw))]
+    else:
+        nt = max(1, rq.thresholds.shape[1])
+        thr = rq.thresholds if rq.thresholds.shape[1] else np.full((c, 1), int(rq.acc_max.max()) + 1)
+        p += [("MODE", 1), ("NT", nt), ("THR", _vlit(np.asarray(thr).reshape(-1), tw))]
+    return [(k, str(v)) for k, v in p]
+
+
+def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int, int]:
+    """(latency, II) of the stage model for one frame whose beats arrive one per cycle.
+
+    ``stages``: kind, lat (kernels), params, src/dst stream ids, in topological order.
+    """
+    times = {0: list(range(in_beats))}
+    ii = in_beats
+    for s in stages:
+        kind = s["kind"]
+        t = times[s["src"][0]]
+        if kind == "kernel":
+            t = [x + s["lat"] + 1 for x in t]
+        elif kind in ("requant", "maxpool", "sumpool", "fork", "fifo"):
+            t = [x + 1 for x in t]
+        elif kind == "add":
+            t = [max(a, b) + 1 for a, b in zip(t, times[s["src"][1]])]
+        elif kind == "collect":
+            n = s["params"]["N"]
+            t = [t[(j + 1) * n - 1] + 1 for j in range(len(t) // n)]
+        elif kind == "window":
+            p = s["params"]
+            out, prev = [], -1
+            for oy in range(p["OH"]):
+                for ox in range(p["OW"]):
+                    ny = min(oy * p["SH"] + p["KH"] - 1 - p["PT"], p["H"] - 1)
+                    nx = min(ox * p["SW"] + p["KW"] - 1 - p["PL"], p["W"] - 1)
+                    prev = max(t[ny * p["W"] + nx] + 2, prev + 1)
+                    out.append(prev)
+            t = out
+        for d in s["dst"]:
+            times[d] = t
+        ii = max(ii, len(t))
+    return times[out_sid][-1], ii
+
+
+def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutoff: float | None = 5.0,
+                    part: str = "xc7z020clg400-1", clock_ns: float = 10.0, prefer: str = "auto",
+                    model_name: str = "model.onnx") -> Design:
+    """Generate the complete streaming design of ``model`` into ``out_dir``."""
+    import jinja2
+
+    from ohq_flow.hw.rtl.cmvm import generate_cmvm_rtl
+
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    rtl = out_dir / "rtl"
+    if rtl.exists():
+        shutil.rmtree(rtl)
+    rtl.mkdir(parents=True)
+    ir = build_ir(model, prefer=prefer)
+    kernels, rendered = {}, []
+    static_seen: set[str] = set()
+    kernel_sources: list[Path] = []
+    for i, st in enumerate(ir.stages):
+        if st.kind == "kernel":
+            name = "k_" + re.sub(r"\W", "_", st.node).lower()
+            d = generate_cmvm_rtl(st.info["matrix"], w_bits=st.info["w_bits"], a_bits=st.info["in_bits"],
+                                  a_signed=st.info["in_signed"], out_dir=out_dir / "kernels" / name, top=name,
+                                  latency_cutoff=latency_cutoff, part=part, clock_ns=clock_ns)
+            if d.out_frac > 0:
+                raise AssertionError(f"kernel {name}: fractional output bits from integer inputs")
+            kernels[i] = d
+            st.out.bits = d.out_width
+            st.out.scale = st.out.scale * 2.0 ** (-d.out_frac)
+            unit = 2 ** (-d.out_frac)
+            if unit != 1 and i + 1 < len(ir.stages) and ir.stages[i + 1].kind == "requant":
+                raise NotImplementedError("kernel output with dropped LSBs feeding a requantiser")
+            for s in d.sources:
+                if s.parent.name == "static":
+                    if s.name in static_seen:
+                        continue
+                    static_seen.add(s.name)
+                dst = rtl / s.name
+                # Verilator < 5.008 knows WIDTH, not its later split WIDTHTRUNC/WIDTHEXPAND
+                dst.write_text(re.sub(r"lint_(off|on) WIDTH(TRUNC|EXPAND)", r"lint_\1 WIDTH", s.read_text()))
+                kernel_sources.append(dst)
+            st.info["latency"] = d.latency_cycles
+            rendered.append(dict(kind="kernel", node=st.node, module=name, lat=d.latency_cycles,
+                                 kout_width=d.n_outputs * d.out_width))
+        elif st.kind == "requant":
+            rendered.append(dict(kind="requant", node=st.node, module=MODULES["requant"],
+                                 params=_requant_params(st, st.inp.bits)))
+        else:
+            if st.kind == "fifo":      # the skip FIFO: sized from the other branch's real kernel latencies
+                depth = skip_depth(st.info["other_branch"])
+                st.params.update(DEPTH=depth, CW=max(2, depth.bit_length() + 1))
+            rendered.append(dict(kind=st.kind, node=st.node, module=MODULES[st.kind],
+                                 params=[(k, str(v)) for k, v in st.params.items()]))
+        rendered[-1].update(src=st.src, dst=st.dst)
+    widths = [ir.inp.width] + [0] * (max(d for st in ir.stages for d in st.dst) if ir.stages else 0)
+    for st in ir.stages:
+        for d in st.dst:
+            widths[d] = st.out.width
+    for b in BLOCKS:
+        shutil.copy(TEMPLATES / b, rtl / b)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    text = env.get_template("ohq_top.v.j2").render(top=top, model_name=model_name, stages=rendered, widths=widths,
+                                                     in_width=ir.inp.width, out_width=ir.out.width, out_beats=ir.out.beats,
+                                                     out_sid=ir.out_sid)
+    atomic_write_text(rtl / f"{top}.v", text)
+    sources = [rtl / f"{top}.v"] + [rtl / b for b in BLOCKS] + kernel_sources
+    timing_stages = [dict(kind=r["kind"], lat=r.get("lat", 0), params=ir.stages[i].params, src=r["src"], dst=r["dst"])
+                     for i, r in enumerate(rendered)]
+    lat, ii = predict_timing(timing_stages, ir.inp.beats, ir.out_sid)
+    meta = {"top": top, "sources": [str(s.relative_to(out_dir)) for s in sources], "include_dirs": [],
+            "in_width": ir.inp.width, "in_beats": ir.inp.beats, "in_elem_bits": ir.inp.bits, "in_signed": bool(ir.inp.signed),
+            "in_channels": ir.inp.channels, "out_width": ir.out.width, "out_beats": ir.out.beats,
+            "out_elem_bits": ir.out.bits, "out_signed": bool(ir.out.signed), "out_channels": ir.out.channels,
+            "predicted_latency_cycles": int(lat), "predicted_ii_cycles": int(ii),
+            "in_scale": [float(v) for v in ir.inp.scale], "out_scale": [float(v) for v in ir.out.scale],
+            "input_quant": ir.input_quant,
+            "stages": [_stage_record(i, st, kernels.get(i)) for i, st in enumerate(ir.stages)]}
+    design = Design(out_dir, top, ir, sources, meta, kernels, time.perf_counter() - t0)
+    meta["generation_seconds"] = round(design.gen_seconds, 3)
+    atomic_write_json(out_dir / "design.json", meta)
+    atomic_write_text(out_dir / "design_report.md", design_report(meta))
+    return design
+
+
+def _stage_record(i: int, st: Stage, kernel) -> dict:
+    rec = {"index": i, "kind": st.kind, "node": st.node, "src": st.src, "dst": st.dst, "in_width": st.inp.width, "out_width": st.out.width,
+           "in_beats": st.inp.beats, "out_beats": st.out.beats, **{k: v for k, v in st.params.items()}}
+    if kernel is not None:
+        rec.update(module=kernel.top, inputs=kernel.n_inputs, outputs=kernel.n_outputs, w_bits=st.info["w_bits"],
+                   a_bits=kernel.in_bits, a_signed=kernel.in_signed, latency=kernel.latency_cycles,
+                   da4ml_cost=kernel.da4ml_cost, acc_width=kernel.out_width)
+    if st.kind == "requant":
+        rq = st.info["requant"]
+        rec.update(method=rq.method, out_bits=rq.out_bits, out_signed=bool(rq.out_signed),
+                   levels=int((rq.hi - rq.lo).max()), acc_range=[int(rq.acc_min.min()), int(rq.acc_max.max())])
+        if rq.method == "multiply_shift":
+            rec.update(shift=rq.shift, mult=[int(v) for v in rq.mult], bias=[int(v) for v in rq.bias], rounding=rq.rounding)
+    return rec
+
+
+def design_report(meta: dict) -> str:
+    """Markdown summary: stages, requantisation per layer, predicted timing."""
+    lines = [f"# Complete design `{meta['top']}`", "",
+             f"Input: {meta['in_beats']} beats x {meta['in_channels']} x {meta['in_elem_bits']}-bit "
+             f"{'signed' if meta['in_signed'] else 'unsigned'}; output: {meta['out_beats']} beats x "
+             f"{meta['out_channels']} x {meta['out_elem_bits']}-bit {'signed' if meta['out_signed'] else 'unsigned'}.",
+             f"Predicted latency {meta['predicted_latency_cycles']} cycles (first input beat to last output beat of a "
+             f"frame), II {meta['predicted_ii_cycles']} cycles per frame.", "",
+             "| # | stage | node | in beats | out beats | out width | detail |", "|---|---|---|---|---|---|---|"]
+    for s in meta["stages"]:
+        if s["kind"] == "kernel":
+            d = f"{s['inputs']}x{s['outputs']} da4ml, w{s['w_bits']} a{s['a_bits']}, latency {s['latency']}"
+        elif s["kind"] == "requant":
+            d = (f"multiply-shift (x{'/'.join(map(str, sorted(set(s['mult']))[:4]))} >> {s['shift']})"
+                 if s["method"] == "multiply_shift" else f"thresholds ({s['levels']} per channel)")
+            d += f" -> {s['out_bits']}-bit {'signed' if s['out_signed'] else 'unsigned'}, acc range {s['acc_range']}"
+        elif s["kind"] in ("window",):
+            d = f"{s['KH']}x{s['KW']} stride {s['SH']}x{s['SW']} pad {s['PT']},{s['PL']} on {s['H']}x{s['W']}x{s['C']}, {s['R']} line buffers"
+        elif s["kind"] in ("maxpool", "sumpool"):
+            d = f"{'max' if s['kind'] == 'maxpool' else 'sum'} of {s['K']} per channel"
+        elif s["kind"] == "fifo":
+            d = f"skip FIFO, depth {s['DEPTH']}"
+        elif s["kind"] == "add":
+            d = f"sum of two {s['AW']}/{s['BW']}-bit streams -> {s['OW']} bits"
+        elif s["kind"] == "fork":
+            d = "to both branches"
+        else:
+            d = f"{s.get('N', '')} beats -> 1"
+        lines.append(f"| {s['index']} | {s['kind']} | {s['node']} | {s['in_beats']} | {s['out_beats']} | {s['out_width']} | {d} |")
+    return "\n".join(lines) + "\n"
+
+
+def read_design(path: Path) -> dict:
+    return json.loads(Path(path).read_text())

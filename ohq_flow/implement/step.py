@@ -1,0 +1,150 @@
+"""The ``implement`` step: final/design/design.json -> final/impl/ (bitstream, reports, impl.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ohq_flow.errors import FlowError, InputError
+from ohq_flow.fileio import atomic_write_json
+
+from .design import DESIGN_JSON, load_design
+
+IMPL_DIR = "final/impl"
+IMPL_JSON = "final/impl/impl.json"
+NETWORK_SIM = "final/verify/network_sim.json"
+
+
+def _sim_record(run_dir: Path) -> dict:
+    sim = run_dir / NETWORK_SIM
+    if not sim.is_file():
+        return {}
+    try:
+        return json.loads(sim.read_text())
+    except json.JSONDecodeError:
+        raise InputError(f"{sim} is not valid JSON", "run the build step again") from None
+
+
+def _latency_cycles(run_dir: Path, spec) -> tuple[float | None, str | None]:
+    """Simulated network latency (cycles) from final/verify/network_sim.json, else the generator's prediction."""
+    value = _sim_record(run_dir).get("latency_cycles")
+    if value is not None:
+        return float(value), NETWORK_SIM
+    if spec.predicted_latency_cycles is not None:
+        return float(spec.predicted_latency_cycles), "design.json predicted_latency_cycles"
+    return None, None
+
+
+def impl_record(result: dict, spec, run_dir: Path, bitstream: Path | None) -> dict:
+    """impl.json: the tool's result plus latency (ns) and throughput at the clock the design can run."""
+    fmax, target = result.get("fmax_mhz"), result.get("target_mhz")
+    clock = min(x for x in (fmax, target) if x) if (fmax or target) else None
+    cycles, cycles_from = _latency_cycles(run_dir, spec)
+    ii = _sim_record(run_dir).get("ii_cycles") or spec.predicted_ii_cycles     # simulated II first
+    rec = {**result,
+           "bitstream": str(bitstream.relative_to(run_dir)) if bitstream else None,
+           "bitstream_bytes": bitstream.stat().st_size if bitstream else None,
+           "latency_cycles": cycles, "latency_from": cycles_from,
+           "latency_ns": round(cycles * 1000.0 / clock, 3) if cycles is not None and clock else None,
+           "ii_cycles": ii,
+           "throughput_fps": round(clock * 1e6 / ii, 1) if ii and clock else None}
+    return rec
+
+
+def _status_only(run_dir: Path, status: str, message: str, **extra) -> dict:
+    rec = {"status": status, "message": message, **extra}
+    atomic_write_json(run_dir / IMPL_JSON, rec)
+    return rec
+
+
+def utilisation_line(rec: dict, board) -> str:
+    res = board.resources
+    parts = [(rec.get("lut4", rec.get("lut")), res.lut, "LUT4" if board.is_ecp5 else "LUT"), (rec.get("ff"), res.ff, "FF"),
+             (rec.get("mult18", rec.get("dsp")), res.dsp, "MULT18X18D" if board.is_ecp5 else "DSP"),
+             (rec.get("dp16kd", rec.get("bram18")), res.bram18, "DP16KD" if board.is_ecp5 else "BRAM18")]
+    return ", ".join(f"{n} {u:,}/{t:,} ({100 * u / t:.1f} %)" if t else f"{n} {u}" for u, t, n in parts if u is not None)
+
+
+def format_impl(rec: dict, board) -> str:
+    """The lines the user sees at the end of the step."""
+    lines = [f"implementation on {board.name} ({rec.get('device')}) with {rec.get('tool')} {rec.get('tool_version', '')}"]
+    if rec.get("fmax_mhz") is not None:
+        lines.append(f"post-route Fmax {rec['fmax_mhz']:.1f} MHz, target {rec['target_mhz']:g} MHz: "
+                     + ("timing met" if rec["timing_met"] else "*** TIMING NOT MET ***"))
+    lines.append("utilisation: " + utilisation_line(rec, board))
+    if rec.get("latency_ns") is not None:
+        lines.append(f"latency {rec['latency_cycles']:g} cycles = {rec['latency_ns']:g} ns at "
+                     f"{min(rec['fmax_mhz'], rec['target_mhz']):g} MHz ({rec['latency_from']})")
+    if rec.get("throughput_fps"):
+        lines.append(f"throughput {rec['throughput_fps']:,.0f} frames/s (II {rec['ii_cycles']:g} cycles)")
+    if rec.get("bitstream"):
+        lines.append(f"bitstream: {rec['bitstream']} ({rec['bitstream_bytes']:,} bytes)"
+                     + ("" if rec.get("timing_met", True) else " — built, but timing is NOT met"))
+    return "\n".join(lines)
+
+
+def step_implement(ctx) -> dict:
+    """Wrap the network in the board shell and implement it (see the module docstring)."""
+    cfg, run_dir = ctx.cfg, ctx.run_dir
+    out = run_dir / IMPL_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    icfg = cfg.implement
+    if not icfg.enabled:
+        rec = _status_only(run_dir, "disabled", "implement.enabled is false")
+        print("implement: disabled in the config")
+        return {"status": rec["status"]}
+    if not (run_dir / DESIGN_JSON).is_file():
+        msg = (f"no complete design ({DESIGN_JSON} is missing): nothing to implement — the build step writes the "
+               "streaming network top; until it does, this step is skipped")
+        print(f"implement: {msg}")
+        return {"status": _status_only(run_dir, "no_design", msg)["status"]}
+    board = cfg.board_obj()
+    spec, sources, incs = load_design(run_dir / DESIGN_JSON)
+    if board.is_ecp5:
+        return _implement_ecp5(ctx, board, spec, sources, incs, out)
+    from .vivado import implement_vivado
+    osc = board.pins.clock.mhz if board.pins else None
+    if icfg.target_mhz and osc and abs(icfg.target_mhz - osc) > 1e-6:
+        raise InputError(f"implement.target_mhz {icfg.target_mhz:g}: on {board.name} the shell runs on the board oscillator "
+                         f"({osc:g} MHz; no MMCM is generated)", f"remove implement.target_mhz or set it to {osc:g}")
+    rec = implement_vivado(spec, sources, incs, board, out, run_dir=run_dir, timeout_s=icfg.timeout_s, baud=icfg.baud,
+                           echo=print)
+    _timing_gate(rec, board, icfg)
+    return {"status": rec["status"]}
+
+
+def _timing_gate(rec: dict, board, icfg) -> None:
+    """FlowError (exit 1) when timing is not met, unless the config allows it; the bitstream stays."""
+    if rec.get("timing_met") is False and not icfg.allow_timing_failure:
+        raise FlowError(f"timing not met on {board.name}: post-route Fmax {rec['fmax_mhz']:.1f} MHz < target "
+                        f"{rec['target_mhz']:g} MHz (worst slack {rec['wns_ns']:g} ns); {IMPL_JSON} has timing_met: false",
+                        f"lower implement.target_mhz to {int(rec['fmax_mhz'])} or below, try another implement.seed, or set "
+                        "implement.allow_timing_failure: true to keep the bitstream and continue")
+
+
+def _implement_ecp5(ctx, board, spec, sources, incs, out: Path) -> dict:
+    from .ecp5 import Ecp5Settings, implement_ecp5
+    from ohq_flow.hw.cache import default_cache_dir
+    icfg, run_dir = ctx.cfg.implement, ctx.run_dir
+    settings = Ecp5Settings(target_mhz=icfg.target_mhz, seed=icfg.seed, router=icfg.router, timeout_s=icfg.timeout_s,
+                            baud=icfg.baud)
+    cache_dir = ctx.cfg.hardware.cache_dir or default_cache_dir()
+    try:
+        result = implement_ecp5(spec, sources, incs, board, out, settings, cache_dir, echo=print)
+    except (FlowError, InputError) as exc:
+        _status_only(run_dir, "failed", exc.message, board=board.name, device=board.part, tool="nextpnr-ecp5",
+                     bitstream=None, timing_met=None)
+        raise
+    bit = out / f"{spec.top}.bit"
+    bit.write_bytes((out / "design.bit").read_bytes())
+    (out / "design.bit").unlink()
+    svf = out / "design.svf"
+    svf.replace(out / f"{spec.top}.svf")
+    rec = impl_record(result, spec, run_dir, bit)
+    rec.update(status="ok" if rec["timing_met"] else "timing_not_met", board=board.name, svf=f"{IMPL_DIR}/{spec.top}.svf",
+               report=f"{IMPL_DIR}/nextpnr_report.json",
+               program=f"openFPGALoader -b {board.ecp5.loader_board} {IMPL_DIR}/{spec.top}.bit" if board.ecp5.loader_board else None)
+    atomic_write_json(run_dir / IMPL_JSON, rec)
+    print(format_impl(rec, board))
+    _timing_gate(rec, board, icfg)
+    return {"status": rec["status"], "fmax_mhz": rec["fmax_mhz"], "cached": rec.get("cached")}

@@ -1,0 +1,168 @@
+"""The complete streaming design, simulated whole (Verilator, else Icarus) against the QONNX executor.
+
+Real Brevitas models at mixed bit-widths, real simulators; each model is generated and compiled
+once (module fixtures) and then run back to back and with random gaps/back-pressure.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ohq_flow.design import check_supported, generate_design
+from ohq_flow.design.sim import compare, simulate_network
+from ohq_flow.errors import FlowError, InputError
+from ohq_flow.model.layers import discover_layers
+from ohq_flow.model.quantizers import apply_bits
+
+N_INPUTS = 128
+
+
+def _digits_x(root, n=N_INPUTS):
+    return np.load(root / "examples" / "digits" / "digits_test.npz")["x"][:n].astype(np.float32)
+
+
+def _check(model, x, tmp_path):
+    design = generate_design(model, tmp_path / "design")
+    meta = json.loads((tmp_path / "design" / "design.json").read_text())
+    for f in ("top", "sources", "in_width", "in_beats", "out_width", "out_beats", "predicted_latency_cycles"):
+        assert f in meta
+    assert all((tmp_path / "design" / s).is_file() for s in meta["sources"])
+    rec = simulate_network(model, design, x, tmp_path / "sim", out_json=tmp_path / "network_sim.json")
+    assert json.loads((tmp_path / "network_sim.json").read_text())["mismatches"] == 0
+    assert rec["inputs"] == len(x) >= N_INPUTS
+    assert rec["runs"] == ["back_to_back", "gaps_and_backpressure"] and rec["tlast_checked"]
+    assert rec["latency_cycles"] == rec["predicted_latency_cycles"]
+    assert rec["ii_cycles"] == rec["predicted_ii_cycles"]
+    return design, rec
+
+
+@pytest.fixture(scope="module")
+def digits_cnn_final(digits_model):
+    model, _ = digits_model
+    layers = discover_layers(model)
+    bits = {"Conv_0": (6, 8), "Conv_1": (4, 6), "MatMul_0": (4, 6), "MatMul_1": (6, 6)}
+    final, changed = apply_bits(model, layers, {l.name: bits[l.name] for l in layers})
+    assert changed
+    return final
+
+
+def test_digits_cnn_mixed_bits_bit_exact(digits_cnn_final, root, tmp_path):
+    design, rec = _check(digits_cnn_final, _digits_x(root), tmp_path)
+    kinds = [s["kind"] for s in design.meta["stages"]]
+    assert kinds.count("window") == 4 and kinds.count("maxpool") == 2 and kinds.count("kernel") == 4
+    # power-of-two scales: every requantiser is a shift
+    assert {s["method"] for s in design.meta["stages"] if s["kind"] == "requant"} == {"multiply_shift"}
+    assert rec["ii_cycles"] == 64                    # one 8x8 input pixel per cycle
+
+
+def test_digits_mlp_mixed_bits_thresholds_bit_exact(root, tmp_path):
+    from examples.suite.models import digits_mlp
+    from ohq_flow.model.export import export_brevitas
+    torch.manual_seed(0)
+    model = export_brevitas(digits_mlp().eval(), [1, 1, 8, 8], tmp_path / "mlp.onnx")
+    layers = discover_layers(model)
+    final, _ = apply_bits(model, layers, {layers[0].name: (4, 6), layers[1].name: (3, 4)})
+    design = generate_design(final, tmp_path / "design", prefer="thresholds")
+    assert {s["method"] for s in design.meta["stages"] if s["kind"] == "requant"} == {"thresholds"}
+    assert design.meta["in_beats"] == 1 and design.meta["predicted_ii_cycles"] == 1
+    rec = simulate_network(final, design, _digits_x(root), tmp_path / "sim")
+    assert rec["mismatches"] == 0 and rec["ii_cycles"] == 1
+    assert rec["latency_cycles"] == rec["predicted_latency_cycles"]
+
+
+def test_mismatch_names_sample_index_and_values():
+    ref = np.zeros((3, 2, 4), dtype=np.int64)
+    rtl = ref.copy()
+    rtl[1, 1, 2] = 5
+    with pytest.raises(FlowError, match=r"input sample 1, output index 6 \(beat 1, channel 2\): expected 0, RTL gave 5"):
+        compare(rtl, ref, np.arange(12).reshape(3, 4), "back_to_back")
+
+
+def test_unsupported_ops_are_named(tmp_path):
+    from brevitas import nn as qnn
+    from ohq_flow.design.graph import require_supported
+    from ohq_flow.model.export import export_brevitas
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+            self.conv = qnn.QuantConv2d(4, 4, 3, padding=1, groups=2, bias=False)
+            self.fc = qnn.QuantLinear(64, 4, bias=False)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(torch.sigmoid(self.conv(self.inp(x))), 1))
+
+    torch.manual_seed(0)
+    model = export_brevitas(Net().eval(), [1, 4, 4, 4], tmp_path / "bad.onnx")
+    problems = check_supported(model)
+    assert any("Sigmoid" in p and "op not supported" in p for p in problems)
+    with pytest.raises(InputError) as exc:
+        require_supported(model)
+    assert exc.value.exit_code == 2 and "Sigmoid" in str(exc.value) and "supported ops" in str(exc.value)
+    # the layers step refuses it up front (build.design is on by default): exit 2, the node named
+    from tests.test_cli import ohq
+    cfg = tmp_path / "flow.yaml"
+    cfg.write_text(f"model: {{qonnx: bad.onnx}}\nboard: pynq-z2\noutput_dir: {tmp_path / 'run'}\n")
+    r = ohq("layers", cfg)
+    assert r.returncode == 2 and "Sigmoid_0" in r.stderr and "build.design: false" in r.stderr, r.stderr
+
+
+def test_residual_cnn_float_per_channel_scales_batchnorm_bit_exact(root, tmp_path):
+    from examples.suite.models import res_cnn
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(res_cnn(), [1, 1, 8, 8], tmp_path / "res.onnx")
+    design, rec = _check(model, _digits_x(root), tmp_path)
+    kinds = [s["kind"] for s in design.meta["stages"]]
+    assert {"fork", "fifo", "add"} <= set(kinds)
+    assert "thresholds" in {s.get("method") for s in design.meta["stages"]}   # float scales + BN + bias
+    fifo = next(s for s in design.meta["stages"] if s["kind"] == "fifo")
+    assert fifo["DEPTH"] >= 8 + 1                   # at least one image row of lead on the conv branch
+
+
+def test_mnist1d_cnn_conv1d_maxpool_bit_exact(tmp_path):
+    from examples.suite.models import mnist1d_cnn
+    from ohq_flow.model.export import export_brevitas
+    torch.manual_seed(0)
+    model = export_brevitas(mnist1d_cnn().eval(), [1, 1, 40], tmp_path / "m1d.onnx")
+    x = np.random.default_rng(0).normal(0, 0.6, size=(N_INPUTS, 1, 40)).astype(np.float32)
+    design, rec = _check(model, x, tmp_path)
+    assert design.meta["in_beats"] == 40 and rec["ii_cycles"] == 40
+
+
+def test_strided_depthwise_pointwise_bit_exact(tmp_path):
+    """MobileNet-style first layers: 3x3 stride-2 conv, 3x3 depthwise, 1x1 pointwise, then average pooling and a
+    final quantiser as the output; float per-channel scales."""
+    from brevitas import nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Uint8ActPerTensorFloat
+    from ohq_flow.model.export import export_brevitas
+    wq = dict(bias=False, weight_quant=Int8WeightPerChannelFloat)
+    aq = dict(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=True)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+            self.c0 = qnn.QuantConv2d(3, 8, 3, stride=2, padding=1, **wq)
+            self.r0 = qnn.QuantReLU(**aq)
+            self.dw = qnn.QuantConv2d(8, 8, 3, padding=1, groups=8, **wq)
+            self.r1 = qnn.QuantReLU(**aq)
+            self.pw = qnn.QuantConv2d(8, 16, 1, **wq)
+            self.r2 = qnn.QuantReLU(act_quant=Uint8ActPerTensorFloat)
+            self.pool = torch.nn.AvgPool2d(2)
+            self.out = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat)
+
+        def forward(self, x):
+            return self.out(self.pool(self.r2(self.pw(self.r1(self.dw(self.r0(self.c0(self.inp(x)))))))))
+
+    torch.manual_seed(0)
+    model = export_brevitas(Net().eval(), [1, 3, 12, 12], tmp_path / "dw.onnx")
+    x = np.random.default_rng(1).normal(size=(N_INPUTS, 3, 12, 12)).astype(np.float32)
+    design, rec = _check(model, x, tmp_path)
+    kinds = [s["kind"] for s in design.meta["stages"]]
+    assert kinds.count("window") == 3 and "sumpool" in kinds     # the 1x1 conv needs no window
+    assert design.meta["out_beats"] == 9 and design.meta["out_elem_bits"] == 8 and rec["ii_cycles"] == 144
