@@ -25,11 +25,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("yosys") is None
 
 
 def _snippet(needle: str) -> str:
-    """The fenced python block of the interop doc that contains ``needle``."""
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
-    found = [b for b in blocks if needle in b]
-    assert len(found) == 1, f"one python snippet with {needle!r} in {DOC}"
-    return found[0]
+    """The fenced python block containing ``needle`` of README.md (where the lead puts it), else of the interop doc."""
+    for doc in (ROOT / "README.md", DOC):
+        blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S) if doc.is_file() else []
+        found = [b for b in blocks if needle in b and re.search(r'^run = "', b, flags=re.M)]
+        if found:
+            assert len(found) == 1, f"one python snippet with {needle!r} in {doc}"
+            return found[0]
+    raise AssertionError(f"no python snippet with {needle!r} and `run = ...` in README.md or {DOC}")
 
 
 def _with_run(code: str, run_dir: Path) -> str:
