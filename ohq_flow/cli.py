@@ -53,18 +53,8 @@ def _load(config: Path):
 
 def _run_ctx(config: Path, force: bool = False):
     """The run context of a config; the run's log also goes to RUN_DIR/ohq_flow.log."""
-    from ohq_flow.pipeline import RunContext
-    cfg = _load(config)
-    try:
-        cfg.output_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(cfg.output_dir / "ohq_flow.log")
-    except OSError as exc:
-        raise InputError(f"output directory {cfg.output_dir} cannot be written ({exc.strerror or exc})",
-                         "set output_dir in the config to a writable directory (and check free disk space)") from None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.INFO)
-    logging.getLogger().addHandler(handler)
-    return RunContext(cfg=cfg, run_dir=cfg.output_dir, force=force)
+    from ohq_flow.pipeline import run_context
+    return run_context(_load(config), force)
 
 
 # ----------------------------------------------------------------------------- config & boards

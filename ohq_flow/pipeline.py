@@ -42,6 +42,23 @@ class RunContext:
         return self.run_dir / name
 
 
+def run_context(cfg: FlowConfig, force: bool = False) -> RunContext:
+    """The run context of a config; the run's log also goes to RUN_DIR/ohq_flow.log (one handler per file)."""
+    log_path = str((cfg.output_dir / "ohq_flow.log").resolve())
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.FileHandler) and h.baseFilename == log_path for h in root.handlers):
+        try:
+            cfg.output_dir.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(log_path)
+        except OSError as exc:
+            raise InputError(f"output directory {cfg.output_dir} cannot be written ({exc.strerror or exc})",
+                             "set output_dir in the config to a writable directory (and check free disk space)") from None
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.INFO)
+        root.addHandler(handler)
+    return RunContext(cfg=cfg, run_dir=cfg.output_dir, force=force)
+
+
 @dataclass
 class Step:
     """A named step: ``run(ctx)`` writes ``outputs`` (paths relative to the run dir)."""

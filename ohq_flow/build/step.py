@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def build(ctx, model, layers) -> dict:
     """Everything under ``final/``; returns the build record (also final/build.json)."""
     from ohq_flow.build.final import accuracy, design_sources, generate_layers, verify_layers, write_top
-    from ohq_flow.build.writeback import hls4ml_precisions
+    from ohq_flow.build.interop import write_finn_bundle, write_hls4ml_bundle
     from ohq_flow.hw.cache import CostCache
     from ohq_flow.hw.rtl.yosys import measure_yosys_cached
     from ohq_flow.model.quantizers import apply_bits
@@ -36,7 +36,6 @@ def build(ctx, model, layers) -> dict:
         tuned_module = None
     else:                                                    # the fine-tuned weights at the chosen bits
         (final, tuned_module), changed = tuned, []
-    atomic_write_json(out / "hls4ml_config.json", hls4ml_precisions(final, layers, assignment))
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     record = {"generator": "da4ml", "measurer": "yosys", "assignment": sol["assignment"], "changed_quant_nodes": changed,
               "predicted": {k: v for k, v in sol["totals"].items()}}
@@ -92,7 +91,8 @@ def build(ctx, model, layers) -> dict:
                 "measured_whole": record["design"]["measured"][k], "glue": record["design"]["glue"][k]}
             for k in ("lut", "ff", "dsp", "bram18")}
     say("build 5/5: whole network as an hls4ml project, g++ C-simulation")
-    record["hls4ml"] = _hls4ml_network(cfg, final, x_verify, out / "hls4ml")
+    record["hls4ml"] = write_hls4ml_bundle(cfg, final, x_verify, out)
+    record["finn"] = write_finn_bundle(cfg, final, layers, sol["assignment"], out)
     board = cfg.board_obj()
     record["board"] = {"name": board.name, "part": board.part, **board.resources.model_dump()}
     atomic_write_json(out / "build.json", record)
@@ -121,27 +121,6 @@ def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dic
             "network_sim": sim, "measured": whole, "glue": glue}
 
 
-def _hls4ml_network(cfg, final, x: np.ndarray, prj_dir: Path) -> dict:
-    """The whole final network as an hls4ml project; its g++ C-simulation against the QONNX executor."""
-    from ohq_flow.hw.generators.hls4ml_gen import compile_and_predict, write_hls4ml_project
-    from ohq_flow.mqe.run import QonnxExecutor
-    from ohq_flow.errors import FlowError
-    board = cfg.board_obj()
-    try:
-        prj = write_hls4ml_project(final, prj_dir, part=board.part, clock_ns=cfg.clock_ns(),
-                                   io_type=cfg.hardware.io_type, reuse_factor=cfg.hardware.reuse_factor)
-    except FlowError as exc:   # e.g. an op hls4ml's QONNX front end cannot convert: the RTL design still stands
-        logging.getLogger("ohq_flow.build").warning("whole-network hls4ml project not generated: %s", exc)
-        return {"status": "not_generated", "error": str(exc)}
-    y_hls = np.asarray(compile_and_predict(prj, x))
-    y_ref = QonnxExecutor(final).reference(x)
-    y_hls = y_hls.reshape(y_ref.shape)
-    return {"status": "ok", "project": str(prj), "samples": int(len(x)),
-            "mismatches": int(np.sum(np.any(y_hls != y_ref, axis=1))),
-            "max_abs_diff": float(np.abs(y_hls - y_ref).max()),
-            "synthesis_command": f'cd {prj} && vitis_hls -f build_prj.tcl "reset=1 csim=0 synth=1 cosim=0 export=1 vsynth=1"'}
-
-
 def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray, module=None) -> dict:
     """The Brevitas module at the chosen bits (the fine-tuned one when given), saved and re-export-checked."""
     from ohq_flow.build.writeback import check_agreement, map_quantizers, save_brevitas, writeback_brevitas
@@ -156,7 +135,8 @@ def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.
     agree = check_agreement(final, reexported, x)
     import shutil
     shutil.rmtree(out / "tmp", ignore_errors=True)
-    return {"state_dict": str(sd), "bit_widths": str(bits_path), **agree}
+    return {"state_dict": str(sd), "bit_widths": str(bits_path), **agree, "factory": b.factory, "kwargs": b.kwargs,
+            "python_path": [str(p) for p in b.python_path], "input_shape": list(b.input_shape)}
 
 
 def _num(v) -> str:

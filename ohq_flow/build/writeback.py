@@ -82,20 +82,34 @@ def writeback_brevitas(module, layers, assignment: dict[str, tuple[int, int]], q
     return out, bits_set
 
 
+def state_dict_with_bits(module) -> dict:
+    """``module.state_dict()`` plus every constant quantizer bit-width (``<quantizer>...bit_width.value``).
+
+    Brevitas leaves constant bit-widths out of the state dict, so a checkpoint loaded into a model
+    built at other bits silently keeps those. With the keys present, a plain strict
+    ``load_state_dict`` restores the bit-widths too (Brevitas loads a present ``value`` buffer).
+    """
+    sd = module.state_dict()
+    for name, sub in module.named_modules():
+        if name.endswith("bit_width_impl.bit_width") and hasattr(sub, "value"):
+            sd[f"{name}.value"] = sub.value.detach().clone()
+    return sd
+
+
 def save_brevitas(module, bits: dict[str, int], out_dir: Path) -> tuple[Path, Path]:
-    """Save the state dict and the per-quantizer bit-widths (``apply_saved_bits`` restores them)."""
+    """Save the state dict (bit-widths included) and ``brevitas_bit_widths.json`` (quantizer path -> bits)."""
     import torch
     out_dir.mkdir(parents=True, exist_ok=True)
     sd_path = out_dir / "brevitas_state_dict.pt"
     tmp = sd_path.with_suffix(".tmp")
-    torch.save(module.state_dict(), tmp)
+    torch.save(state_dict_with_bits(module), tmp)
     tmp.replace(sd_path)
     bits_path = atomic_write_json(out_dir / "brevitas_bit_widths.json", bits)
     return sd_path, bits_path
 
 
 def apply_saved_bits(module, bits_json: Path):
-    """Set a freshly built Brevitas module's quantizer bit-widths from ``brevitas_bit_widths.json``."""
+    """Set a Brevitas module's quantizer bit-widths from ``brevitas_bit_widths.json``."""
     bits = json.loads(Path(bits_json).read_text())
     buffers = _bit_width_buffers(module)
     for path, b in bits.items():
@@ -103,6 +117,14 @@ def apply_saved_bits(module, bits_json: Path):
             raise ModelError(f"{bits_json}: quantizer '{path}' is not in this model", "build the same model definition")
         buffers[path].value.fill_(float(b))
     return module
+
+
+def saved_bits_differ(module, bits_json: Path) -> dict[str, tuple[float, int]]:
+    """Quantizers whose bit-width in ``module`` is not the one in ``brevitas_bit_widths.json``."""
+    bits = json.loads(Path(bits_json).read_text())
+    buffers = _bit_width_buffers(module)
+    return {p: (float(buffers[p].value) if p in buffers else float("nan"), int(b)) for p, b in bits.items()
+            if p not in buffers or float(buffers[p].value) != float(b)}
 
 
 def check_agreement(model_a, model_b, x: np.ndarray) -> dict:
@@ -125,29 +147,3 @@ def check_agreement(model_a, model_b, x: np.ndarray) -> dict:
                 differing.append(node.name)
                 break
     return {"max_output_diff": max_diff, "differing_quant_nodes": sorted(set(differing)), "samples": int(len(x))}
-
-
-def hls4ml_precisions(final_model, layers, assignment: dict[str, tuple[int, int]]) -> dict:
-    """Per-layer hls4ml precisions (ap_fixed / ap_ufixed) implied by the final QONNX quantizers."""
-    cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}, "LayerName": {}}
-    for layer in layers:
-        entry = {}
-        for role, q in (("weight", layer.weight_quant), ("input", layer.input_quant)):
-            if q is None:
-                continue
-            node = final_model.get_node_from_name(q.node)
-            if node is None or node.op_type != "Quant":
-                continue
-            scale = np.asarray(final_model.get_initializer(node.input[1]), dtype=np.float64)
-            bits = int(np.asarray(final_model.get_initializer(node.input[3])).item())
-            signed = q.signed if q.signed is not None else True
-            # fixed point: integer bits = bits + log2(scale) (power-of-two scales); float scales have no exact form
-            e = np.log2(scale.max()) if np.all(scale > 0) else 0.0
-            if abs(e - round(e)) < 1e-9:
-                integer = bits + int(round(e))
-                entry[role] = f"{'ap_fixed' if signed else 'ap_ufixed'}<{bits},{integer}>"
-            else:
-                entry[role] = f"{'ap_int' if signed else 'ap_uint'}<{bits}>  # float scale {scale.ravel()[:1]}"
-        entry["w_bits"], entry["a_bits"] = assignment.get(layer.name, (layer.w_bits, layer.a_bits))
-        cfg["LayerName"][layer.name] = entry
-    return cfg

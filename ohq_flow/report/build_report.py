@@ -265,6 +265,11 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
             text(f"Accuracy on {a['n']} held-out samples: reference {a['reference']:.4f}, final {a['final']:.4f}.")
         if "brevitas" in build:
             text(f"Brevitas write-back re-exported: max output difference {build['brevitas']['max_output_diff']:g}.")
+        peers = [f for f, ok in (("hls4ml: final/hls4ml_config.yml + final/model_hls4ml.onnx", h.get("status") == "ok"),
+                                 ("Brevitas: ohq_flow.load_brevitas(run_dir) or final/brevitas_state_dict.pt", "brevitas" in build),
+                                 ("FINN: final/finn/ (build_dataflow directory with folding_config.json)", "finn" in build)) if ok]
+        if peers:
+            text("For the peer tools: " + "; ".join(peers) + ".")
     else:
         text("missing: final/build.json (run the build step)")
 

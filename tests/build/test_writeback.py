@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from ohq_flow.build.writeback import (apply_saved_bits, check_agreement, hls4ml_precisions, map_quantizers,
-                                      save_brevitas, writeback_brevitas)
+from ohq_flow.build.writeback import (apply_saved_bits, check_agreement, map_quantizers, save_brevitas,
+                                      saved_bits_differ, writeback_brevitas)
 from ohq_flow.model.export import export_brevitas
 from ohq_flow.model.layers import discover_layers
 from ohq_flow.model.quantizers import apply_bits, set_quant_bits
@@ -87,18 +87,15 @@ def test_brevitas_writeback_reexport_equals_written_qonnx(digits_model, tmp_path
     # and the original model is untouched
     assert check_agreement(model, export_brevitas(module, (1, 1, 8, 8), tmp_path / "orig.onnx"), x[:2])["max_output_diff"] == 0.0
     # saved bit-widths restore onto a freshly built module
-    _, bits_path = save_brevitas(module2, bits, tmp_path / "final")
+    sd_path, bits_path = save_brevitas(module2, bits, tmp_path / "final")
     import copy
     fresh = apply_saved_bits(copy.deepcopy(module), bits_path)
     again = export_brevitas(fresh, (1, 1, 8, 8), tmp_path / "again.onnx")
     assert check_agreement(final, again, x[:2])["max_output_diff"] == 0.0
-
-
-def test_hls4ml_precisions_follow_the_quantizers(digits_model):
-    model, _ = digits_model
-    layers = discover_layers(model)
-    final, _ = apply_bits(model, layers, ASSIGN)
-    cfg = hls4ml_precisions(final, layers, ASSIGN)
-    assert cfg["LayerName"]["MatMul_0"]["weight"].startswith("ap_fixed<2,")
-    assert cfg["LayerName"]["MatMul_0"]["input"].startswith("ap_ufixed<5,")
-    assert cfg["LayerName"]["Conv_0"]["input"].startswith("ap_fixed<6,")
+    # the state dict carries the bit-widths: a plain strict load into a W8A8 module gives the chosen design
+    import torch
+    plain = copy.deepcopy(module)
+    assert saved_bits_differ(plain, bits_path)            # built at 8 bits: differs before loading
+    plain.load_state_dict(torch.load(sd_path, weights_only=True))
+    assert saved_bits_differ(plain, bits_path) == {}
+    assert check_agreement(final, export_brevitas(plain, (1, 1, 8, 8), tmp_path / "plain.onnx"), x[:2])["max_output_diff"] == 0.0

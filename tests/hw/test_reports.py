@@ -317,6 +317,18 @@ def test_axi_wrapper_is_the_project_top():
     assert recs[0].module == "myproject_axi" and recs[0].level == "top"
     mp = next(r for r in recs if r.module == "myproject")
     assert mp.level == "module" and mp.latency_min_cycles == 96014
+    # the record says which is the wrapper and which is the network hls4ml reads
+    assert recs[0].wrapper is True and mp.wrapper is False
+    assert {r.network_top for r in recs if r.kind.startswith("hls")} == {"myproject"}
+    assert all(r.top == "myproject_axi" for r in recs if r.kind.startswith("hls"))
+    data = json.loads(records_to_json(recs))
+    assert data[0]["top"] == "myproject_axi" and data[0]["network_top"] == "myproject" and data[0]["wrapper"] is True
+
+
+def test_unwrapped_project_is_its_own_network_top():
+    recs = parse_path(FIX / "vitis_hls-2024.2-hls4ml-cnn-artix7")
+    hls = [r for r in recs if r.kind.startswith("hls")]
+    assert {r.network_top for r in hls} == {"myproject"} and not any(r.wrapper for r in hls)
 
 
 def test_rpt_xml_disagreement_is_noted():

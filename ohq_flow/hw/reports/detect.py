@@ -84,7 +84,8 @@ def parse_report(path: str | Path) -> list[ReportRecord]:
         raise ReportParseError(p, "report holds no records")
     for rec in recs:
         check_record(rec)
-    return recs
+    from .discover import mark_network_top
+    return mark_network_top(recs)
 
 
 # figures that cannot be negative; slack-like figures (WNS, TNS, slack) may be, but must be finite

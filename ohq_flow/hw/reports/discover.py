@@ -2,7 +2,9 @@
 
 For a directory, HLS records of one report folder are merged into one record per module:
 the project top (named by ``csynth.xml``/``csynth.rpt`` when present, else the module with
-the largest LUT+FF) with ``level="top"`` and every other module with ``level="module"``.
+the largest LUT+FF) with ``level="top"`` and every other module with ``level="module"``. Every
+record names ``network_top``: the top itself, or for hls4ml's AXI wrapper (``myproject_axi``, then
+``wrapper: true``) the network it wraps (``myproject``).
 Where several files describe the same module the preferred source is its own ``<m>_csynth.xml``,
 then ``<m>_csynth.rpt``, then ``csynth.xml`` ModuleInformation, the Vitis summary, and the
 parent's instance table; disagreements on core figures are noted on the kept record.
@@ -88,6 +90,23 @@ def _project_top(recs: list[ReportRecord]) -> str | None:
     return max(tops, key=lambda r: ((r.lut or 0) + (r.ff or 0), -len(r.module or ""))).module
 
 
+def _network_top(top: str | None, modules: set[str]) -> str | None:
+    """The module a wrapper top wraps (hls4ml's ``<project>_axi`` -> ``<project>``), else the top itself."""
+    if top and top.endswith("_axi") and top[:-len("_axi")] in modules:
+        return top[:-len("_axi")]
+    return top
+
+
+def mark_network_top(recs: list[ReportRecord]) -> list[ReportRecord]:
+    """Set ``network_top``/``wrapper`` on the HLS records of one report (its modules are all it knows)."""
+    modules = {r.module for r in recs if r.module}
+    for r in recs:
+        if r.kind in ("hls_csynth", "hls_summary") and r.top:
+            r.network_top = _network_top(r.top, modules)
+            r.wrapper = r.level == "top" and r.module == r.top and r.network_top != r.top
+    return recs
+
+
 def _rank(r: ReportRecord) -> tuple:
     name = os.path.basename(r.file)
     own = name.startswith(f"{r.module}_csynth.") or (name == "csynth.xml" and r.level == "top")
@@ -100,6 +119,7 @@ def merge_hls(recs: list[ReportRecord]) -> list[ReportRecord]:
     groups: dict[str, list[ReportRecord]] = defaultdict(list)
     for r in recs:
         groups[r.module or r.top or "?"].append(r)
+    network = _network_top(top, set(groups))
     out = []
     for name, group in groups.items():
         best = min(group, key=_rank)
@@ -111,6 +131,7 @@ def merge_hls(recs: list[ReportRecord]) -> list[ReportRecord]:
                                      if diffs else None) if x)
         out.append(dataclasses.replace(best, top=top or best.top, extra=dict(best.extra),
                                        level="top" if name == top else "module",
+                                       network_top=network or best.top, wrapper=name == top and network != top,
                                        notes=note or None))
     out.sort(key=lambda r: r.level != "top")
     return out

@@ -19,6 +19,8 @@ class ReportRecord:
     file: str
     kind: str  # hls_csynth, hls_summary, vivado_utilization, vivado_timing, hls_export, finn_*
     top: str | None = None
+    network_top: str | None = None  # the module holding the network (top, or the module a wrapper wraps)
+    wrapper: bool = False  # this record is a wrapper top (hls4ml's <project>_axi around <project>)
     tool: str | None = None  # vivado_hls, vitis_hls, vivado, finn
     tool_version: str | None = None
     part: str | None = None
