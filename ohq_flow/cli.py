@@ -63,6 +63,12 @@ def validate(config: Path = typer.Argument(..., help="flow config (YAML)")):
     """Check a config: every problem at once, with its YAML path and a fix hint."""
     cfg = _load(config)
     board = cfg.board_obj()
+    if cfg.model.brevitas is not None:          # import the factory (cheap): a missing module/function is bad input
+        from ohq_flow.model.export import load_factory
+        load_factory(cfg.model.brevitas.factory, cfg.model.brevitas.python_path)
+    from ohq_flow.solve.step import budgets_over_board
+    for warning in budgets_over_board(cfg.budgets.as_dict(), board):
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"{config}: OK — model: {'QONNX ' + str(cfg.model.qonnx) if cfg.model.qonnx else cfg.model.brevitas.factory}, "
                f"board: {board.name} ({board.part}), output: {cfg.output_dir}")
 

@@ -170,14 +170,14 @@ def strategy_options(cfg, run_dir) -> dict:
 def step_solve(ctx: RunContext) -> dict:
     """Selection (the ILP, or solver.strategy): least predicted damage within the budgets -> solution.json, pareto.csv."""
     from ohq_flow.search_space import tie_groups
-    from ohq_flow.solve.step import board_totals, format_result, solve_run
+    from ohq_flow.solve.step import board_budgets, board_totals, format_result, solve_run
 
     cfg = ctx.cfg
     layers = load_layers(ctx)
     pins = {name: (p.w_bits, p.a_bits) for name, p in cfg.search.pinned.items()}
     on_demand = (load_run_model(ctx), cfg) if on_demand_costs(cfg) else None
     sol = solve_run(ctx.path("sensitivity.csv"), None if on_demand else ctx.path("costs.csv"), ctx.run_dir,
-                    budgets=cfg.budgets.as_dict(),
+                    budgets=board_budgets(cfg.budgets.as_dict(), cfg.board_obj()),
                     board=cfg.board_obj(), layers=layers, ties=tie_groups(layers, cfg.search), pins=pins,
                     latency_mode=cfg.budgets.latency_mode, objective=cfg.solver.objective, solver=cfg.solver.backend,
                     time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep, clock_mhz=1000.0 / cfg.clock_ns(),

@@ -22,6 +22,26 @@ def board_totals(board) -> dict[str, float]:
     return {m: board.total(m) for m in METRICS if board.total(m) is not None}
 
 
+RESOURCES = ("lut", "ff", "dsp", "bram18", "uram")
+
+
+def board_budgets(budgets: dict, board) -> dict:
+    """``budgets`` with every resource the board has budgeted at 100% unless the user set it: a design must fit."""
+    totals = board_totals(board)
+    return {**{m: "100%" for m in RESOURCES if totals.get(m)}, **budgets}
+
+
+def budgets_over_board(budgets: dict, board) -> list[str]:
+    """Warnings for absolute resource budgets above the board's total (allowed: e.g. to target a larger part)."""
+    totals, out = board_totals(board), []
+    for m in RESOURCES:
+        v = budgets.get(m)
+        if isinstance(v, (int, float)) and totals.get(m) and v > totals[m]:
+            out.append(f"budgets.{m} = {v:,.0f} is above {board.name}'s {totals[m]:,.0f} {m}: a design within it may not "
+                       "fit this board")
+    return out
+
+
 def layer_meta(layers) -> dict[str, dict]:
     """Per layer: weight count and MACs (for the weight_bits and bops budgets)."""
     return {l.name: {"params": int(math.prod(l.weight_shape)), "macs": l.macs} for l in layers}
