@@ -103,7 +103,13 @@ def step_implement(ctx) -> dict:
     if board.is_ecp5:
         return _implement_ecp5(ctx, board, spec, sources, incs, out)
     from .vivado import implement_vivado
-    osc = board.pins.clock.mhz if board.pins else None
+    if board.pins is None:   # no clock/UART pins in the board file: say so, record it, and let the run go on
+        msg = (f"board file {board.file or board.name} has no 'pins:' section (clock, uart_tx, uart_rx), so no board "
+               "shell and no bitstream can be made for it; add the oscillator and UART pins (see "
+               "ohq_flow/boards/arty-a7-100t.yaml) or target a board that has them (e.g. ulx3s-85f)")
+        print(f"implement: NOT implemented — {msg}")
+        return {"status": _status_only(run_dir, "no_pins", msg, board=board.name, bitstream=None)["status"]}
+    osc = board.pins.clock.mhz
     if icfg.target_mhz and osc and abs(icfg.target_mhz - osc) > 1e-6:
         raise InputError(f"implement.target_mhz {icfg.target_mhz:g}: on {board.name} the shell runs on the board oscillator "
                          f"({osc:g} MHz; no MMCM is generated)", f"remove implement.target_mhz or set it to {osc:g}")

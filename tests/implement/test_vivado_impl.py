@@ -58,10 +58,11 @@ def test_scripts_written_where_vivado_is_missing(tmp_path, no_vivado):
     assert "proc ohq_read_sources" in (work / "read_sources.tcl").read_text()     # sourced from beside impl.tcl
 
 
-def test_board_without_pins_or_with_another_clock_is_bad_input(tmp_path, no_vivado):
+def test_board_without_pins_is_recorded_or_with_another_clock_is_bad_input(tmp_path, no_vivado):
     cfg = make_run(tmp_path / "a", board="pynq-z2")
-    with pytest.raises(InputError, match="no 'pins:' section"):
-        run_implement(cfg)
+    run_implement(cfg)
+    rec = json.loads((tmp_path / "a" / "run" / "final" / "impl" / "impl.json").read_text())
+    assert rec["status"] == "no_pins" and "no 'pins:' section" in rec["message"] and rec["bitstream"] is None
     cfg = make_run(tmp_path / "b", board="arty-a7-100t", implement={"target_mhz": 150})
     with pytest.raises(InputError, match="board oscillator"):
         run_implement(cfg)
