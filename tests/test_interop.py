@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "notes" / "interop.md"
+DOC = ROOT / "docs" / "interop.md"
 NOTEBOOK = ROOT / "examples" / "notebook" / "quickstart.ipynb"
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("yosys") is None or shutil.which("iverilog") is None,
