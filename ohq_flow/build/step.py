@@ -109,9 +109,9 @@ def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dic
     design = generate_design(final, out / "design", latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,
                              clock_ns=cfg.clock_ns(), prefer=cfg.build.requant)
     sim = simulate_network(final, design, x, out / "verify" / "network", simulator=cfg.build.simulator,
-                           out_json=out / "verify" / "network_sim.json")
+                           out_json=out / "verify" / "network_sim.json", timeout_s=max(cfg.hardware.timeout_s, 1800))
     res, cached = measure_yosys_cached(design.sources, design.top, family=board.yosys_family, work_dir=out / "synth_design",
-                                       timeout_s=cfg.hardware.timeout_s, cache_dir=CostCache(cfg.hardware.cache_dir).root)
+                                       timeout_s=max(cfg.hardware.timeout_s, 3600), cache_dir=CostCache(cfg.hardware.cache_dir).root)
     whole = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram18": res.bram18, "carry": res.carry,
              "est_clock_ns": res.est_clock_ns, "log": str(res.log_path), "from_cache": cached}
     glue = {k: whole[k] - kernels_measured[k] for k in ("lut", "ff", "dsp", "bram18", "carry")}

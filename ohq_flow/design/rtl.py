@@ -65,7 +65,7 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
     tw = rq.internal_width(acc_width)
     c = st.inp.channels
     ow = rq.out_bits
-    p = [("C", c), ("AW", acc_width), ("OW", ow), ("TW", tw), ("LO", _vlit(rq.lo, tw)), ("HI", _vlit(rq.hi, tw))]
+    p = [("C", c), ("AW", acc_width), ("ASIGNED", int(bool(st.inp.signed))), ("OW", ow), ("TW", tw), ("LO", _vlit(rq.lo, tw)), ("HI", _vlit(rq.hi, tw))]
     if rq.method == "multiply_shift":
         p += [("MODE", 0), ("S", rq.shift), ("RND", rq.rounding), ("MULT", _vlit(rq.mult, tw)), ("BIAS", _vlit(rq.bias, tw))]
     else:

@@ -88,7 +88,7 @@ class NetworkSim:
     """A compiled testbench of one design for ``n_frames`` frames of given inputs."""
 
     def __init__(self, design: Design, x_int: np.ndarray, work_dir: Path, simulator: str = "auto",
-                 timeout_s: float = 900):
+                 timeout_s: float = 3600):
         self.d, self.meta = design, design.meta
         self.work = Path(work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -162,10 +162,10 @@ def compare(y_rtl: np.ndarray, y_ref: np.ndarray, x_int: np.ndarray, label: str)
 
 
 def simulate_network(model, design: Design, x: np.ndarray, work_dir: Path, simulator: str = "auto",
-                     out_json: Path | None = None, backpressure: bool = True) -> dict:
+                     out_json: Path | None = None, backpressure: bool = True, timeout_s: float = 3600) -> dict:
     """Run the complete design on inputs ``x`` (float, the model's input); exact compare; timing."""
     x_int, y_ref = integer_io(model, design.meta, x)
-    sim = NetworkSim(design, x_int, work_dir, simulator)
+    sim = NetworkSim(design, x_int, work_dir, simulator, timeout_s=timeout_s)
     runs = {"back_to_back": sim.run()}
     if backpressure:
         runs["gaps_and_backpressure"] = sim.run(gap=30, bp=40, seed=7)

@@ -1,4 +1,4 @@
-// Requantisation of C accumulators (AW bits, two's complement) to C output integers (OW bits),
+// Requantisation of C accumulators (AW bits, two's complement, or unsigned if ASIGNED = 0) to C output integers (OW bits),
 // per channel, registered. The parameters are computed and verified exact by ohq_flow.design.
 //   MODE 0 (multiply-shift): t = acc * MULT_c + BIAS_c; q = round(t / 2**S) with rounding RND
 //          (0 floor, 1 half-even, 2 ceil, 3 half-up (ties away from 0), 4 half-down (ties to 0),
@@ -7,7 +7,7 @@
 //   MODE 1 (thresholds): out = LO_c + #{k < NT : acc >= THR_{c,k}} (THR TW-bit signed, ascending).
 `timescale 1ns/1ps
 module ohq_requant #(
-  parameter C = 1, parameter AW = 16, parameter OW = 8, parameter MODE = 0,
+  parameter C = 1, parameter AW = 16, parameter OW = 8, parameter MODE = 0, parameter ASIGNED = 1,
   parameter TW = 32, parameter S = 1, parameter RND = 1, parameter NT = 1,
   parameter [C*TW-1:0] MULT = 0, parameter [C*TW-1:0] BIAS = 0,
   parameter [C*TW-1:0] LO = 0, parameter [C*TW-1:0] HI = 0,
@@ -27,11 +27,12 @@ module ohq_requant #(
   genvar c, k;
   generate
     for (c = 0; c < C; c = c + 1) begin : g_c
-      wire signed [AW-1:0] acc = s_tdata[c * AW +: AW];
+      wire [AW-1:0] raw = s_tdata[c * AW +: AW];
+      wire signed [TW-1:0] accx = ASIGNED ? {{(TW-AW){raw[AW-1]}}, raw} : {{(TW-AW){1'b0}}, raw};
       wire signed [TW-1:0] lo = $signed(LO[c * TW +: TW]);
       wire signed [TW-1:0] hi = $signed(HI[c * TW +: TW]);
       if (MODE == 0) begin : g_ms
-        wire signed [TW-1:0] t = $signed({{(TW-AW){acc[AW-1]}}, acc}) * $signed(MULT[c * TW +: TW])
+        wire signed [TW-1:0] t = accx * $signed(MULT[c * TW +: TW])
                                  + $signed(BIAS[c * TW +: TW]);
         wire signed [TW-1:0] fl = t >>> S;
         wire [S-1:0] r = t[S-1:0];
@@ -53,7 +54,7 @@ module ohq_requant #(
         wire [CNTW-1:0] cnt [0:NT] /* verilator split_var */;
         assign cnt[0] = 0;
         for (k = 0; k < NT; k = k + 1) begin : g_k
-          assign cnt[k + 1] = cnt[k] + ($signed({{(TW-AW){acc[AW-1]}}, acc}) >= $signed(THR[(c * NT + k) * TW +: TW]) ? 1 : 0);
+          assign cnt[k + 1] = cnt[k] + (accx >= $signed(THR[(c * NT + k) * TW +: TW]) ? 1 : 0);
         end
         wire signed [TW-1:0] o = lo + $signed({1'b0, cnt[NT]});
         assign q[c * OW +: OW] = o[OW-1:0];
