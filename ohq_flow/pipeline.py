@@ -116,7 +116,7 @@ def _file_hash(path: Path) -> str | None:
 def code_hash() -> str:
     """Hash of ohq_flow's sources, board files and tool templates: another ohq_flow redoes every step."""
     pkg = Path(__file__).resolve().parent
-    dirs = [pkg] + [d for d in (pkg.parent / "boards", pkg.parent / "templates") if d.is_dir()]
+    dirs = [pkg]   # boards/ and templates/ are package data inside it
     files = sorted(p for d in dirs for p in d.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                    and p.suffix in (".py", ".yaml", ".ys", ".tcl", ".j2", ".v", ".lpf", ".xdc", ".cpp"))
     return sha256_json({str(p.relative_to(pkg.parent)): sha256_file(p) for p in files})

@@ -87,7 +87,7 @@ def test_bad_factory_form_and_duplicate_bits(tmp_path):
 
 def test_board_file_path_accepted(tmp_path, root):
     board = tmp_path / "myboard.yaml"
-    board.write_text((root / "boards" / "arty-a7-100t.yaml").read_text().replace("Arty A7-100T", "My Board"))
+    board.write_text((root / "ohq_flow" / "boards" / "arty-a7-100t.yaml").read_text().replace("Arty A7-100T", "My Board"))
     data = _good(tmp_path)
     data["board"] = "myboard.yaml"
     cfg = parse_config(data, base_dir=tmp_path)

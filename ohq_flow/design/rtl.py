@@ -26,8 +26,9 @@ import numpy as np
 
 from ohq_flow.design.graph import NetworkIR, Stage, build_ir, skip_depth
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
+from ohq_flow.resources import TEMPLATES
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "rtl"
+RTL_BLOCKS = TEMPLATES / "rtl"
 BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v", "ohq_collect.v",
           "ohq_fork.v", "ohq_add.v"]
 MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "sumpool": "ohq_maxreduce", "collect": "ohq_collect",
@@ -169,8 +170,8 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
         for d in st.dst:
             widths[d] = st.out.width
     for b in BLOCKS:
-        shutil.copy(TEMPLATES / b, rtl / b)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), trim_blocks=True, lstrip_blocks=True,
+        shutil.copy(RTL_BLOCKS / b, rtl / b)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(RTL_BLOCKS)), trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     text = env.get_template("ohq_top.v.j2").render(top=top, model_name=model_name, stages=rendered, widths=widths,
                                                      in_width=ir.inp.width, out_width=ir.out.width, out_beats=ir.out.beats,

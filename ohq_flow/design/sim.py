@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ohq_flow.design.rtl import TEMPLATES, Design
+from ohq_flow.design.rtl import RTL_BLOCKS, Design
 from ohq_flow.errors import FlowError, InputError
 from ohq_flow.fileio import atomic_write_bytes, atomic_write_json
 from ohq_flow.hw.tools import run_tool
@@ -99,7 +99,7 @@ class NetworkSim:
         hexw = (m["in_width"] + 3) // 4
         beats = x_int.reshape(-1, m["in_channels"])
         (self.work / "in.hex").write_text("\n".join(f"{_pack(b, m['in_elem_bits']):0{hexw}x}" for b in beats) + "\n")
-        shutil.copy(TEMPLATES / "ohq_tb.v", self.work / "ohq_tb.v")
+        shutil.copy(RTL_BLOCKS / "ohq_tb.v", self.work / "ohq_tb.v")
         params = {"IN_W": m["in_width"], "OUT_W": m["out_width"], "N_IN": len(beats), "N_OUT": self.n * m["out_beats"],
                   "MAXCYC": 50 * (len(beats) + self.n * (m["predicted_latency_cycles"] + m["predicted_ii_cycles"])) + 1000}
         srcs = [str(self.work / "ohq_tb.v")] + [str(design.out_dir / s) for s in m["sources"]]

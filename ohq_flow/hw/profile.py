@@ -22,6 +22,7 @@ import numpy as np
 
 from ohq_flow.errors import InputError
 from ohq_flow.hw.costs import CostRow
+from ohq_flow.resources import TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,6 @@ KEY_SETTINGS = {"yosys": ("latency_cutoff",), "da4ml_estimate": ("latency_cutoff
                 "vitis_hls": ("io_type", "reuse_factor"), "vivado_hls": ("io_type", "reuse_factor"),
                 "vivado": ("latency_cutoff",), "board": ("board_command", "latency_cutoff")}
 # templates a measurer fills (their content is in its cache key)
-_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 KEY_TEMPLATES = {"yosys": ("yosys/synth_xilinx.ys", "yosys/synth_ecp5_ooc.ys"), "vitis_hls": ("vitis_hls/csynth.tcl",),
                  "vivado_hls": ("vitis_hls/csynth.tcl",), "vivado": ("vivado/ooc_synth.tcl",)}
 
@@ -97,7 +97,7 @@ def measurer_key_settings(measurer: str, hw) -> dict:
     from ohq_flow.fileio import sha256_file
     out = {name: getattr(hw, name) for name in KEY_SETTINGS[measurer]}
     for rel in KEY_TEMPLATES.get(measurer, ()):
-        path = _TEMPLATES / rel
+        path = TEMPLATES / rel
         out[f"template:{rel}"] = sha256_file(path) if path.is_file() else None
     return out
 

@@ -31,8 +31,8 @@ from ._run import run_streaming
 from .design import DesignSpec
 from .pll import ecp5_pll
 from .shell import BOARD_TOP, clks_per_bit, shell_params, shell_sources, template_files
+from ohq_flow.resources import TEMPLATES
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SYNTH_TEMPLATE = TEMPLATES / "yosys" / "synth_ecp5.ys"
 LPF_TEMPLATE = TEMPLATES / "ecp5" / "board.lpf"
 PREAMBLE = b"\xff\xff\xbd\xb3"

@@ -9,8 +9,9 @@ from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
 
 from .design import DesignSpec
+from ohq_flow.resources import TEMPLATES
 
-RTL = Path(__file__).resolve().parents[2] / "templates" / "rtl"
+RTL = TEMPLATES / "rtl"
 SHELL_FILES = ("ohq_uart_rx.v", "ohq_uart_tx.v", "ohq_uart_shell.v")
 BOARD_TOP = "ohq_board_top"
 CORE = "ohq_board_core"

@@ -16,8 +16,9 @@ from ohq_flow.hw.tools import run_tool
 
 from .design import DesignSpec
 from .shell import CORE, shell_params, shell_sources
+from ohq_flow.resources import TEMPLATES
 
-HARNESS = Path(__file__).resolve().parents[2] / "templates" / "verilator" / "uart_pty_bridge.cpp"
+HARNESS = TEMPLATES / "verilator" / "uart_pty_bridge.cpp"
 
 
 def build_uart_sim(spec: DesignSpec, sources: list[Path], include_dirs: list[Path], work: Path, *, clks_per_bit: int = 16,

@@ -69,7 +69,7 @@ def test_damaged_part_is_recomputed(digits_model, tmp_path):
 @pytest.fixture
 def ctx(tmp_path):
     (tmp_path / "m.onnx").write_bytes(b"model-v1")
-    board = yaml.safe_load((ROOT / "boards" / "pynq-z2.yaml").read_text())
+    board = yaml.safe_load((ROOT / "ohq_flow" / "boards" / "pynq-z2.yaml").read_text())
     (tmp_path / "myboard.yaml").write_text(yaml.safe_dump(board))
     cfg = parse_config({"model": {"qonnx": "m.onnx"}, "board": "myboard.yaml", "output_dir": "run"}, base_dir=tmp_path)
     return RunContext(cfg=cfg, run_dir=cfg.output_dir)

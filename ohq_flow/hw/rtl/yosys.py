@@ -27,8 +27,9 @@ from pathlib import Path
 from ohq_flow.errors import FlowError, InputError
 from ohq_flow.fileio import atomic_write_json, atomic_write_text, sha256_file, sha256_json
 from ohq_flow.hw.tools import run_tool
+from ohq_flow.resources import TEMPLATES
 
-TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "yosys" / "synth_xilinx.ys"
+TEMPLATE = TEMPLATES / "yosys" / "synth_xilinx.ys"
 ECP5_TEMPLATE = TEMPLATE.with_name("synth_ecp5_ooc.ys")     # family "ecp5": synth_ecp5, LUT4 fabric
 # (clock-to-out + setup, per logic level) in ns — assumptions documented above; ecp5 fitted to
 # post-route nextpnr-ecp5 Fmax of da4ml kernels at speed grade 6 (docs/notes/impl.md)

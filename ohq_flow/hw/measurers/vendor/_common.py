@@ -12,8 +12,8 @@ from typing import Sequence
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
 from ohq_flow.hw.costs import STATUS_OK, CostRow
+from ohq_flow.resources import TEMPLATES
 
-TEMPLATES = Path(__file__).resolve().parents[4] / "templates"
 
 # environment variables (read, never set) naming an installation whose bin/ holds the tool
 TOOL_ENV = {"vitis_hls": ("XILINX_HLS", "XILINX_VITIS"), "vivado_hls": ("XILINX_HLS", "XILINX_VIVADO"),

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationErro
 
 from ohq_flow.errors import InputError
 
-BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
+BOARDS_DIR = Path(__file__).resolve().parent
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram18", "uram")
 # values that reach tool scripts (Yosys, Tcl) are allow-listed: one word, nothing a script could interpret
 PART_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
