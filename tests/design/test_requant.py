@@ -55,11 +55,11 @@ def test_negative_scale_is_refused():
 
 @pytest.mark.parametrize("prefer,in_signed", [("auto", False), ("thresholds", False), ("auto", True)])
 def test_requant_rtl_equals_the_integer_model(tmp_path, prefer, in_signed):
-    """templates/rtl/ohq_requant.v (Icarus) on every input value vs Requant.apply: both methods, (un)signed inputs."""
+    """ohq_flow/templates/rtl/ohq_requant.v (Icarus) on every input value vs Requant.apply: both methods, (un)signed inputs."""
     import shutil
     import subprocess
     from ohq_flow.design.graph import Stage, Stream
-    from ohq_flow.design.rtl import TEMPLATES, _requant_params
+    from ohq_flow.design.rtl import RTL_BLOCKS, _requant_params
     if shutil.which("iverilog") is None:
         pytest.skip("iverilog not installed")
     c, aw = 3, 9
@@ -78,7 +78,7 @@ ohq_requant #({params}) u (.clk(clk), .rst(1'b0), .s_tdata(d), .s_tvalid(1'b1), 
 initial begin $readmemh("in.hex", mem); for (i = 0; i < {len(vals)}; i = i + 1) begin d = mem[i]; #1 clk = 1; #1 clk = 0; $display("Q %h", q); end end
 endmodule
 """)
-    subprocess.run(["iverilog", "-g2012", "-o", "sim.vvp", "tb.v", str(TEMPLATES / "ohq_requant.v")], cwd=tmp_path, check=True)
+    subprocess.run(["iverilog", "-g2012", "-o", "sim.vvp", "tb.v", str(RTL_BLOCKS / "ohq_requant.v")], cwd=tmp_path, check=True)
     out = subprocess.run(["vvp", "-n", "sim.vvp"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     words = [int(l.split()[1], 16) for l in out.splitlines() if l.startswith("Q ")]
     got = np.array([[((w >> (4 * k)) & 15) - 16 * (((w >> (4 * k)) & 15) >> 3) for k in range(c)] for w in words])
