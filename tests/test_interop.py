@@ -160,7 +160,9 @@ def test_flow_api_shares_the_run_and_returns_tables(quickstart):
     cfg_yaml = run_dir / "config.yaml"        # written by the report step: the notebook's config
     flow = ohq_flow.Flow(cfg_yaml, echo=None)
     assert flow.run_dir == run_dir
-    assert flow.run("build") == {s: "skipped" for s in ("export", "layers", "sensitivity", "profile", "solve", "build")}
+    from ohq_flow.steps import STEPS
+    upto = [s.name for s in STEPS][:[s.name for s in STEPS].index("build") + 1]
+    assert flow.run("build") == {s: "skipped" for s in upto}
     layers = flow.layers()
     assert isinstance(layers, pd.DataFrame) and list(layers["name"]) == ["Conv_0", "Conv_1", "MatMul_0", "MatMul_1"]
     sens, costs = flow.sensitivity(), flow.profile()
