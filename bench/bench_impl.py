@@ -8,7 +8,7 @@ packed (ecppack) for the ULX3S 85F at 100 MHz (PLL from 25 MHz) with no cache. T
 is also synthesised out of context by the Yosys measurer (synth_xilinx xc7, and synth_ecp5) for
 its logic depth and clock estimate. Prints a markdown table and writes docs/bench_impl.json.
 
-    cd /work/main && PYTHONPATH=$PWD .venv/bin/python -m bench.bench_impl [--sizes 8 16 32]
+    (from the repository root) .venv/bin/python -m bench.bench_impl [--sizes 8 16 32]
 """
 
 from __future__ import annotations

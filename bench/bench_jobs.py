@@ -5,7 +5,7 @@ input widths) with ``yosys -p "synth_xilinx -family xc7 -flatten -noiopad; stat"
 1 local worker, all cores local, a Dask LocalCluster with all cores, and a fully cached re-run.
 Prints a markdown table and writes ``docs/bench_jobs.json``.
 
-    cd /work/main && .venv/bin/python -m bench.bench_jobs [--jobs 40] [--out docs/bench_jobs.json]
+    (from the repository root) .venv/bin/python -m bench.bench_jobs [--jobs 40] [--out docs/bench_jobs.json]
 """
 
 from __future__ import annotations

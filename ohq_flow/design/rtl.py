@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ohq_flow.errors import FlowError
 from ohq_flow.design.graph import NetworkIR, Stage, build_ir, skip_depth
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
 from ohq_flow.resources import TEMPLATES
@@ -142,7 +143,8 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             st.out.scale = st.out.scale * 2.0 ** (-d.out_frac)
             unit = 2 ** (-d.out_frac)
             if unit != 1 and i + 1 < len(ir.stages) and ir.stages[i + 1].kind == "requant":
-                raise NotImplementedError("kernel output with dropped LSBs feeding a requantiser")
+                raise FlowError(f"kernel {name}: its output drops LSBs and feeds a requantiser, which the generator does not "
+                                "support yet", "set build.design: false (per-layer kernels only) for this model")
             for s in d.sources:
                 if s.parent.name == "static":
                     if s.name in static_seen:
