@@ -68,7 +68,7 @@ def write_config(name: str, rec: dict, run_dir: Path, cache_dir: Path) -> Path:
                                   "input_shape": rec["input_shape"], "python_path": [str(ROOT)]}},
            "board": "pynq-z2", "search": SEARCH,
            "mqe": {"samples": 64, "seed": 0, "inputs": "gaussian", "mean": [0.0], "std": [std], "metric": "kl"},
-           "hardware": {"generator": "da4ml", "cache_dir": str(cache_dir), "timeout_s": 900,
+           "hardware": {"cache_dir": str(cache_dir), "timeout_s": 900,
                         "rules": [{"measurer": "yosys", "max_weights": 4096}, {"measurer": "da4ml_estimate"}]},
            "budgets": {"lut": "100%"},
            "build": {"verify_samples": 64, "eval_npz": str(MODELS_DIR / f"{name}_test.npz")},

@@ -237,15 +237,27 @@ class MQESection(_Strict):
 
 
 # ------------------------------------------------------------------------------------- hardware
-Measurer = Literal["yosys", "da4ml_estimate", "analytic", "vitis_hls", "vivado_hls", "vivado", "board"]
+def _one_of(kind: str, v: str, names: tuple[str, ...]) -> str:
+    """``v`` when it is one of ``names`` (a registry's), else a ValueError with the closest name."""
+    if v not in names:
+        close = difflib.get_close_matches(v, names, n=1)
+        raise ValueError(f"unknown {kind} {v!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                         + f"; one of: {', '.join(names)}")
+    return v
 
 
 class MeasurerRule(_Strict):
     """Use ``measurer`` for layers matching ``layers`` with at most ``max_weights`` weights."""
 
-    measurer: Measurer
+    measurer: str = Field(description="a registered measurer (ohq_flow/hw/measurers/__init__.py)")
     max_weights: PositiveInt | None = None
     layers: list[str] | None = None
+
+    @field_validator("measurer")
+    @classmethod
+    def _measurer(cls, v: str) -> str:
+        from ohq_flow.hw.measurers import NAMES
+        return _one_of("measurer", v, NAMES)
 
 
 def _default_rules() -> list[MeasurerRule]:
@@ -257,7 +269,6 @@ def _default_rules() -> list[MeasurerRule]:
 class HardwareSection(_Strict):
     """How per-layer hardware is generated and measured (OQA)."""
 
-    generator: Literal["da4ml", "hls4ml"] = "da4ml"
     rules: list[MeasurerRule] = Field(default_factory=_default_rules, min_length=1,
                                       description="first matching rule picks the measurer of a layer")
     clock_mhz: PositiveFloat | None = Field(None, description="default: the board's clock")
@@ -277,6 +288,15 @@ class HardwareSection(_Strict):
     @classmethod
     def _cache(cls, v: Path | None, info: ValidationInfo) -> Path | None:
         return _resolve(v, info)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "generator" in data:
+            raise ValueError("hardware.generator was removed: each measurer costs the designs of one generator "
+                             "(yosys, vivado, nextpnr, da4ml_estimate: da4ml RTL; vitis_hls, vivado_hls: hls4ml); "
+                             "delete the key and pick the measurer in hardware.rules")
+        return data
 
     @model_validator(mode="after")
     def _rules_end(self) -> "HardwareSection":
@@ -358,11 +378,7 @@ class SolverSection(_Strict):
     @classmethod
     def _strategy(cls, v: str) -> str:
         from ohq_flow.solve.strategies import NAMES
-        if v not in NAMES:
-            close = difflib.get_close_matches(v, NAMES, n=1)
-            raise ValueError(f"unknown strategy {v!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                             + f"; one of: {', '.join(NAMES)}")
-        return v
+        return _one_of("strategy", v, NAMES)
 
     @field_validator("sweep")
     @classmethod
@@ -376,7 +392,6 @@ class SolverSection(_Strict):
 class BuildSection(_Strict):
     """The final design and its verification."""
 
-    enabled: bool = True
     verify_samples: PositiveInt = 64
     eval_npz: Path | None = Field(None, description="labelled evaluation set (.npz with x, y) for accuracy")
     design: bool = Field(True, description="generate the complete streaming design (final/design/) and simulate it "
@@ -385,6 +400,14 @@ class BuildSection(_Strict):
                                                                 "(auto: Verilator, else Icarus Verilog)")
     requant: Literal["auto", "thresholds"] = Field("auto", description="requantisation: exact multiply-shift where "
                                                    "verified, else thresholds; or thresholds everywhere")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "enabled" in data:
+            raise ValueError("build.enabled was removed (the build step always runs after solve); delete the key "
+                             "(build.design: false skips the complete streaming design)")
+        return data
 
     @field_validator("eval_npz")
     @classmethod
@@ -517,6 +540,19 @@ class FlowConfig(_Strict):
             raise ValueError(f"finetune.enabled needs {' and '.join(missing)}")
         if self.hgq.enabled and (self.data is None or self.model.brevitas is None):
             raise ValueError("hgq.enabled needs a 'data' section and a Brevitas model (model.brevitas)")
+        return self
+
+    @model_validator(mode="after")
+    def _measurers_fit_board(self, info: ValidationInfo) -> "FlowConfig":
+        from ohq_flow.boards import resolve_board
+        from ohq_flow.hw.measurers import get
+        for name in dict.fromkeys(r.measurer for r in self.hardware.rules):
+            m = get(name)
+            if m.check_board is not None:
+                try:
+                    m.check_board(resolve_board(self.board, _base_dir(info)))
+                except InputError as exc:
+                    raise ValueError(f"hardware.rules: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")) from None
         return self
 
     @field_validator("board")
@@ -683,7 +719,6 @@ mqe:
   reference: as_given     # as_given | float | int8 (precision of the layers not being masked)
 
 hardware:
-  generator: da4ml        # da4ml (RTL) | hls4ml (HLS project)
   rules:                  # first match picks the measurer of a layer
     - {measurer: yosys, max_weights: 4096}
     - {measurer: da4ml_estimate, max_weights: 65536}

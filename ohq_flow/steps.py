@@ -55,7 +55,7 @@ def step_layers(ctx: RunContext) -> dict:
     from ohq_flow.model.layers import discover_layers, layers_table, tied_groups
 
     model = load_run_model(ctx)
-    if ctx.cfg.build.enabled and ctx.cfg.build.design:
+    if ctx.cfg.build.design:
         from ohq_flow.design.graph import require_supported
         require_supported(model)
     layers = discover_layers(model, _quant_owners(ctx))

@@ -22,13 +22,8 @@ import numpy as np
 
 from ohq_flow.errors import InputError
 from ohq_flow.hw.costs import CostRow
-from ohq_flow.resources import TEMPLATES
 
 log = logging.getLogger(__name__)
-
-FIDELITY = {"yosys": "post_synth", "da4ml_estimate": "estimate", "analytic": "estimate",
-            "vitis_hls": "hls_estimate", "vivado_hls": "hls_estimate", "vivado": "post_synth", "board": "measured"}
-
 
 @dataclass
 class LayerHW:
@@ -82,24 +77,10 @@ class LayerHW:
         return cls(**d)
 
 
-# hardware settings that change each measurer's result (part of its cache key); the board's part,
-# family and clock, the generator and the tool version are in every key
-KEY_SETTINGS = {"yosys": ("latency_cutoff",), "da4ml_estimate": ("latency_cutoff",), "analytic": ("pe", "simd"),
-                "vitis_hls": ("io_type", "reuse_factor"), "vivado_hls": ("io_type", "reuse_factor"),
-                "vivado": ("latency_cutoff",), "board": ("board_command", "latency_cutoff")}
-# templates a measurer fills (their content is in its cache key)
-KEY_TEMPLATES = {"yosys": ("yosys/synth_xilinx.ys", "yosys/synth_ecp5_ooc.ys"), "vitis_hls": ("vitis_hls/csynth.tcl",),
-                 "vivado_hls": ("vitis_hls/csynth.tcl",), "vivado": ("vivado/ooc_synth.tcl",)}
-
-
 def measurer_key_settings(measurer: str, hw) -> dict:
     """The settings (and template hashes) the cache key of ``measurer`` must hold."""
-    from ohq_flow.fileio import sha256_file
-    out = {name: getattr(hw, name) for name in KEY_SETTINGS[measurer]}
-    for rel in KEY_TEMPLATES.get(measurer, ()):
-        path = TEMPLATES / rel
-        out[f"template:{rel}"] = sha256_file(path) if path.is_file() else None
-    return out
+    from ohq_flow.hw.measurers import get
+    return get(measurer).key_settings_of(hw)
 
 
 def choose_measurer(layer, rules) -> str:
@@ -166,26 +147,23 @@ def n_pixels(layer) -> int:
 
 def tool_version(measurer: str) -> str:
     """Version of the tool behind a measurer (part of the cache key)."""
-    if measurer == "yosys":
-        from ohq_flow.hw.rtl.yosys import yosys_version
-        return yosys_version()
-    import importlib.metadata as md
-    if measurer == "da4ml_estimate":
-        return md.version("da4ml")
-    if measurer in ("vitis_hls", "vivado_hls", "vivado"):
-        import shutil
-        return str(Path(shutil.which(measurer) or measurer).resolve())  # the install path names the version
-    return md.version("ohq_flow")
+    from ohq_flow.hw.measurers import get
+    return get(measurer).version()
 
 
 def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys") -> LayerHW:
     """The payload of one cost job."""
+    from ohq_flow.hw.generators import get as get_generator
     from ohq_flow.hw.layer_matrix import kernel_matrix
+    from ohq_flow.hw.measurers import get as get_measurer
     board = cfg.board_obj()
     a_signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
     extra = {"layer": layer, "io_type": cfg.hardware.io_type, "reuse_factor": cfg.hardware.reuse_factor,
              "board_command": cfg.hardware.board_command}
-    if measurer in ("vitis_hls", "vivado_hls"):
+    m = get_measurer(measurer)
+    if m.payload is not None:
+        extra.update(m.payload(cfg))
+    if m.generator is not None and get_generator(m.generator).needs_layer_onnx:
         from ohq_flow.hw.extract import extract_layer
         extra["layer_onnx"] = extract_layer(model, layer, w_bits, a_bits).model.SerializeToString()
     return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=kernel_matrix(model, layer, w_bits), w_bits=w_bits,
@@ -199,7 +177,7 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
     from ohq_flow.hw.cache import make_key
     from ohq_flow.hw.jobs import Job
     from ohq_flow.hw.extract import layer_subgraph_hash
-    from ohq_flow.hw.oqa_jobs import JOB_FUNCTIONS, REQUIRED_TOOL
+    from ohq_flow.hw.measurers import get as get_measurer
     from ohq_flow.hw.tools import find_tool
 
     hw = cfg.hardware
@@ -208,19 +186,18 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
     versions: dict[str, str] = {}
     for layer in layers:
         measurer = choose_measurer(layer, hw.rules)
-        if measurer in REQUIRED_TOOL and measurer not in versions:
-            find_tool(REQUIRED_TOOL[measurer], f"hardware.rules picks '{measurer}' for layer {layer.name}: put the tool on "
-                      "PATH (source the Xilinx settings64.sh, or mount /tools/Xilinx in the Docker image) or choose "
-                      "yosys / da4ml_estimate / analytic")
+        m = get_measurer(measurer)
+        if m.tool is not None and measurer not in versions:
+            find_tool(m.tool, f"hardware.rules picks '{measurer}' for layer {layer.name}: {m.tool_hint}")
         if measurer not in versions:
             versions[measurer] = tool_version(measurer)
         lhash = layer_subgraph_hash(model, layer)
         for w, a in space[layer.name]:
             settings = measurer_key_settings(measurer, hw)
-            key = make_key(layer=lhash, w_bits=w, a_bits=a, generator=hw.generator, measurer=measurer, settings=settings,
+            key = make_key(layer=lhash, w_bits=w, a_bits=a, generator=m.generator, measurer=measurer, settings=settings,
                            part=board.part, family=board.yosys_family, clock_ns=cfg.clock_ns(),
                            tool_version=versions[measurer], **(cache_key_extra or {}))
-            jobs.append(Job(key=key, layer=layer.name, w_bits=w, a_bits=a, fn=JOB_FUNCTIONS[measurer],
+            jobs.append(Job(key=key, layer=layer.name, w_bits=w, a_bits=a, fn=m.run,
                             payload=layer_hw(model, layer, w, a, cfg, measurer).to_json(), timeout_s=hw.timeout_s,
                             workdir=work_root / layer.name / f"w{w}a{a}_{measurer}"))
     return jobs

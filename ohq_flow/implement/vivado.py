@@ -12,7 +12,7 @@ from typing import Callable
 from ohq_flow.boards import Board
 from ohq_flow.errors import FlowError, InputError, ReportParseError
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
-from ohq_flow.hw.measurers.vendor._common import TEMPLATES, tool_argv, write_tcl_params
+from ohq_flow.hw.measurers.xilinx._common import TEMPLATES, tool_argv, write_tcl_params
 from ohq_flow.hw.tools import run_tool
 
 from .design import DesignSpec

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from ohq_flow.errors import FlowError, InputError
-from ohq_flow.hw.measurers.vendor import measure_vitis_hls, measure_vivado_ooc, record_to_row, tool_argv
-from ohq_flow.hw.measurers.vendor._common import tcl_value
+from ohq_flow.hw.measurers.xilinx import measure_vitis_hls, measure_vivado_ooc, record_to_row, tool_argv
+from ohq_flow.hw.measurers.xilinx._common import tcl_value
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 HLS_CASE = FIX / "vitis_hls-2021.1-hls4ml-arrhythmia-mlp-z7007s"

@@ -91,7 +91,7 @@ def test_sensitivity_table_refuses_impossible_damage(tmp_path, col, cell):
 def test_yosys_zero_cells_for_a_layer_that_needs_adders_is_a_failure(tmp_path):
     import numpy as np
     from ohq_flow.errors import FlowError
-    from ohq_flow.hw.oqa_jobs import check_not_empty
+    from ohq_flow.hw.measurers.yosys import check_not_empty
     from ohq_flow.hw.profile import LayerHW
     from ohq_flow.hw.rtl.yosys import YosysResult
     empty = YosysResult(0, 0, 0, 0, 0.0, 0, 1.0, {}, "0.0", 0.1, tmp_path / "y.log")

@@ -55,7 +55,7 @@ def test_paths_with_control_characters_are_refused(tmp_path, key):
 
 
 def test_tcl_values_refuse_control_characters():
-    from ohq_flow.hw.measurers.vendor._common import tcl_value
+    from ohq_flow.hw.measurers.xilinx._common import tcl_value
     assert tcl_value("/a dir/with space.v") == "{/a dir/with space.v}"
     for bad in ("a\nb", "a\x00b", "a\tb", "a}b", "a$b", "[exec id]"):
         with pytest.raises(InputError):

@@ -129,14 +129,13 @@ def test_run_directory_is_locked(ctx):
 
 
 def test_cost_cache_key_holds_each_measurers_settings():
-    from ohq_flow.config import Measurer
-    from ohq_flow.hw.profile import KEY_SETTINGS, measurer_key_settings
-    import typing
-    assert set(typing.get_args(Measurer)) == set(KEY_SETTINGS)
+    from ohq_flow.hw.measurers import NAMES, get
+    from ohq_flow.hw.profile import measurer_key_settings
+    assert all(get(name).name == name for name in NAMES)            # every registered measurer loads
     base = HardwareSection()
     for measurer, field, value in (("vitis_hls", "io_type", "io_stream"), ("vivado_hls", "reuse_factor", 4),
                                    ("board", "board_command", ["other", "{layer}"]), ("analytic", "pe", 2),
-                                   ("yosys", "latency_cutoff", 2.0)):
+                                   ("yosys", "latency_cutoff", 2.0), ("nextpnr", "latency_cutoff", 2.0)):
         changed = base.model_copy(update={field: value})
         assert measurer_key_settings(measurer, changed) != measurer_key_settings(measurer, base), (measurer, field)
     assert any(k.startswith("template:") for k in measurer_key_settings("yosys", base))
@@ -150,7 +149,7 @@ def _profile_config(tmp_path: Path, marks: Path, qonnx: Path) -> Path:
     cfg["search"] = {"weight_bits": [4], "act_bits": [8]}
     cfg["hardware"] = {"rules": [{"measurer": "board"}], "board_command": ["sh", "-c", script, "{layer}"],
                        "cache_dir": str(tmp_path / "cache"), "workers": 2}
-    cfg["build"] = {"enabled": False}
+    cfg["build"] = {"design": False}
     cfg.pop("budgets"), cfg.pop("solver")
     cfg["output_dir"] = str(tmp_path / "run")
     path = tmp_path / "flow.yaml"

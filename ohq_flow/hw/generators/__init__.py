@@ -1,1 +1,25 @@
-"""Per-layer design generators: hls4ml projects (``hls4ml_gen``); da4ml RTL lives in ``ohq_flow.hw.rtl``."""
+"""Per-layer design generators (see :class:`~ohq_flow.hw.generators.base.Generator`): ``da4ml`` (RTL of the
+kernel's constant matrix-vector product) and ``hls4ml`` (an HLS project of the extracted layer).
+
+Adding one is one file defining ``GENERATOR`` plus its line in :data:`REGISTRY`; a measurer names
+the generator whose designs it costs (``Measurer.generator``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# name -> "module[:attribute]" (attribute default: GENERATOR); imported only when used
+REGISTRY = {
+    "da4ml": "ohq_flow.hw.generators.da4ml",
+    "hls4ml": "ohq_flow.hw.generators.hls4ml_gen",
+}
+NAMES = tuple(REGISTRY)
+
+
+def get(name: str):
+    """The :class:`~ohq_flow.hw.generators.base.Generator` registered as ``name``."""
+    if name not in REGISTRY:
+        raise KeyError(f"unknown generator {name!r}; one of: {', '.join(NAMES)}")
+    module, _, attr = REGISTRY[name].partition(":")
+    return getattr(importlib.import_module(module), attr or "GENERATOR")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ohq_flow.errors import FlowError, InputError
 from ohq_flow.hw.costs import CostRow
+from ohq_flow.hw.measurers.base import Measurer
 from ohq_flow.hw.tools import run_tool
 
 PLACEHOLDERS = ("layer", "w_bits", "a_bits", "project")
@@ -81,3 +82,15 @@ def measure_board(argv: list[str], *, layer: str, w_bits: int, a_bits: int, log_
                   tool=text.get("tool", Path(cmd[0]).name), tool_version=text.get("tool_version", ""),
                   part=text.get("part", ""), log_path=str(res.log_path), elapsed_s=res.elapsed_s, **values)
     return row
+
+
+# ------------------------------------------------------------------------------ the board measurer
+def run(ctx) -> CostRow:
+    """Measured latency from the user's board command (argument list, placeholders substituted)."""
+    from ohq_flow.hw.profile import LayerHW
+    p = LayerHW.from_json(ctx.payload)
+    return measure_board(p.extra["board_command"], layer=p.layer, w_bits=p.w_bits, a_bits=p.a_bits,
+                         log_path=ctx.workdir / "board.log", timeout_s=ctx.remaining_s(), project=str(ctx.workdir))
+
+
+MEASURER = Measurer(name="board", fidelity="measured", run=run, key_settings=("board_command", "latency_cutoff"))

@@ -13,9 +13,10 @@ from typing import Sequence
 
 from ohq_flow.errors import FlowError, InputError, ReportParseError
 from ohq_flow.hw.costs import CostRow
+from ohq_flow.hw.measurers.base import Measurer
 from ohq_flow.hw.tools import run_tool
 
-from ._common import TEMPLATES, check_files, record_to_row, tool_argv, write_tcl_params
+from ._common import TEMPLATES, VENDOR_TOOL_HINT, check_files, record_to_row, tool_argv, tool_path_version, write_tcl_params
 
 TEMPLATE = TEMPLATES / "vivado" / "ooc_synth.tcl"
 PARAMS_FILE = "ohq_ooc_params.tcl"
@@ -72,3 +73,26 @@ def measure_vivado_ooc(rtl_files: Sequence[str | os.PathLike], top: str, part: s
     row.latency_ns = latency_cycles * row.clock_ns if latency_cycles is not None else None
     row.elapsed_s = res.elapsed_s
     return row
+
+
+# ---------------------------------------------------------------------------- the vivado measurer
+def run(ctx) -> CostRow:
+    """da4ml RTL of the layer kernel, Vivado out-of-context synthesis (utilisation + timing)."""
+    from ohq_flow.hw.generators.da4ml import generate_cmvm_rtl
+    from ohq_flow.hw.profile import LayerHW, streaming
+    p = LayerHW.from_json(ctx.payload)
+    design = generate_cmvm_rtl(p.w_int, w_bits=p.w_bits, a_bits=p.a_bits, a_signed=p.a_signed, out_dir=ctx.workdir / "rtl",
+                               latency_cutoff=p.latency_cutoff, part=p.part, clock_ns=p.clock_ns)
+    srcs = [s for s in design.sources if not s.name.endswith("_wrapper.v")]
+    row = measure_vivado_ooc(srcs, design.top, p.part, p.clock_ns, ctx.workdir / "vivado.log", ctx.remaining_s(),
+                             work_dir=ctx.workdir / "vivado", layer=p.layer, w_bits=p.w_bits, a_bits=p.a_bits,
+                             latency_cycles=float(design.latency_cycles), ii_cycles=1.0)
+    return streaming(row, p.pixels)
+
+
+def _version() -> str:
+    return tool_path_version("vivado")
+
+
+MEASURER = Measurer(name="vivado", fidelity="post_synth", run=run, version=_version, key_settings=("latency_cutoff",),
+                    key_templates=("vivado/ooc_synth.tcl",), tool="vivado", tool_hint=VENDOR_TOOL_HINT, generator="da4ml")

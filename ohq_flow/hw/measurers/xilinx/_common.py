@@ -116,3 +116,13 @@ def check_files(paths: Sequence[str | os.PathLike], what: str) -> list[Path]:
     if missing:
         raise InputError(f"{what}: file(s) not found: {', '.join(missing)}")
     return out
+
+
+VENDOR_TOOL_HINT = ("put the tool on PATH (source the Xilinx settings64.sh, or mount /tools/Xilinx in the Docker "
+                    "image) or choose yosys / da4ml_estimate / analytic")
+
+
+def tool_path_version(tool: str) -> str:
+    """The resolved install path of ``tool`` (it names the version; part of the cache key)."""
+    import shutil
+    return str(Path(shutil.which(tool) or tool).resolve())

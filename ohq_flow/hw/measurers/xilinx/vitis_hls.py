@@ -8,13 +8,15 @@ read from ``<project>_prj/<solution>/syn/report/<top>_csynth.xml`` with the repo
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 from ohq_flow.errors import FlowError, InputError, ReportParseError
 from ohq_flow.hw.costs import CostRow
+from ohq_flow.hw.measurers.base import Measurer
 from ohq_flow.hw.tools import run_tool
 
-from ._common import TEMPLATES, record_to_row, tool_argv, write_tcl_params
+from ._common import TEMPLATES, VENDOR_TOOL_HINT, record_to_row, tool_argv, tool_path_version, write_tcl_params
 
 TEMPLATE = TEMPLATES / "vitis_hls" / "csynth.tcl"
 PARAMS_FILE = "ohq_csynth_params.tcl"
@@ -85,3 +87,37 @@ def measure_vitis_hls(project_dir: str | os.PathLike, *, tool: str = "vitis_hls"
 def measure_vivado_hls(project_dir: str | os.PathLike, **kw) -> CostRow:
     """:func:`measure_vitis_hls` with Vivado HLS."""
     return measure_vitis_hls(project_dir, tool="vivado_hls", **kw)
+
+
+# ------------------------------------------------------------------ the vitis_hls / vivado_hls measurers
+def _hls_job(ctx, tool: str) -> CostRow:
+    """hls4ml project of the extracted layer, C-synthesised by Vitis/Vivado HLS."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    import onnx
+    from ohq_flow.hw.generators.hls4ml_gen import write_hls4ml_project
+    from ohq_flow.hw.profile import LayerHW
+    p = LayerHW.from_json(ctx.payload)
+    layer_model = ModelWrapper(onnx.load_from_string(p.extra["layer_onnx"]))
+    project = write_hls4ml_project(layer_model, ctx.workdir / "hls4ml", part=p.part, clock_ns=p.clock_ns,
+                                   io_type=p.extra["io_type"], reuse_factor=p.extra["reuse_factor"])
+    row = measure_vitis_hls(project, tool=tool, log_path=ctx.workdir / f"{tool}.log", timeout_s=ctx.remaining_s(),
+                            layer=p.layer, w_bits=p.w_bits, a_bits=p.a_bits, part=p.part, clock_ns=p.clock_ns)
+    return row
+
+
+def run_vitis_hls(ctx) -> CostRow:
+    return _hls_job(ctx, "vitis_hls")
+
+
+def run_vivado_hls(ctx) -> CostRow:
+    return _hls_job(ctx, "vivado_hls")
+
+
+def _hls_measurer(tool: str, run) -> Measurer:
+    return Measurer(name=tool, fidelity="hls_estimate", run=run, version=partial(tool_path_version, tool),
+                    key_settings=("io_type", "reuse_factor"), key_templates=("vitis_hls/csynth.tcl",), tool=tool,
+                    tool_hint=VENDOR_TOOL_HINT, generator="hls4ml")
+
+
+VITIS_HLS = _hls_measurer("vitis_hls", run_vitis_hls)
+VIVADO_HLS = _hls_measurer("vivado_hls", run_vivado_hls)
