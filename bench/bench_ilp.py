@@ -24,7 +24,7 @@ import pulp
 
 from bench.run_all import cpu_model
 from ohq_flow.fileio import atomic_write_json
-from ohq_flow.solve import ilp
+from ohq_flow.solve import ilp, milp
 from ohq_flow.solve.problem import Candidate, Problem
 
 BITS = range(2, 9)
@@ -66,15 +66,11 @@ def timed(n_layers: int, n_budgets: int, solver: str = "cbc", budget_set: str = 
     base = instance(n_layers)
     metrics = ["lut", "latency_cycles", "dsp"][:n_budgets]
     p = Problem(base.candidates, budgets_for(base, metrics, BUDGET_SETS[budget_set]), solver=solver,
-                time_limit_s=TIME_LIMIT_S)
-    ilp.PRUNE_DOMINATED = prune
-    try:
-        kept = sum(len(v) for v in ilp._active(p, p.budgets, "damage").values())
-        t0 = time.perf_counter()
-        sol = ilp.solve(p, diagnose=False)
-        seconds = time.perf_counter() - t0
-    finally:
-        ilp.PRUNE_DOMINATED = True
+                time_limit_s=TIME_LIMIT_S, prune_dominated=prune)
+    kept = sum(len(v) for v in milp._active(p, p.budgets, "damage").values())
+    t0 = time.perf_counter()
+    sol = ilp.solve(p, diagnose=False)
+    seconds = time.perf_counter() - t0
     binding = [m for m in metrics if sol.totals and sol.totals[m] >= 0.999 * p.budgets[m]]
     return {"layers": n_layers, "candidates": 49, "budgets": "+".join(metrics), "set": budget_set, "solver": solver,
             "pruned": prune, "kept_binaries": kept, "status": sol.status, "binding": "+".join(binding) or "-",

@@ -13,7 +13,7 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ohq_flow.solve.ilp import _TOL, run_model, totals_of
+from ohq_flow.solve.milp import TOL, run_model, totals_of
 from ohq_flow.solve.problem import LATENCY_METRICS, Candidate, Problem
 
 
@@ -175,7 +175,7 @@ def diagnose(problem: Problem) -> Diagnosis:
         d.cheapest[metric] = asg
         if status != "optimal":
             d.inexact.append(metric)
-        if d.minimum[metric] > limit + _TOL * max(1.0, abs(limit)):
+        if d.minimum[metric] > limit + TOL * max(1.0, abs(limit)):
             d.impossible.append(metric)
             b = bottleneck(problem, metric, d.minimum[metric])
             if b is not None:

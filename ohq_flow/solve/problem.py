@@ -108,6 +108,7 @@ class Problem:
     objective: str = "kl"
     clock_mhz: float | None = None                   # cap on the design clock (MHz)
     minimize: str | None = None                      # None: the damage; else a metric (reverse problem)
+    prune_dominated: bool = True                     # off only to measure what pruning saves (bench/bench_ilp.py)
 
     def __post_init__(self) -> None:
         self.ties = [normalize_tie(t) for t in self.ties]
