@@ -32,7 +32,6 @@ from ohq_flow.fileio import atomic_write_json
 META_FILE = "ohq_project.json"
 CONFIG_FILE = "ohq_hls4ml_config.json"
 PREPARED_FILE = "ohq_layer_prepared.onnx"
-_GRAPHS: dict[str, object] = {}  # project dir -> hls4ml ModelGraph converted in this process
 PROJECT_NAME = "myproject"
 
 
@@ -110,20 +109,17 @@ def _convert(prepared, out_dir: Path, settings: dict, what: str, cfg: dict | Non
         ops = sorted({n.op_type for n in prepared.graph.node})
         raise FlowError(f"hls4ml could not convert layer graph {what} (ops {ops}): "
                         f"{type(exc).__name__}: {str(exc).strip()[:400]}",
-                        "use the da4ml generator for this layer (hardware.generator: da4ml)") from None
-    _GRAPHS[str(out_dir)] = hm
+                        "cost this layer with a measurer of da4ml RTL instead (hardware.rules: yosys or "
+                        "da4ml_estimate for it)") from None
     return hm, cfg
 
 
 def _graph(project: Path):
-    """The project's ModelGraph: from this process, else re-converted from the saved files."""
-    key = str(project)
-    if key not in _GRAPHS:
-        from qonnx.core.modelwrapper import ModelWrapper
-        saved = json.loads((project / CONFIG_FILE).read_text())
-        _convert(ModelWrapper(str(project / PREPARED_FILE)), project, saved["settings"], project.name,
-                 cfg=saved["hls_config"])
-    return _GRAPHS[key]
+    """The project's ModelGraph, converted again from the saved files (no state kept between calls)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    saved = json.loads((project / CONFIG_FILE).read_text())
+    return _convert(ModelWrapper(str(project / PREPARED_FILE)), project, saved["settings"], project.name,
+                    cfg=saved["hls_config"])[0]
 
 
 def write_hls4ml_project(layer_model, out_dir, *, part: str, clock_ns: float, io_type: str = "io_parallel",
