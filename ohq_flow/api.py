@@ -139,7 +139,8 @@ class Flow:
         if budgets or sweep is not None:
             self._update_config(budgets or {}, sweep)
         self.run("solve")
-        doc = json.loads(self.ctx.path("solution.json").read_text())
+        from ohq_flow.tables.solution import read_solution
+        doc = read_solution(self.ctx.path("solution.json"))
         assignment = pd.DataFrame([{"layer": k, **v} for k, v in doc.get("assignment", {}).items()],
                                   columns=["layer", "w_bits", "a_bits"])
         return Solution(status=doc["status"], objective=doc.get("objective"), assignment=assignment,

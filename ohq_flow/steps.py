@@ -124,7 +124,7 @@ def step_profile(ctx: RunContext) -> dict:
     rows, summary = run_profile(load_run_model(ctx), layers, run_space(ctx), ctx.cfg, ctx.run_dir)
     notes = []
     if ctx.cfg.search.folds != "off":
-        from ohq_flow.hw.costs import write_costs
+        from ohq_flow.tables.costs import write_costs
         from ohq_flow.hw.measurers.analytic.folds import calibration_check, expand_folds
         rows, fold_report = expand_folds(rows, layers, ctx.cfg.search.folds, ctx.cfg.search.max_folds,
                                          ctx.cfg.board_obj().yosys_family)

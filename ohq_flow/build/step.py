@@ -21,12 +21,13 @@ def build(ctx, model, layers) -> dict:
     from ohq_flow.hw.cache import CostCache
     from ohq_flow.hw.rtl.yosys import measure_yosys_cached
     from ohq_flow.model.quantizers import apply_bits
+    from ohq_flow.tables.solution import read_solution
     from ohq_flow.mqe.run import load_npz_inputs, synthetic_inputs
 
     cfg = ctx.cfg
     out = ctx.path("final")
     out.mkdir(parents=True, exist_ok=True)
-    sol = json.loads(ctx.path("solution.json").read_text())
+    sol = read_solution(ctx.path("solution.json"))
     assignment = {l: (v["w_bits"], v["a_bits"]) for l, v in sol["assignment"].items()}
     from ohq_flow.train.finetune import final_model_for_build
     tuned = final_model_for_build(ctx, out / "model.onnx")   # None without a fine-tune
@@ -37,7 +38,10 @@ def build(ctx, model, layers) -> dict:
     else:                                                    # the fine-tuned weights at the chosen bits
         (final, tuned_module), changed = tuned, []
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
-    record = {"generator": "da4ml", "measurer": "yosys", "assignment": sol["assignment"], "changed_quant_nodes": changed,
+    from ohq_flow.hw.generators import get as get_generator
+    kernels = get_generator("da4ml")               # the build's layer kernels are da4ml RTL, measured by Yosys below
+    record = {"generator": kernels.name, "generator_version": kernels.version(), "measurer": None,
+              "assignment": sol["assignment"], "changed_quant_nodes": changed,
               "predicted": {k: v for k, v in sol["totals"].items()}}
     if tuned is not None:
         record["finetune"] = json.loads(ctx.path("finetune/finetune.json").read_text())
@@ -63,6 +67,9 @@ def build(ctx, model, layers) -> dict:
     res, cached = measure_yosys_cached(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
                                        work_dir=out / "synth", timeout_s=cfg.hardware.timeout_s,
                                        cache_dir=CostCache(cfg.hardware.cache_dir).root)
+    family = cfg.board_obj().yosys_family
+    record["measurer"] = {"name": "yosys", "tool": f"yosys {res.version}",
+                          "script": "synth_ecp5" if family == "ecp5" else f"synth_xilinx -family {family}"}
     record["measured"] = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram18": res.bram18, "carry": res.carry,
                           "latency_cycles_kernels": sum(d.latency_cycles for d in designs.values()),
                           "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path),
@@ -145,7 +152,9 @@ def _num(v) -> str:
 
 def format_build(record: dict) -> str:
     """Predicted vs measured, verification and accuracy, for a terminal."""
-    lines = ["final design (da4ml RTL, Yosys):", "  metric      predicted    measured"]
+    m = record.get("measurer") or {}
+    lines = [f"final design ({record.get('generator', '?')} RTL, {m.get('script') or m.get('name') or '?'}):",
+             "  metric      predicted    measured"]
     for k in ("lut", "ff", "dsp", "bram18"):
         p, m = record["predicted"].get(k), record["measured"].get(k)
         if p is not None or m is not None:

@@ -65,7 +65,7 @@ def _die_with_parent() -> None:
 
 
 def _check_row(fn, spec, row):
-    from ohq_flow.hw.costs import CostRow
+    from ohq_flow.tables.costs import CostRow
     if not isinstance(row, CostRow):
         raise TypeError(f"{fn.__qualname__} returned {type(row).__name__}, not a CostRow")
     if (row.w_bits, row.a_bits) != (spec["w_bits"], spec["a_bits"]):
@@ -78,7 +78,7 @@ def _check_row(fn, spec, row):
 def run(fn_name: str, spec_file: Path, result_file: Path) -> int:
     """Run the job (in this process); write its row to ``result_file``. Returns the exit code."""
     from ohq_flow.fileio import atomic_write_json
-    from ohq_flow.hw.costs import STATUS_FAILED, CostRow, row_problems
+    from ohq_flow.tables.costs import STATUS_FAILED, CostRow, row_problems
     from ohq_flow.hw.jobs import JobContext, format_exception_line, resolve_function
     for p in os.environ.get("OHQ_JOB_SYS_PATH", "").split(os.pathsep):
         if p and p not in sys.path:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ohq_flow.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes
-from ohq_flow.hw.costs import STATUS_OK, CostRow, row_from_dict
+from ohq_flow.tables.costs import STATUS_OK, CostRow, row_from_dict
 
 log = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal
 
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
-from ohq_flow.hw.costs import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT, CostRow, row_from_dict
+from ohq_flow.tables.costs import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT, CostRow, row_from_dict
 
 if TYPE_CHECKING:
     from ohq_flow.hw.cache import CostCache

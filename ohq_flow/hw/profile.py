@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ohq_flow.errors import InputError
-from ohq_flow.hw.costs import CostRow
+from ohq_flow.tables.costs import CostRow
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
 def run_profile(model, layers, space, cfg, run_dir: Path, *, progress: bool = True):
     """Fill costs.csv/costs.json for every (layer, candidate): cached, parallel, incremental."""
     from ohq_flow.hw.cache import CostCache
-    from ohq_flow.hw.costs import write_costs
+    from ohq_flow.tables.costs import write_costs
     from ohq_flow.hw.jobs import run_jobs
 
     hw = cfg.hardware

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ohq_flow.solve.sensitivity_table import SensitivityRow
+from ohq_flow.tables.sensitivity import SensitivityRow
 
 ZERO_DAMAGE = 1e-9           # below this a KL/MSE is "no damage"
 FLAT_RELATIVE = 1e-6         # reference logits varying less than this (relative) across samples are constant

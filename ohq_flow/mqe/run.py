@@ -19,9 +19,7 @@ candidate list never reuses them.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
 import math
 from pathlib import Path
@@ -31,10 +29,10 @@ import numpy as np
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
 from ohq_flow.model.quantizers import apply_bits
-from ohq_flow.solve.sensitivity_table import SensitivityRow
+from ohq_flow.tables.sensitivity import SensitivityRow, read_sensitivity_rows, write_sensitivity
 
 log = logging.getLogger(__name__)
-COLUMNS = ["layer", "w_bits", "a_bits", "kl", "mse", "n_samples", "seed", "mode", "monotonic_violation"]
+DIGITS = 10          # significant digits of the damage values in sensitivity.csv and the parts
 
 
 # ------------------------------------------------------------------------- synthetic inputs
@@ -195,25 +193,12 @@ def make_executor(kind: str, model, threads: int | None = None, layers=None):
 
 
 # ------------------------------------------------------------------------- the run
-def _rows_csv(rows: list[SensitivityRow]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
+def read_part(path: Path) -> list[SensitivityRow]:
+    """Rows of a part file; InputError when it is damaged or lacks a column the step writes."""
+    rows = read_sensitivity_rows(path, mode=None)
     for r in rows:
-        w.writerow(r.as_list())
-    return buf.getvalue()
-
-
-def read_rows(path: Path) -> list[SensitivityRow]:
-    """Rows of a part file; ValueError when a row is damaged or holds an impossible damage value."""
-    with open(path, newline="") as fh:
-        rows = [SensitivityRow(r["layer"], int(r["w_bits"]), int(r["a_bits"]), float(r["kl"]), float(r["mse"]),
-                               int(r["n_samples"]), int(r["seed"]), r["mode"],
-                               monotonic_violation=bool(int(r["monotonic_violation"])))
-                for r in csv.DictReader(fh)]
-    for r in rows:
-        if not (math.isfinite(r.kl) and math.isfinite(r.mse) and r.kl >= 0 and r.mse >= 0):
-            raise ValueError(f"{path}: {r.layer} w{r.w_bits}a{r.a_bits} has kl={r.kl} mse={r.mse}")
+        if r.mse is None or r.n_samples is None or r.seed is None or r.mode is None or r.monotonic_violation is None:
+            raise InputError(f"{path}: {r.layer} w{r.w_bits}a{r.a_bits} lacks a column of the sensitivity step")
     return rows
 
 
@@ -251,7 +236,7 @@ def score_layer(executor, model, layer, candidates, x, ref_logits, *, modes, see
             masked, changed = apply_bits(model, [maskable], {layer.name: _mode_assignment(layer, mode, w, a)})
             logits = executor.masked(masked, changed, x)
             rows.append(SensitivityRow(layer.name, w, a, kl_divergence(ref_logits, logits), mse(ref_logits, logits),
-                                       len(x), seed, mode))
+                                       len(x), seed, mode, monotonic_violation=False))
     return rows
 
 
@@ -287,13 +272,12 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
     part_of = {}
     for layer in layers:
         part = part_of[layer.name] = parts / f"{layer.name}.{part_key(model, x, layer, space[layer.name], mqe)[:20]}.csv"
-        try:
-            rows.extend(read_rows(part))
-            continue
-        except FileNotFoundError:
-            pass
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("sensitivity: recomputing %s (damaged part: %s)", layer.name, exc)
+        if part.is_file():
+            try:
+                rows.extend(read_part(part))
+                continue
+            except InputError as exc:
+                log.warning("sensitivity: recomputing %s (damaged part: %s)", layer.name, exc)
         todo.append(layer)
     executor = executor or make_executor(mqe.executor, model, mqe.workers, layers=todo)
     ref_logits = executor.reference(x)
@@ -302,7 +286,7 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
     for layer in tqdm(todo, desc="sensitivity", unit="layer", disable=not progress):
         layer_rows = score_layer(executor, model, layer, space[layer.name], x, ref_logits,
                                  modes=list(mqe.modes), seed=mqe.seed)
-        atomic_write_text(part_of[layer.name], _rows_csv(layer_rows))
+        write_sensitivity(layer_rows, part_of[layer.name], significant=DIGITS)
         rows.extend(layer_rows)
     order = {l.name: i for i, l in enumerate(layers)}
     rows.sort(key=lambda r: (order[r.layer], r.mode, r.w_bits, r.a_bits))
@@ -313,7 +297,7 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
 
 def write_outputs(rows: list[SensitivityRow], out_dir: Path, metric: str = "kl") -> dict[str, Path]:
     """sensitivity.csv, sensitivity.png (heatmap) and sensitivity_ranking.txt."""
-    paths = {"csv": atomic_write_text(out_dir / "sensitivity.csv", _rows_csv(rows))}
+    paths = {"csv": write_sensitivity(rows, out_dir / "sensitivity.csv", significant=DIGITS)}
     joint = [r for r in rows if r.mode == rows[0].mode] if rows else []
     layers = list(dict.fromkeys(r.layer for r in joint))
     ranking = sorted(layers, key=lambda l: -max(getattr(r, metric) for r in joint if r.layer == l))

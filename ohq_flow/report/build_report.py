@@ -15,6 +15,8 @@ from pathlib import Path
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_bytes, atomic_write_text
 from ohq_flow.report.plots import figure_png, layer_candidate_heatmap, pyplot
+from ohq_flow.tables.costs import read_costs
+from ohq_flow.tables.solution import read_solution
 
 
 def _csv(path: Path) -> list[dict]:
@@ -78,7 +80,7 @@ def plot_pareto(pareto: list[dict], solution: dict | None, metric: str) -> bytes
                    s=200, color="tab:red",
                    label="chosen design", zorder=5)
     ax.set_xlabel(metric)
-    ax.set_ylabel("predicted damage (sum of KL)")
+    ax.set_ylabel(f"predicted damage ({objective_label(solution)})")
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.set_title(f"Predicted damage vs {metric}")
     ax.legend(fontsize=8)
@@ -100,6 +102,20 @@ def plot_cost_heatmap(costs: list[dict], metric: str, layers: list[str]) -> byte
     return layer_candidate_heatmap(values, layers, title) if values else None
 
 
+def measured_by(build: dict) -> str:
+    """What measured the final design, as the build step recorded it (e.g. 'Yosys synth_ecp5')."""
+    m = build.get("measurer")
+    if isinstance(m, dict):
+        return " ".join(x for x in (m.get("name", "").capitalize(), m.get("script")) if x) or "?"
+    return str(m or "?")
+
+
+def objective_label(solution: dict | None) -> str:
+    """'sum of KL' / 'sum of MSE': the objective the solution recorded."""
+    name = (solution or {}).get("objective_name") or "kl"
+    return f"sum of {name.upper()}"
+
+
 def plot_resources(build: dict) -> bytes | None:
     board = build.get("board") or {}
     keys = [k for k in ("lut", "ff", "dsp", "bram18") if board.get(k)]
@@ -111,7 +127,7 @@ def plot_resources(build: dict) -> bytes | None:
     pred = [100 * (build["predicted"].get(k) or 0) / board[k] for k in keys]
     meas = [100 * (build["measured"].get(k) or 0) / board[k] for k in keys]
     ax.bar([x - 0.2 for x in xs], pred, 0.4, label="predicted (ILP sum)")
-    ax.bar([x + 0.2 for x in xs], meas, 0.4, label="measured (Yosys, whole design)")
+    ax.bar([x + 0.2 for x in xs], meas, 0.4, label=f"measured ({measured_by(build)}, kernels)")
     ax.set_xticks(list(xs), keys)
     ax.set_ylabel(f"% of {board.get('name', 'board')}")
     ax.set_title("Final design resources vs the board")
@@ -156,10 +172,10 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     files.mkdir(exist_ok=True)
     layers_doc = _json(run_dir / "layers.json") or {"layers": []}
     layer_names = [l["name"] for l in layers_doc["layers"]]
-    solution = _json(run_dir / "solution.json")
+    solution = read_solution(run_dir / "solution.json") if (run_dir / "solution.json").is_file() else None
     build = _json(run_dir / "final" / "build.json")
     manifest = _json(run_dir / "manifest.json") or {}
-    costs = _csv(run_dir / "costs.csv")
+    costs = [r.to_dict() for r in read_costs(run_dir / "costs.csv")] if (run_dir / "costs.csv").is_file() else []
     pareto = _csv(run_dir / "pareto.csv")
     html_parts, md_parts, missing = [], [], []
 

@@ -15,7 +15,7 @@ from ohq_flow.solve.pareto import (ParetoPoint, assignment_text, parse_sweep, sw
                                    write_pareto_csv)
 from ohq_flow.solve.problem import (METRICS, RESOURCES, Candidate, DroppedCandidate, Problem, Tie, build_problem,
                                     resolve_budget, resolve_budgets)
-from ohq_flow.solve.sensitivity_table import (SensitivityRow, read_sensitivity, read_sensitivity_rows,
+from ohq_flow.tables.sensitivity import (SensitivityRow, read_sensitivity, read_sensitivity_rows,
                                               write_sensitivity)
 
 __all__ = ["Candidate", "Diagnosis", "DroppedCandidate", "METRICS", "ParetoPoint", "Problem", "RESOURCES",

@@ -23,55 +23,16 @@ attached), ``time_limit_no_solution``, ``not_solved``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from ohq_flow.solve.diagnose import diagnose as _diagnose
+from ohq_flow.tables.solution import Solution
 from ohq_flow.solve.problem import METRICS, Candidate, Problem, build_problem, resolve_budgets  # noqa: F401
 
 # the model lives in milp.py; these names stay importable from here
 from ohq_flow.solve.milp import (TOL as _TOL, build_model, clock_levels, make_solver, run_model,  # noqa: F401,E402
                                  totals_of, within_budgets)
-
-
-@dataclass
-class Solution:
-    """The chosen bit-widths and what they cost."""
-
-    status: str
-    objective: float | None
-    assignment: dict[str, tuple[int, int]]
-    totals: dict[str, float]
-    solve_time_s: float
-    solver: str
-    budgets: dict[str, float] = field(default_factory=dict)
-    diagnosis: object | None = None          # ohq_flow.solve.diagnose.Diagnosis when infeasible
-    objective_name: str = "kl"
-    latency_mode: str = "sequential"
-    dropped: list = field(default_factory=list)
-    folds: dict[str, str] = field(default_factory=dict)     # layer -> fold label of the chosen candidate
-    minimize: str | None = None                              # None: objective is the damage; else that metric
-    clock_mhz: float | None = None                           # the cap given (the design clock is in totals)
-
-    @property
-    def feasible(self) -> bool:
-        return bool(self.assignment)
-
-    def choices(self) -> dict[str, tuple[int, int, str]]:
-        """layer -> (w_bits, a_bits, fold)."""
-        return {l: (w, a, self.folds.get(l, "")) for l, (w, a) in self.assignment.items()}
-
-    def to_json_dict(self) -> dict:
-        d = {"status": self.status, "objective": self.objective,
-             "assignment": {k: {"w_bits": w, "a_bits": a, "fold": f} for k, (w, a, f) in self.choices().items()},
-             "totals": dict(self.totals), "budgets": dict(self.budgets), "objective_name": self.objective_name,
-             "minimize": self.minimize or "damage", "clock_mhz_cap": self.clock_mhz,
-             "latency_mode": self.latency_mode, "solver": self.solver, "solve_time_s": round(self.solve_time_s, 4),
-             "dropped": [str(x) for x in self.dropped]}
-        if self.diagnosis is not None:
-            d["diagnosis"] = self.diagnosis.to_dict()
-        return d
 
 
 # ----------------------------------------------------------------------------- solve
@@ -99,8 +60,8 @@ def problem_from_tables(sensitivity_csv: str | Path, costs_csv: str | Path, budg
                         layer_order: Sequence[str] | None = None, mode: str | None = "joint",
                         clock_mhz: float | None = None, minimize: str | None = None) -> Problem:
     """Read both CSV tables, resolve budgets ("30%" against ``board_totals``) and build the Problem."""
-    from ohq_flow.hw.costs import read_costs
-    from ohq_flow.solve.sensitivity_table import read_sensitivity
+    from ohq_flow.tables.costs import read_costs
+    from ohq_flow.tables.sensitivity import read_sensitivity
     return build_problem(read_sensitivity(sensitivity_csv, objective, mode=mode), read_costs(costs_csv),
                          budgets=resolve_budgets(budgets, board_totals), layer_order=layer_order,
                          layer_meta=layer_meta, latency_mode=latency_mode, ties=ties, pins=pins,

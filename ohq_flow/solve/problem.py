@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from ohq_flow.errors import InputError
-from ohq_flow.hw.costs import CostRow
+from ohq_flow.tables.costs import CostRow
 
 RESOURCES = ("lut", "ff", "dsp", "bram18", "uram")
 COST_METRICS = RESOURCES + ("latency_cycles", "ii_cycles", "latency_ns")

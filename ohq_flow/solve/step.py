@@ -8,8 +8,9 @@ import math
 from pathlib import Path
 
 from ohq_flow.errors import FlowError
-from ohq_flow.fileio import atomic_write_json, atomic_write_text
-from ohq_flow.solve.ilp import Solution, format_solution, problem_from_tables
+from ohq_flow.fileio import atomic_write_text
+from ohq_flow.solve.ilp import format_solution, problem_from_tables
+from ohq_flow.tables.solution import Solution, write_solution
 from ohq_flow.solve.pareto import parse_sweep, uniform_designs, write_pareto_csv
 from ohq_flow.solve.problem import METRICS, SOLVERS, resolve_budgets
 from ohq_flow.solve.strategies import select, sweep
@@ -85,11 +86,10 @@ def solve_run(sens_csv: Path, costs_csv: Path | None, out_dir: Path, *, budgets:
         points += sweep(problem, metric, values, budgets=budgets_abs, strategy=strategy, seed=seed, **options)
     write_pareto_csv(points, uniform_designs(problem) if source is None else [], out_dir / "pareto.csv")
     if source is not None:
-        from ohq_flow.hw.costs import write_costs
+        from ohq_flow.tables.costs import write_costs
         write_costs(list(source.rows.values()), out_dir / "costs_on_demand.csv")
-    record = {**sol.to_json_dict(), "strategy": strategy, "seed": seed,
-              "strategy_info": getattr(sol, "strategy_info", {})}
-    atomic_write_json(out_dir / "solution.json", record)
+    write_solution(out_dir / "solution.json", sol, strategy=strategy, seed=seed,
+                   strategy_info=getattr(sol, "strategy_info", {}))
     atomic_write_text(out_dir / "solution.txt", format_result(sol, totals) + "\n")
     if not sol.assignment:
         what = "the ILP" if strategy == "ilp" else f"strategy {strategy}"
@@ -102,7 +102,7 @@ def solve_run(sens_csv: Path, costs_csv: Path | None, out_dir: Path, *, budgets:
 
 def _on_demand_problem(sens_csv, out_dir, budgets, totals, layers, meta, settings, on_demand):
     from ohq_flow.errors import InputError
-    from ohq_flow.solve.sensitivity_table import read_sensitivity
+    from ohq_flow.tables.sensitivity import read_sensitivity
     from ohq_flow.solve.strategies.costs import OnDemandCosts, skeleton_problem
     model, cfg = on_demand
     if not layers:

@@ -1,7 +1,8 @@
 """The sensitivity table (CSV): one row per (layer, w_bits, a_bits) with its predicted damage.
 
-Required columns ``layer,w_bits,a_bits,kl``; optional ``mse,n_samples,seed,mode,...`` (other
-columns are kept in ``extra``). When a ``mode`` column exists (joint / weight_only / act_only,
+Required columns ``layer,w_bits,a_bits,kl``; optional ``mse,n_samples,seed,mode,monotonic_violation``
+(other columns are kept in ``extra``). The one reader and the one writer of ``sensitivity.csv`` and
+of MQE's per-layer part files. When a ``mode`` column exists (joint / weight_only / act_only,
 as the sensitivity step writes), only the rows of one mode are read (``joint`` by default).
 """
 
@@ -18,7 +19,7 @@ from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
 
 REQUIRED = ("layer", "w_bits", "a_bits", "kl")
-OPTIONAL = ("mse", "n_samples", "seed", "mode")
+OPTIONAL = ("mse", "n_samples", "seed", "mode", "monotonic_violation")
 
 
 @dataclass
@@ -34,16 +35,11 @@ class SensitivityRow:
     seed: int | None = None
     mode: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
-    monotonic_violation: bool = False        # set by the sensitivity step (fewer bits scored less damage)
+    monotonic_violation: bool | None = None  # set by the sensitivity step (fewer bits scored less damage)
 
     @property
     def key(self) -> tuple[str, int, int]:
         return (self.layer, self.w_bits, self.a_bits)
-
-    def as_list(self) -> list:
-        """The row as the sensitivity step writes it (ohq_flow.mqe.run.COLUMNS)."""
-        return [self.layer, self.w_bits, self.a_bits, f"{self.kl:.10g}", f"{self.mse:.10g}", self.n_samples,
-                self.seed, self.mode, int(self.monotonic_violation)]
 
 
 def _num(raw: str | None, kind, where: str, col: str, required: bool):
@@ -63,6 +59,13 @@ def _num(raw: str | None, kind, where: str, col: str, required: bool):
     if not math.isfinite(v):
         raise InputError(f"{where}: column '{col}' is {text}", "re-run the sensitivity step")
     return v
+
+
+def _flag(raw: str | None, where: str) -> bool | None:
+    v = _num(raw, int, where, "monotonic_violation", False)
+    if v not in (None, 0, 1):
+        raise InputError(f"{where}: column 'monotonic_violation' must be 0 or 1, got {raw!r}")
+    return None if v is None else bool(v)
 
 
 def read_sensitivity_rows(path: str | Path, *, mode: str | None = "joint") -> list[SensitivityRow]:
@@ -92,7 +95,8 @@ def read_sensitivity_rows(path: str | Path, *, mode: str | None = "joint") -> li
                                  _num(raw.get("mse"), float, where, "mse", False),
                                  _num(raw.get("n_samples"), int, where, "n_samples", False),
                                  _num(raw.get("seed"), int, where, "seed", False), row_mode,
-                                 {k: v for k, v in raw.items() if k not in REQUIRED + OPTIONAL and k is not None})
+                                 {k: v for k, v in raw.items() if k not in REQUIRED + OPTIONAL and k is not None},
+                                 _flag(raw.get("monotonic_violation"), where))
             for col in ("kl", "mse"):
                 if getattr(row, col) is not None and getattr(row, col) < 0:
                     raise InputError(f"{where}: column '{col}' is negative ({getattr(row, col)!r}); a damage is >= 0",
@@ -127,8 +131,9 @@ def read_sensitivity(path: str | Path, objective: str = "kl", *, mode: str | Non
     return out
 
 
-def write_sensitivity(rows: Iterable[SensitivityRow], path: str | Path) -> Path:
-    """Write rows as CSV atomically (optional columns only when some row has them)."""
+def write_sensitivity(rows: Iterable[SensitivityRow], path: str | Path, *, significant: int | None = None) -> Path:
+    """Write rows as CSV atomically (optional columns only when some row has them); floats exactly
+    (``repr``), or rounded to ``significant`` digits (the sensitivity step writes 10)."""
     rows = list(rows)
     extra = list(dict.fromkeys(k for r in rows for k in r.extra))
     opt = [c for c in OPTIONAL if any(getattr(r, c) is not None for r in rows)]
@@ -139,5 +144,15 @@ def write_sensitivity(rows: Iterable[SensitivityRow], path: str | Path) -> Path:
     for r in rows:
         d = {c: getattr(r, c) for c in REQUIRED + tuple(opt)}
         d.update(r.extra)
-        w.writerow({k: "" if v is None else (repr(v) if isinstance(v, float) else v) for k, v in d.items()})
+        w.writerow({k: _cell(v, significant) for k, v in d.items()})
     return atomic_write_text(path, buf.getvalue())
+
+
+def _cell(v, significant: int | None):
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, float):
+        return repr(v) if significant is None else f"{v:.{significant}g}"
+    return v

@@ -233,7 +233,8 @@ class Trainer:
 
 # ------------------------------------------------------------------------------------- the step
 def _assignment(ctx) -> dict[str, tuple[int, int]]:
-    sol = json.loads(ctx.path("solution.json").read_text())
+    from ohq_flow.tables.solution import read_solution
+    sol = read_solution(ctx.path("solution.json"))
     return {l: (int(v["w_bits"]), int(v["a_bits"])) for l, v in sol["assignment"].items()}
 
 

@@ -52,6 +52,6 @@ class Measurer:
 
     def row(self, p, **kw):
         """A CostRow of payload ``p`` labelled with this measurer's name and fidelity."""
-        from ohq_flow.hw.costs import CostRow
+        from ohq_flow.tables.costs import CostRow
         return CostRow(layer=p.layer, w_bits=p.w_bits, a_bits=p.a_bits, clock_ns=p.clock_ns, part=p.part,
                        source=self.name, fidelity=self.fidelity, **kw)

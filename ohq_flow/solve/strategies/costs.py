@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ohq_flow.errors import InputError
-from ohq_flow.hw.costs import CostRow
+from ohq_flow.tables.costs import CostRow
 from ohq_flow.solve.problem import COST_METRICS, Candidate, Problem
 
 
@@ -136,7 +136,7 @@ def cached_rows(model, layers, space, cfg, run_dir: Path) -> list[CostRow]:
     """The profile step with on-demand costs: costs.csv/costs.json of the candidates already in the
     cost cache (nothing is measured)."""
     from ohq_flow.hw.cache import CostCache
-    from ohq_flow.hw.costs import write_costs
+    from ohq_flow.tables.costs import write_costs
     from ohq_flow.hw.profile import plan_jobs
     cache = CostCache(cfg.hardware.cache_dir)
     rows = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ohq_flow.errors import InputError
-from ohq_flow.hw.costs import CostRow
+from ohq_flow.tables.costs import CostRow
 
 CALIBRATED_METRICS = ("lut", "ff", "dsp", "bram18", "latency_cycles", "ii_cycles")
 

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ohq_flow.errors import InputError
-from ohq_flow.hw.costs import CostRow
+from ohq_flow.tables.costs import CostRow
 
 from .model import MVAU, estimate_layer, mvau_dims, mvau_estimate
 

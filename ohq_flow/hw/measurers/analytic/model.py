@@ -37,7 +37,7 @@ import math
 from dataclasses import dataclass
 
 from ohq_flow.errors import InputError
-from ohq_flow.hw.costs import CostRow
+from ohq_flow.tables.costs import CostRow
 
 C0, C1 = 300.0, 1.1
 LUTRAM_DEPTH = 64              # bits per LUT as distributed RAM (RAM64X1)

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
-from ohq_flow.hw.costs import STATUS_OK, CostRow
+from ohq_flow.tables.costs import STATUS_OK, CostRow
 from ohq_flow.resources import TEMPLATES
 
 

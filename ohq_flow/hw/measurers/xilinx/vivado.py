@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ohq_flow.errors import FlowError, InputError, ReportParseError
-from ohq_flow.hw.costs import CostRow
+from ohq_flow.tables.costs import CostRow
 from ohq_flow.hw.measurers.base import Measurer
 from ohq_flow.hw.tools import run_tool
 
