@@ -250,9 +250,8 @@ def _solve(config, sens, costs, budget, board, sweep, latency_mode, clock_mhz, m
         if latency_mode is not None:
             ctx.cfg.budgets = ctx.cfg.budgets.model_copy(update={"latency_mode": latency_mode})
         steps = [s for s in STEPS if s.name in ("export", "layers", "sensitivity", "profile", "solve")]
-        import contextlib
-        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():  # stdout: JSON only
-            run_steps(steps, ctx, echo=(lambda _: None) if as_json else typer.echo)
+        # steps report through ctx.echo: with --json their messages go to stderr, stdout holds the JSON only
+        run_steps(steps, ctx, echo=(lambda s: typer.echo(s, err=True)) if as_json else typer.echo)
         if as_json:
             typer.echo(ctx.path("solution.json").read_text())
         return

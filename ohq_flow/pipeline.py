@@ -31,32 +31,48 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunContext:
-    """What a step sees: the config, the run directory and shared in-memory state."""
+    """What a step sees: the config, the run directory, shared in-memory state, and ``echo`` — where a
+    step's messages for the user go (:func:`run_steps` sets it; steps never ``print``)."""
 
     cfg: FlowConfig
     run_dir: Path
     force: bool = False
     cache: dict = field(default_factory=dict)
+    echo: Callable[[str], None] = print
 
     def path(self, name: str) -> Path:
         return self.run_dir / name
 
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "ohq_flow.log"
+
 
 def run_context(cfg: FlowConfig, force: bool = False) -> RunContext:
-    """The run context of a config; the run's log also goes to RUN_DIR/ohq_flow.log (one handler per file)."""
-    log_path = str((cfg.output_dir / "ohq_flow.log").resolve())
-    root = logging.getLogger()
-    if not any(isinstance(h, logging.FileHandler) and h.baseFilename == log_path for h in root.handlers):
-        try:
-            cfg.output_dir.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(log_path)
-        except OSError as exc:
-            raise InputError(f"output directory {cfg.output_dir} cannot be written ({exc.strerror or exc})",
-                             "set output_dir in the config to a writable directory (and check free disk space)") from None
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler.setLevel(logging.INFO)
-        root.addHandler(handler)
+    """The run context of a config (its output directory must be writable)."""
+    try:
+        cfg.output_dir.mkdir(parents=True, exist_ok=True)
+        with open(cfg.output_dir / "ohq_flow.log", "a"):
+            pass
+    except OSError as exc:
+        raise InputError(f"output directory {cfg.output_dir} cannot be written ({exc.strerror or exc})",
+                         "set output_dir in the config to a writable directory (and check free disk space)") from None
     return RunContext(cfg=cfg, run_dir=cfg.output_dir, force=force)
+
+
+@contextlib.contextmanager
+def run_log(ctx: RunContext):
+    """While the steps run, log records also go to RUN_DIR/ohq_flow.log (the handler is removed after)."""
+    handler = logging.FileHandler(ctx.log_path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        handler.close()
 
 
 @dataclass
@@ -219,8 +235,12 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
     i0 = names.index(start) if start else 0
     i1 = names.index(stop) if stop else len(steps) - 1
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
-    with run_dir_lock(ctx.run_dir):
-        return _run_steps(steps[i0:i1 + 1], ctx, echo)
+    with run_dir_lock(ctx.run_dir), run_log(ctx):
+        previous, ctx.echo = ctx.echo, echo
+        try:
+            return _run_steps(steps[i0:i1 + 1], ctx, echo)
+        finally:
+            ctx.echo = previous
 
 
 def _run_steps(steps: list[Step], ctx: RunContext, echo: Callable[[str], None]) -> dict[str, str]:

@@ -117,7 +117,7 @@ def step_profile(ctx: RunContext) -> dict:
     if on_demand_costs(ctx.cfg):
         from ohq_flow.solve.strategies.costs import cached_rows
         rows = cached_rows(load_run_model(ctx), load_layers(ctx), run_space(ctx), ctx.cfg, ctx.run_dir)
-        print(f"solver.haq.on_demand: nothing measured here; {len(rows)} cost(s) already in the cache written to "
+        ctx.echo(f"solver.haq.on_demand: nothing measured here; {len(rows)} cost(s) already in the cache written to "
               "costs.csv; the solve step measures what the HAQ agent needs")
         return {"jobs": 0, "cached": len(rows), "ran": 0, "failed": 0, "on_demand": True}
     layers = load_layers(ctx)
@@ -131,9 +131,9 @@ def step_profile(ctx: RunContext) -> dict:
         write_costs(rows, ctx.path("costs.csv"), ctx.path("costs.json"))
         notes.append(fold_report.text())
         notes += calibration_check(rows, layers, ctx.cfg.board_obj().yosys_family)
-        print("\n".join(notes))
-    print(summarize_rows(rows))
-    print(summary.line())
+        ctx.echo("\n".join(notes))
+    ctx.echo(summarize_rows(rows))
+    ctx.echo(summary.line())
     flags = [f for fold in dict.fromkeys(r.fold for r in rows)
              for f in monotonic_violations([r for r in rows if r.fold == fold], "lut")]
     for f in flags:
@@ -184,7 +184,7 @@ def step_solve(ctx: RunContext) -> dict:
                     minimize=None if cfg.solver.minimize == "damage" else cfg.solver.minimize,
                     max_damage=cfg.solver.max_damage, strategy=cfg.solver.strategy, seed=cfg.solver.seed,
                     options=strategy_options(cfg, ctx.run_dir), on_demand=on_demand)
-    print(format_result(sol, board_totals(cfg.board_obj())))
+    ctx.echo(format_result(sol, board_totals(cfg.board_obj())))
     return {"status": sol.status, "objective": sol.objective, "strategy": cfg.solver.strategy,
             **{k: v for k, v in getattr(sol, "strategy_info", {}).items() if isinstance(v, (int, float, str))}}
 
@@ -207,7 +207,7 @@ def step_build(ctx: RunContext) -> dict:
     from ohq_flow.errors import FlowError
 
     record = build(ctx, load_run_model(ctx), load_layers(ctx))
-    print(format_build(record))
+    ctx.echo(format_build(record))
     bad = record["verify"]["mismatches"] + record["hls4ml"].get("mismatches", 0)
     if bad:
         raise FlowError(f"the final design does not match the QONNX model: {bad} mismatches; see {ctx.path('final/build.json')}")
@@ -228,7 +228,7 @@ def step_report(ctx: RunContext) -> dict:
     cfg_dump = ctx.cfg.model_dump(mode="json")
     atomic_write_text(ctx.path("config.yaml"), yaml.safe_dump(cfg_dump, sort_keys=False))
     html_path, _ = write_report(ctx.run_dir)
-    print(f"report: {html_path}")
+    ctx.echo(f"report: {html_path}")
     return {}
 
 

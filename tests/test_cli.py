@@ -114,3 +114,19 @@ def test_unsupported_node_is_named(tmp_path):
 def test_debug_shows_traceback(tmp_path):
     r = ohq("--debug", "layers", _digits_config(tmp_path, factory="examples.digits.nomodule:f"))
     assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_solve_json_prints_only_json(tmp_path):
+    """Steps report through the run context: with --json, stdout is the solution and nothing else."""
+    cfg = yaml.safe_load(_digits_config(tmp_path).read_text())
+    cfg["search"] = {"weight_bits": [4], "act_bits": [8]}
+    cfg["mqe"].update(samples=8, modes=["joint"])
+    cfg["hardware"] = {"rules": [{"measurer": "da4ml_estimate"}], "cache_dir": str(tmp_path / "cache")}
+    cfg["budgets"] = {"lut": "100%"}
+    cfg["solver"]["sweep"] = []
+    (tmp_path / "flow.yaml").write_text(yaml.safe_dump(cfg))
+    r = ohq("solve", tmp_path / "flow.yaml", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    doc = json.loads(r.stdout)                                  # the whole stdout is one JSON document
+    assert doc["status"] == "optimal" and set(doc["assignment"]) and "[solve]" in r.stderr
+    assert "ohq_flow" in (tmp_path / "run" / "ohq_flow.log").read_text()   # the run log got the records

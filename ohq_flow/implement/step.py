@@ -91,12 +91,12 @@ def step_implement(ctx) -> dict:
     icfg = cfg.implement
     if not icfg.enabled:
         rec = _status_only(run_dir, "disabled", "implement.enabled is false")
-        print("implement: disabled in the config")
+        ctx.echo("implement: disabled in the config")
         return {"status": rec["status"]}
     if not (run_dir / DESIGN_JSON).is_file():
         msg = (f"no complete design ({DESIGN_JSON} is missing): nothing to implement — the build step writes the "
                "streaming network top; until it does, this step is skipped")
-        print(f"implement: {msg}")
+        ctx.echo(f"implement: {msg}")
         return {"status": _status_only(run_dir, "no_design", msg)["status"]}
     board = cfg.board_obj()
     spec, sources, incs = load_design(run_dir / DESIGN_JSON)
@@ -107,14 +107,14 @@ def step_implement(ctx) -> dict:
         msg = (f"board file {board.file or board.name} has no 'pins:' section (clock, uart_tx, uart_rx), so no board "
                "shell and no bitstream can be made for it; add the oscillator and UART pins (see "
                "ohq_flow/boards/arty-a7-100t.yaml) or target a board that has them (e.g. ulx3s-85f)")
-        print(f"implement: NOT implemented — {msg}")
+        ctx.echo(f"implement: NOT implemented — {msg}")
         return {"status": _status_only(run_dir, "no_pins", msg, board=board.name, bitstream=None)["status"]}
     osc = board.pins.clock.mhz
     if icfg.target_mhz and osc and abs(icfg.target_mhz - osc) > 1e-6:
         raise InputError(f"implement.target_mhz {icfg.target_mhz:g}: on {board.name} the shell runs on the board oscillator "
                          f"({osc:g} MHz; no MMCM is generated)", f"remove implement.target_mhz or set it to {osc:g}")
     rec = implement_vivado(spec, sources, incs, board, out, run_dir=run_dir, timeout_s=icfg.timeout_s, baud=icfg.baud,
-                           echo=print)
+                           echo=ctx.echo)
     _timing_gate(rec, board, icfg)
     return {"status": rec["status"]}
 
@@ -136,7 +136,7 @@ def _implement_ecp5(ctx, board, spec, sources, incs, out: Path) -> dict:
                             baud=icfg.baud)
     cache_dir = ctx.cfg.hardware.cache_dir or default_cache_dir()
     try:
-        result = implement_ecp5(spec, sources, incs, board, out, settings, cache_dir, echo=print)
+        result = implement_ecp5(spec, sources, incs, board, out, settings, cache_dir, echo=ctx.echo)
     except (FlowError, InputError) as exc:
         _status_only(run_dir, "failed", exc.message, board=board.name, device=board.part, tool="nextpnr-ecp5",
                      bitstream=None, timing_met=None)
@@ -151,6 +151,6 @@ def _implement_ecp5(ctx, board, spec, sources, incs, out: Path) -> dict:
                report=f"{IMPL_DIR}/nextpnr_report.json",
                program=f"openFPGALoader -b {board.ecp5.loader_board} {IMPL_DIR}/{spec.top}.bit" if board.ecp5.loader_board else None)
     atomic_write_json(run_dir / IMPL_JSON, rec)
-    print(format_impl(rec, board))
+    ctx.echo(format_impl(rec, board))
     _timing_gate(rec, board, icfg)
     return {"status": rec["status"], "fmax_mhz": rec["fmax_mhz"], "cached": rec.get("cached")}
