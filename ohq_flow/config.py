@@ -19,13 +19,12 @@ from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, 
                       ValidationInfo, field_validator, model_validator)
 
 from ohq_flow.errors import ConfigError, InputError
+from ohq_flow.metrics import BUDGETABLE, METRICS, PERCENT, RESOURCES, SWEEP, SWEEP_HINT
 
 MIN_BITS, MAX_BITS = 1, 16
-BUDGET_METRICS = ("lut", "ff", "dsp", "bram18", "uram", "latency_cycles", "ii_cycles", "latency_ns",
-                  "weight_bits", "bops")
+BUDGET_METRICS = METRICS
 Bits = Annotated[int, Field(ge=MIN_BITS, le=MAX_BITS)]
 MAX_CONFIG_BYTES = 4 << 20
-_PERCENT = re.compile(r"^\s*(\d+(\.\d+)?)\s*%\s*$")
 
 
 class _Strict(BaseModel):
@@ -335,9 +334,9 @@ class BudgetsSection(_Strict):
             if not math.isfinite(v) or v <= 0:
                 raise ValueError(f"a budget must be a finite number > 0, got {v!r}")
             return v
-        m = _PERCENT.match(v)
+        m = PERCENT.match(v)
         if m:
-            if info.field_name not in ("lut", "ff", "dsp", "bram18", "uram"):
+            if info.field_name not in RESOURCES:
                 raise ValueError(f"a percentage budget needs a board total; {info.field_name} has none — give a number")
             pct = float(m.group(1))
             if not 0 < pct <= 100:
@@ -384,8 +383,11 @@ class SolverSection(_Strict):
     @classmethod
     def _sweep(cls, v: list[str]) -> list[str]:
         for s in v:
-            if not re.fullmatch(r"\s*\w+\s*=\s*[\d.]+%?\s*:\s*[\d.]+%?\s*:\s*\d+\s*", s):
-                raise ValueError(f"sweep {s!r} must look like 'metric=START:STOP:N', e.g. 'lut=30%:100%:8'")
+            m = SWEEP.match(s)
+            if not m:
+                raise ValueError(f"sweep {s!r} {SWEEP_HINT}")
+            if m.group(1) not in BUDGETABLE:
+                raise ValueError(f"sweep {s!r}: unknown metric {m.group(1)!r}; one of: {', '.join(BUDGETABLE)}")
         return v
 
 

@@ -64,8 +64,5 @@ def search_space(layers, search) -> dict[str, list[tuple[int, int]]]:
 
 def tie_groups(layers, search) -> list[list[str]]:
     """Groups of layers that must take equal activation bits: shared quantizers plus config ties."""
-    groups: dict[str, list[str]] = {}
-    for l in layers:
-        if l.tied_group:
-            groups.setdefault(l.tied_group, []).append(l.name)
-    return [g for g in groups.values() if len(g) > 1] + [list(g) for g in search.tied]
+    from ohq_flow.model.layers import tied_groups
+    return [g for g in tied_groups(layers).values() if len(g) > 1] + [list(g) for g in search.tied]

@@ -115,3 +115,14 @@ def test_json_schema_lists_sections():
     props = json_schema()["properties"]
     for key in ("model", "board", "search", "mqe", "hardware", "budgets", "solver", "output_dir"):
         assert key in props
+
+
+def test_budget_and_sweep_spelling_agree_with_the_solver():
+    """One definition (ohq_flow.metrics): what the config accepts, the solver resolves, and vice versa."""
+    from ohq_flow.config import BudgetsSection, SolverSection
+    from ohq_flow.solve.pareto import parse_sweep
+    from ohq_flow.solve.problem import resolve_budget
+    assert BudgetsSection(lut=".5%").lut == ".5%" and resolve_budget(".5%", 1000, "lut") == 5.0
+    assert SolverSection(sweep=["lut=.5%:2.5%:3"]).sweep and parse_sweep("lut=.5%:2.5%:3", 1000) == ("lut", [5.0, 15.0, 25.0])
+    with pytest.raises(Exception, match="unknown metric 'lutt'"):
+        SolverSection(sweep=["lutt=10%:20%:2"])

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from ohq_flow.errors import FlowError
-from ohq_flow.hw.layer_matrix import kernel_matrix
+from ohq_flow.hw.extract import layer_integer_matrix
 from ohq_flow.hw.rtl.cmvm import RtlDesign, generate_cmvm_rtl
+from ohq_flow.model.onnx_nodes import attr as _attr
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def generate_layers(model, layers, assignment, cfg, out_dir: Path) -> dict[str, 
     for layer in layers:
         w, a = assignment[layer.name]
         signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
-        designs[layer.name] = generate_cmvm_rtl(kernel_matrix(model, layer, w), w_bits=w, a_bits=a, a_signed=signed,
+        designs[layer.name] = generate_cmvm_rtl(layer_integer_matrix(model, layer, w)[0], w_bits=w, a_bits=a, a_signed=signed,
                                                 out_dir=out_dir / layer.name, top=_module_name(layer.name),
                                                 latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,
                                                 clock_ns=cfg.clock_ns())
@@ -102,14 +103,6 @@ def im2col(x: np.ndarray, kernel: list[int], strides: list[int], pads: list[int]
             sl.append(slice(start, start + dilations[i] * (kernel[i] - 1) + 1, dilations[i]))
         cols.append(xp[tuple(sl)].reshape(n, -1))
     return np.stack(cols, axis=1).reshape(n * len(cols), -1)
-
-
-def _attr(node, name, default):
-    from onnx import helper
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
 
 
 def layer_vectors(model, layer, context: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from onnx import helper
 
 from ohq_flow.design.requant import Chain, Op, Requant, build_requant, qrange, round_mode
 from ohq_flow.errors import InputError
+from ohq_flow.model.onnx_nodes import attrs as _attrs, upstream
 
 SUPPORTED = {
     "Quant": "signed/unsigned, narrow, any rounding mode, zero point 0, constant per-tensor/per-channel scale",
@@ -40,10 +40,6 @@ SUPPORTED = {
     "Reshape": "feature map -> vector, or vector -> vector",
     "Identity": "anywhere",
 }
-
-
-def _attrs(node) -> dict:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def _describe(node) -> str:
@@ -445,12 +441,8 @@ class _Walker:
 
     def weights(self, node):
         """(integer weights, scale, bits for the kernel) from the weight's Quant node."""
-        t = node.input[1]
-        path = []
-        prod = self.m.find_producer(t)
-        while prod is not None and prod.op_type in ("Transpose", "Reshape", "Identity"):
-            path.append(prod)
-            prod = self.m.find_producer(prod.input[0])
+        prod, path = upstream(self.m, node.input[1], ("Transpose", "Reshape", "Identity"))
+        path = path[::-1]                  # nearest first
         if prod is None or prod.op_type != "Quant" or self.m.get_initializer(prod.input[0]) is None:
             raise _unsupported(node, "weights must be a constant through a Quant node")
         s, z, bits, signed, narrow, rnd = _quant_params(self.m, prod)

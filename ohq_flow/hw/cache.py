@@ -17,6 +17,10 @@ it over the entry). A miss being computed by another runner is *claimed* by it
 :func:`ohq_flow.hw.jobs.run_jobs` waits for it instead of computing it twice; the claim of a
 dead process is taken over.
 
+Other results keyed by content (e.g. a Yosys run of a whole design) are *records*: a JSON object
+under ``root/<kind>/<key[:2]>/<key>.json`` with the same checksum, atomic write and
+drop-when-corrupt rules (:meth:`CostCache.get_record` / :meth:`CostCache.put_record`).
+
 The default root is ``$OHQ_CACHE_DIR`` or ``~/.cache/ohq_flow`` (the variable is read, never
 set). On a cluster, put the cache on a filesystem every worker and the runner can see.
 """
@@ -107,6 +111,38 @@ class CostCache:
         """Where the entry for ``key`` lives (whether or not it exists)."""
         _check_key(key)
         return self.root / key[:2] / f"{key}.json"
+
+    def record_path(self, kind: str, key: str) -> Path:
+        """Where the record ``kind``/``key`` lives (``kind``: a lower-case word, e.g. ``designs``)."""
+        _check_key(key)
+        if not kind.isidentifier() or not kind.islower():
+            raise ValueError(f"record kind {kind!r} must be a lower-case word")
+        return self.root / kind / key[:2] / f"{key}.json"
+
+    def get_record(self, kind: str, key: str) -> dict | None:
+        """The record's JSON object, or None on a miss or a corrupt entry (logged and removed)."""
+        path = self.record_path(kind, key)
+        try:
+            entry = json.loads(path.read_bytes()[:MAX_ENTRY_BYTES + 1].decode("utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            entry = exc
+        payload = entry.get("payload") if isinstance(entry, dict) else None
+        if not (isinstance(payload, dict) and entry.get("format") == CACHE_FORMAT and entry.get("key") == key
+                and _checksum(payload) == entry.get("sha256")):
+            log.warning("cache: dropping corrupt record %s; it will be recomputed", path)
+            path.unlink(missing_ok=True)
+            return None
+        return payload
+
+    def put_record(self, kind: str, key: str, payload: dict) -> Path:
+        """Store a JSON object as record ``kind``/``key`` (atomically, with its checksum)."""
+        entry = {"format": CACHE_FORMAT, "key": key, "payload": payload, "sha256": _checksum(payload)}
+        return atomic_write_text(self.record_path(kind, key), json.dumps(entry, indent=1, allow_nan=False) + "\n")
+
+    def drop_record(self, kind: str, key: str) -> None:
+        self.record_path(kind, key).unlink(missing_ok=True)
 
     def log_path(self, key: str) -> Path:
         """Where the cached copy of the job log for ``key`` lives."""

@@ -35,6 +35,7 @@ from onnx import helper
 
 from ohq_flow.errors import ModelError
 from ohq_flow.model.layers import QUANT_OPS, TRANSPARENT_OPS
+from ohq_flow.model.onnx_nodes import upstream
 
 ELEMENTWISE_OPS = ("Relu", "BatchNormalization", "Mul", "Add", "Sub", "Div")
 COMMUTING_OPS = ("Reshape", "Flatten", "Transpose", "MaxPool", "Identity", "Squeeze", "Unsqueeze")
@@ -67,13 +68,9 @@ def _input_side(model, compute, layer):
     if layer.input_quant is None:
         return None, []
     q = _node(model, layer.input_quant.node)
-    path, t = [], compute.input[0]
-    while t != q.output[0]:
-        prod = model.find_producer(t)
-        if prod is None or prod.op_type not in TRANSPARENT_OPS:
-            raise ModelError(f"layer {layer.name}: cannot walk from its input to quantizer {q.name}")
-        path.insert(0, prod)
-        t = prod.input[0]
+    prod, path = upstream(model, compute.input[0], TRANSPARENT_OPS)
+    if prod is None or q.output[0] not in prod.output:
+        raise ModelError(f"layer {layer.name}: cannot walk from its input to quantizer {q.name}")
     return q, path
 
 
@@ -195,13 +192,9 @@ def layer_subgraph_hash(model, layer) -> str:
 
 def _weight_path(model, compute, wq_node) -> list:
     """Nodes between the weight Quant and the compute node (Transpose/Reshape/Identity), in order."""
-    path, t = [], compute.input[1]
-    while t != wq_node.output[0]:
-        prod = model.find_producer(t)
-        if prod is None or prod.op_type not in WEIGHT_PATH_OPS:
-            raise ModelError(f"node {compute.name}: unsupported op between weight and its quantizer")
-        path.insert(0, prod)
-        t = prod.input[0]
+    prod, path = upstream(model, compute.input[1], WEIGHT_PATH_OPS)
+    if prod is None or wq_node.output[0] not in prod.output:
+        raise ModelError(f"node {compute.name}: unsupported op between weight and its quantizer")
     return path
 
 

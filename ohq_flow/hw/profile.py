@@ -154,7 +154,7 @@ def tool_version(measurer: str) -> str:
 def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys") -> LayerHW:
     """The payload of one cost job."""
     from ohq_flow.hw.generators import get as get_generator
-    from ohq_flow.hw.layer_matrix import kernel_matrix
+    from ohq_flow.hw.extract import layer_integer_matrix
     from ohq_flow.hw.measurers import get as get_measurer
     board = cfg.board_obj()
     a_signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
@@ -166,7 +166,7 @@ def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys
     if m.generator is not None and get_generator(m.generator).needs_layer_onnx:
         from ohq_flow.hw.extract import extract_layer
         extra["layer_onnx"] = extract_layer(model, layer, w_bits, a_bits).model.SerializeToString()
-    return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=kernel_matrix(model, layer, w_bits), w_bits=w_bits,
+    return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=layer_integer_matrix(model, layer, w_bits)[0], w_bits=w_bits,
                    a_bits=a_bits, a_signed=a_signed, pixels=n_pixels(layer), family=board.yosys_family, part=board.part,
                    clock_ns=cfg.clock_ns(), latency_cutoff=cfg.hardware.latency_cutoff, pe=cfg.hardware.pe,
                    simd=cfg.hardware.simd, extra=extra)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ohq_flow.model.onnx_nodes import attr as _attr, upstream
+
 
 @dataclass
 class QuantizerInfo:
@@ -80,14 +82,6 @@ QUANT_OPS = ("Quant", "BipolarQuant", "Trunc")
 TRANSPARENT_OPS = ("Reshape", "Flatten", "Transpose", "MaxPool", "Identity", "Squeeze", "Unsqueeze", "Pad")
 
 
-def _attr(node, name, default=None):
-    from onnx import helper
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
-
-
 def quantizer_info(model, node) -> QuantizerInfo:
     """Bit-width, signedness and granularity of a Quant/BipolarQuant/Trunc node."""
     import numpy as np
@@ -108,18 +102,8 @@ def quantizer_info(model, node) -> QuantizerInfo:
 
 def _producer_quant(model, tensor: str, through: tuple[str, ...]):
     """Walk upstream from ``tensor`` through ``through`` ops to a quantizer node (or None)."""
-    seen = set()
-    while tensor not in seen:
-        seen.add(tensor)
-        node = model.find_producer(tensor)
-        if node is None:
-            return None
-        if node.op_type in QUANT_OPS:
-            return node
-        if node.op_type not in through:
-            return None
-        tensor = node.input[0]
-    return None
+    node, _ = upstream(model, tensor, tuple(op for op in through if op not in QUANT_OPS))
+    return node if node is not None and node.op_type in QUANT_OPS else None
 
 
 def _numel(shape) -> int:

@@ -19,16 +19,9 @@ with another quantizer is never modified.
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper
 
 from ohq_flow.errors import ModelError
-
-
-def _attr(node, name, default):
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
+from ohq_flow.model.onnx_nodes import attr as _attr
 
 
 def qmax(bits: float, signed: bool, narrow: bool) -> float:

@@ -18,15 +18,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ohq_flow.errors import ModelError
 from ohq_flow.model.quantizers import qmax
+from ohq_flow.model.onnx_nodes import attr as _attr
 
 _ROUND_OPS = {"ROUND": "Round", "HALF_EVEN": "Round", "FLOOR": "Floor", "CEIL": "Ceil", "UP": None, "DOWN": None}
-
-
-def _attr(node, name, default):
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
 
 
 class _Builder:

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
+from ohq_flow.metrics import SWEEP, SWEEP_HINT
 from ohq_flow.solve.ilp import solve, totals_of, within_budgets
 from ohq_flow.solve.problem import BUDGETABLE, METRICS, Problem, _did_you_mean, resolve_budget
 
-_SPEC = re.compile(r"^\s*(\w+)\s*=\s*([^:]+?)\s*:\s*([^:]+?)\s*:\s*(\d+)\s*$")
 CSV_COLUMNS = ["kind", "label", "budget_metric", "budget", "status", "objective", *METRICS, "clock_mhz", "damage",
                "assignment"]
 
@@ -53,9 +52,9 @@ def parse_sweep(spec: str, total: float | Mapping[str, float] | None = None) -> 
 
     ``total`` is the board total of that metric, or a dict of board totals; needed only for %.
     """
-    m = _SPEC.match(spec)
+    m = SWEEP.match(spec)
     if not m:
-        raise InputError(f"sweep {spec!r} must look like 'metric=START:STOP:N', e.g. 'lut=30%:100%:8'")
+        raise InputError(f"sweep {spec!r} {SWEEP_HINT}")
     metric, start, stop, n = m.group(1), m.group(2), m.group(3), int(m.group(4))
     if metric not in BUDGETABLE:
         raise InputError(f"sweep metric '{metric}' unknown" + _did_you_mean(metric, BUDGETABLE),

@@ -27,18 +27,13 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from ohq_flow.errors import InputError
+from ohq_flow.metrics import BUDGETABLE, COST_METRICS, LATENCY_METRICS, METRICS, PERCENT, RESOURCES  # noqa: F401
 from ohq_flow.tables.costs import CostRow
 
-RESOURCES = ("lut", "ff", "dsp", "bram18", "uram")
-COST_METRICS = RESOURCES + ("latency_cycles", "ii_cycles", "latency_ns")
-METRICS = COST_METRICS + ("weight_bits", "bops")
-BUDGETABLE = METRICS + ("damage",)                       # damage: the reverse problem's bound
 MINIMIZABLE = METRICS                                    # besides the damage (the default)
-LATENCY_METRICS = ("latency_cycles", "ii_cycles", "latency_ns")
 LATENCY_MODES = ("sequential", "dataflow")
 SOLVERS = ("cbc", "highs")
 OBJECTIVES = ("kl", "mse")
-_PERCENT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*%\s*$")
 _PIN = re.compile(r"^\s*w(\d+)\s*a(\d+)\s*$", re.IGNORECASE)
 
 
@@ -286,7 +281,7 @@ def resolve_budget(value: str | float, total: float | None, metric: str) -> floa
     if isinstance(value, (int, float)):
         out = float(value)
     else:
-        m = _PERCENT.match(str(value))
+        m = PERCENT.match(str(value))
         if m:
             if total is None:
                 raise InputError(f"budget {metric}={value} is a percentage but {metric} has no board total",

@@ -22,13 +22,14 @@ from typing import Iterable
 
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
+from ohq_flow.metrics import LATENCY_METRICS, RESOURCES
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 STATUS_TIMEOUT = "timeout"
 
 # Numeric cost columns the ILP can budget.
-COST_METRICS = ("latency_cycles", "ii_cycles", "latency_ns", "lut", "ff", "dsp", "bram18", "uram")
+COST_METRICS = LATENCY_METRICS + RESOURCES
 
 
 @dataclass

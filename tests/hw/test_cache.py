@@ -127,3 +127,16 @@ def test_default_root_reads_env(monkeypatch, tmp_path):
 def test_bad_key_rejected(tmp_path):
     with pytest.raises(ValueError):
         CostCache(tmp_path).get("../../etc/passwd")
+
+
+def test_records_share_the_cache_rules(tmp_path):
+    """A record (e.g. a whole-design Yosys run) lives in the same cache, checksummed; a damaged one is dropped."""
+    from ohq_flow.hw.cache import CostCache, make_key
+    cache, key = CostCache(tmp_path), make_key(what="design")
+    assert cache.get_record("designs", key) is None
+    path = cache.put_record("designs", key, {"lut": 12, "log_path": "x.log"})
+    assert cache.get_record("designs", key) == {"lut": 12, "log_path": "x.log"}
+    path.write_text(path.read_text().replace('"lut": 12', '"lut": 13'))     # tampered: checksum mismatch
+    assert cache.get_record("designs", key) is None and not path.exists()
+    with pytest.raises(ValueError):
+        cache.record_path("../x", key)

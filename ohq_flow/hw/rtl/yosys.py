@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ohq_flow.errors import FlowError, InputError
-from ohq_flow.fileio import atomic_write_json, atomic_write_text, sha256_file, sha256_json
+from ohq_flow.fileio import atomic_write_text, sha256_file, sha256_json
 from ohq_flow.hw.tools import run_tool
 from ohq_flow.resources import TEMPLATES
 
@@ -185,18 +185,20 @@ def _checked(res: YosysResult) -> YosysResult:
 
 def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir: Path, timeout_s: float,
                          cache_dir: Path, yosys: str | None = None) -> tuple[YosysResult, bool]:
-    """:func:`measure_yosys`, remembered under ``cache_dir/designs`` by the content of the sources,
-    the top, the family, the script template and the Yosys version. Returns (result, from_cache)."""
+    """:func:`measure_yosys`, remembered in the content cache (:mod:`ohq_flow.hw.cache`, record kind
+    ``designs``) by the content of the sources, the top, the family, the script template and the
+    Yosys version. Returns (result, from_cache)."""
+    from ohq_flow.hw.cache import CostCache
     binary = yosys or find_yosys()
     key = sha256_json({"sources": sorted(sha256_file(Path(x)) for x in sources), "top": top, "family": family,
                        "template": sha256_file(_template(family)), "yosys": yosys_version(binary)})
-    entry = Path(cache_dir) / "designs" / key[:2] / f"{key}.json"
-    if entry.is_file():
+    cache = CostCache(cache_dir)
+    data = cache.get_record("designs", key)
+    if data is not None:
         try:
-            data = json.loads(entry.read_text())
             return _checked(YosysResult(**{**data, "log_path": Path(data["log_path"])})), True
-        except (ValueError, TypeError, KeyError, OSError):
-            entry.unlink(missing_ok=True)          # a damaged or impossible entry is measured again
+        except (ValueError, TypeError, KeyError):
+            cache.drop_record("designs", key)      # an impossible entry is measured again
     res = measure_yosys(sources, top, family=family, work_dir=work_dir, timeout_s=timeout_s, yosys=binary)
-    atomic_write_json(entry, {**dataclasses.asdict(res), "log_path": str(res.log_path)})
+    cache.put_record("designs", key, {**dataclasses.asdict(res), "log_path": str(res.log_path)})
     return res, False
