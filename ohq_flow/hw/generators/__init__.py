@@ -7,7 +7,7 @@ the generator whose designs it costs (``Measurer.generator``).
 
 from __future__ import annotations
 
-import importlib
+from ohq_flow.registry import load
 
 # name -> "module[:attribute]" (attribute default: GENERATOR); imported only when used
 REGISTRY = {
@@ -19,7 +19,4 @@ NAMES = tuple(REGISTRY)
 
 def get(name: str):
     """The :class:`~ohq_flow.hw.generators.base.Generator` registered as ``name``."""
-    if name not in REGISTRY:
-        raise KeyError(f"unknown generator {name!r}; one of: {', '.join(NAMES)}")
-    module, _, attr = REGISTRY[name].partition(":")
-    return getattr(importlib.import_module(module), attr or "GENERATOR")
+    return load(REGISTRY, name, "generator", "GENERATOR")

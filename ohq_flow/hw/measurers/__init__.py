@@ -6,7 +6,7 @@ the config's ``hardware.rules[].measurer`` accepts exactly these names (docs/arc
 
 from __future__ import annotations
 
-import importlib
+from ohq_flow.registry import load
 
 # name -> "module[:attribute]" (attribute default: MEASURER); imported only when used
 REGISTRY = {
@@ -24,10 +24,7 @@ NAMES = tuple(REGISTRY)
 
 def get(name: str):
     """The :class:`~ohq_flow.hw.measurers.base.Measurer` registered as ``name``."""
-    if name not in REGISTRY:
-        raise KeyError(f"unknown measurer {name!r}; one of: {', '.join(NAMES)}")
-    module, _, attr = REGISTRY[name].partition(":")
-    m = getattr(importlib.import_module(module), attr or "MEASURER")
+    m = load(REGISTRY, name, "measurer", "MEASURER")
     if m.name != name:
         raise RuntimeError(f"{REGISTRY[name]} registers {m.name!r}, not {name!r}")
     return m
