@@ -51,6 +51,6 @@ COPY --from=venv /opt/ohq_flow/.venv /opt/ohq_flow/.venv
 COPY --from=src /src /opt/ohq_flow
 ENV PATH=/opt/ohq_flow/.venv/bin:$PATH
 # fail the build if the venv does not import the real sources
-RUN ohq-flow --version && python -c "import ohq_flow.cli, ohq_flow.build.step"
+RUN ohq-flow --version && python -c "import ohq_flow.cli, ohq_flow.final.step"
 ENTRYPOINT ["ohq-flow"]
 CMD ["--help"]

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from ohq_flow.build.final import design_sources, generate_layers, write_top
+    from ohq_flow.final.final import design_sources, generate_layers, write_top
     from ohq_flow.config import MeasurerRule, SearchSection, load_config
     from ohq_flow.fileio import atomic_write_json
     from ohq_flow.hw.profile import run_profile

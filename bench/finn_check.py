@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from qonnx.core.modelwrapper import ModelWrapper
-    from ohq_flow.build.interop import write_finn_bundle
+    from ohq_flow.final.interop import write_finn_bundle
     from ohq_flow.config import load_config
     from ohq_flow.hw.measurers.analytic.model import MVAU, SWG, mvau_dims, mvau_estimate, swg_estimate
     from ohq_flow.model.layers import discover_layers

@@ -16,6 +16,6 @@ def __getattr__(name):  # imported on first use: `import ohq_flow` stays light
         from ohq_flow.api import Flow
         return Flow
     if name == "load_brevitas":
-        from ohq_flow.build.interop import load_brevitas
+        from ohq_flow.final.interop import load_brevitas
         return load_brevitas
     raise AttributeError(f"module 'ohq_flow' has no attribute {name!r}")

@@ -168,7 +168,7 @@ class Flow:
     # ----------------------------------------------------------------------- results as objects
     def load_brevitas(self):
         """The final Brevitas module at its chosen bit-widths (:func:`ohq_flow.load_brevitas`)."""
-        from ohq_flow.build.interop import load_brevitas
+        from ohq_flow.final.interop import load_brevitas
         return load_brevitas(self.run_dir)
 
     def _update_config(self, budgets: dict, sweep: list[str] | None) -> None:

@@ -28,7 +28,7 @@ def step_export(ctx: RunContext) -> dict:
     owners = {}
     if module is not None:  # which Brevitas quantizer each Quant node comes from (shared quantizers tie layers)
         import shutil
-        from ohq_flow.build.writeback import map_quantizers
+        from ohq_flow.final.writeback import map_quantizers
         tmp = ctx.path("export_tmp")
         owners = map_quantizers(module, ctx.cfg.model.brevitas.input_shape, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -203,7 +203,7 @@ def step_hgq(ctx: RunContext) -> dict:
 
 def step_build(ctx: RunContext) -> dict:
     """Write-back, final design, synthesis, verification, accuracy -> final/build.json."""
-    from ohq_flow.build.step import build, format_build
+    from ohq_flow.final.step import build, format_build
     from ohq_flow.errors import FlowError
 
     record = build(ctx, load_run_model(ctx), load_layers(ctx))

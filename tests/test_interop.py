@@ -129,7 +129,7 @@ def test_load_brevitas_equals_final_qonnx(quickstart):
     y = np.asarray(getattr(y, "value", y).detach().numpy(), dtype=np.float64)
     assert np.array_equal(y, _qonnx_reference(run_dir, x))
     # and not the W8A8 model it was built as
-    from ohq_flow.build.writeback import saved_bits_differ
+    from ohq_flow.final.writeback import saved_bits_differ
     assert saved_bits_differ(model, run_dir / "final" / "brevitas_bit_widths.json") == {}
     bits = json.loads((run_dir / "final" / "brevitas_bit_widths.json").read_text())
     assert any(b != 8 for b in bits.values())
@@ -137,7 +137,7 @@ def test_load_brevitas_equals_final_qonnx(quickstart):
 
 def test_load_brevitas_refuses_a_state_dict_of_other_bits(quickstart, tmp_path):
     import torch
-    from ohq_flow.build.interop import load_brevitas
+    from ohq_flow.final.interop import load_brevitas
     from ohq_flow.errors import ModelError
     _, run_dir = quickstart
     copy = tmp_path / "run"

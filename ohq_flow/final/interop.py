@@ -10,7 +10,7 @@
   user does it, with the verification inputs and QONNX-executor outputs as its ``tb_data/``.
 * **FINN** — ``final/finn/``: the QONNX model for ``build_dataflow`` and ``folding_config.json``.
 * **Brevitas** — :func:`load_brevitas` (the state dict carries the bit-widths; see
-  :func:`ohq_flow.build.writeback.save_brevitas`).
+  :func:`ohq_flow.final.writeback.save_brevitas`).
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def load_brevitas(run_dir):
     ``final/brevitas_bit_widths.json`` and a difference raises instead of running at other bits.
     """
     import torch
-    from ohq_flow.build.writeback import apply_saved_bits, saved_bits_differ
+    from ohq_flow.final.writeback import apply_saved_bits, saved_bits_differ
     from ohq_flow.errors import ModelError
     from ohq_flow.model.export import build_brevitas_model
 

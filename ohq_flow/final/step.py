@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 
 def build(ctx, model, layers) -> dict:
     """Everything under ``final/``; returns the build record (also final/build.json)."""
-    from ohq_flow.build.final import accuracy, design_sources, generate_layers, verify_layers, write_top
-    from ohq_flow.build.interop import write_finn_bundle, write_hls4ml_bundle
+    from ohq_flow.final.final import accuracy, design_sources, generate_layers, verify_layers, write_top
+    from ohq_flow.final.interop import write_finn_bundle, write_hls4ml_bundle
     from ohq_flow.hw.cache import CostCache
     from ohq_flow.hw.rtl.yosys import measure_yosys_cached
     from ohq_flow.model.quantizers import apply_bits
@@ -56,7 +56,7 @@ def build(ctx, model, layers) -> dict:
         mqe = cfg.mqe.model_copy(update={"samples": cfg.build.verify_samples, "seed": cfg.mqe.seed + 1})
         x_verify = synthetic_inputs(mqe, shape)
 
-    say = logging.getLogger("ohq_flow.build").info
+    say = logging.getLogger("ohq_flow.final").info
     if cfg.model.brevitas is not None:
         say("build 1/5: Brevitas write-back and re-export")
         record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8], tuned_module)
@@ -130,7 +130,7 @@ def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dic
 
 def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray, module=None) -> dict:
     """The Brevitas module at the chosen bits (the fine-tuned one when given), saved and re-export-checked."""
-    from ohq_flow.build.writeback import check_agreement, map_quantizers, save_brevitas, writeback_brevitas
+    from ohq_flow.final.writeback import check_agreement, map_quantizers, save_brevitas, writeback_brevitas
     from ohq_flow.model.export import build_brevitas_model, export_brevitas
     b = cfg.model.brevitas
     if module is None:

@@ -1,6 +1,6 @@
 """The ``finetune`` step: Brevitas quantization-aware fine-tuning at the chosen bit-widths.
 
-The Brevitas model gets the solution's bit-widths (:func:`ohq_flow.build.writeback.writeback_brevitas`
+The Brevitas model gets the solution's bit-widths (:func:`ohq_flow.final.writeback.writeback_brevitas`
 with the export step's quantizer map) and is trained with cross-entropy on the ``data`` section's
 training split (Adam, seeded batch order), validated every ``eval_every`` steps; the best model on
 the validation split is kept and training stops after ``patience`` validations without improvement.
@@ -82,7 +82,7 @@ def load_state(module, state: dict, bits: dict[str, int]) -> None:
     new activation-scale Parameter objects): so bits are re-applied here, and an optimizer must be
     created after loading.
     """
-    from ohq_flow.build.writeback import _bit_width_buffers
+    from ohq_flow.final.writeback import _bit_width_buffers
     module.load_state_dict(state)
     buffers = _bit_width_buffers(module)
     for path, b in bits.items():
@@ -240,7 +240,7 @@ def _assignment(ctx) -> dict[str, tuple[int, int]]:
 
 def written_back_module(ctx):
     """(the config's Brevitas module with the solution's bit-widths, {quantizer path: bits})."""
-    from ohq_flow.build.writeback import writeback_brevitas
+    from ohq_flow.final.writeback import writeback_brevitas
     from ohq_flow.model.export import build_brevitas_model
     from ohq_flow.steps import QUANT_OWNERS, load_layers
     b = ctx.cfg.model.brevitas
@@ -279,7 +279,7 @@ def run_finetune(ctx, echo=print, stop_after: int | None = None) -> dict:
         atomic_write_json(ctx.path(FT_JSON), {"enabled": False})
         return {"enabled": False}
     import torch
-    from ohq_flow.build.writeback import save_brevitas
+    from ohq_flow.final.writeback import save_brevitas
     from ohq_flow.train.data import load_data
 
     t0 = time.time()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ohq_flow.build.interop import write_hls4ml_bundle
-from ohq_flow.build.step import format_build
+from ohq_flow.final.interop import write_hls4ml_bundle
+from ohq_flow.final.step import format_build
 from ohq_flow.config import parse_config
 from ohq_flow.model.export import export_brevitas
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ohq_flow.build.interop import finn_folding
+from ohq_flow.final.interop import finn_folding
 from ohq_flow.model.layers import discover_layers
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from ohq_flow.build.writeback import (apply_saved_bits, check_agreement, map_quantizers, save_brevitas,
+from ohq_flow.final.writeback import (apply_saved_bits, check_agreement, map_quantizers, save_brevitas,
                                       saved_bits_differ, writeback_brevitas)
 from ohq_flow.model.export import export_brevitas
 from ohq_flow.model.layers import discover_layers

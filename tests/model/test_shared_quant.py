@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import yaml
 
-from ohq_flow.build.writeback import check_agreement, map_quantizers, writeback_brevitas
+from ohq_flow.final.writeback import check_agreement, map_quantizers, writeback_brevitas
 from ohq_flow.model.export import build_brevitas_model, export_brevitas
 from ohq_flow.model.layers import discover_layers, tied_groups
 from ohq_flow.model.quantizers import apply_bits
