@@ -19,6 +19,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, 
                       ValidationInfo, field_validator, model_validator)
 
 from ohq_flow.errors import ConfigError, InputError
+from ohq_flow.hw.measurers import NAMES as MEASURER_NAMES
 from ohq_flow.metrics import BUDGETABLE, METRICS, PERCENT, RESOURCES, SWEEP, SWEEP_HINT
 
 MIN_BITS, MAX_BITS = 1, 16
@@ -248,15 +249,15 @@ def _one_of(kind: str, v: str, names: tuple[str, ...]) -> str:
 class MeasurerRule(_Strict):
     """Use ``measurer`` for layers matching ``layers`` with at most ``max_weights`` weights."""
 
-    measurer: str = Field(description="a registered measurer (ohq_flow/hw/measurers/__init__.py)")
+    measurer: str = Field(description="a registered measurer (ohq_flow/hw/measurers/__init__.py)",
+                          json_schema_extra={"enum": list(MEASURER_NAMES)})
     max_weights: PositiveInt | None = None
     layers: list[str] | None = None
 
     @field_validator("measurer")
     @classmethod
     def _measurer(cls, v: str) -> str:
-        from ohq_flow.hw.measurers import NAMES
-        return _one_of("measurer", v, NAMES)
+        return _one_of("measurer", v, MEASURER_NAMES)
 
 
 def _default_rules() -> list[MeasurerRule]:
