@@ -1,5 +1,5 @@
 # ohq_flow: C-synthesis of one HLS project (Vitis HLS / Vivado HLS), run by
-# ohq_flow.hw.measurers.vendor.vitis_hls with the project directory as working directory.
+# ohq_flow.hw.measurers.xilinx.vitis_hls with the project directory as working directory.
 # Every value comes from ohq_csynth_params.tcl, written next to the sources by ohq_flow
 # (brace-quoted Tcl values; nothing is substituted into this script).
 source [file join [pwd] ohq_csynth_params.tcl]

@@ -1,5 +1,5 @@
 # ohq_flow: out-of-context synthesis of one RTL design with Vivado, run by
-# ohq_flow.hw.measurers.vendor.vivado with the work directory as working directory.
+# ohq_flow.hw.measurers.xilinx.vivado with the work directory as working directory.
 # Every value comes from ohq_ooc_params.tcl (brace-quoted Tcl values written by ohq_flow).
 source [file join [pwd] ohq_ooc_params.tcl]
 
