@@ -55,11 +55,17 @@ def ooc_ecp5(sources: list[Path], top: str, board: Board, work_dir: Path, *, tar
 
 
 def ooc_layer(w_int: np.ndarray, *, w_bits: int, a_bits: int, a_signed: bool, board: Board, work_dir: Path,
-              latency_cutoff: float | None = 5.0, target_mhz: float = 100.0, settings: Ecp5Settings = Ecp5Settings()) -> dict:
-    """The da4ml kernel of ``y = x @ w_int`` (one layer candidate), placed and routed out of context."""
+              latency_cutoff: float | None = 5.0, clock_ns: float | None = None, target_mhz: float = 100.0,
+              settings: Ecp5Settings = Ecp5Settings()) -> dict:
+    """The da4ml kernel of ``y = x @ w_int`` (one layer candidate), placed and routed out of context.
+
+    The kernel is generated as the Yosys measurer generates it (``latency_cutoff``, ``clock_ns``: the
+    flow's clock; default the P&R target), so the two measure the same RTL (``sources``, ``top``).
+    """
     from ohq_flow.hw.rtl.cmvm import generate_cmvm_rtl
     work = Path(work_dir)
     d = generate_cmvm_rtl(w_int, w_bits=w_bits, a_bits=a_bits, a_signed=a_signed, out_dir=work / "kernel", top="layer",
-                          latency_cutoff=latency_cutoff, part=board.part, clock_ns=1000.0 / target_mhz)
+                          latency_cutoff=latency_cutoff, part=board.part, clock_ns=clock_ns or 1000.0 / target_mhz)
     res = ooc_ecp5(d.sources, f"{d.top}_wrapper", board, work / "ooc", target_mhz=target_mhz, settings=settings)
-    return {**res, "w_bits": w_bits, "a_bits": a_bits, "kernel_stages": d.stages, "da4ml_cost": d.da4ml_cost}
+    return {**res, "w_bits": w_bits, "a_bits": a_bits, "kernel_stages": d.stages, "da4ml_cost": d.da4ml_cost,
+            "sources": [str(x) for x in d.sources]}
