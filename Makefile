@@ -7,9 +7,9 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 CONFIG ?= examples/digits/flow.yaml
 
-.PHONY: demo test bench system-deps venv clean
+.PHONY: demo program test bench system-deps venv clean
 
-# Debian packages (Yosys, iverilog, Chromium): one script, shared with the Dockerfile.
+# Debian packages (Yosys, iverilog, Verilator, Chromium, openFPGALoader): one script, shared with the Dockerfile.
 system-deps:
 	bash scripts/install_system_deps.sh
 
@@ -25,9 +25,16 @@ venv: $(STAMP)
 examples/digits/digits_w8a8.pt: | $(STAMP)
 	$(PY) -m examples.digits.train
 
+# The digits CNN on a ULX3S 85F, ending with runs/digits/final/impl/ohq_top.bit (post-route Fmax, utilisation,
+# latency in ns printed by the implement step). CONFIG=examples/digits/flow_pynq_z2.yaml: the PYNQ-Z2 variant.
 demo: system-deps venv examples/digits/digits_w8a8.pt
 	$(VENV)/bin/ohq-flow validate $(CONFIG)
 	$(VENV)/bin/ohq-flow run $(CONFIG)
+
+# Load the demo's bitstream into the ULX3S (SRAM; board on USB). BIT=... for another run.
+BIT ?= runs/digits/final/impl/ohq_top.bit
+program:
+	openFPGALoader -b ulx3s $(BIT)
 
 test: system-deps venv
 	$(PY) -m pytest -q -m "not vivado and not vitis_hls" tests

@@ -14,7 +14,7 @@ Latency is the model's: cycles summed over layers (sequential) × 1000 / design 
 chosen layer's depth-model fmax, capped at the board clock). Accuracy is exact (QONNX model
 re-quantized, onnxruntime).
 
-    python -m bench.bench_latency [--config examples/digits/flow.yaml | --suite digits_mlp,mnist1d_mlp]
+    python -m bench.bench_latency [--config examples/digits/flow_pynq_z2.yaml | --suite digits_mlp,mnist1d_mlp]
                                   [--rules analytic|measured]
 
 Suite models (examples/suite, checkpoints from `python -m examples.suite.train`) use their own
@@ -173,7 +173,7 @@ def markdown(res: dict, rules: str) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=Path, default=ROOT / "examples" / "digits" / "flow.yaml")
+    ap.add_argument("--config", type=Path, default=ROOT / "examples" / "digits" / "flow_pynq_z2.yaml")
     ap.add_argument("--suite", default="", help="comma-separated suite models instead of --config")
     ap.add_argument("--rules", choices=sorted(RULES), default="analytic")
     ap.add_argument("--max-folds", type=int, default=6)

@@ -28,7 +28,7 @@ def main() -> None:
     from ohq_flow.model.layers import discover_layers
     from ohq_flow.search_space import search_space
 
-    cfg = load_config(ROOT / "examples/digits/flow.yaml")
+    cfg = load_config(ROOT / "examples/digits/flow_pynq_z2.yaml")
     tmp = Path(tempfile.mkdtemp(prefix="ohq_bench_oqa_"))
     cfg.hardware.cache_dir = tmp / "cache"
     model, _ = export_model(cfg, tmp / "model.onnx")

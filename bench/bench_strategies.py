@@ -38,7 +38,7 @@ STRATEGIES = ("ilp", "haq", "greedy", "evolutionary", "uniform")
 def digits_run(episodes: int) -> tuple[Path, Path, Path, Path]:
     """(run dir, cost-cache dir, test npz, config) of the digits example, tables made by the flow itself."""
     run, cache = RUNS / "digits_strategies" / "run", RUNS / "digits_strategies" / "cache"
-    cfg = yaml.safe_load((ROOT / "examples/digits/flow.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "examples/digits/flow_pynq_z2.yaml").read_text())
     cfg["model"]["brevitas"]["checkpoint"] = str(ROOT / "examples/digits/digits_w8a8.pt")
     cfg["model"]["brevitas"]["python_path"] = [str(ROOT)]
     cfg["hardware"]["rules"] = [{"measurer": "da4ml_estimate"}]

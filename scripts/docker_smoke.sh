@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Docker smoke test: base image (scripts/docker_base_image.sh) -> docker build -> `ohq-flow
-# --version` -> the digits demo in a container. Each step is timed; the first failure stops the
+# --version` -> the digits demo in a container (it ends with the ULX3S bitstream). Each step is timed; the first failure stops the
 # script with the step's name and the tail of its log.
 #
 #   scripts/docker_smoke.sh [--tag IMAGE] [--base IMAGE] [--registry-base] [--out DIR] [--skip-demo]
@@ -86,8 +86,11 @@ if [ "$DEMO" = 1 ]; then
   grep -q '^report: .*/report\.html$' "$LOGS/demo.log" \
     || fail demo "$LOGS/demo.log" "the demo did not print 'report: .../report.html'"
   [ -s "$out_abs/digits/report.html" ] || fail demo "$LOGS/demo.log" "no $out_abs/digits/report.html on the host"
+  grep -q '^post-route Fmax ' "$LOGS/demo.log" || fail demo "$LOGS/demo.log" "the demo printed no post-route Fmax"
+  [ -s "$out_abs/digits/final/impl/ohq_top.bit" ] \
+    || fail demo "$LOGS/demo.log" "no bitstream $out_abs/digits/final/impl/ohq_top.bit on the host"
   say "   last lines:"; tail -12 "$LOGS/demo.log" | sed 's/^/   | /'
-  say "   report on the host: $out_abs/digits/report.html"
+  say "   report on the host: $out_abs/digits/report.html; bitstream: $out_abs/digits/final/impl/ohq_top.bit"
   step_done demo
 fi
 say "all steps passed in $((SECONDS - t0)) s (logs: $LOGS)"

@@ -23,10 +23,22 @@ def _good(tmp_path: Path) -> dict:
 
 
 def test_digits_example_config_is_valid(digits_cfg):
-    assert digits_cfg.name == "digits"
+    assert digits_cfg.name == "digits-pynq-z2"
     assert digits_cfg.model.brevitas.checkpoint.is_file()
     assert digits_cfg.board_obj().part == "xc7z020clg400-1"
     assert digits_cfg.output_dir.is_absolute()
+
+
+def test_default_demo_targets_ulx3s_and_matches_the_pynq_example():
+    """`make demo` (examples/digits/flow.yaml) ends with an ECP5 bitstream; the PYNQ-Z2 example is the same flow."""
+    root = Path(__file__).resolve().parents[1] / "examples" / "digits"
+    demo = load_config(root / "flow.yaml")
+    assert demo.name == "digits" and demo.board_obj().part == "LFE5U-85F-6BG381C" and demo.board_obj().is_ecp5
+    assert demo.implement.enabled and demo.output_dir == (root / "../../runs/digits").resolve()
+    a, b = (yaml.safe_load((root / f).read_text()) for f in ("flow.yaml", "flow_pynq_z2.yaml"))
+    differ = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    assert differ <= {"name", "board", "budgets", "solver", "implement", "hardware", "output_dir"}, differ
+    assert a["model"] == b["model"] and a["search"] == b["search"] and a["mqe"] == b["mqe"]
 
 
 def test_defaults_and_relative_paths(tmp_path):

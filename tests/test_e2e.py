@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("yosys") is None
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
-    data = yaml.safe_load((ROOT / "examples/digits/flow.yaml").read_text())
+    data = yaml.safe_load((ROOT / "examples/digits/flow_pynq_z2.yaml").read_text())
     data["model"]["brevitas"].update(checkpoint=str(ROOT / "examples/digits/digits_w8a8.pt"), python_path=[str(ROOT)])
     data["build"]["eval_npz"] = str(ROOT / "examples/digits/digits_test.npz")
     data["data"]["python_path"] = [str(ROOT)]

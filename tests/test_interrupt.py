@@ -26,7 +26,7 @@ N_JOBS = 4 * 4  # 4 layers x weight {2, 8} x act {4, 8}, all synthesised by Yosy
 
 
 def _config(tmp: Path) -> Path:
-    data = yaml.safe_load((ROOT / "examples/digits/flow.yaml").read_text())
+    data = yaml.safe_load((ROOT / "examples/digits/flow_pynq_z2.yaml").read_text())
     data["model"]["brevitas"].update(checkpoint=str(ROOT / "examples/digits/digits_w8a8.pt"), python_path=[str(ROOT)])
     data["build"]["eval_npz"] = str(ROOT / "examples/digits/digits_test.npz")
     data["search"] = {"weight_bits": [2, 8], "act_bits": [4, 8]}

@@ -76,11 +76,12 @@ def find_yowasp(name: str) -> str:
 
 @lru_cache(maxsize=8)
 def tool_version(binary: str) -> str:
+    """The version a YoWASP tool prints, e.g. nextpnr-0.11.1."""
     import subprocess
     proc = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
-    m = re.search(r"(nextpnr-[\w.+-]+)|Version ([\w.+-]+)", out)
-    return (m.group(1) or m.group(2)) if m else out.strip().splitlines()[-1] if out.strip() else "unknown"
+    m = re.search(r"Version ([\w.+-]+)", out)     # "(Version nextpnr-0.11.1)", "ecppack Version 1.4-82-g3afe7b5"
+    return m.group(1) if m else out.strip().splitlines()[-1] if out.strip() else "unknown"
 
 
 def clock_plan(board: Board, target_mhz: float | None) -> tuple[float, dict[str, int], dict | None]:
@@ -102,10 +103,17 @@ def write_lpf(board: Board, path: Path) -> Path:
     return atomic_write_text(path, text)
 
 
-def require_ecp5(board: Board) -> None:
-    where = f"board file {board.file or board.name}"
+def require_device(board: Board) -> None:
+    """InputError unless the board file names an ECP5 device (the nextpnr flags)."""
     if board.ecp5 is None:
-        raise InputError(f"{where} has no 'ecp5:' section (device, package, speed)", "copy boards/ulx3s-85f.yaml as a template")
+        raise InputError(f"board file {board.file or board.name} has no 'ecp5:' section (device, package, speed)",
+                         "copy boards/ulx3s-85f.yaml as a template")
+
+
+def require_ecp5(board: Board) -> None:
+    """InputError unless the board file has the device and the pins of the board shell."""
+    where = f"board file {board.file or board.name}"
+    require_device(board)
     if board.pins is None:
         raise InputError(f"{where} has no 'pins:' section (clock, uart_tx, uart_rx)", "copy boards/ulx3s-85f.yaml as a template")
 
@@ -141,6 +149,30 @@ def cache_key(files: list[Path], spec: DesignSpec, board: Board, params: dict, s
                         "seed": settings.seed, "router": settings.router, "versions": versions})
 
 
+def synthesise(yosys: str, files: list[Path], top: str, work: Path, *, params: dict | None = None,
+               include_dirs: list[Path] = (), timeout_s: float = 1800.0):
+    """``synth_ecp5`` of ``top`` in ``work`` -> (tool result, netlist JSON path, cell counts)."""
+    netlist, stat = work / "netlist.json", work / "yosys_stat.json"
+    stat.unlink(missing_ok=True)                  # never read the statistics of an earlier run
+    chparams = " ".join(f"-chparam {k} {int(v)}" for k, v in (params or {}).items())
+    script = string.Template(SYNTH_TEMPLATE.read_text()).substitute(   # plain relative words only (no Yosys quoting)
+        sources=" ".join(_script_sources(files, work)), top=top, chparams=chparams,
+        include_args=" ".join("-I" + _script_dir(d, work) for d in include_dirs),
+        netlist=netlist.name, stat_json=stat.name)
+    atomic_write_text(work / "synth.ys", script)
+    syn = run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], log_path=work / "yosys.run.log",
+                   timeout_s=timeout_s, cwd=work)
+    if not stat.is_file():
+        raise FlowError(f"yosys wrote no statistics ({stat}); log: {work / 'yosys.log'}")
+    return syn, netlist, _cells(stat)
+
+
+def pnr_argv(nextpnr: str, board: Board, netlist: str, clock_mhz: float, settings: Ecp5Settings, extra: list[str]) -> list[str]:
+    """nextpnr-ecp5's argument list; timing is judged from the ``--report``, not from the exit code."""
+    return [nextpnr, *board.ecp5.nextpnr_args(), "--json", netlist, *extra, "--report", "nextpnr_report.json",
+            "--freq", f"{clock_mhz:g}", "--seed", str(settings.seed), "--router", settings.router, "--timing-allow-fail"]
+
+
 _OUTPUTS = ("design.bit", "design.svf", "nextpnr_report.json", "yosys.log", "nextpnr.log", "ecppack.log", "result.json")
 
 
@@ -169,27 +201,17 @@ def implement_ecp5(spec: DesignSpec, sources: list[Path], include_dirs: list[Pat
     # ---- synthesis
     for stale in _OUTPUTS:
         (out_dir / stale).unlink(missing_ok=True)
-    netlist, stat = work / "netlist.json", work / "yosys_stat.json"
-    chparams = " ".join(f"-chparam {k} {int(v)}" for k, v in params.items())
-    script = string.Template(SYNTH_TEMPLATE.read_text()).substitute(   # plain relative words only (no Yosys quoting)
-        sources=" ".join(_script_sources(files, work)), top=BOARD_TOP, chparams=chparams,
-        include_args=" ".join("-I" + _script_dir(d, work) for d in include_dirs),
-        netlist=netlist.name, stat_json=stat.name)
-    atomic_write_text(work / "synth.ys", script)
     echo(f"[implement] synth_ecp5 (yosys {versions['yosys']}) ...")
     cpu = [_child_cpu()]
-    syn = run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], log_path=work / "yosys.run.log",
-                   timeout_s=settings.timeout_s, cwd=work)
+    syn, netlist, cells = synthesise(yosys, files, BOARD_TOP, work, params=params, include_dirs=include_dirs,
+                                     timeout_s=settings.timeout_s)
     cpu.append(_child_cpu())
-    cells = _cells(stat)
     need = check_fits(cells, board)
     echo(f"[implement] synthesis done in {syn.elapsed_s:.1f} s: {need['lut4']:,} LUT4, {need['ff']:,} FF, "
          f"{need['mult18']} MULT18X18D, {need['dp16kd']} DP16KD")
 
     # ---- place and route
-    argv = [nextpnr, *board.ecp5.nextpnr_args(), "--json", netlist.name, "--lpf", lpf.name, "--textcfg", "design.config",
-            "--report", "nextpnr_report.json", "--freq", f"{clock_mhz:g}", "--seed", str(settings.seed),
-            "--router", settings.router, "--timing-allow-fail"]   # timing is judged from the report, not the exit code
+    argv = pnr_argv(nextpnr, board, netlist.name, clock_mhz, settings, ["--lpf", lpf.name, "--textcfg", "design.config"])
     echo(f"[implement] nextpnr-ecp5 {' '.join(board.ecp5.nextpnr_args())} --freq {clock_mhz:g} --seed {settings.seed} "
          f"--router {settings.router} (timeout {settings.timeout_s:g} s) ...")
     code, pnr_s, tail = run_streaming(argv, log_path=work / "nextpnr.log", timeout_s=settings.timeout_s, cwd=work,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sys
 
 import pytest
 import yaml
@@ -27,7 +29,7 @@ def test_bitstream_timing_and_cache(tmp_path):
     run = ctx.run_dir
     impl = json.loads((run / "final/impl/impl.json").read_text())
     board = resolve_board("ulx3s-12f")
-    assert impl["tool"] == "nextpnr-ecp5" and impl["tool_version"].startswith("nextpnr-")
+    assert impl["tool"] == "nextpnr-ecp5" and re.match(r"nextpnr-\d+\.\d+", impl["tool_version"])
     assert impl["device"] == board.part and impl["clock_source"] == "pll" and impl["pll"]["to_mhz"] == 50
     assert impl["target_mhz"] == 50 and impl["fmax_mhz"] > 0
     assert impl["timing_met"] == (impl["fmax_mhz"] >= 50) and impl["status"] == ("ok" if impl["timing_met"] else "timing_not_met")
@@ -56,11 +58,12 @@ def test_bitstream_timing_and_cache(tmp_path):
 
 
 @needs_tools
-def test_timing_not_met_is_a_flow_failure_with_the_numbers(tmp_path):
+def test_timing_not_met_is_a_flow_failure_with_the_numbers(tmp_path, capsys):
     cfg = make_run(tmp_path, implement={"target_mhz": 300})
     with pytest.raises(FlowError) as exc:
         run_implement(cfg)
     assert exc.value.exit_code == 1 and "timing not met" in str(exc.value) and "< target 300 MHz" in str(exc.value)
+    assert "worst slack -" in str(exc.value) and "*** TIMING NOT MET ***" in capsys.readouterr().out   # shown prominently
     impl = json.loads((tmp_path / "run/final/impl/impl.json").read_text())
     assert impl["timing_met"] is False and impl["status"] == "timing_not_met" and impl["fmax_mhz"] < 300
     assert (tmp_path / "run" / impl["bitstream"]).is_file()      # kept: the user decides
@@ -85,6 +88,34 @@ def test_design_too_big_names_the_resource(tmp_path):
     assert "does not fit" in str(exc.value) and "lut4" in str(exc.value) and "> 100" in str(exc.value)
     impl = json.loads((tmp_path / "run/final/impl/impl.json").read_text())
     assert impl["status"] == "failed" and impl["bitstream"] is None
+
+
+@needs_tools
+def test_failed_place_and_route_names_the_error_and_records_it(tmp_path):
+    board = yaml.safe_load((BOARDS_DIR / "ulx3s-12f.yaml").read_text())
+    board["pins"]["uart_rx"]["site"] = "Y19"          # a well-formed ball the CABGA381 package does not have
+    (tmp_path / "badpin.yaml").write_text(yaml.safe_dump(board))
+    cfg = make_run(tmp_path, board="badpin.yaml")
+    with pytest.raises(FlowError) as exc:
+        run_implement(cfg)
+    msg = str(exc.value)
+    assert exc.value.exit_code == 1 and "nextpnr-ecp5 failed" in msg and "ERROR" in msg and "Y19" in msg
+    assert "nextpnr.log" in msg and "LUT4 of 12,288" in msg
+    impl = json.loads((tmp_path / "run/final/impl/impl.json").read_text())
+    assert impl["status"] == "failed" and impl["bitstream"] is None and "Y19" in impl["message"]
+    assert not list((tmp_path / "run/final/impl").glob("*.bit"))
+
+
+def test_timed_out_tool_run_is_killed_and_named(tmp_path):
+    """The runner of nextpnr: a process that outlives the timeout is killed, the log says so (exit 1)."""
+    from ohq_flow.implement._run import run_streaming
+    argv = [sys.executable, "-c", "import time; print('Info: Placing', flush=True); time.sleep(60)"]
+    with pytest.raises(FlowError) as exc:
+        run_streaming(argv, log_path=tmp_path / "pnr.log", timeout_s=1, cwd=tmp_path)
+    assert exc.value.exit_code == 1 and "timed out after 1 s" in str(exc.value) and "pnr.log" in str(exc.value)
+    assert "implement.timeout_s" in exc.value.hint
+    log = (tmp_path / "pnr.log").read_text()
+    assert "Info: Placing" in log and "timed out after 1 s" in log
 
 
 def test_without_a_complete_design_the_step_says_so(tmp_path):

@@ -59,7 +59,7 @@ def test_scripts_written_where_vivado_is_missing(tmp_path, no_vivado):
 
 
 def test_board_without_pins_is_recorded_or_with_another_clock_is_bad_input(tmp_path, no_vivado):
-    cfg = make_run(tmp_path / "a", board="pynq-z2")
+    cfg = make_run(tmp_path / "a", board="pynq-z1")
     run_implement(cfg)
     rec = json.loads((tmp_path / "a" / "run" / "final" / "impl" / "impl.json").read_text())
     assert rec["status"] == "no_pins" and "no 'pins:' section" in rec["message"] and rec["bitstream"] is None

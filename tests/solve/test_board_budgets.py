@@ -10,7 +10,7 @@ import yaml
 from ohq_flow.boards import resolve_board
 from ohq_flow.solve.step import board_budgets, budgets_over_board
 
-ROOT_CFG = "examples/digits/flow.yaml"
+ROOT_CFG = "examples/digits/flow_pynq_z2.yaml"
 
 
 def test_unset_resources_default_to_the_board():

@@ -19,7 +19,7 @@ ASSIGNMENT = {"Conv_0": (6, 8), "Conv_1": (4, 6), "MatMul_0": (4, 6), "MatMul_1"
 def make_cfg(out: Path, **sections):
     """The digits config (paths absolute) with the given sections replaced; output_dir ``out``."""
     from ohq_flow.config import parse_config
-    data = yaml.safe_load((DIGITS / "flow.yaml").read_text())
+    data = yaml.safe_load((DIGITS / "flow_pynq_z2.yaml").read_text())
     data["output_dir"] = str(out)
     data.update(sections)
     return parse_config(data, base_dir=DIGITS)
