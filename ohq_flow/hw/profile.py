@@ -7,7 +7,13 @@ so nothing is synthesised twice — across runs and across models sharing a laye
 
 Convolutions are costed as a streaming kernel: one kernel (the [C_in/g·kh·kw, C_out] matrix,
 block-diagonal over groups) evaluates one output pixel per cycle, so latency = kernel latency
-+ pixels − 1 and II = pixels cycles per inference; resources are one kernel's.
++ pixels − 1 and II = pixels cycles per inference; resources are one kernel's. A grouped or
+depthwise kernel travels as its per-group blocks [groups, C_in/g·kh·kw, C_out/g], never as the
+dense block-diagonal matrix.
+
+Jobs are planned lazily: :func:`plan_jobs` computes each job's cache key, but a job's payload
+(the kernel at the candidate bits) is built only when the job is submitted to a worker and is
+dropped when it finishes, so the runner's memory does not grow with layers × candidates.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ class LayerHW:
 
     layer: str
     op_type: str
-    w_int: np.ndarray            # integer kernel matrix [inputs, outputs] at w_bits
+    w_int: np.ndarray            # integer kernel [inputs, outputs], or per-group blocks [groups, in/g, out/g], at w_bits
     w_bits: int
     a_bits: int
     a_signed: bool
@@ -63,7 +69,7 @@ class LayerHW:
         if extra.get("layer_onnx") is not None:
             extra["layer_onnx"] = base64.b64encode(extra["layer_onnx"]).decode("ascii")
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d.update(w_int=self.w_int.astype(np.int64).tolist(), w_shape=list(self.w_int.shape), extra=extra)
+        d.update(w_int=_encode_ints(self.w_int), w_shape=list(self.w_int.shape), extra=extra)
         return d
 
     @classmethod
@@ -78,8 +84,29 @@ class LayerHW:
             extra["layer"] = LayerInfo.from_dict(extra["layer"])
         if extra.get("layer_onnx") is not None:
             extra["layer_onnx"] = base64.b64decode(extra["layer_onnx"])
-        d.update(w_int=np.asarray(d["w_int"], dtype=np.int64).reshape(shape), extra=extra)
+        d.update(w_int=_decode_ints(d["w_int"], shape), extra=extra)
         return cls(**d)
+
+
+def _encode_ints(a: np.ndarray) -> dict:
+    """An integer array as base64 of its narrowest little-endian dtype (not a JSON list of ints)."""
+    import base64
+    a = np.asarray(a)
+    lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    dtype = next(t for t in ("<i1", "<i2", "<i4", "<i8") if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max)
+    return {"dtype": dtype, "b64": base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode("ascii")}
+
+
+def _decode_ints(v, shape) -> np.ndarray:
+    """Inverse of :func:`_encode_ints` (a plain list of ints is accepted too)."""
+    import base64
+    if isinstance(v, dict):
+        if v.get("dtype") not in ("<i1", "<i2", "<i4", "<i8"):
+            raise ValueError(f"kernel dtype {v.get('dtype')!r} is not an integer dtype")
+        a = np.frombuffer(base64.b64decode(v["b64"]), dtype=v["dtype"]).astype(np.int64)
+    else:
+        a = np.asarray(v, dtype=np.int64)
+    return a.reshape(shape)
 
 
 # hardware settings that change each measurer's result (part of its cache key); the board's part,
@@ -178,9 +205,13 @@ def tool_version(measurer: str) -> str:
     return md.version("ohq_flow")
 
 
+# measurers that cost a layer from its description alone (their payload carries no kernel)
+NO_KERNEL = ("analytic", "board", "vitis_hls", "vivado_hls")
+
+
 def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys") -> LayerHW:
     """The payload of one cost job."""
-    from ohq_flow.hw.layer_matrix import kernel_matrix
+    from ohq_flow.hw.layer_matrix import kernel_operand
     board = cfg.board_obj()
     a_signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
     extra = {"layer": layer, "io_type": cfg.hardware.io_type, "reuse_factor": cfg.hardware.reuse_factor,
@@ -188,10 +219,33 @@ def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys
     if measurer in ("vitis_hls", "vivado_hls"):
         from ohq_flow.hw.extract import extract_layer
         extra["layer_onnx"] = extract_layer(model, layer, w_bits, a_bits).model.SerializeToString()
-    return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=kernel_matrix(model, layer, w_bits), w_bits=w_bits,
+    w_int = np.zeros((0, 0), dtype=np.int64) if measurer in NO_KERNEL else kernel_operand(model, layer, w_bits)
+    return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=w_int, w_bits=w_bits,
                    a_bits=a_bits, a_signed=a_signed, pixels=n_pixels(layer), family=board.yosys_family, part=board.part,
                    clock_ns=cfg.clock_ns(), latency_cutoff=cfg.hardware.latency_cutoff, pe=cfg.hardware.pe,
                    simd=cfg.hardware.simd, extra=extra)
+
+
+@dataclass(frozen=True)
+class LazyPayload:
+    """A job's payload, built when the job is submitted (the runner calls it; see ``Job.payload``)."""
+
+    model: object
+    layer: object
+    w_bits: int
+    a_bits: int
+    cfg: object
+    measurer: str
+
+    def __call__(self) -> dict:
+        return layer_hw(self.model, self.layer, self.w_bits, self.a_bits, self.cfg, self.measurer).to_json()
+
+
+def job_timeout(measurer: str, hw) -> float:
+    """A job's time box: ``estimate_timeout_s`` for da4ml estimates (then the analytic model takes over)."""
+    if measurer == "da4ml_estimate" and getattr(hw, "estimate_timeout_s", None):
+        return min(float(hw.estimate_timeout_s), float(hw.timeout_s))
+    return float(hw.timeout_s)
 
 
 def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_root: Path, cache_key_extra: dict | None = None):
@@ -221,7 +275,7 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
                            part=board.part, family=board.yosys_family, clock_ns=cfg.clock_ns(),
                            tool_version=versions[measurer], **(cache_key_extra or {}))
             jobs.append(Job(key=key, layer=layer.name, w_bits=w, a_bits=a, fn=JOB_FUNCTIONS[measurer],
-                            payload=layer_hw(model, layer, w, a, cfg, measurer).to_json(), timeout_s=hw.timeout_s,
+                            payload=LazyPayload(model, layer, w, a, cfg, measurer), timeout_s=job_timeout(measurer, hw),
                             workdir=work_root / layer.name / f"w{w}a{a}_{measurer}"))
     return jobs
 
@@ -233,10 +287,13 @@ def run_profile(model, layers, space, cfg, run_dir: Path, *, progress: bool = Tr
     from ohq_flow.hw.jobs import run_jobs
 
     hw = cfg.hardware
-    jobs = plan_jobs(model, layers, space, cfg, run_dir / "oqa")
+    all_jobs = plan_jobs(model, layers, space, cfg, run_dir / "oqa")
     cache = CostCache(hw.cache_dir)
     done: dict[int, CostRow] = {}
-    order = {(j.layer, j.w_bits, j.a_bits): i for i, j in enumerate(jobs)}
+    order = {(j.layer, j.w_bits, j.a_bits): i for i, j in enumerate(all_jobs)}
+    jobs, reused = _reuse_fallbacks(all_jobs, cache)
+    for row in reused.values():
+        done[order[(row.layer, row.w_bits, row.a_bits)]] = row
 
     def on_result(row: CostRow) -> None:  # keep costs.csv current while jobs finish
         done[order[(row.layer, row.w_bits, row.a_bits)]] = row
@@ -245,7 +302,49 @@ def run_profile(model, layers, space, cfg, run_dir: Path, *, progress: bool = Tr
 
     summary = run_jobs(jobs, cache=cache, executor=hw.executor, workers=hw.workers, dask_address=hw.dask_address,
                        progress=progress, on_result=on_result)
-    rows = list(summary.rows)
+    rows = _with_fallbacks(jobs, list(summary.rows), layers, cfg, cache)
+    if reused:
+        merged = {order[(r.layer, r.w_bits, r.a_bits)]: r for r in [*rows, *reused.values()]}
+        rows = [merged[i] for i in sorted(merged)]
+    summary.rows, summary.total, summary.cached = rows, len(rows), summary.cached + len(reused)
+    summary.ok = sum(r.ok for r in rows)
+    summary.timed_out = sum(r.status == "timeout" for r in rows)
+    summary.failed = len(rows) - summary.ok - summary.timed_out
     write_costs(rows, run_dir / "costs.csv", run_dir / "costs.json")
     (run_dir / "costs.partial.csv").unlink(missing_ok=True)
     return rows, summary
+
+
+def _measurer_of(job) -> str | None:
+    return getattr(job.payload, "measurer", None)
+
+
+def _reuse_fallbacks(jobs, cache):
+    """Jobs still to run, and the cached fallback rows of estimates that timed out in an earlier run."""
+    from ohq_flow.hw.fallback import fallback_key
+    todo, reused = [], {}
+    for job in jobs:
+        hit = None
+        if _measurer_of(job) == "da4ml_estimate" and cache.get(job.key) is None:
+            hit = cache.get(fallback_key(job.key, job.timeout_s))
+        if hit is not None:
+            hit.layer, hit.cached = job.layer, True
+            reused[job.key] = hit
+        else:
+            todo.append(job)
+    return todo, reused
+
+
+def _with_fallbacks(jobs, rows: list[CostRow], layers, cfg, cache) -> list[CostRow]:
+    """Time-boxed da4ml estimates that did not finish replaced by labelled analytic rows (cached)."""
+    from ohq_flow.hw.fallback import fallback_key, replace_timeouts
+    by_name = {layer.name: layer for layer in layers}
+    board = cfg.board_obj()
+    rows, replaced = replace_timeouts(rows, [_measurer_of(j) for j in jobs], by_name, [j.timeout_s for j in jobs],
+                                      clock_ns=cfg.clock_ns(), part=board.part)
+    for i in replaced:
+        try:
+            cache.put(fallback_key(jobs[i].key, jobs[i].timeout_s), rows[i])
+        except OSError as exc:
+            log.warning("cost cache: could not store the fallback of %s (%s)", rows[i].layer, exc)
+    return rows
