@@ -67,6 +67,16 @@ def _timed(args: list[str], log: Path, timeout_s: float) -> dict:
     return {"wall_s": round(wall, 1), "peak_rss_mb": round(int(m[-1]) / 1024) if m else None, "rc": rc}
 
 
+def _partial(name: str, steps: dict) -> None:
+    """Steps measured so far (docs/bench_logs/scale_partial.json), in case the run is stopped."""
+    from ohq_flow.fileio import atomic_write_json
+    path = ROOT / "docs" / "bench_logs" / "scale_partial.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[name] = steps
+    atomic_write_json(path, data)
+
+
 def run_model(name: str, work: Path, samples: int, step_timeout: float) -> dict:
     run = work / name
     run.mkdir(parents=True, exist_ok=True)
@@ -76,6 +86,7 @@ def run_model(name: str, work: Path, samples: int, step_timeout: float) -> dict:
                        ("profile (cold)", ["profile", str(cfg)])):
         steps[step] = _timed(args, run / f"{step.split()[0]}.log", step_timeout)
         print(f"  {name} {step}: {steps[step]}", file=sys.stderr, flush=True)
+        _partial(name, steps)
     out = run / "out"
     for f in ("costs.csv", "costs.json"):           # warm: the same jobs again, every one from the cache
         (out / f).unlink(missing_ok=True)
@@ -84,6 +95,7 @@ def run_model(name: str, work: Path, samples: int, step_timeout: float) -> dict:
     steps["report"] = _timed(["report", str(out)], run / "report.log", step_timeout)
     for s in ("profile (warm)", "solve", "report"):
         print(f"  {name} {s}: {steps[s]}", file=sys.stderr, flush=True)
+    _partial(name, steps)
     info = {"steps": steps}
     try:
         layers = json.loads((out / "layers.json").read_text())
@@ -166,23 +178,29 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ohq_scale_"))
     results: dict = {"models": {}}
     results["mqe"], results["errors"] = [], []
+    from ohq_flow.fileio import atomic_write_json
+
+    def save() -> None:  # after every part, so an interrupted run still leaves its numbers
+        atomic_write_json(ROOT / "docs" / "bench_scale.json", {"benchmark": "bench/bench_scale.py",
+                                                              "date": dt.date.today().isoformat(), "nproc": os.cpu_count(),
+                                                              "samples": args.samples, **results})
     try:
+        for name in filter(None, args.models.split(",")):
+            results["models"][name] = run_model(name, work, args.samples, args.step_timeout)
+            save()
         for which, n in (("digits", 64), ("cnv", args.samples)):
             try:
                 results["mqe"].append(mqe_accuracy(which, n))
                 print(f"  mqe: {results['mqe'][-1]}", file=sys.stderr, flush=True)
             except Exception as exc:  # noqa: BLE001 - reported in the section, the other parts still run
                 results["errors"].append(f"MQE accuracy on {which}: {type(exc).__name__}: {exc}")
-        for name in filter(None, args.models.split(",")):
-            results["models"][name] = run_model(name, work, args.samples, args.step_timeout)
+            save()
         results["curve"] = [] if args.skip_curve else curve(args.curve_sizes.split(","), args.curve_timeout)
+        save()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _print(results, args)
-    from ohq_flow.fileio import atomic_write_json
-    atomic_write_json(ROOT / "docs" / "bench_scale.json", {"benchmark": "bench/bench_scale.py",
-                                                          "date": dt.date.today().isoformat(), "nproc": os.cpu_count(),
-                                                          "samples": args.samples, **results})
+    save()
 
 
 def _print(res: dict, args) -> None:

@@ -15,7 +15,7 @@ from ohq_flow.model.layers import discover_layers
 def test_build_refuses_a_wide_model_before_any_work(root, tmp_path, digits_cfg):
     from ohq_flow.build.step import build
     from ohq_flow.pipeline import RunContext
-    module = build_brevitas_model("scale_models:wide_mlp", {"n_layers": 3, "width": 256}, None,
+    module = build_brevitas_model("scale_models:wide_mlp", {"n_layers": 1, "width": 256}, None,
                                   [root / "tests" / "fixtures" / "models"])
     model = export_brevitas(module, (1, 256), tmp_path / "wide.onnx")
     layers = discover_layers(model)
@@ -27,7 +27,7 @@ def test_build_refuses_a_wide_model_before_any_work(root, tmp_path, digits_cfg):
     with pytest.raises(InputError) as err:
         build(RunContext(cfg, run), model, layers)
     assert err.value.exit_code == 2
-    assert "3 layer(s) past build.max_kernel_weights=16,384" in err.value.message and "65,536" in err.value.message
+    assert "1 layer(s) past build.max_kernel_weights=16,384" in err.value.message and "65,536" in err.value.message
     assert "build.max_kernel_weights" in err.value.hint
     assert not (run / "final").exists()                       # nothing was started
     cfg.build.max_kernel_weights = 100_000                    # allowed per kernel, but far over the time limit
