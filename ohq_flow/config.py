@@ -198,7 +198,10 @@ class InputGenerator(str, Enum):
 class MQESection(_Strict):
     """Data-free sensitivity: synthetic inputs, masking, divergence."""
 
-    samples: PositiveInt = 32
+    samples: Union[PositiveInt, Literal["auto"]] = Field(32, description="synthetic inputs, or auto: add samples "
+                                                        "until the layer ranking is stable (docs/scale.md)")
+    max_samples: PositiveInt = Field(64, description="samples: auto stops here")
+    stability: float = Field(0.95, gt=0, le=1, description="samples: auto: Spearman of the rankings at n and 2n samples")
     seed: int = 0
     inputs: InputGenerator = InputGenerator.gaussian
     mean: list[float] = Field(default_factory=lambda: [0.0], description="per-channel mean (one value = all channels)")

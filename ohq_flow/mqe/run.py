@@ -41,7 +41,7 @@ COLUMNS = ["layer", "w_bits", "a_bits", "kl", "mse", "n_samples", "seed", "mode"
 def synthetic_inputs(mqe, input_shape: list[int], input_quant=None) -> np.ndarray:
     """Seeded synthetic batch [samples, *input_shape[1:]] from the config's generator."""
     rng = np.random.default_rng(mqe.seed)
-    shape = [mqe.samples, *input_shape[1:]]
+    shape = [n_samples(mqe), *input_shape[1:]]
     channels = shape[1] if len(shape) > 2 else 1
     kind = mqe.inputs if isinstance(mqe.inputs, str) else mqe.inputs.value
     if kind == "gaussian":
@@ -56,9 +56,14 @@ def synthetic_inputs(mqe, input_shape: list[int], input_quant=None) -> np.ndarra
             lo, hi = input_quant
         return rng.uniform(lo, hi, size=shape).astype(np.float32)
     if kind == "npz":
-        return load_npz_inputs(mqe.npz, mqe.npz_key, input_shape, mqe.samples)
+        return load_npz_inputs(mqe.npz, mqe.npz_key, input_shape, n_samples(mqe))
     raise InputError(f"mqe.inputs: {kind} needs the Brevitas module (ZeroQ distillation)",
                      "use the 'distilled' generator only with model.brevitas, or choose gaussian/uniform/npz")
+
+
+def n_samples(mqe) -> int:
+    """The batch size to generate: ``samples``, or ``max_samples`` with ``samples: auto``."""
+    return mqe.samples if isinstance(mqe.samples, int) else mqe.max_samples
 
 
 def _per_channel(values: list[float], channels: int, field: str) -> np.ndarray:

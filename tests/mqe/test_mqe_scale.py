@@ -65,3 +65,24 @@ def test_separable_joint_is_exact_at_the_corner_and_monotone(digits_model):
             assert sep[(w, a)].kl >= sep[(8, a)].kl - 1e-12
     top = max(full, key=lambda k: full[k].kl)
     assert max(sep, key=lambda k: sep[k].kl) == top
+
+
+def test_samples_auto_stops_when_the_ranking_is_stable(digits_model):
+    from pydantic import ValidationError
+    from ohq_flow.config import MQESection, SearchSection
+    from ohq_flow.mqe.run import synthetic_inputs
+    from ohq_flow.mqe.samples import choose_samples
+    from ohq_flow.search_space import search_space
+    model = digits_model[0]
+    layers = discover_layers(model)
+    space = search_space(layers, SearchSection(weight_bits=[2, 8], act_bits=[4, 8]))
+    mqe = MQESection(samples="auto", max_samples=16, std=[0.6])
+    x = synthetic_inputs(mqe, [1, 1, 8, 8])
+    assert len(x) == 16
+    n, trace = choose_samples(model, layers, space, x, stability=mqe.stability)
+    assert trace and [t["n"] for t in trace] == [4 * 2 ** i for i in range(len(trace))]
+    stable = trace[-1]["spearman_vs_2n"] >= mqe.stability
+    assert (n == trace[-1]["n"]) if stable else (n == 16)
+    assert all(t["spearman_vs_2n"] < mqe.stability for t in trace[:-1])      # it stopped at the first stable n
+    with pytest.raises(ValidationError):
+        MQESection(samples="many")
