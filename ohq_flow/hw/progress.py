@@ -38,8 +38,8 @@ def _fmt_s(s: float) -> str:
 class JobProgress:
     """``update(n, cached=..., failed=...)`` per finished job; ``close()`` at the end."""
 
-    def __init__(self, total: int, *, enabled: bool = True, desc: str = "cost jobs", every_s: float = 10.0,
-                 every_pct: float = 5.0, stream=None, tty: bool | None = None):
+    def __init__(self, total: int, *, enabled: bool = True, desc: str = "cost jobs", unit: str = "job",
+                 every_s: float = 10.0, every_pct: float = 5.0, stream=None, tty: bool | None = None):
         self.total, self.desc, self.every_s, self.every_pct = total, desc, every_s, every_pct
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled and total > 0
@@ -50,7 +50,7 @@ class JobProgress:
         self._bar = None
         if self.enabled and self.tty:
             from tqdm import tqdm
-            self._bar = tqdm(total=total, desc=desc, unit="job", file=self.stream)
+            self._bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream)
 
     def eta_s(self) -> float | None:
         ran = self.done - self.cached

@@ -347,7 +347,7 @@ def flag_monotonic(rows: list[SensitivityRow], rel: float = 0.10, eps: float = 1
 def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], mqe, x: np.ndarray, out_dir: Path, *,
                         progress: bool = True, executor=None) -> list[SensitivityRow]:
     """Score every layer's candidates; resumable through ``out_dir/sensitivity_parts``."""
-    from tqdm import tqdm
+    from ohq_flow.hw.progress import JobProgress
     parts = out_dir / "sensitivity_parts"
     parts.mkdir(parents=True, exist_ok=True)
     rows: list[SensitivityRow] = []
@@ -367,11 +367,14 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
     ref_logits = executor.reference(x)
     if len(todo) < len(layers):
         log.info("sensitivity: %d of %d layers already done, resuming", len(layers) - len(todo), len(layers))
-    for layer in tqdm(todo, desc="sensitivity", unit="layer", disable=not progress):
+    bar = JobProgress(len(todo), enabled=progress, desc="sensitivity layers", unit="layer")
+    for layer in todo:   # plain progress lines (done/total, ETA, RSS) when stderr is not a terminal
         layer_rows = score_layer(executor, model, layer, space[layer.name], x, ref_logits,
                                  modes=list(mqe.modes), seed=mqe.seed, joint_eval=getattr(mqe, "joint_eval", "full"))
         atomic_write_text(part_of[layer.name], _rows_csv(layer_rows))
         rows.extend(layer_rows)
+        bar.update(1)
+    bar.close()
     order = {l.name: i for i, l in enumerate(layers)}
     rows.sort(key=lambda r: (order[r.layer], r.mode, r.w_bits, r.a_bits))
     for msg in flag_monotonic(rows):
