@@ -36,7 +36,7 @@ MODELS = {
 W_BITS, A_BITS = [2, 3, 4, 5, 6, 8], [4, 5, 6, 8]       # 24 candidates per layer
 
 
-def _config(name: str, run: Path, cache: Path, samples: int, joint_eval: str) -> Path:
+def _config(name: str, run: Path, cache: Path, samples: int, joint_eval: str, yosys_max: int | None = None) -> Path:
     factory, shape, _ = MODELS[name]
     cfg = {"name": f"scale-{name}", "board": "zcu104", "output_dir": str(run / "out"),
            "model": {"brevitas": {"factory": factory, "kwargs": {"pretrained": False}, "input_shape": shape}},
@@ -44,6 +44,9 @@ def _config(name: str, run: Path, cache: Path, samples: int, joint_eval: str) ->
            "mqe": {"samples": samples, "seed": 0, "joint_eval": joint_eval},
            "hardware": {"cache_dir": str(cache), "workers": 2},
            "budgets": {"lut": "100%"}}
+    if yosys_max is not None:   # reduced settings: fewer synthesised layers (the rest as by default)
+        cfg["hardware"]["rules"] = [{"measurer": "yosys", "max_weights": yosys_max},
+                                    {"measurer": "da4ml_estimate", "max_weights": 4096}, {"measurer": "analytic"}]
     import yaml
     path = run / "flow.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -51,20 +54,21 @@ def _config(name: str, run: Path, cache: Path, samples: int, joint_eval: str) ->
 
 
 def _timed(args: list[str], log: Path, timeout_s: float) -> dict:
-    """Wall time, peak RSS (of the step's own process) and exit code of one CLI step."""
+    """Wall time, CPU time (with the cost jobs), peak RSS (of the step's own process), exit code of one CLI step."""
     cli = [sys.executable, "-m", "ohq_flow"]
     t0 = time.perf_counter()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     try:
-        proc = subprocess.run(["/usr/bin/time", "-f", "OHQ_RSS_KB %M", *cli, *args], cwd=ROOT, env=env,
+        proc = subprocess.run(["/usr/bin/time", "-f", "OHQ_RSS_KB %M CPU %U %S", *cli, *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=timeout_s)
         out, rc = proc.stdout + proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as exc:
         out, rc = f"{exc.stdout or ''}{exc.stderr or ''}\nTIMEOUT after {timeout_s:g} s", -1
     wall = time.perf_counter() - t0
     log.write_text(out if isinstance(out, str) else out.decode(errors="replace"))
-    m = re.findall(r"OHQ_RSS_KB (\d+)", out if isinstance(out, str) else "")
-    return {"wall_s": round(wall, 1), "peak_rss_mb": round(int(m[-1]) / 1024) if m else None, "rc": rc}
+    m = re.findall(r"OHQ_RSS_KB (\d+) CPU ([\d.]+) ([\d.]+)", out if isinstance(out, str) else "")
+    return {"wall_s": round(wall, 1), "cpu_s": round(float(m[-1][1]) + float(m[-1][2]), 1) if m else None,
+            "peak_rss_mb": round(int(m[-1][0]) / 1024) if m else None, "rc": rc}
 
 
 def _partial(name: str, steps: dict) -> None:
@@ -77,10 +81,10 @@ def _partial(name: str, steps: dict) -> None:
     atomic_write_json(path, data)
 
 
-def run_model(name: str, work: Path, samples: int, step_timeout: float) -> dict:
+def run_model(name: str, work: Path, samples: int, step_timeout: float, yosys_max: int | None = None) -> dict:
     run = work / name
     run.mkdir(parents=True, exist_ok=True)
-    cfg = _config(name, run, work / "cache", samples, "separable")
+    cfg = _config(name, run, work / "cache", samples, "separable", yosys_max)
     steps = {}
     for step, args in (("layers", ["layers", str(cfg)]), ("sensitivity", ["sensitivity", str(cfg)]),
                        ("profile (cold)", ["profile", str(cfg)])):
@@ -173,7 +177,13 @@ def main() -> None:
     ap.add_argument("--curve-timeout", type=float, default=180.0)
     ap.add_argument("--curve-sizes", default="16x16,32x32,48x48,64x64,80x80,96x96,128x128")
     ap.add_argument("--skip-curve", action="store_true")
+    ap.add_argument("--w-bits", default=",".join(map(str, W_BITS)))
+    ap.add_argument("--a-bits", default=",".join(map(str, A_BITS)))
+    ap.add_argument("--yosys-max", type=int, default=None, help="reduced: Yosys only up to this many weights")
+    ap.add_argument("--mqe-models", default="digits,cnv")
     args = ap.parse_args()
+    W_BITS[:] = [int(v) for v in args.w_bits.split(",")]
+    A_BITS[:] = [int(v) for v in args.a_bits.split(",")]
     from bench.scale_curve import curve
     work = Path(tempfile.mkdtemp(prefix="ohq_scale_"))
     results: dict = {"models": {}}
@@ -186,9 +196,9 @@ def main() -> None:
                                                               "samples": args.samples, **results})
     try:
         for name in filter(None, args.models.split(",")):
-            results["models"][name] = run_model(name, work, args.samples, args.step_timeout)
+            results["models"][name] = run_model(name, work, args.samples, args.step_timeout, args.yosys_max)
             save()
-        for which, n in (("digits", 64), ("cnv", args.samples)):
+        for which, n in [(w, 64 if w == "digits" else args.samples) for w in filter(None, args.mqe_models.split(","))]:
             try:
                 results["mqe"].append(mqe_accuracy(which, n))
                 print(f"  mqe: {results['mqe'][-1]}", file=sys.stderr, flush=True)
@@ -204,18 +214,21 @@ def main() -> None:
 
 
 def _print(res: dict, args) -> None:
+    rules = (f"**reduced** measurer rules (yosys <= {args.yosys_max:,} weights, da4ml_estimate <= 4,096, analytic beyond)"
+             if args.yosys_max is not None else "default measurer rules (yosys <= 1,024 weights, da4ml_estimate <= 4,096, "
+             "analytic beyond)")
     print(f"Random weights (`pretrained=False`): speed and memory of the flow, not accuracy. Weights {W_BITS} x "
-          f"activations {A_BITS} = 24 candidates per layer; MQE with {args.samples} synthetic samples and "
-          "`mqe.joint_eval: separable`; default measurer rules (yosys <= 1,024 weights, da4ml_estimate <= 4,096, "
-          "analytic beyond; estimate time box 60 s); 2 job workers; run under `nice` on a machine shared with "
-          "other jobs (wall times are upper bounds). Peak RSS is the step's own process (cost jobs run in "
-          "their own processes).\n")
+          f"activations {A_BITS} = {len(W_BITS) * len(A_BITS)} candidates per layer; MQE with {args.samples} synthetic "
+          f"samples and `mqe.joint_eval: separable`; {rules}; estimate time box 60 s; 2 job workers; run under "
+          "`nice -n 10` on a 2-core machine shared with other jobs (load average ~17 during the run): wall times are "
+          "inflated by the contention, CPU time (the step's process and its cost jobs) is the better figure. Peak "
+          "RSS is the step's own process (cost jobs run in their own processes).\n")
     for name, info in res["models"].items():
         print(f"### {name} ({MODELS[name][2]}): {info.get('layers')} layers, {info.get('candidates')} (layer, candidate) "
               "cost rows\n")
-        print("| step | wall time | peak RSS | exit |\n|---|---|---|---|")
+        print("| step | wall time | CPU time | peak RSS | exit |\n|---|---|---|---|---|")
         for step, s in info["steps"].items():
-            print(f"| {step} | {s['wall_s']:.0f} s | {s['peak_rss_mb']} MB | {s['rc']} |")
+            print(f"| {step} | {s['wall_s']:.0f} s | {s.get('cpu_s')} s | {s['peak_rss_mb']} MB | {s['rc']} |")
         if info.get("rows_by_measurer"):
             print("\nCost rows by measurer (fidelity): " + ", ".join(f"{k}: {v}" for k, v in info["rows_by_measurer"].items()))
         if info.get("warm_line"):
@@ -223,7 +236,7 @@ def _print(res: dict, args) -> None:
         print()
     for m in res.get("mqe") or []:
         print(f"### MQE: accelerated (separable) vs full joint evaluation, {m['model']}\n")
-        print(f"{m['layers']} layers x 24 candidates ({m['rows']} rows), {m['samples']} synthetic samples: full joint "
+        print(f"{m['layers']} layers x {m['rows'] // max(m['layers'], 1)} candidates ({m['rows']} rows), {m['samples']} synthetic samples: full joint "
               f"{m['full_s']:.0f} s, separable {m['separable_s']:.0f} s ({m['full_s'] / max(m['separable_s'], 1e-9):.1f}x). "
               f"Spearman over all rows **{m['spearman_all_rows']:.3f}**; over each layer's worst damage "
               f"**{m['spearman_layer_worst']:.3f}**; median relative error {100 * (m['median_rel_error'] or 0):.0f}%.\n")
