@@ -176,11 +176,14 @@ def summarize_rows(rows: list[CostRow]) -> str:
         ok = [r for r in rs if r.ok]
         luts = [r.lut for r in ok if r.lut is not None]
         lat = [r.latency_cycles for r in ok if r.latency_cycles is not None]
-        src = ",".join(sorted({r.source for r in rs if r.source}))
+        src = ",".join(sorted({f"{r.source}({r.fidelity})" + ("*" if r.error.startswith("fallback:") else "")
+                               for r in rs if r.source}))
         lut_txt = f"LUT {min(luts):,.0f}..{max(luts):,.0f}" if luts else "LUT -"
         lat_txt = f"latency {min(lat):,.0f}..{max(lat):,.0f} cycles" if lat else "latency -"
         bad = len(rs) - len(ok)
         lines.append(f"  {layer:<12} {src:<16} {lut_txt:<22} {lat_txt}" + (f"  {bad} FAILED" if bad else ""))
+    if any(r.error.startswith("fallback:") for r in rows):
+        lines.append("  * da4ml_estimate past its time box: calibrated analytic fallback (see the error column of costs.csv)")
     return "\n".join(lines)
 
 
