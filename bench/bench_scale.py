@@ -43,7 +43,8 @@ def _config(name: str, run: Path, cache: Path, samples: int, joint_eval: str, yo
            "search": {"weight_bits": W_BITS, "act_bits": A_BITS},
            "mqe": {"samples": samples, "seed": 0, "joint_eval": joint_eval},
            "hardware": {"cache_dir": str(cache), "workers": 2},
-           "budgets": {"lut": "100%"}}
+           "budgets": {"lut": "100%"},
+           "build": {"design": False}}     # the complete-design generator does not take these graphs (layers step)
     if yosys_max is not None:   # reduced settings: fewer synthesised layers (the rest as by default)
         cfg["hardware"]["rules"] = [{"measurer": "yosys", "max_weights": yosys_max},
                                     {"measurer": "da4ml_estimate", "max_weights": 4096}, {"measurer": "analytic"}]
@@ -66,6 +67,9 @@ def _timed(args: list[str], log: Path, timeout_s: float) -> dict:
         out, rc = f"{exc.stdout or ''}{exc.stderr or ''}\nTIMEOUT after {timeout_s:g} s", -1
     wall = time.perf_counter() - t0
     log.write_text(out if isinstance(out, str) else out.decode(errors="replace"))
+    if rc != 0:
+        tail = [ln for ln in log.read_text().splitlines() if "warn" not in ln.lower()][-8:]
+        print(f"  FAILED {' '.join(args[:1])} (exit {rc}):\n    " + "\n    ".join(tail), file=sys.stderr, flush=True)
     m = re.findall(r"OHQ_RSS_KB (\d+) CPU ([\d.]+) ([\d.]+)", out if isinstance(out, str) else "")
     return {"wall_s": round(wall, 1), "cpu_s": round(float(m[-1][1]) + float(m[-1][2]), 1) if m else None,
             "peak_rss_mb": round(int(m[-1][0]) / 1024) if m else None, "rc": rc}
