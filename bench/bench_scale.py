@@ -224,7 +224,7 @@ def _print(res: dict, args) -> None:
     print(f"Random weights (`pretrained=False`): speed and memory of the flow, not accuracy. Weights {W_BITS} x "
           f"activations {A_BITS} = {len(W_BITS) * len(A_BITS)} candidates per layer; MQE with {args.samples} synthetic "
           f"samples and `mqe.joint_eval: separable`; {rules}; estimate time box 60 s; 2 job workers; run under "
-          "`nice -n 10` on a 2-core machine shared with other jobs (load average ~17 during the run): wall times are "
+          f"`nice -n 10` on a 2-core machine shared with other jobs (load average {os.getloadavg()[0]:.0f} at the end): wall times are "
           "inflated by the contention, CPU time (the step's process and its cost jobs) is the better figure. Peak "
           "RSS is the step's own process (cost jobs run in their own processes).\n")
     for name, info in res["models"].items():
