@@ -92,7 +92,7 @@ def dense_rows(sizes, bits: int, board, target_mhz: float, reports: Path | None)
 def layer_rows(points, target_mhz: float) -> list[dict]:
     """The digits example's layer kernels: Yosys measurer (synth_ecp5) vs out-of-context nextpnr-ecp5."""
     from ohq_flow.config import load_config
-    from ohq_flow.hw.layer_matrix import kernel_matrix
+    from ohq_flow.hw.extract import layer_integer_matrix
     from ohq_flow.model.export import export_model
     from ohq_flow.model.layers import discover_layers
     cfg = load_config(ROOT / "examples" / "digits" / "flow.yaml")
@@ -107,12 +107,12 @@ def layer_rows(points, target_mhz: float) -> list[dict]:
             q = layer.input_quant
             signed = bool(q.signed) if q is not None and q.signed is not None else True
             d = work / f"{name}_w{w}a{a}"
-            res = ooc_layer(kernel_matrix(model, layer, w), w_bits=w, a_bits=a, a_signed=signed, board=board, work_dir=d,
+            res = ooc_layer(layer_integer_matrix(model, layer, w)[0], w_bits=w, a_bits=a, a_signed=signed, board=board, work_dir=d,
                             latency_cutoff=cfg.hardware.latency_cutoff, clock_ns=cfg.clock_ns(), target_mhz=target_mhz,
                             settings=Ecp5Settings(timeout_s=3600))
             ys = measure_yosys([Path(x) for x in res["sources"]], res["top"], family="ecp5", work_dir=d / "yosys", timeout_s=3600)
             cp = res["critical_path"] or {}
-            rows.append({"layer": name, "w_bits": w, "a_bits": a, "weights": int(np.count_nonzero(kernel_matrix(model, layer, w))),
+            rows.append({"layer": name, "w_bits": w, "a_bits": a, "weights": int(np.count_nonzero(layer_integer_matrix(model, layer, w)[0])),
                          "yosys_lut4": ys.lut, "yosys_ff": ys.ff, "yosys_depth": ys.depth,
                          "yosys_est_mhz": round(1000 / ys.est_clock_ns, 1),
                          "pnr_lut4": res["lut4"], "pnr_ff": res["ff"], "pnr_fmax_mhz": res["fmax_mhz"],

@@ -35,6 +35,7 @@ BENCHES = [
     ("oqa_digits", "bench.bench_oqa_digits", [], 3600),
     ("ilp", "bench.bench_ilp", [], 1800),
     ("impl", "bench.bench_impl", [], 10800),
+    ("scale", "bench.bench_scale", [], 14400),
 ]
 
 

@@ -198,7 +198,10 @@ class InputGenerator(str, Enum):
 class MQESection(_Strict):
     """Data-free sensitivity: synthetic inputs, masking, divergence."""
 
-    samples: PositiveInt = 32
+    samples: Union[PositiveInt, Literal["auto"]] = Field(32, description="synthetic inputs, or auto: add samples "
+                                                        "until the layer ranking is stable (docs/scale.md)")
+    max_samples: PositiveInt = Field(64, description="samples: auto stops here")
+    stability: float = Field(0.95, gt=0, le=1, description="samples: auto: Spearman of the rankings at n and 2n samples")
     seed: int = 0
     inputs: InputGenerator = InputGenerator.gaussian
     mean: list[float] = Field(default_factory=lambda: [0.0], description="per-channel mean (one value = all channels)")
@@ -212,6 +215,9 @@ class MQESection(_Strict):
     reference: Literal["as_given", "float", "int8"] = "as_given"
     executor: Literal["qonnx", "fast"] = Field("fast", description="fast = vectorised path, checked against the QONNX executor")
     modes: list[Literal["joint", "weight_only", "act_only"]] = Field(default_factory=lambda: ["joint"])
+    joint_eval: Literal["full", "separable"] = Field("full", description="separable: joint damage from weight-only and "
+                                                     "activation-only masks plus one measured interaction per layer "
+                                                     "(|W|+|A|+1 runs instead of |W|·|A|; docs/scale.md)")
     workers: PositiveInt | None = Field(None, description="processes (default: all cores)")
 
     @field_validator("std")
@@ -261,8 +267,9 @@ class MeasurerRule(_Strict):
 
 
 def _default_rules() -> list[MeasurerRule]:
-    return [MeasurerRule(measurer="yosys", max_weights=4096),
-            MeasurerRule(measurer="da4ml_estimate", max_weights=65536),
+    # from the measured da4ml estimate times (docs/scale.md): ~1 s at 1k weights, ~7 s at 4k, minutes past 10k
+    return [MeasurerRule(measurer="yosys", max_weights=1024),
+            MeasurerRule(measurer="da4ml_estimate", max_weights=4096),
             MeasurerRule(measurer="analytic")]
 
 
@@ -282,6 +289,8 @@ class HardwareSection(_Strict):
     dask_address: str | None = None
     cache_dir: Path | None = Field(None, description="default: $OHQ_CACHE_DIR or ~/.cache/ohq_flow")
     timeout_s: PositiveFloat = 900.0
+    estimate_timeout_s: PositiveFloat = Field(60.0, description="time box of one da4ml_estimate job; past it the "
+                                              "calibrated analytic model of the same kernel is used (labelled)")
     board_command: list[str] | None = Field(None, description="argv of a command that prints measured latency JSON")
 
     @field_validator("cache_dir")
@@ -403,6 +412,9 @@ class BuildSection(_Strict):
                                                                 "(auto: Verilator, else Icarus Verilog)")
     requant: Literal["auto", "thresholds"] = Field("auto", description="requantisation: exact multiply-shift where "
                                                    "verified, else thresholds; or thresholds everywhere")
+    max_kernel_weights: PositiveInt = Field(16384, description="refuse up front a layer kernel (per group) past this: "
+                                            "its fully unrolled da4ml solve does not finish (docs/scale.md)")
+    max_minutes: PositiveFloat = Field(60.0, description="refuse up front a build estimated to take longer")
 
     @model_validator(mode="before")
     @classmethod
@@ -723,12 +735,13 @@ mqe:
 
 hardware:
   rules:                  # first match picks the measurer of a layer
-    - {measurer: yosys, max_weights: 4096}
-    - {measurer: da4ml_estimate, max_weights: 65536}
-    - {measurer: analytic}
+    - {measurer: yosys, max_weights: 1024}            # synthesised: seconds to a minute per job
+    - {measurer: da4ml_estimate, max_weights: 4096}   # adder-graph estimate: ~7 s at 4k weights, minutes past 10k
+    - {measurer: analytic}                            # larger layers: analytic model (fidelity: estimate)
   latency_cutoff: 5.0     # da4ml pipelining (adder depth per stage); null = combinational
   executor: local         # local | dask
   timeout_s: 900
+  estimate_timeout_s: 60  # a da4ml estimate past this becomes a labelled (calibrated) analytic row
 
 budgets:                  # numbers, or % of the board for lut/ff/dsp/bram18/uram
   lut: "50%"

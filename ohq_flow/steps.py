@@ -96,6 +96,12 @@ def step_sensitivity(ctx: RunContext) -> dict:
         x = distilled_inputs(cfg, shape)
     else:
         x = synthetic_inputs(cfg.mqe, shape, _input_range(model, layers))
+    auto = None
+    if cfg.mqe.samples == "auto":
+        from ohq_flow.mqe.samples import choose_samples
+        n, auto = choose_samples(model, layers, run_space(ctx), x, cfg.mqe.stability)
+        print(f"mqe.samples auto: {n} samples (ranking stable: {auto[-1] if auto else 'max_samples reached'})")
+        x = x[:n]
     if ctx.force:
         import shutil
         shutil.rmtree(ctx.path("sensitivity_parts"), ignore_errors=True)
@@ -105,7 +111,8 @@ def step_sensitivity(ctx: RunContext) -> dict:
     atomic_write_json(ctx.path("sensitivity_checks.json"), health)
     if not health["trusted"]:
         log.warning("%s", format_health(health))
-    return {"rows": len(rows), "samples": int(len(x)), "executor": cfg.mqe.executor, "trusted": health["trusted"]}
+    return {"rows": len(rows), "samples": int(len(x)), "executor": cfg.mqe.executor, "trusted": health["trusted"],
+            **({"samples_auto": auto} if auto is not None else {})}
 
 
 def step_profile(ctx: RunContext) -> dict:

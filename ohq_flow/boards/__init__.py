@@ -115,10 +115,31 @@ def _norm(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "").replace(" ", "")
 
 
+_PARSED: dict[tuple, Board] = {}
+
+
 def load_board_file(path: str | Path) -> Board:
-    """Load one board YAML file; errors name the file and the field."""
-    from ohq_flow.yamlio import load_yaml_file
+    """Load one board YAML file; errors name the file and the field.
+
+    Parsed boards are memoised by (path, mtime, size) — the config asks for its board once per
+    cost job, and the catalog is 17 YAML files — and each call returns its own copy.
+    """
     path = Path(path)
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _PARSED:
+        return _PARSED[key].model_copy(deep=True)
+    board = _parse_board_file(path)
+    if key is not None:
+        _PARSED[key] = board.model_copy(deep=True)
+    return board
+
+
+def _parse_board_file(path: Path) -> Board:
+    from ohq_flow.yamlio import load_yaml_file
     data = load_yaml_file(path, "board file", max_bytes=MAX_BOARD_FILE_BYTES,
                           missing_hint="give a catalog name (ohq-flow boards) or a path to a board YAML")
     if not isinstance(data, dict):

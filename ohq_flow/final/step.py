@@ -24,7 +24,10 @@ def build(ctx, model, layers) -> dict:
     from ohq_flow.tables.solution import read_solution
     from ohq_flow.mqe.run import load_npz_inputs, synthetic_inputs
 
+    from ohq_flow.final.plan import build_plan
     cfg = ctx.cfg
+    plan = build_plan(layers, cfg)            # refuses (exit 2) what cannot finish, before any work
+    print(plan.text(), flush=True)
     out = ctx.path("final")
     out.mkdir(parents=True, exist_ok=True)
     sol = read_solution(ctx.path("solution.json"))

@@ -249,3 +249,17 @@ def layer_integer_matrix(model, layer, w_bits: int):
             "pixels": pixels, "w_bits": int(w_bits), "w_signed": wq.signed, "w_narrow": wq.narrow,
             "per_channel": wq.per_channel, "a_bits": aq.bits if aq else None, "a_signed": aq.signed if aq else None}
     return np.asarray(mat).astype(np.int64), col_scale, meta
+
+
+def kernel_operand(model, layer, w_bits: int) -> np.ndarray:
+    """The kernel as cost jobs take it: the matrix, or per-group blocks [groups, R, C] for a grouped conv.
+
+    A depthwise convolution with G channels is G small kernels, not one G²-sized block-diagonal
+    matrix (which, per candidate, is what made profiling ImageNet-size models run out of memory).
+    """
+    if layer.op_type == "Conv" and layer.groups > 1:
+        from ohq_flow.hw.rtl.cmvm import kernel_blocks
+        from ohq_flow.model.quantizers import integer_weights
+        w_int, _ = integer_weights(model, layer, w_bits)
+        return kernel_blocks(w_int, layer.groups)
+    return layer_integer_matrix(model, layer, w_bits)[0]

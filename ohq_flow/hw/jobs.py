@@ -117,7 +117,7 @@ class Job:
     w_bits: int
     a_bits: int
     fn: Callable[[JobContext], CostRow]
-    payload: Any
+    payload: Any                 # plain JSON data, or a zero-argument callable returning it (built at submission)
     timeout_s: float
     workdir: Path
 
@@ -336,21 +336,36 @@ def _execute(spec: _Spec, live: _LiveSet | None = None) -> dict:
 # ---------------------------------------------------------------------------------------------
 # executors: each yields (index, row dict) as jobs finish
 
-def _run_local(specs: list[_Spec], workers: int) -> Iterator[tuple[int, dict]]:
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+def _run_local(specs: Iterable[_Spec], workers: int) -> Iterator[tuple[int, dict]]:
+    """At most ``2·workers`` specs exist at a time: the next is made only when one finishes."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ohq-job")
     live = _LiveSet()
-    futs = {pool.submit(_execute, s, live): s for s in specs}
+    pending = iter(specs)
+    futs: dict = {}
+
+    def top_up() -> None:
+        while len(futs) < 2 * workers:
+            spec = next(pending, None)
+            if spec is None:
+                return
+            futs[pool.submit(_execute, spec, live)] = spec
+
     try:
-        for fut in as_completed(futs):
-            yield futs[fut].index, _result_or_error(fut, futs[fut])
+        top_up()
+        while futs:
+            done, _ = wait(futs, return_when=FIRST_COMPLETED)
+            for fut in done:
+                spec = futs.pop(fut)
+                yield spec.index, _result_or_error(fut, spec)
+            top_up()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         live.kill_all()                          # non-empty only on abort (e.g. Ctrl-C)
         pool.shutdown(wait=True)
 
 
-def _run_dask(specs: list[_Spec], workers: int, address: str | None) -> Iterator[tuple[int, dict]]:
+def _run_dask(specs: Iterable[_Spec], workers: int, address: str | None) -> Iterator[tuple[int, dict]]:
     from dask.distributed import Client, LocalCluster, as_completed
     cluster = None
     if address is None:
@@ -359,11 +374,23 @@ def _run_dask(specs: list[_Spec], workers: int, address: str | None) -> Iterator
     client = Client(address if address is not None else cluster)
     token = uuid.uuid4().hex[:8]
     futs: dict = {}
-    try:
-        futs = {client.submit(_execute, s, key=f"ohq-job-{token}-{s.index}-{s.key[:12]}", pure=False): s
-                for s in specs}
-        for fut in as_completed(futs):
-            yield futs[fut].index, _result_or_error(fut, futs[fut])
+    pending = iter(specs)
+
+    def submit(spec: _Spec):
+        fut = client.submit(_execute, spec, key=f"ohq-job-{token}-{spec.index}-{spec.key[:12]}", pure=False)
+        futs[fut] = spec
+        return fut
+
+    try:  # a bounded window of submitted jobs (payloads are built as they are submitted)
+        window = max(2 * workers, 8)
+        first = [submit(s) for s in (next(pending, None) for _ in range(window)) if s is not None]
+        stream = as_completed(first)
+        for fut in stream:
+            spec = futs.pop(fut)
+            yield spec.index, _result_or_error(fut, spec)
+            nxt = next(pending, None)
+            if nxt is not None:
+                stream.add(submit(nxt))
     finally:
         for fut in futs:
             fut.cancel()
@@ -436,7 +463,7 @@ def resolve_function(name: str) -> Callable:
 
 def _make_spec(i: int, job: Job, sys_path: list[str]) -> _Spec:
     try:
-        payload = json.dumps(job.payload, allow_nan=False)
+        payload = json.dumps(job.payload() if callable(job.payload) else job.payload, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InputError(f"job {job.layer} w{job.w_bits} a{job.a_bits}: payload is not plain JSON data: {exc}",
                          "a payload holds str/int/float/bool/None, lists and dicts of them") from None
@@ -445,9 +472,8 @@ def _make_spec(i: int, job: Job, sys_path: list[str]) -> _Spec:
 
 
 def _progress_bar(total: int, enabled: bool):
-    from tqdm import tqdm
-    return tqdm(total=total, desc="cost jobs", unit="job",
-                disable=not (enabled and sys.stderr.isatty()))
+    from ohq_flow.hw.progress import JobProgress
+    return JobProgress(total, enabled=enabled)
 
 
 def run_jobs(jobs: Iterable[Job], *, cache: CostCache | None = None, executor: Literal["local", "dask"] = "local",
@@ -471,7 +497,7 @@ def run_jobs(jobs: Iterable[Job], *, cache: CostCache | None = None, executor: L
         rows[i] = row
         if cache is not None and row.ok and not row.cached:
             _cache_put(cache, jobs[i].key, row)
-        bar.update(1)
+        bar.update(1, cached=bool(row.cached), failed=not row.ok)
         if on_result is not None:
             on_result(row)
 
@@ -490,8 +516,8 @@ def run_jobs(jobs: Iterable[Job], *, cache: CostCache | None = None, executor: L
         sys_path = [p for p in sys.path if p]
         while todo or waiting:
             if todo:
-                specs = [_make_spec(i, jobs[i], sys_path) for i in todo]
-                n = min(workers, len(specs))
+                specs = (_make_spec(i, jobs[i], sys_path) for i in todo)  # lazily: payloads built at submission
+                n = min(workers, len(todo))
                 results = _run_dask(specs, n, dask_address) if executor == "dask" else _run_local(specs, n)
                 for i, row in results:
                     finish(i, CostRow(**row))

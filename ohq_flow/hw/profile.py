@@ -7,7 +7,13 @@ so nothing is synthesised twice — across runs and across models sharing a laye
 
 Convolutions are costed as a streaming kernel: one kernel (the [C_in/g·kh·kw, C_out] matrix,
 block-diagonal over groups) evaluates one output pixel per cycle, so latency = kernel latency
-+ pixels − 1 and II = pixels cycles per inference; resources are one kernel's.
++ pixels − 1 and II = pixels cycles per inference; resources are one kernel's. A grouped or
+depthwise kernel travels as its per-group blocks [groups, C_in/g·kh·kw, C_out/g], never as the
+dense block-diagonal matrix.
+
+Jobs are planned lazily: :func:`plan_jobs` computes each job's cache key, but a job's payload
+(the kernel at the candidate bits) is built only when the job is submitted to a worker and is
+dropped when it finishes, so the runner's memory does not grow with layers × candidates.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ class LayerHW:
 
     layer: str
     op_type: str
-    w_int: np.ndarray            # integer kernel matrix [inputs, outputs] at w_bits
+    w_int: np.ndarray            # integer kernel [inputs, outputs], or per-group blocks [groups, in/g, out/g], at w_bits
     w_bits: int
     a_bits: int
     a_signed: bool
@@ -58,7 +64,7 @@ class LayerHW:
         if extra.get("layer_onnx") is not None:
             extra["layer_onnx"] = base64.b64encode(extra["layer_onnx"]).decode("ascii")
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d.update(w_int=self.w_int.astype(np.int64).tolist(), w_shape=list(self.w_int.shape), extra=extra)
+        d.update(w_int=_encode_ints(self.w_int), w_shape=list(self.w_int.shape), extra=extra)
         return d
 
     @classmethod
@@ -73,8 +79,29 @@ class LayerHW:
             extra["layer"] = LayerInfo.from_dict(extra["layer"])
         if extra.get("layer_onnx") is not None:
             extra["layer_onnx"] = base64.b64decode(extra["layer_onnx"])
-        d.update(w_int=np.asarray(d["w_int"], dtype=np.int64).reshape(shape), extra=extra)
+        d.update(w_int=_decode_ints(d["w_int"], shape), extra=extra)
         return cls(**d)
+
+
+def _encode_ints(a: np.ndarray) -> dict:
+    """An integer array as base64 of its narrowest little-endian dtype (not a JSON list of ints)."""
+    import base64
+    a = np.asarray(a)
+    lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    dtype = next(t for t in ("<i1", "<i2", "<i4", "<i8") if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max)
+    return {"dtype": dtype, "b64": base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode("ascii")}
+
+
+def _decode_ints(v, shape) -> np.ndarray:
+    """Inverse of :func:`_encode_ints` (a plain list of ints is accepted too)."""
+    import base64
+    if isinstance(v, dict):
+        if v.get("dtype") not in ("<i1", "<i2", "<i4", "<i8"):
+            raise ValueError(f"kernel dtype {v.get('dtype')!r} is not an integer dtype")
+        a = np.frombuffer(base64.b64decode(v["b64"]), dtype=v["dtype"]).astype(np.int64)
+    else:
+        a = np.asarray(v, dtype=np.int64)
+    return a.reshape(shape)
 
 
 def measurer_key_settings(measurer: str, hw) -> dict:
@@ -130,11 +157,14 @@ def summarize_rows(rows: list[CostRow]) -> str:
         ok = [r for r in rs if r.ok]
         luts = [r.lut for r in ok if r.lut is not None]
         lat = [r.latency_cycles for r in ok if r.latency_cycles is not None]
-        src = ",".join(sorted({r.source for r in rs if r.source}))
+        src = ",".join(sorted({f"{r.source}({r.fidelity})" + ("*" if r.error.startswith("fallback:") else "")
+                               for r in rs if r.source}))
         lut_txt = f"LUT {min(luts):,.0f}..{max(luts):,.0f}" if luts else "LUT -"
         lat_txt = f"latency {min(lat):,.0f}..{max(lat):,.0f} cycles" if lat else "latency -"
         bad = len(rs) - len(ok)
         lines.append(f"  {layer:<12} {src:<16} {lut_txt:<22} {lat_txt}" + (f"  {bad} FAILED" if bad else ""))
+    if any(r.error.startswith("fallback:") for r in rows):
+        lines.append("  * da4ml_estimate past its time box: calibrated analytic fallback (see the error column of costs.csv)")
     return "\n".join(lines)
 
 
@@ -151,10 +181,14 @@ def tool_version(measurer: str) -> str:
     return get(measurer).version()
 
 
+# measurers that cost a layer from its description alone (their payload carries no kernel)
+NO_KERNEL = ("analytic", "board", "vitis_hls", "vivado_hls")
+
+
 def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys") -> LayerHW:
     """The payload of one cost job."""
     from ohq_flow.hw.generators import get as get_generator
-    from ohq_flow.hw.extract import layer_integer_matrix
+    from ohq_flow.hw.extract import kernel_operand
     from ohq_flow.hw.measurers import get as get_measurer
     board = cfg.board_obj()
     a_signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
@@ -166,10 +200,33 @@ def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys
     if m.generator is not None and get_generator(m.generator).needs_layer_onnx:
         from ohq_flow.hw.extract import extract_layer
         extra["layer_onnx"] = extract_layer(model, layer, w_bits, a_bits).model.SerializeToString()
-    return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=layer_integer_matrix(model, layer, w_bits)[0], w_bits=w_bits,
+    w_int = np.zeros((0, 0), dtype=np.int64) if measurer in NO_KERNEL else kernel_operand(model, layer, w_bits)
+    return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=w_int, w_bits=w_bits,
                    a_bits=a_bits, a_signed=a_signed, pixels=n_pixels(layer), family=board.yosys_family, part=board.part,
                    clock_ns=cfg.clock_ns(), latency_cutoff=cfg.hardware.latency_cutoff, pe=cfg.hardware.pe,
                    simd=cfg.hardware.simd, extra=extra)
+
+
+@dataclass(frozen=True)
+class LazyPayload:
+    """A job's payload, built when the job is submitted (the runner calls it; see ``Job.payload``)."""
+
+    model: object
+    layer: object
+    w_bits: int
+    a_bits: int
+    cfg: object
+    measurer: str
+
+    def __call__(self) -> dict:
+        return layer_hw(self.model, self.layer, self.w_bits, self.a_bits, self.cfg, self.measurer).to_json()
+
+
+def job_timeout(measurer: str, hw) -> float:
+    """A job's time box: ``estimate_timeout_s`` for da4ml estimates (then the analytic model takes over)."""
+    if measurer == "da4ml_estimate" and getattr(hw, "estimate_timeout_s", None):
+        return min(float(hw.estimate_timeout_s), float(hw.timeout_s))
+    return float(hw.timeout_s)
 
 
 def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_root: Path, cache_key_extra: dict | None = None):
@@ -198,7 +255,7 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
                            part=board.part, family=board.yosys_family, clock_ns=cfg.clock_ns(),
                            tool_version=versions[measurer], **(cache_key_extra or {}))
             jobs.append(Job(key=key, layer=layer.name, w_bits=w, a_bits=a, fn=m.run,
-                            payload=layer_hw(model, layer, w, a, cfg, measurer).to_json(), timeout_s=hw.timeout_s,
+                            payload=LazyPayload(model, layer, w, a, cfg, measurer), timeout_s=job_timeout(measurer, hw),
                             workdir=work_root / layer.name / f"w{w}a{a}_{measurer}"))
     return jobs
 
@@ -210,10 +267,15 @@ def run_profile(model, layers, space, cfg, run_dir: Path, *, progress: bool = Tr
     from ohq_flow.hw.jobs import run_jobs
 
     hw = cfg.hardware
-    jobs = plan_jobs(model, layers, space, cfg, run_dir / "oqa")
+    all_jobs = plan_jobs(model, layers, space, cfg, run_dir / "oqa")
     cache = CostCache(hw.cache_dir)
     done: dict[int, CostRow] = {}
-    order = {(j.layer, j.w_bits, j.a_bits): i for i, j in enumerate(jobs)}
+    order = {(j.layer, j.w_bits, j.a_bits): i for i, j in enumerate(all_jobs)}
+    jobs, reused = _reuse_fallbacks(all_jobs, cache)
+    jobs, inline, n_inline_cached = _analytic_inline(jobs, cache)
+    reused.update(inline)
+    for row in reused.values():
+        done[order[(row.layer, row.w_bits, row.a_bits)]] = row
 
     def on_result(row: CostRow) -> None:  # keep costs.csv current while jobs finish
         done[order[(row.layer, row.w_bits, row.a_bits)]] = row
@@ -222,7 +284,83 @@ def run_profile(model, layers, space, cfg, run_dir: Path, *, progress: bool = Tr
 
     summary = run_jobs(jobs, cache=cache, executor=hw.executor, workers=hw.workers, dask_address=hw.dask_address,
                        progress=progress, on_result=on_result)
-    rows = list(summary.rows)
+    rows = _with_fallbacks(jobs, list(summary.rows), layers, cfg, cache)
+    if reused:
+        merged = {order[(r.layer, r.w_bits, r.a_bits)]: r for r in [*rows, *reused.values()]}
+        rows = [merged[i] for i in sorted(merged)]
+    summary.rows, summary.total = rows, len(rows)
+    summary.cached += len(reused) - len(inline) + n_inline_cached
+    summary.ran += len(inline) - n_inline_cached
+    summary.ok = sum(r.ok for r in rows)
+    summary.timed_out = sum(r.status == "timeout" for r in rows)
+    summary.failed = len(rows) - summary.ok - summary.timed_out
     write_costs(rows, run_dir / "costs.csv", run_dir / "costs.json")
     (run_dir / "costs.partial.csv").unlink(missing_ok=True)
     return rows, summary
+
+
+def _measurer_of(job) -> str | None:
+    return getattr(job.payload, "measurer", None)
+
+
+def _analytic_inline(jobs, cache):
+    """Analytic rows computed here, not in a child process each (milliseconds of arithmetic vs a
+    process start): (jobs left to run, {key: row}, how many came from the cache)."""
+    import time
+    from ohq_flow.hw.jobs import JobContext, format_exception_line
+    todo, rows, n_cached = [], {}, 0
+    for job in jobs:
+        if _measurer_of(job) != "analytic":
+            todo.append(job)
+            continue
+        row = cache.get(job.key)
+        if row is not None:
+            row.layer, row.cached = job.layer, True
+            n_cached += 1
+        else:
+            t0 = time.monotonic()
+            ctx = JobContext(job.key, job.layer, job.w_bits, job.a_bits, job.payload(), Path(job.workdir),
+                             Path(job.workdir) / "job.log", job.timeout_s)
+            try:
+                row = job.fn(ctx)
+                row.elapsed_s, row.cache_key = time.monotonic() - t0, job.key
+            except Exception as exc:  # noqa: BLE001 - a failed row, as from a job process
+                row = CostRow(job.layer, job.w_bits, job.a_bits, status="failed", error=format_exception_line(exc),
+                              cache_key=job.key)
+            try:
+                cache.put(job.key, row)
+            except OSError as exc:
+                log.warning("cost cache: could not store %s w%d a%d (%s)", row.layer, row.w_bits, row.a_bits, exc)
+        rows[job.key] = row
+    return todo, rows, n_cached
+
+
+def _reuse_fallbacks(jobs, cache):
+    """Jobs still to run, and the cached fallback rows of estimates that timed out in an earlier run."""
+    from ohq_flow.hw.fallback import fallback_key
+    todo, reused = [], {}
+    for job in jobs:
+        hit = None
+        if _measurer_of(job) == "da4ml_estimate" and cache.get(job.key) is None:
+            hit = cache.get(fallback_key(job.key, job.timeout_s))
+        if hit is not None:
+            hit.layer, hit.cached = job.layer, True
+            reused[job.key] = hit
+        else:
+            todo.append(job)
+    return todo, reused
+
+
+def _with_fallbacks(jobs, rows: list[CostRow], layers, cfg, cache) -> list[CostRow]:
+    """Time-boxed da4ml estimates that did not finish replaced by labelled analytic rows (cached)."""
+    from ohq_flow.hw.fallback import fallback_key, replace_timeouts
+    by_name = {layer.name: layer for layer in layers}
+    board = cfg.board_obj()
+    rows, replaced = replace_timeouts(rows, [_measurer_of(j) for j in jobs], by_name, [j.timeout_s for j in jobs],
+                                      clock_ns=cfg.clock_ns(), part=board.part)
+    for i in replaced:
+        try:
+            cache.put(fallback_key(jobs[i].key, jobs[i].timeout_s), rows[i])
+        except OSError as exc:
+            log.warning("cost cache: could not store the fallback of %s (%s)", rows[i].layer, exc)
+    return rows

@@ -75,6 +75,14 @@ def _node(model, name: str):
 def set_quant_bits(model, node_name: str, bits: int) -> None:
     """Set the bit-width of Quant node ``node_name`` in place, rescaling by the module rule."""
     node = _node(model, node_name)
+    new_scale = quant_scale_at(model, node_name, bits)
+    _private_initializer(model, node, 1, new_scale)
+    _private_initializer(model, node, 3, np.asarray(float(bits), dtype=np.float32))
+
+
+def quant_scale_at(model, node_name: str, bits: int) -> np.ndarray:
+    """The scale Quant node ``node_name`` gets at ``bits`` (the module rule; shape of its scale)."""
+    node = _node(model, node_name)
     if node.op_type != "Quant":
         raise ModelError(f"node '{node_name}' is a {node.op_type}; only Quant nodes take a bit-width",
                          "BipolarQuant (1-bit) and Trunc quantizers keep their precision; pin those layers")
@@ -89,8 +97,7 @@ def set_quant_bits(model, node_name: str, bits: int) -> None:
         new_scale = weight_scale(weights, np.shape(scale), bits, signed, narrow, is_power_of_two(scale))
     else:
         new_scale = activation_scale(scale, old_bits, bits, signed, narrow)
-    _private_initializer(model, node, 1, np.asarray(new_scale).reshape(np.shape(scale)))
-    _private_initializer(model, node, 3, np.asarray(float(bits), dtype=np.float32))
+    return np.asarray(new_scale).reshape(np.shape(scale))
 
 
 def apply_bits(model, layers, assignment: dict[str, tuple[int, int]]):

@@ -62,7 +62,8 @@ def distilled_inputs(cfg, input_shape: list[int]) -> np.ndarray:
         raise InputError("mqe.inputs: distilled needs model.brevitas (the PyTorch module), not a QONNX file",
                          "use mqe.inputs: gaussian, uniform or npz with a QONNX model")
     from ohq_flow.model.export import build_brevitas_model
+    from ohq_flow.mqe.run import n_samples
     b = cfg.model.brevitas
     module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
-    x, _, _ = distill(module, input_shape, cfg.mqe.samples, cfg.mqe.distill_steps, cfg.mqe.seed)
+    x, _, _ = distill(module, input_shape, n_samples(cfg.mqe), cfg.mqe.distill_steps, cfg.mqe.seed)
     return x

@@ -39,7 +39,7 @@ DIGITS = 10          # significant digits of the damage values in sensitivity.cs
 def synthetic_inputs(mqe, input_shape: list[int], input_quant=None) -> np.ndarray:
     """Seeded synthetic batch [samples, *input_shape[1:]] from the config's generator."""
     rng = np.random.default_rng(mqe.seed)
-    shape = [mqe.samples, *input_shape[1:]]
+    shape = [n_samples(mqe), *input_shape[1:]]
     channels = shape[1] if len(shape) > 2 else 1
     kind = mqe.inputs if isinstance(mqe.inputs, str) else mqe.inputs.value
     if kind == "gaussian":
@@ -54,9 +54,14 @@ def synthetic_inputs(mqe, input_shape: list[int], input_quant=None) -> np.ndarra
             lo, hi = input_quant
         return rng.uniform(lo, hi, size=shape).astype(np.float32)
     if kind == "npz":
-        return load_npz_inputs(mqe.npz, mqe.npz_key, input_shape, mqe.samples)
+        return load_npz_inputs(mqe.npz, mqe.npz_key, input_shape, n_samples(mqe))
     raise InputError(f"mqe.inputs: {kind} needs the Brevitas module (ZeroQ distillation)",
                      "use the 'distilled' generator only with model.brevitas, or choose gaussian/uniform/npz")
+
+
+def n_samples(mqe) -> int:
+    """The batch size to generate: ``samples``, or ``max_samples`` with ``samples: auto``."""
+    return mqe.samples if isinstance(mqe.samples, int) else mqe.max_samples
 
 
 def _per_channel(values: list[float], channels: int, field: str) -> np.ndarray:
@@ -161,6 +166,7 @@ class FastExecutor:
                 except ModelError:
                     pass                     # such a mask fails the same way in masked(), with the message
         self.kept = keep
+        self.lowered = lowered
         self._full = OrtRunner(expose_all(lowered, keep), threads)
         self._cache: dict[str, np.ndarray] = {}
 
@@ -187,6 +193,23 @@ class FastExecutor:
         return runner.run({c: self._cache[c] for c in cut})[self.oname]
 
 
+    def candidate_runner(self, layer, mode: str):
+        """``f(w_bits, a_bits) -> logits | None`` over one reused suffix session (None: not parametrisable)."""
+        from ohq_flow.mqe.param import ParamSuffix
+        if self.model is None:
+            return None
+        try:
+            ps = ParamSuffix(self.model, self.lowered, layer, mode, self.threads)
+        except Exception as exc:                      # the generic path handles (and reports) it
+            log.debug("sensitivity: %s %s uses the generic path (%s)", layer.name, mode, exc)
+            return None
+
+        def run(w: int, a: int):
+            feeds = ps.feeds(w, a)
+            return None if feeds is None else ps.run(self._cache, feeds, self.oname)
+        return run
+
+
 def make_executor(kind: str, model, threads: int | None = None, layers=None):
     """The MQE executor: ``fast`` (keeping the cut tensors of ``layers``' masks) or ``qonnx``."""
     return FastExecutor(model, threads, layers) if kind == "fast" else QonnxExecutor(model)
@@ -209,7 +232,8 @@ def part_key(model, x: np.ndarray, layer, candidates, mqe) -> str:
     return sha256_json({"model": sha256_bytes(model.model.SerializeToString()),
                         "x": [sha256_bytes(np.ascontiguousarray(x).tobytes()), list(x.shape), str(x.dtype)],
                         "layer": layer.name, "candidates": [list(c) for c in candidates],
-                        "modes": list(mqe.modes), "seed": mqe.seed})
+                        "modes": list(mqe.modes), "seed": mqe.seed,
+                        **({"joint_eval": mqe.joint_eval} if getattr(mqe, "joint_eval", "full") != "full" else {})})
 
 
 def _mode_assignment(layer, mode: str, w: int, a: int) -> tuple[int, int]:
@@ -222,7 +246,8 @@ def _mode_assignment(layer, mode: str, w: int, a: int) -> tuple[int, int]:
     return w, a
 
 
-def score_layer(executor, model, layer, candidates, x, ref_logits, *, modes, seed) -> list[SensitivityRow]:
+def score_layer(executor, model, layer, candidates, x, ref_logits, *, modes, seed,
+                joint_eval: str = "full") -> list[SensitivityRow]:
     """Rows for one layer: every candidate in every mode.
 
     An input that has no Quant node (float input, Trunc, BipolarQuant) is not masked: only the
@@ -232,11 +257,54 @@ def score_layer(executor, model, layer, candidates, x, ref_logits, *, modes, see
         else dataclasses.replace(layer, input_quant=None)
     rows = []
     for mode in modes:
+        if mode == "joint" and joint_eval == "separable" and len(candidates) > 2:
+            rows += separable_joint(executor, model, layer, candidates, x, ref_logits, seed=seed)
+            continue
+        runner = executor.candidate_runner(maskable, mode) if hasattr(executor, "candidate_runner") else None
         for w, a in candidates:
-            masked, changed = apply_bits(model, [maskable], {layer.name: _mode_assignment(layer, mode, w, a)})
-            logits = executor.masked(masked, changed, x)
+            wa = _mode_assignment(layer, mode, w, a)
+            logits = runner(*wa) if runner is not None else None
+            if logits is None:
+                masked, changed = apply_bits(model, [maskable], {layer.name: wa})
+                logits = executor.masked(masked, changed, x)
             rows.append(SensitivityRow(layer.name, w, a, kl_divergence(ref_logits, logits), mse(ref_logits, logits),
                                        len(x), seed, mode, monotonic_violation=False))
+    return rows
+
+
+def separable_joint(executor, model, layer, candidates, x, ref_logits, *, seed: int) -> list[SensitivityRow]:
+    """Joint rows from weight-only and activation-only masks and one measured interaction.
+
+    Each distinct weight width is masked alone (activations at their reference bits) and each
+    distinct activation width alone; the joint damage is modelled as
+    ``D(w, a) = D_w + D_a + g·sqrt(D_w·D_a)``, with the layer's interaction ``g`` fitted on the
+    one candidate measured jointly — the lowest (w, a), where the interaction is largest.
+    |W| + |A| + 1 evaluations instead of |W|·|A|; its ranking is checked against the full
+    joint evaluation in the scale benchmark.
+    """
+    ws = sorted({w for w, _ in candidates})
+    as_ = sorted({a for _, a in candidates})
+    w_rows = {r.w_bits: r for r in score_layer(executor, model, layer, [(w, as_[0]) for w in ws], x, ref_logits,
+                                               modes=["weight_only"], seed=seed)}
+    a_rows = {r.a_bits: r for r in score_layer(executor, model, layer, [(ws[0], a) for a in as_], x, ref_logits,
+                                               modes=["act_only"], seed=seed)}
+    corner = min(candidates)
+    c_row = score_layer(executor, model, layer, [corner], x, ref_logits, modes=["joint"], seed=seed)[0]
+
+    def gamma(metric: str) -> float:
+        dw, da = getattr(w_rows[corner[0]], metric), getattr(a_rows[corner[1]], metric)
+        return (getattr(c_row, metric) - dw - da) / math.sqrt(dw * da) if dw * da > 0 else 0.0
+
+    g_kl, g_mse = gamma("kl"), gamma("mse")
+    rows = []
+    for w, a in candidates:
+        if (w, a) == corner:
+            rows.append(c_row)
+            continue
+        dw, da = w_rows[w], a_rows[a]
+        kl = max(0.0, dw.kl + da.kl + g_kl * math.sqrt(dw.kl * da.kl))
+        ms = max(0.0, dw.mse + da.mse + g_mse * math.sqrt(dw.mse * da.mse))
+        rows.append(SensitivityRow(layer.name, w, a, kl, ms, len(x), seed, "joint"))
     return rows
 
 
@@ -264,7 +332,7 @@ def flag_monotonic(rows: list[SensitivityRow], rel: float = 0.10, eps: float = 1
 def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], mqe, x: np.ndarray, out_dir: Path, *,
                         progress: bool = True, executor=None) -> list[SensitivityRow]:
     """Score every layer's candidates; resumable through ``out_dir/sensitivity_parts``."""
-    from tqdm import tqdm
+    from ohq_flow.hw.progress import JobProgress
     parts = out_dir / "sensitivity_parts"
     parts.mkdir(parents=True, exist_ok=True)
     rows: list[SensitivityRow] = []
@@ -283,11 +351,14 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
     ref_logits = executor.reference(x)
     if len(todo) < len(layers):
         log.info("sensitivity: %d of %d layers already done, resuming", len(layers) - len(todo), len(layers))
-    for layer in tqdm(todo, desc="sensitivity", unit="layer", disable=not progress):
+    bar = JobProgress(len(todo), enabled=progress, desc="sensitivity layers", unit="layer")
+    for layer in todo:   # plain progress lines (done/total, ETA, RSS) when stderr is not a terminal
         layer_rows = score_layer(executor, model, layer, space[layer.name], x, ref_logits,
-                                 modes=list(mqe.modes), seed=mqe.seed)
+                                 modes=list(mqe.modes), seed=mqe.seed, joint_eval=getattr(mqe, "joint_eval", "full"))
         write_sensitivity(layer_rows, part_of[layer.name], significant=DIGITS)
         rows.extend(layer_rows)
+        bar.update(1)
+    bar.close()
     order = {l.name: i for i, l in enumerate(layers)}
     rows.sort(key=lambda r: (order[r.layer], r.mode, r.w_bits, r.a_bits))
     for msg in flag_monotonic(rows):

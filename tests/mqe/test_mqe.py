@@ -98,6 +98,14 @@ def test_sensitivity_run_resumes_and_flags(digits_model, tmp_path):
             calls.append(changed)
             return super().masked(masked_model, changed, xx)
 
+        def candidate_runner(self, layer, mode):       # the reused-session path (mqe/param.py)
+            run = super().candidate_runner(layer, mode)
+
+            def counted(w, a):
+                calls.append((layer.name, w, a))
+                return run(w, a)
+            return counted if run is not None else None
+
     rows = compute_sensitivity(model, layers, space, mqe, x, tmp_path, progress=False, executor=Counting(model))
     assert len(rows) == 4 * 3 and len(calls) == 12
     assert all(r.kl == pytest.approx(0, abs=1e-9) for r in rows if r.w_bits == 8)

@@ -34,7 +34,7 @@ def check_not_empty(res, p) -> None:
     """A layer with an output that sums two or more weighted inputs needs logic: zero cells is a failed run."""
     import numpy as np
     from ohq_flow.errors import FlowError
-    needs_logic = p.w_int.size and int((np.count_nonzero(p.w_int, axis=0) >= 2).sum()) > 0
+    needs_logic = p.w_int.size and int((np.count_nonzero(p.w_int, axis=-2) >= 2).sum()) > 0  # per output (and group)
     if needs_logic and res.lut + res.ff + res.dsp + res.carry + res.bram18 == 0:
         raise FlowError(f"yosys reports no cells for {p.layer} w{p.w_bits}a{p.a_bits}, whose kernel needs adders; "
                         f"log: {res.log_path}", "the synthesis optimised the design away: check the generated RTL")

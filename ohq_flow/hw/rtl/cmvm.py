@@ -65,24 +65,57 @@ def conv_kernel_matrix(weight: np.ndarray, groups: int = 1) -> np.ndarray:
     return out
 
 
+def kernel_blocks(weight: np.ndarray, groups: int = 1) -> np.ndarray:
+    """Conv weight [C_out, C_in/g, *k] -> per-group kernels [groups, C_in/g·prod(k), C_out/g].
+
+    Group ``g`` maps its own receptive-field slice (rows ``g·R .. (g+1)·R`` of the block-diagonal
+    :func:`conv_kernel_matrix`) to its own outputs; nothing dense of size groups² is built.
+    """
+    c_out, cin_g = weight.shape[:2]
+    k = int(np.prod(weight.shape[2:])) if weight.ndim > 2 else 1
+    per_group = c_out // groups
+    return np.ascontiguousarray(weight.reshape(groups, per_group, cin_g * k).transpose(0, 2, 1))
+
+
+def kernel_shape(w_int: np.ndarray) -> tuple[int, int]:
+    """[inputs, outputs] of a kernel given as a matrix or as per-group blocks (block-diagonal)."""
+    w_int = np.asarray(w_int)
+    if w_int.ndim == 3:
+        return int(w_int.shape[0] * w_int.shape[1]), int(w_int.shape[0] * w_int.shape[2])
+    return int(w_int.shape[0]), int(w_int.shape[1])
+
+
 def generate_cmvm_rtl(w_int: np.ndarray, *, w_bits: int, a_bits: int, a_signed: bool, out_dir: Path, top: str = "layer",
                       latency_cutoff: float | None = 5.0, part: str = "xc7z020clg400-1", clock_ns: float = 10.0,
                       search_all_decompose_dc: bool = False) -> RtlDesign:
-    """Generate the Verilog of y = x @ W (integers) with da4ml into ``out_dir``."""
+    """Generate the Verilog of y = x @ W (integers) with da4ml into ``out_dir``.
+
+    ``w_int`` is the matrix [inputs, outputs] or, for a grouped/depthwise convolution, its
+    per-group kernels [groups, inputs/g, outputs/g] (:func:`kernel_blocks`): each group's slice of
+    ``x`` is multiplied by its own block and the outputs concatenated — the same adder graph as
+    the block-diagonal matrix, without building or searching its zeros.
+    """
     from da4ml.codegen.rtl.rtl_model import VerilogModel, get_io_kifs
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
 
     w_int = np.asarray(w_int)
-    if w_int.ndim != 2:
-        raise InputError(f"layer matrix must be 2-D [inputs, outputs], got shape {w_int.shape}")
+    if w_int.ndim not in (2, 3):
+        raise InputError(f"layer matrix must be 2-D [inputs, outputs] or 3-D [groups, inputs/g, outputs/g], "
+                         f"got shape {w_int.shape}")
+    n_in, n_out = kernel_shape(w_int)
     lo, hi = -(2 ** (w_bits - 1)), 2 ** (w_bits - 1) - 1
     if w_int.size and (w_int.min() < lo or w_int.max() > hi or not np.array_equal(w_int, np.round(w_int))):
         raise InputError(f"weights must be integers in [{lo}, {hi}] for {w_bits}-bit weights, got [{w_int.min()}, {w_int.max()}]")
     t0 = time.perf_counter()
-    inp = FixedVariableArrayInput((w_int.shape[0],), hwconf=HWConfig(1, -1, -1),
+    inp = FixedVariableArrayInput((n_in,), hwconf=HWConfig(1, -1, -1),
                                   solver_options={"search_all_decompose_dc": search_all_decompose_dc})
     x = inp.quantize(k=1 if a_signed else 0, i=a_bits - 1 if a_signed else a_bits, f=0)
-    comb = comb_trace(inp, x @ w_int.astype(np.float64))
+    if w_int.ndim == 3:
+        rows = w_int.shape[1]
+        y = np.concatenate([x[g * rows:(g + 1) * rows] @ w_int[g].astype(np.float64) for g in range(w_int.shape[0])])
+    else:
+        y = x @ w_int.astype(np.float64)
+    comb = comb_trace(inp, y)
     out_dir = Path(out_dir)
     model = VerilogModel(comb, top, out_dir, latency_cutoff=latency_cutoff if latency_cutoff else -1,
                          part_name=part, clock_period=clock_ns)
@@ -95,8 +128,8 @@ def generate_cmvm_rtl(w_int: np.ndarray, *, w_bits: int, a_bits: int, a_signed: 
                      if p.name != "lookup_table.v" or any((out_dir / "src" / "memfiles").glob("*")))
     wrapper = (out_dir / "src" / f"{top}_wrapper.v").read_text()
     port = re.search(r"output\s*(?:reg\s*)?\[(\d+):0\]\s*model_out", wrapper)
-    out_width = (int(port.group(1)) + 1) // w_int.shape[1] if port else int(widths.max())
-    return RtlDesign(top=top, out_dir=out_dir, sources=sources, n_inputs=int(w_int.shape[0]), n_outputs=int(w_int.shape[1]),
+    out_width = (int(port.group(1)) + 1) // n_out if port else int(widths.max())
+    return RtlDesign(top=top, out_dir=out_dir, sources=sources, n_inputs=n_in, n_outputs=n_out,
                      in_bits=a_bits, in_signed=a_signed, out_width=out_width,
                      out_frac=int(f_o.max()) if f_o.size else 0, stages=int(meta.get("latency", 0)) if latency_cutoff else 0,
                      da4ml_cost=float(meta.get("cost", comb.cost)), reg_bits=int(meta.get("reg_bits", 0)),
