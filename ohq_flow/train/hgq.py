@@ -94,7 +94,8 @@ class WeightHGQ(nn.Module):
         lim = torch.pow(2.0, i)
         step = torch.pow(2.0, -f)
         wq = _FixedPoint.apply(w, f)
-        return torch.maximum(torch.minimum(wq, lim - step), -lim)
+        alive = (i + f + 1.0 > 0).to(w.dtype)           # a 0-bit weight is 0 (free in hardware)
+        return torch.maximum(torch.minimum(wq, lim - step), -lim) * alive
 
     def bits(self, w: torch.Tensor) -> torch.Tensor:
         """Bit-width of every weight (broadcast to w's shape), differentiable in f; 0 = pruned."""
