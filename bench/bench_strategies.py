@@ -42,7 +42,8 @@ SUITE = ("digits_cnn", "digits_mlp", "mnist1d_mlp", "mnist1d_cnn")
 def _solve(path: Path, run: Path) -> None:
     """``ohq-flow solve`` (export .. profile, solve) unless the run already has its cost table."""
     if not (run / "costs.csv").is_file():
-        subprocess.run([sys.executable, "-m", "ohq_flow", "-q", "solve", str(path)], cwd=ROOT, check=True, timeout=7200)
+        subprocess.run([sys.executable, "-m", "ohq_flow", "-q", "solve", str(path)], cwd=ROOT, check=True, timeout=7200,
+                       stdout=sys.stderr)   # the flow's own output is not part of the section
 
 
 def suite_run(name: str) -> tuple[Path, Path, Path, Path, dict]:
@@ -207,13 +208,16 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=300)
     args = ap.parse_args()
     from ohq_flow.fileio import atomic_write_json
-    recs = []
-    for name in args.models.split(","):
+    out = ROOT / "docs" / "bench_strategies.json"
+    names = [n for n in args.models.split(",") if n]
+    # records of models not run now are kept (one model at a time is fine); the section shows them all
+    recs = [r for r in (json.loads(out.read_text())["models"] if out.is_file() else []) if r["model"] not in names]
+    for name in names:
         run, cache, npz, cfg, train = digits_run(args.episodes) if name == "digits" else suite_run(name)
         recs.append(compare(name, run, cache, npz, cfg, args.episodes, train))
-        atomic_write_json(ROOT / "docs" / "bench_strategies.json",    # after each model: a late failure keeps the others
-                          {"date": time.strftime("%Y-%m-%d"), "models": recs})
-    print(markdown(recs))
+        atomic_write_json(out, {"date": time.strftime("%Y-%m-%d"), "models": recs})   # after each model
+    order = {n: i for i, n in enumerate(SUITE + ("digits",))}
+    print(markdown(sorted(recs, key=lambda r: order.get(r["model"], 99))))
 
 
 if __name__ == "__main__":

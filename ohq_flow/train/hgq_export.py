@@ -23,13 +23,13 @@ from ohq_flow.errors import ModelError
 
 def _bits_for(ints: np.ndarray, signed: bool, narrow: bool) -> int:
     """Fewest bits (>= 2) whose range holds every integer of ``ints``."""
-    hi = float(np.max(np.abs(ints))) if ints.size else 0.0
+    hi, lo = float(np.max(ints, initial=0)), float(np.min(ints, initial=0))
     for b in range(2, 33):
         top = 2 ** (b - 1) - 1 if signed else 2 ** b - 1
-        low = -top if narrow else -(top + 1)
-        if hi <= top and (not signed or float(np.min(ints, initial=0)) >= low):
+        low = (-top if narrow else -(top + 1)) if signed else 0
+        if hi <= top and lo >= low:
             return b
-    raise ModelError(f"HGQ export: integers up to {hi:.0f} need more than 32 bits")
+    raise ModelError(f"HGQ export: integers in [{lo:.0f}, {hi:.0f}] need more than 32 bits")
 
 
 def _set(model, node, index: int, value: np.ndarray) -> None:
@@ -51,13 +51,6 @@ def _signed(node) -> bool:
         if a.name == "signed":
             return bool(a.i)
     return True
-
-
-def _narrow(node) -> bool:
-    for a in node.attribute:
-        if a.name == "narrow":
-            return bool(a.i)
-    return False
 
 
 def match_layers(hgq, layers) -> list[tuple[str, object, object]]:
@@ -108,8 +101,10 @@ def hgq_qonnx(model, layers, hgq) -> tuple[object, dict]:
                 raise ModelError(f"HGQ export: weights of {layer.name} are not on HGQ's fixed-point grid")
             ints = np.round(ints)
             wnode = _node(m, layer.weight_quant.node)
-            signed, narrow = _signed(wnode), _narrow(wnode)
-            bits = _bits_for(ints, signed, narrow)
+            for a in wnode.attribute:        # HGQ's range is the full two's-complement one: [-2**i, 2**i - step]
+                if a.name == "narrow":
+                    a.i = 0
+            bits = _bits_for(ints, _signed(wnode), False)
             scale = np.power(2.0, -fmax)
             if isinstance(mod, torch.nn.Linear) and layer.op_type == "MatMul":   # ONNX MatMul weight: [in, out]
                 _set(m, wnode, 0, (ints * scale[:, None]).reshape(w.shape).T)
@@ -120,8 +115,8 @@ def hgq_qonnx(model, layers, hgq) -> tuple[object, dict]:
             _set(m, wnode, 3, np.float32(bits))
             # the layer's input: one fixed-point step for the channels HGQ kept
             anode = _node(m, layer.input_quant.node)
-            fa = torch.round(aq.f).numpy()
-            ia = torch.ceil(torch.log2(aq.amax.clamp_min(1e-12))).numpy()
+            fa = torch.round(aq.f).expand(aq.amax.shape).numpy()
+            ia = aq._int_bits().expand(aq.amax.shape).numpy()
             F, I = float(fa[kept].max()), float(ia[kept].max())
             a_signed = _signed(anode)
             a_bits = int(max(2, I + F + (1 if a_signed else 0)))
