@@ -46,10 +46,10 @@ def measure(q, work: Path, cfg) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="digits_mlp")
-    ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--betas", default="1e-5,3e-5,1e-4")
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--betas", default="1e-5,1e-4")
     ap.add_argument("--per-weight-betas", default="3e-5")
-    ap.add_argument("--fractions", default="0.25,0.4,0.6,1.0")
+    ap.add_argument("--fractions", default="0.25,0.5")
     args = ap.parse_args()
     import torch
     from qonnx.core.modelwrapper import ModelWrapper
@@ -86,6 +86,7 @@ def main() -> None:
     data = Dataset(train["x"].astype(np.float32), train["y"], v["x"].astype(np.float32), v["y"], name)
     work = RUNS / f"{name}_hgq"
     ref_lut = totals_of(problem, {l: (8, 8) for l in order})["lut"]
+    ref_acc = accuracy(model, xt, yt)             # W8A8 (the checkpoint as exported), not synthesised here
     points = []
 
     def add(method: str, setting: str, q, extra: dict) -> None:
@@ -94,7 +95,8 @@ def main() -> None:
         points.append({"method": method, "setting": setting, "test_accuracy": acc, "measured": hw, **extra})
         print(f"[{name}] {method} {setting}: acc {acc:.4f} LUT {hw['lut']} ({hw['seconds']} s)", file=sys.stderr, flush=True)
         atomic_write_json(ROOT / "docs" / "bench_hgq.json", {"date": time.strftime("%Y-%m-%d"), "model": name,
-                                                             "points": points, "steps": args.steps})
+                                                             "w8a8_accuracy": ref_acc, "points": points,
+                                                             "steps": args.steps})
 
     for frac in (float(x) for x in args.fractions.split(",")):
         sol = select(problem, {"lut": frac * ref_lut}, strategy="ilp")
@@ -113,10 +115,10 @@ def main() -> None:
             q, rec = hgq_qonnx(model, layers, h)
             add(f"hgq {gran}", f"beta={beta:g}", q, {"train_s": round(secs, 1), "layers": rec,
                                                       "predicted_lut": fit.lut_per_ebop * float(sum(h.ebops().values()))})
-    print(markdown(name, points, fit.to_dict()))
+    print(markdown(name, points, ref_acc, fit.to_dict()))
 
 
-def markdown(name: str, points: list[dict], fit: dict | None = None) -> str:
+def markdown(name: str, points: list[dict], ref: float, fit: dict | None = None) -> str:
     w8 = next((p for p in points if p["method"] == "ilp" and p["setting"].startswith("100%")), None)
     out = [f"### {name}: accuracy at measured LUT (complete design, Yosys)", "",
            "| method | setting | test accuracy (%) | LUT (whole design) | weight bits (mean per layer) | zero weights |",
@@ -128,22 +130,20 @@ def markdown(name: str, points: list[dict], fit: dict | None = None) -> str:
         zeros = sum(v["zero_weights"] for v in lay.values()) if lay else "-"
         out.append(f"| {p['method']} | {p['setting']} | {100 * p['test_accuracy']:.2f} | {p['measured']['lut']:,} | "
                    f"{bits} | {zeros} |")
-    if w8:
-        ref = w8["test_accuracy"]
-        out += ["", f"W8A8 (ILP at 100 %): {100 * ref:.2f} %, {w8['measured']['lut']:,} LUT. Fewest measured LUT "
-                    "within 1 point of W8A8, per method:", ""]
-        best = {}
-        for p in points:
-            if p["test_accuracy"] >= ref - 0.01:
-                m = p["method"]
-                if m not in best or p["measured"]["lut"] < best[m]["measured"]["lut"]:
-                    best[m] = p
-        for m, p in sorted(best.items()):
-            out.append(f"- {m}: {p['measured']['lut']:,} LUT ({p['setting']}, {100 * p['test_accuracy']:.2f} %)")
-        if "ilp" in best and any(m.startswith("hgq") for m in best):
-            h = min((p for m, p in best.items() if m.startswith("hgq")), key=lambda p: p["measured"]["lut"])
-            ratio = best["ilp"]["measured"]["lut"] / h["measured"]["lut"]
-            out += ["", f"ILP / HGQ LUT at <= 1 pt loss: {ratio:.2f}x (goal >= 3x: {'met' if ratio >= 3 else 'not met'})."]
+    w8_lut = f", {w8['measured']['lut']:,} LUT" if w8 else " (its design not synthesised here)"
+    out += ["", f"W8A8: {100 * ref:.2f} %{w8_lut}. Fewest measured LUT within 1 point of W8A8, per method:", ""]
+    best = {}
+    for p in points:
+        if p["test_accuracy"] >= ref - 0.01:
+            m = p["method"]
+            if m not in best or p["measured"]["lut"] < best[m]["measured"]["lut"]:
+                best[m] = p
+    for m, p in sorted(best.items()):
+        out.append(f"- {m}: {p['measured']['lut']:,} LUT ({p['setting']}, {100 * p['test_accuracy']:.2f} %)")
+    if "ilp" in best and any(m.startswith("hgq") for m in best):
+        h = min((p for m, p in best.items() if m.startswith("hgq")), key=lambda p: p["measured"]["lut"])
+        ratio = best["ilp"]["measured"]["lut"] / h["measured"]["lut"]
+        out += ["", f"ILP / HGQ LUT at <= 1 pt loss: {ratio:.2f}x (goal >= 3x: {'met' if ratio >= 3 else 'not met'})."]
     if fit:
         out += ["", f"Regulariser: LUT = {fit['lut_per_ebop']:.4f} x EBOPs + {fit['lut_per_layer']:.1f} per layer, "
                     f"R^2 {fit['r2']:.3f} over {fit['rows']} layer designs of the run's cost table."]

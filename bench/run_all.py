@@ -35,6 +35,7 @@ BENCHES = [
     ("oqa_digits", "bench.bench_oqa_digits", [], 3600),
     ("ilp", "bench.bench_ilp", [], 1800),
     ("strategies", "bench.bench_strategies", [], 10800),
+    ("hgq", "bench.bench_hgq", [], 10800),
 ]
 
 
