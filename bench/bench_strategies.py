@@ -210,16 +210,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", default=",".join(SUITE))
     ap.add_argument("--episodes", type=int, default=300)
+    ap.add_argument("--markdown-only", action="store_true", help="print the section of docs/bench_strategies.json")
     args = ap.parse_args()
     from ohq_flow.fileio import atomic_write_json
     out = ROOT / "docs" / "bench_strategies.json"
-    names = [n for n in args.models.split(",") if n]
+    names = [] if args.markdown_only else [n for n in args.models.split(",") if n]
     # records of models not run now are kept (one model at a time is fine); the section shows them all
     recs = [r for r in (json.loads(out.read_text())["models"] if out.is_file() else []) if r["model"] not in names]
     for name in names:
         run, cache, npz, cfg, train = digits_run(args.episodes) if name == "digits" else suite_run(name)
         recs.append(compare(name, run, cache, npz, cfg, args.episodes, train))
         atomic_write_json(out, {"date": time.strftime("%Y-%m-%d"), "models": recs})   # after each model
+    if not recs:
+        raise SystemExit("no records: run some models first")
     order = {n: i for i, n in enumerate(SUITE + ("digits",))}
     print(markdown(sorted(recs, key=lambda r: order.get(r["model"], 99))))
 
