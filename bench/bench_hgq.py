@@ -51,7 +51,12 @@ def main() -> None:
     ap.add_argument("--per-weight-betas", default="3e-5")
     ap.add_argument("--fractions", default="0.25,0.5")
     ap.add_argument("--finetune-fractions", default="0.25", help="ILP designs fine-tuned (Brevitas QAT) before export")
+    ap.add_argument("--markdown-only", action="store_true", help="print the section of docs/bench_hgq.json")
     args = ap.parse_args()
+    if args.markdown_only:
+        rec = json.loads((ROOT / "docs" / "bench_hgq.json").read_text())
+        print(markdown(rec["model"], rec["points"], rec["w8a8_accuracy"], rec.get("lut_model")))
+        return
     import torch
     from qonnx.core.modelwrapper import ModelWrapper
 
@@ -88,6 +93,7 @@ def main() -> None:
     work = RUNS / f"{name}_hgq"
     ref_lut = totals_of(problem, {l: (8, 8) for l in order})["lut"]
     ref_acc = accuracy(model, xt, yt)             # W8A8 (the checkpoint as exported), not synthesised here
+    fit = fit_lut_model(run / "costs.csv", run / "layers.json")
     points = []
 
     def add(method: str, setting: str, q, extra: dict) -> None:
@@ -99,7 +105,7 @@ def main() -> None:
         keep = [p for p in old.get("points", []) if old.get("model") == name and (p["method"], p["setting"]) != (method, setting)]
         points[:] = keep + [{"method": method, "setting": setting, "test_accuracy": acc, "measured": hw, **extra}]
         atomic_write_json(out, {"date": time.strftime("%Y-%m-%d"), "model": name, "w8a8_accuracy": ref_acc,
-                                "points": points, "steps": args.steps})
+                                "points": points, "steps": args.steps, "lut_model": fit.to_dict()})
 
     for frac in (float(x) for x in args.fractions.split(",") if x):
         sol = select(problem, {"lut": frac * ref_lut}, strategy="ilp")
@@ -125,7 +131,6 @@ def main() -> None:
         add("ilp+finetune", f"{int(100 * frac)}% LUT", q,
             {"assignment": {l: f"w{w}a{a}" for l, (w, a) in sol.assignment.items()},
              "train_s": round(time.perf_counter() - t0, 1), "finetune_steps": info.get("steps")})
-    fit = fit_lut_model(run / "costs.csv", run / "layers.json")
     module = build_brevitas_model(train["factory"], {}, checkpoint=train["checkpoint"])
     for gran, betas in (("per_channel", args.betas), ("per_weight", args.per_weight_betas)):
         for beta in (float(b) for b in betas.split(",") if b):
@@ -142,11 +147,17 @@ def main() -> None:
 def markdown(name: str, points: list[dict], ref: float, fit: dict | None = None) -> str:
     w8 = next((p for p in points if p["method"] == "ilp" and p["setting"].startswith("100%")), None)
     out = [f"### {name}: accuracy at measured LUT (complete design, Yosys)", "",
-           "| method | setting | test accuracy (%) | LUT (whole design) | weight bits (mean per layer) | zero weights |",
+           "Every point is a QONNX model whose complete streaming design (ohq_flow/design) is synthesised "
+           "whole with Yosys for the board's family; accuracy is exact on the test split. ilp: the per-layer "
+           "ILP (MQE, the run's cost table) at a LUT budget; ilp+finetune: that design after Brevitas QAT "
+           "(ohq_flow/train/finetune.py); hgq: HGQ from the W8A8 checkpoint (per-channel or per-weight "
+           "weight widths, per-tensor input steps), exported by ohq_flow/train/hgq_export.py. "
+           "Single runs, seed 0.", "",
+           "| method | setting | test accuracy (%) | LUT (whole design) | bits per layer (ILP: chosen; HGQ: mean weight bits, input bits) | zero weights |",
            "|---|---|---|---|---|---|"]
     for p in sorted(points, key=lambda p: (p["method"], p["measured"]["lut"])):
         lay = p.get("layers") or {}
-        bits = ", ".join(f"{k} {v['w_bits_mean']:.2f}" for k, v in lay.items()) or \
+        bits = ", ".join(f"{k} w{v['w_bits_mean']:.2f}a{v['a_bits']}" for k, v in lay.items()) or \
             ", ".join(f"{k} {v}" for k, v in p.get("assignment", {}).items())
         zeros = sum(v["zero_weights"] for v in lay.values()) if lay else "-"
         out.append(f"| {p['method']} | {p['setting']} | {100 * p['test_accuracy']:.2f} | {p['measured']['lut']:,} | "

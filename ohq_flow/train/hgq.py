@@ -303,7 +303,9 @@ def train_hgq(model: HGQModel, data, *, steps: int, beta: float, lut_per_ebop: f
                  f"(~{lut_per_ebop * ebops.item():,.0f} LUT)")
         history.append({"step": step + 1, "ce": ce.item(), "ebops": ebops.item()})
     model.eval()
-    return {"history": history[-1:], "ebops": float(sum(model.ebops().values()))}
+    with torch.no_grad():
+        ebops = float(sum(model.ebops().values()))
+    return {"history": history[-1:], "ebops": ebops}
 
 
 # ---------------------------------------------------------------------------------- the step
