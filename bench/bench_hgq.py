@@ -172,6 +172,8 @@ def markdown(name: str, points: list[dict], ref: float, fit: dict | None = None)
                 best[m] = p
     for m, p in sorted(best.items()):
         out.append(f"- {m}: {p['measured']['lut']:,} LUT ({p['setting']}, {100 * p['test_accuracy']:.2f} %)")
+    for m in sorted({p["method"] for p in points} - set(best)):
+        out.append(f"- {m}: none of its synthesised designs is within 1 point")
     if "ilp" in best and any(m.startswith("hgq") for m in best):
         h = min((p for m, p in best.items() if m.startswith("hgq")), key=lambda p: p["measured"]["lut"])
         ratio = best["ilp"]["measured"]["lut"] / h["measured"]["lut"]
