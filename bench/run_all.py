@@ -36,6 +36,8 @@ BENCHES = [
     ("ilp", "bench.bench_ilp", [], 1800),
     ("impl", "bench.bench_impl", [], 10800),
     ("scale", "bench.bench_scale", [], 14400),
+    ("strategies", "bench.bench_strategies", [], 10800),
+    ("hgq", "bench.bench_hgq", [], 10800),
 ]
 
 

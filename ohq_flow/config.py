@@ -516,6 +516,8 @@ class HGQSection(_Strict):
 
     enabled: bool = Field(False, description="run the hgq step (a selection strategy beside the ILP; needs data)")
     weight_granularity: Literal["per_channel", "per_weight"] = "per_channel"
+    act_granularity: Literal["per_tensor", "per_channel"] = Field(
+        "per_tensor", description="per_tensor: one input step per layer, as the hardware's kernels take it")
     init_bits: PositiveInt = Field(8, le=MAX_BITS, description="initial bit-width of every weight and activation")
     beta: float = Field(1e-5, ge=0, description="strength of the resource term (loss per predicted LUT)")
     steps: PositiveInt = 300

@@ -94,7 +94,8 @@ class WeightHGQ(nn.Module):
         lim = torch.pow(2.0, i)
         step = torch.pow(2.0, -f)
         wq = _FixedPoint.apply(w, f)
-        return torch.maximum(torch.minimum(wq, lim - step), -lim)
+        alive = (i + f + 1.0 > 0).to(w.dtype)           # a 0-bit weight is 0 (free in hardware)
+        return torch.maximum(torch.minimum(wq, lim - step), -lim) * alive
 
     def bits(self, w: torch.Tensor) -> torch.Tensor:
         """Bit-width of every weight (broadcast to w's shape), differentiable in f; 0 = pruned."""
@@ -103,12 +104,14 @@ class WeightHGQ(nn.Module):
 
 
 class ActHGQ(nn.Module):
-    """Per-channel fixed-point quantizer of a layer input (channel dim 1) with learned fractional bits."""
+    """Fixed-point quantizer of a layer input (channel dim 1) with learned fractional bits, per input
+    channel or (``per_tensor``: one step and one range for the tensor, what the hardware's kernels
+    take — see hgq_export) per tensor."""
 
-    def __init__(self, channels: int, init_bits: int):
+    def __init__(self, channels: int, init_bits: int, per_tensor: bool = False):
         super().__init__()
-        self.init_bits = init_bits
-        self.f = nn.Parameter(torch.zeros(channels))
+        self.init_bits, self.per_tensor = init_bits, per_tensor
+        self.f = nn.Parameter(torch.zeros(1 if per_tensor else channels))
         self.register_buffer("amax", torch.zeros(channels))
         self.register_buffer("signed", torch.zeros((), dtype=torch.bool))
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
@@ -123,18 +126,22 @@ class ActHGQ(nn.Module):
                 self.amax.copy_(torch.maximum(self.amax, x.abs().amax(dim=dims)))
                 self.signed |= bool((x < 0).any())
                 if not bool(self.initialised):  # start each channel at init_bits for its range
-                    self.f.copy_(self.init_bits - self.signed.float() - _int_bits(self.amax))
+                    self.f.copy_(self.init_bits - self.signed.float() - self._int_bits())
                     self.initialised.fill_(True)
         f = self._view(_ste_round(self.f), x)
-        i = self._view(_int_bits(self.amax), x)
+        i = self._view(self._int_bits(), x)
         xq = _FixedPoint.apply(x, f)
         lim, step = torch.pow(2.0, i), torch.pow(2.0, -f)
         low = -lim if bool(self.signed) else torch.zeros_like(lim)
         return torch.maximum(torch.minimum(xq, lim - step), low)
 
+    def _int_bits(self) -> torch.Tensor:
+        amax = self.amax.max().expand(1) if self.per_tensor else self.amax
+        return _int_bits(amax)
+
     def bits(self) -> torch.Tensor:
         """Bit-width per channel, differentiable in f."""
-        return torch.relu(_int_bits(self.amax) + _ste_round(self.f) + self.signed.float())
+        return torch.relu(self._int_bits() + _ste_round(self.f) + self.signed.float()).expand(self.amax.shape)
 
 
 # --------------------------------------------------------------------------------- the model
@@ -153,7 +160,8 @@ def _disable_brevitas(module: nn.Module) -> int:
 class HGQModel(nn.Module):
     """A copy of a Brevitas model with HGQ quantizers on every Conv/Linear weight and input."""
 
-    def __init__(self, module: nn.Module, granularity: str = "per_channel", init_bits: int = 8):
+    def __init__(self, module: nn.Module, granularity: str = "per_channel", init_bits: int = 8,
+                 act_granularity: str = "per_channel"):
         super().__init__()
         self.net = copy.deepcopy(module).train()
         _disable_brevitas(self.net)
@@ -166,7 +174,7 @@ class HGQModel(nn.Module):
             key = name.replace(".", "__")
             chans = sub.in_features if isinstance(sub, nn.Linear) else sub.in_channels
             self.wq[key] = WeightHGQ(sub.weight, granularity, init_bits)
-            self.aq[key] = ActHGQ(chans, init_bits)
+            self.aq[key] = ActHGQ(chans, init_bits, per_tensor=act_granularity == "per_tensor")
             parametrize.register_parametrization(sub, "weight", self.wq[key])
             sub.register_forward_pre_hook(self._make_hook(self.aq[key]))
             self.layers[name] = sub
@@ -295,7 +303,9 @@ def train_hgq(model: HGQModel, data, *, steps: int, beta: float, lut_per_ebop: f
                  f"(~{lut_per_ebop * ebops.item():,.0f} LUT)")
         history.append({"step": step + 1, "ce": ce.item(), "ebops": ebops.item()})
     model.eval()
-    return {"history": history[-1:], "ebops": float(sum(model.ebops().values()))}
+    with torch.no_grad():
+        ebops = float(sum(model.ebops().values()))
+    return {"history": history[-1:], "ebops": ebops}
 
 
 # ---------------------------------------------------------------------------------- the step
@@ -321,7 +331,7 @@ def run_hgq(ctx, echo=print) -> dict:
     module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
     data = load_data(cfg.data, b.input_shape, n_outputs(module, b.input_shape))
     evalset = _eval_set(cfg, b.input_shape)
-    model = HGQModel(module, h.weight_granularity, h.init_bits)
+    model = HGQModel(module, h.weight_granularity, h.init_bits, h.act_granularity)
     info = train_hgq(model, data, steps=h.steps, beta=h.beta, lut_per_ebop=fit.lut_per_ebop, lr=h.lr,
                      bits_lr=h.bits_lr, batch_size=h.batch_size, seed=h.seed, echo=echo)
     with torch.no_grad():
