@@ -308,7 +308,7 @@ class _Walker:
             raise InputError(f"complete design: tensor {t} feeds {names}; only a quantised feature map forking into "
                              "two branches that rejoin at an Add (residual block) is supported")
         base = self.stream
-        self.emit(Stage("fork", t, base, base), n_out=2)
+        self.emit(Stage("fork", t, base, base, params=dict(W=base.width)), n_out=2)
         fork_stage = self.stages[-1]
         ends = []
         for i, c in enumerate(cons):

@@ -112,9 +112,6 @@ def test_unsupported_ops_are_named(tmp_path):
     assert r.returncode == 2 and "Sigmoid_0" in r.stderr and "build.design: false" in r.stderr, r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the residual design's RTL output differs from the stage-list integer "
-                   "model, which equals the QONNX executor (docs/notes/design.md); the flow's whole-network simulation "
-                   "catches it (exit 1)")
 def test_residual_cnn_float_per_channel_scales_batchnorm_bit_exact(root, tmp_path):
     from examples.suite.models import res_cnn
     from ohq_flow.model.export import export_brevitas
