@@ -24,11 +24,12 @@ from ohq_flow.errors import InputError
 
 SUPPORTED = {
     "Quant": "signed/unsigned, narrow, any rounding mode, zero point 0, constant per-tensor/per-channel scale",
+    "BipolarQuant": "binary +-1 weights or activations (a 2-bit signed stream), constant positive scale",
     "Conv": "1-D/2-D, constant quantised weights, stride, zero padding, dilation 1, any group count (bias allowed)",
     "MatMul": "constant quantised weights [K, N]",
     "Gemm": "constant quantised weights, alpha = beta = 1, transA = 0 (bias allowed)",
     "Relu": "followed by a Quant (or on an unsigned stream)",
-    "Mul": "by a constant, before a Quant",
+    "Mul": "by a constant, before a Quant (or before the input quantiser, or in the output's affine map)",
     "Div": "by a constant, before a Quant",
     "Add": "a constant (bias), before a Quant",
     "Sub": "a constant, before a Quant",
@@ -97,6 +98,7 @@ class NetworkIR:
     out_tensor: str
     widths: list[int]          # bits of every stream (id = index; 0 = the input)
     out_sid: int
+    out_offset: np.ndarray | None = None   # logits output: real value = integer * out.scale + out_offset (per channel)
 
 
 def skip_depth(stages: list[Stage]) -> int:
@@ -145,9 +147,20 @@ def const_value(model, tensor: str) -> np.ndarray:
 
 
 def _quant_params(model, node) -> tuple[np.ndarray, np.ndarray, int, bool, bool, str]:
-    """(scale, zero point, bits, signed, narrow, rounding) of a Quant node with constant parameters."""
+    """(scale, zero point, bits, signed, narrow, rounding) of a Quant node with constant parameters.
+
+    A BipolarQuant (+-1) is a 2-bit signed narrow grid [-1, 1] with rounding ``BIPOLAR`` (sign, 0 -> +1).
+    """
+    if node.op_type == "BipolarQuant":
+        try:
+            s = const_value(model, node.input[1])
+        except InputError:
+            raise _unsupported(node, "the scale must be a constant") from None
+        if np.any(s <= 0):
+            raise _unsupported(node, "scales must be positive")
+        return s, np.zeros_like(s), 2, True, True, "BIPOLAR"
     if node.op_type != "Quant":
-        raise _unsupported(node, f"{node.op_type} is not supported as a quantiser (Quant only)")
+        raise _unsupported(node, f"{node.op_type} is not supported as a quantiser (Quant or BipolarQuant only)")
     try:
         s, z, b = (const_value(model, t) for t in node.input[1:4])
     except InputError:
@@ -218,11 +231,15 @@ class _Walker:
             raise InputError("complete design: the model must have one input and one output")
         t = m.graph.input[0].name
         cons = self.consumers(t)
-        while len(cons) == 1 and cons[0].op_type in ("Flatten", "Reshape", "Identity"):
+        # float preprocessing before the input quantiser (e.g. brevitas_examples' 2x - 1) stays outside the design
+        while len(cons) == 1 and (cons[0].op_type in ("Flatten", "Reshape", "Identity") or (
+                cons[0].op_type in ("Mul", "Div", "Add", "Sub") and len(cons[0].input) == 2
+                and m.get_initializer(cons[0].input[1]) is not None)):
             t = cons[0].output[0]
             cons = self.consumers(t)
-        if len(cons) != 1 or cons[0].op_type != "Quant":
-            raise InputError("complete design: the model input must go (through reshapes) into one Quant node, "
+        if len(cons) != 1 or cons[0].op_type not in ("Quant", "BipolarQuant"):
+            raise InputError("complete design: the model input must go (through reshapes and constant Mul/Add) into one "
+                             "Quant node, "
                              f"found {', '.join(c.op_type + ' ' + c.name for c in cons) or 'the output'}",
                              "quantise the input (e.g. a QuantIdentity first)")
         node = cons[0]
@@ -235,16 +252,22 @@ class _Walker:
         t, join = self.walk(node.output[0])
         if join is not None:
             raise _unsupported(join, "an Add of two computed tensors is supported only where a fork rejoins (residual)")
-        stream, chain = self.stream, self.chain
+        stream, chain, offset = self.stream, self.chain, None
         if chain is not None:
-            if any(o.kind != "mul" for o in chain.ops):
+            # logits: the accumulator, and the affine map after it (scale, bias, BatchNorm, brevitas' TensorNorm)
+            if any(o.kind not in ("mul", "add", "bn") for o in chain.ops):
                 raise InputError(f"complete design: the network output {t} is an accumulator followed by "
-                                 f"{[o.node for o in chain.ops]}; only a constant Mul (or a final Quant) may follow")
-            scale = chain.unit_scale.copy()
-            for o in chain.ops:
-                scale = scale * o.a
-            stream.scale = scale
-        return NetworkIR(self.stages, inp, stream, in_quant, t, self.widths, self.sid)
+                                 f"{[o.node for o in chain.ops]}; only constant Mul/Div/Add/Sub/BatchNorm (or a final "
+                                 "Quant) may follow")
+            ch = np.arange(stream.channels)
+            offset = chain.eval(np.zeros(len(ch)), ch, linear=True)
+            stream.scale = chain.eval(np.ones(len(ch)), ch, linear=True) - offset
+            if np.any(stream.scale <= 0):
+                raise InputError(f"complete design: the network output {t} has a non-positive scale in channel "
+                                 f"{int(np.flatnonzero(stream.scale <= 0)[0])} (after {[o.node for o in chain.ops]})")
+            if not np.any(offset):
+                offset = None
+        return NetworkIR(self.stages, inp, stream, in_quant, t, self.widths, self.sid, offset)
 
     def walk(self, t: str, first=None):
         """Follow the data path from tensor ``t`` (through ``first`` if given) to the output or a joining Add."""
@@ -272,7 +295,7 @@ class _Walker:
                     raise _unsupported(node, "its input is not quantised (no Quant after the previous layer)")
                 self.stream, self.chain = self.compute(node, self.stream, self.order)
                 self.chain_shape, self.order = self.shape(node.output[0]), None
-            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization", "Quant"):
+            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization", "Quant", "BipolarQuant"):
                 if self.chain is None:
                     if op == "Relu" and not self.stream.signed:
                         t = node.output[0]
@@ -280,7 +303,7 @@ class _Walker:
                     self.chain = Chain(unit_scale=self.stream.scale.copy())   # ops on an integer stream, up to a Quant
                     self.chain_shape = self.shape(node.input[0])
                 self.chain.ops.append(self.chain_op(node, self.stream, self.chain_shape, self.order))
-                if op == "Quant":
+                if op in ("Quant", "BipolarQuant"):
                     self.stream = self.requant(node, self.stream, self.chain)
                     self.chain = None
             elif op in ("AveragePool", "GlobalAveragePool"):
@@ -367,7 +390,7 @@ class _Walker:
         pc = lambda v: _per_channel(v, shape, stream, node, order)
         if op == "Relu":
             return Op("relu", node.name)
-        if op == "Quant":
+        if op in ("Quant", "BipolarQuant"):
             s, z, bits, signed, narrow, rnd = _quant_params(self.m, node)
             lo, hi = qrange(bits, signed, narrow)
             return Op("quant", node.name, a=pc(s), b=pc(z), lo=lo, hi=hi, rounding=rnd)
@@ -451,12 +474,12 @@ class _Walker:
         while prod is not None and prod.op_type in ("Transpose", "Reshape", "Identity"):
             path.append(prod)
             prod = self.m.find_producer(prod.input[0])
-        if prod is None or prod.op_type != "Quant" or self.m.get_initializer(prod.input[0]) is None:
-            raise _unsupported(node, "weights must be a constant through a Quant node")
+        if prod is None or prod.op_type not in ("Quant", "BipolarQuant") or self.m.get_initializer(prod.input[0]) is None:
+            raise _unsupported(node, "weights must be a constant through a Quant or BipolarQuant node")
         s, z, bits, signed, narrow, rnd = _quant_params(self.m, prod)
         w = np.asarray(self.m.get_initializer(prod.input[0]), dtype=np.float64)
         lo, hi = qrange(bits, signed, narrow)
-        w_int = round_mode(np.clip(w / s, lo, hi), rnd)
+        w_int = round_mode(w / s, rnd) if rnd == "BIPOLAR" else round_mode(np.clip(w / s, lo, hi), rnd)
         for p in reversed(path):
             if p.op_type == "Transpose":
                 w_int = np.transpose(w_int, _attrs(p).get("perm"))

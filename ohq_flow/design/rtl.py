@@ -73,7 +73,7 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
     else:
         nt = max(1, rq.thresholds.shape[1])
         thr = rq.thresholds if rq.thresholds.shape[1] else np.full((c, 1), int(rq.acc_max.max()) + 1)
-        p += [("MODE", 1), ("NT", nt), ("THR", _vlit(np.asarray(thr).reshape(-1), tw))]
+        p += [("MODE", 1), ("NT", nt), ("STEP", rq.step), ("THR", _vlit(np.asarray(thr).reshape(-1), tw))]
     return [(k, str(v)) for k, v in p]
 
 
@@ -189,6 +189,7 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             "out_elem_bits": ir.out.bits, "out_signed": bool(ir.out.signed), "out_channels": ir.out.channels,
             "predicted_latency_cycles": int(lat), "predicted_ii_cycles": int(ii),
             "in_scale": [float(v) for v in ir.inp.scale], "out_scale": [float(v) for v in ir.out.scale],
+            "out_offset": [float(v) for v in (ir.out_offset if ir.out_offset is not None else np.zeros(ir.out.channels))],
             "input_quant": ir.input_quant,
             "stages": [_stage_record(i, st, kernels.get(i)) for i, st in enumerate(ir.stages)]}
     design = Design(out_dir, top, ir, sources, meta, kernels, time.perf_counter() - t0)

@@ -49,7 +49,8 @@ def _to_beats(t: np.ndarray, meta: dict, side: str) -> np.ndarray:
         t = np.moveaxis(t.reshape(n, t.shape[1], -1), 1, 2)     # [N, pixels, C]
     else:
         t = t.reshape(n, 1, -1)
-    v = t / scale.reshape(1, 1, -1)
+    offset = np.asarray(meta.get(f"{side}_offset", [0.0]), dtype=np.float64).reshape(1, 1, -1)
+    v = (t - offset) / scale.reshape(1, 1, -1)
     r = np.round(v)
     # float scales: the executor computes in float32, so its values are integers up to float32 rounding
     if np.any(np.abs(v - r) > np.minimum(0.05 + 1e-6 * np.abs(v), 0.49)):

@@ -166,3 +166,37 @@ def test_strided_depthwise_pointwise_bit_exact(tmp_path):
     kinds = [s["kind"] for s in design.meta["stages"]]
     assert kinds.count("window") == 3 and "sumpool" in kinds     # the 1x1 conv needs no window
     assert design.meta["out_beats"] == 9 and design.meta["out_elem_bits"] == 8 and rec["ii_cycles"] == 144
+
+
+@pytest.mark.parametrize("w,a", [(1, 1), (2, 2)])
+def test_bnn_pynq_tfc_bit_exact(w, a, tmp_path):
+    """brevitas_examples' TFC (BipolarQuant weights/activations for w1a1, 2-bit narrow Quant for w2a2, the 2x - 1
+    input map, random BatchNorm, TensorNorm head as the output's affine map) at an 8x8 input (the 784-input first
+    layer is in docs/benchmarks.md); Icarus: one vector per cycle, so few cycles."""
+    from examples.suite.models import bnn_tfc
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(bnn_tfc(w, a, in_features=(8, 8)), [1, 1, 8, 8], tmp_path / "tfc.onnx")
+    ops = {n.op_type for n in model.graph.node}
+    assert ("BipolarQuant" in ops) == (w == 1)
+    design = generate_design(model, tmp_path / "design")
+    rq = [s for s in design.meta["stages"] if s["kind"] == "requant"]
+    assert len(rq) == 3 and all(s["out_bits"] == 2 and s["out_signed"] for s in rq)
+    if w == 1:                                     # +-1: one threshold per channel, step 2
+        assert {s["method"] for s in rq} == {"thresholds"} and all(s["levels"] == 2 for s in rq)
+    assert any(design.meta["out_offset"])          # TensorNorm: logits = integer * scale + offset
+    x = np.random.default_rng(0).uniform(0, 1, size=(N_INPUTS, 1, 8, 8)).astype(np.float32)
+    rec = simulate_network(model, design, x, tmp_path / "sim", simulator="iverilog")
+    assert rec["mismatches"] == 0 and rec["inputs"] == N_INPUTS and rec["ii_cycles"] == 1
+    assert rec["latency_cycles"] == rec["predicted_latency_cycles"]
+
+
+def test_bnn_pynq_cnv_w2a2_bit_exact(tmp_path):
+    """brevitas_examples' CNV w2a2 at 32x32x3 (six valid 3x3 convs, two max-pools, three FCs, TensorNorm) with
+    every channel count / 8 (the full-width run is in docs/benchmarks.md)."""
+    from examples.suite.models import bnn_cnv
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(bnn_cnv(2, 2, width=0.125), [1, 3, 32, 32], tmp_path / "cnv.onnx")
+    x = np.random.default_rng(0).uniform(0, 1, size=(N_INPUTS, 3, 32, 32)).astype(np.float32)
+    design, rec = _check(model, x, tmp_path)
+    kinds = [s["kind"] for s in design.meta["stages"]]
+    assert kinds.count("kernel") == 9 and kinds.count("maxpool") == 2 and design.meta["in_beats"] == 1024
