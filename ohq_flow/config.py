@@ -385,6 +385,9 @@ class BuildSection(_Strict):
                                                                 "(auto: Verilator, else Icarus Verilog)")
     requant: Literal["auto", "thresholds"] = Field("auto", description="requantisation: exact multiply-shift where "
                                                    "verified, else thresholds; or thresholds everywhere")
+    output: Literal["logits", "argmax"] = Field("logits", description="what the complete design outputs: the logits "
+                                                "(integers; design.json out_scale/out_offset) or argmax, the index "
+                                                "of the largest (a vector output with one scale)")
 
     @field_validator("eval_npz")
     @classmethod

@@ -582,12 +582,41 @@ class _Walker:
         return vec, new_order
 
 
-def build_ir(model, prefer: str = "auto") -> NetworkIR:
-    """The streaming stages of ``model`` (raises InputError naming the first unsupported node)."""
-    return _Walker(model, prefer).run()
+def build_ir(model, prefer: str = "auto", output: str = "logits") -> NetworkIR:
+    """The streaming stages of ``model`` (raises InputError naming the first unsupported node).
+
+    ``output="argmax"`` ends the stream with the index of the largest output element (one beat per frame).
+    """
+    ir = _Walker(model, prefer).run()
+    if output == "argmax":
+        _add_argmax(ir)
+    elif output != "logits":
+        raise InputError(f"build.output: {output!r} is not an output form", "use logits or argmax")
+    return ir
 
 
-def check_supported(model) -> list[str]:
+def _add_argmax(ir: NetworkIR) -> None:
+    """Append an argmax stage; exact only where one scale and one offset serve every element."""
+    o = ir.out
+    off = ir.out_offset if ir.out_offset is not None else np.zeros(o.channels)
+    if o.kind != "vector" or o.beats != 1:
+        raise InputError(f"build.output: argmax needs a vector output (one beat per frame); the network output "
+                         f"{ir.out_tensor} is a feature map of {o.beats} pixels x {o.channels} channels",
+                         "use build.output: logits")
+    if np.ptp(o.scale) != 0 or np.ptp(off) != 0:
+        raise InputError(f"build.output: argmax over the integers of {ir.out_tensor} would not be the argmax of the "
+                         "logits: their scales/offsets differ per element (per-channel output scale)",
+                         "use build.output: logits, or a per-tensor scale in the last layer")
+    iw = max(1, (o.channels - 1).bit_length())
+    out = Stream("vector", 1, 1, (1, 1), iw, False, np.zeros(1), np.full(1, o.channels - 1), np.ones(1))
+    st = Stage("argmax", ir.out_tensor + ".argmax", o, out, params=dict(C=o.channels, EW=o.bits, SIGNED=int(o.signed), IW=iw))
+    st.src, st.dst = [ir.out_sid], [len(ir.widths)]
+    ir.widths.append(out.width)
+    ir.stages.append(st)
+    ir.out, ir.out_sid, ir.out_offset = out, st.dst[0], None
+
+
+def check_supported(model, output: str = "logits") -> list[str]:
     """Problems that stop the complete design (node, op, attributes, what is supported); empty = supported."""
     problems = []
     for node in model.graph.node:
@@ -596,15 +625,15 @@ def check_supported(model) -> list[str]:
     if problems:
         return problems
     try:
-        build_ir(model, prefer="thresholds")
+        build_ir(model, prefer="thresholds", output=output)
     except InputError as exc:
         problems.append(str(exc))
     return problems
 
 
-def require_supported(model) -> None:
+def require_supported(model, output: str = "logits") -> None:
     """:func:`check_supported`, raising one InputError (exit 2) that lists every problem."""
-    problems = check_supported(model)
+    problems = check_supported(model, output)
     if problems:
         raise InputError("the complete design (build.design) cannot be generated for this model:\n  - "
                          + "\n  - ".join(p.replace("\n", "\n    ") for p in problems),

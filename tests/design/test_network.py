@@ -7,6 +7,7 @@ once (module fixtures) and then run back to back and with random gaps/back-press
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -82,6 +83,29 @@ def test_mismatch_names_sample_index_and_values():
         compare(rtl, ref, np.arange(12).reshape(3, 4), "back_to_back")
 
 
+def test_simulation_mismatch_names_the_first_differing_stage(root, tmp_path):
+    """A wrong requantiser in the RTL (stage 1 shifts one bit more) is a FlowError (exit 1) naming the sample,
+    output index, expected/actual integers and, from a traced Icarus run against golden.run_stages, the stage."""
+    from examples.suite.models import digits_mlp
+    from ohq_flow.model.export import export_brevitas
+    torch.manual_seed(0)
+    model = export_brevitas(digits_mlp().eval(), [1, 1, 8, 8], tmp_path / "mlp.onnx")
+    design = generate_design(model, tmp_path / "design")
+    assert [s["kind"] for s in design.meta["stages"]] == ["kernel", "requant", "kernel"]
+    shift = design.meta["stages"][1]["shift"]
+    top = design.out_dir / "rtl" / "ohq_top.v"
+    text = top.read_text()
+    at = text.index("// stage 1: requant")
+    assert f".S({shift})" in text[at:]
+    top.write_text(text[:at] + text[at:].replace(f".S({shift})", f".S({shift + 1})", 1))
+    with pytest.raises(FlowError) as exc:
+        simulate_network(model, design, _digits_x(root, 8), tmp_path / "sim", simulator="iverilog", backpressure=False)
+    msg = str(exc.value)
+    assert exc.value.exit_code == 1
+    assert re.search(r"first: input sample \d+, output index \d+ \(beat 0, channel \d+\): expected -?\d+, RTL gave -?\d+", msg)
+    assert "first differing stage: stage 1 (requant, node " in msg, msg
+
+
 def test_unsupported_ops_are_named(tmp_path):
     from brevitas import nn as qnn
     from ohq_flow.design.graph import require_supported
@@ -110,6 +134,20 @@ def test_unsupported_ops_are_named(tmp_path):
     cfg.write_text(f"model: {{qonnx: bad.onnx}}\nboard: pynq-z2\noutput_dir: {tmp_path / 'run'}\n")
     r = ohq("layers", cfg)
     assert r.returncode == 2 and "Sigmoid_0" in r.stderr and "build.design: false" in r.stderr, r.stderr
+
+    # a supported op with an unsupported attribute: node, op type, its attributes and what is supported
+    class Pad(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+            self.pool = torch.nn.MaxPool2d(2, padding=1)
+
+        def forward(self, x):
+            return self.pool(self.inp(x))
+
+    problems = check_supported(export_brevitas(Pad().eval(), [1, 2, 4, 4], tmp_path / "pad.onnx"))
+    assert len(problems) == 1 and "MaxPool_0 (MaxPool, attributes {" in problems[0], problems
+    assert "'pads': [1, 1, 1, 1]" in problems[0] and "MaxPool is supported as: 2-D/1-D, no padding" in problems[0]
 
 
 def test_residual_cnn_float_per_channel_scales_batchnorm_bit_exact(root, tmp_path):
@@ -200,3 +238,56 @@ def test_bnn_pynq_cnv_w2a2_bit_exact(tmp_path):
     design, rec = _check(model, x, tmp_path)
     kinds = [s["kind"] for s in design.meta["stages"]]
     assert kinds.count("kernel") == 9 and kinds.count("maxpool") == 2 and design.meta["in_beats"] == 1024
+
+
+def test_mobilenet_v1_4b_first_three_layers_bit_exact(tmp_path):
+    """brevitas_examples' MobileNetV1-4b: the 8-bit 3x3 stride-2 conv, the 3x3 depthwise and the 1x1 pointwise conv
+    (BatchNorm, 4-bit ReLU quantisers), at a 16x16 input."""
+    from examples.suite.models import mobilenet_v1_head
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(mobilenet_v1_head(), [1, 3, 16, 16], tmp_path / "mnv1.onnx")
+    assert [n.attribute for n in model.graph.node if n.op_type == "Conv"]
+    groups = [next((a.i for a in n.attribute if a.name == "group"), 1) for n in model.graph.node if n.op_type == "Conv"]
+    assert groups == [1, 32, 1]                                    # conv, depthwise, pointwise
+    x = np.random.default_rng(2).normal(size=(N_INPUTS, 3, 16, 16)).astype(np.float32)
+    design, rec = _check(model, x, tmp_path)
+    kinds = [s["kind"] for s in design.meta["stages"]]
+    assert kinds.count("window") == 2 and kinds.count("kernel") == 3   # the 1x1 conv needs no window
+    assert design.meta["out_beats"] == 64 and design.meta["out_elem_bits"] == 4
+
+
+def test_argmax_output_bit_exact(root, tmp_path):
+    """build.output: argmax — the design outputs the index of the largest logit (first on ties), checked in
+    Icarus against numpy's argmax of the QONNX executor's logits; a per-channel output scale is refused."""
+    from examples.suite.models import bnn_tfc
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(bnn_tfc(2, 2, in_features=(4, 4)), [1, 1, 4, 4], tmp_path / "tfc.onnx")
+    design = generate_design(model, tmp_path / "design", output="argmax")
+    assert design.meta["output"] == "argmax" and design.meta["stages"][-1]["kind"] == "argmax"
+    assert design.meta["out_channels"] == 1 and design.meta["out_elem_bits"] == 4 and not design.meta["out_signed"]
+    x = np.random.default_rng(3).uniform(0, 1, size=(N_INPUTS, 1, 4, 4)).astype(np.float32)
+    rec = simulate_network(model, design, x, tmp_path / "sim", simulator="iverilog", backpressure=False)
+    assert rec["mismatches"] == 0
+    from ohq_flow.design.sim import integer_io
+    _, y = integer_io(model, design.meta, x[:32])
+    assert len(set(y.reshape(-1).tolist())) > 1       # not a constant class
+    # per-channel output scales: argmax of the integers is not argmax of the logits -> refused (exit 2)
+    torch.manual_seed(0)
+    from brevitas import nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+            self.fc = qnn.QuantLinear(16, 4, bias=False, weight_quant=Int8WeightPerChannelFloat)
+
+        def forward(self, x):
+            return self.fc(self.inp(x))
+
+    per_ch = export_brevitas(Net().eval(), [1, 16], tmp_path / "pc.onnx")
+    assert check_supported(per_ch) == []
+    assert any("per-channel output scale" in p for p in check_supported(per_ch, output="argmax"))
+    with pytest.raises(InputError, match="per-channel output scale") as exc:
+        generate_design(per_ch, tmp_path / "d2", output="argmax")
+    assert exc.value.exit_code == 2
