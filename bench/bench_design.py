@@ -27,17 +27,23 @@ sys.path.insert(0, str(ROOT))
 RUNS = ROOT / "bench" / "runs" / "design"
 OUT_JSON = ROOT / "docs" / "bench_design.json"
 
-# name -> (factory expression over examples.suite.models as M, input shape, input distribution, description)
+# name -> (factory expression over examples.suite.models as M, input shape, input distribution, description);
+# in the order they run (small first)
 MODELS = {
-    "digits_cnn": ("M.digits_cnn()", (1, 1, 8, 8), "normal", "digits CNN (trained checkpoint, w8a8: 2 conv + 2 max-pool + 2 FC)"),
     "digits_mlp": ("M.digits_mlp()", (1, 1, 8, 8), "normal", "digits MLP 64-32-10"),
-    "mnist1d_cnn": ("M.mnist1d_cnn()", (1, 1, 40), "normal", "MNIST-1D CNN (1-D conv + max-pool)"),
+    "tfc_w1a1_8x8": ("M.bnn_tfc(1, 1, (8, 8))", (1, 1, 8, 8), "uniform", "TFC w1a1 at an 8x8 input (the test's)"),
+    "tfc_w2a2_8x8": ("M.bnn_tfc(2, 2, (8, 8))", (1, 1, 8, 8), "uniform", "TFC w2a2 at an 8x8 input (the test's)"),
     "res_cnn": ("M.res_cnn()", (1, 1, 8, 8), "normal", "residual CNN, float per-channel scales, BatchNorm"),
+    "mnist1d_cnn": ("M.mnist1d_cnn()", (1, 1, 40), "normal", "MNIST-1D CNN (1-D conv + max-pool)"),
+    "digits_cnn": ("M.digits_cnn()", (1, 1, 8, 8), "normal", "digits CNN (trained checkpoint, w8a8: 2 conv + 2 max-pool + 2 FC)"),
+    "mobilenet_head": ("M.mobilenet_v1_head()", (1, 3, 16, 16), "normal", "MobileNetV1-4b first 3 layers, 16x16 input"),
+    "cnv_w2a2_w8": ("M.bnn_cnv(2, 2, width=0.125)", (1, 3, 32, 32), "uniform", "brevitas_examples CNV w2a2, 32x32x3, channels / 8"),
+}
+# full-size models (--full): da4ml on their 784x64 (TFC) and up to 2304x256 (CNV) matrices takes hours here
+FULL = {
     "tfc_w1a1": ("M.bnn_tfc(1, 1)", (1, 1, 28, 28), "uniform", "brevitas_examples TFC w1a1 (784-64-64-64-10, BipolarQuant)"),
     "tfc_w2a2": ("M.bnn_tfc(2, 2)", (1, 1, 28, 28), "uniform", "brevitas_examples TFC w2a2"),
-    "tfc_w1a1_8x8": ("M.bnn_tfc(1, 1, (8, 8))", (1, 1, 8, 8), "uniform", "TFC w1a1 at an 8x8 input (the test's)"),
-    "cnv_w2a2_w8": ("M.bnn_cnv(2, 2, width=0.125)", (1, 3, 32, 32), "uniform", "brevitas_examples CNV w2a2, 32x32x3, channels / 8"),
-    "mobilenet_head": ("M.mobilenet_v1_head()", (1, 3, 16, 16), "normal", "MobileNetV1-4b first 3 layers, 16x16 input"),
+    "cnv_w2a2": ("M.bnn_cnv(2, 2)", (1, 3, 32, 32), "uniform", "brevitas_examples CNV w2a2, full width"),
 }
 
 
@@ -60,7 +66,7 @@ def run_model(name: str, frames: int) -> dict:
     from ohq_flow.design.sim import simulate_network
     from ohq_flow.hw.rtl.yosys import measure_yosys
     from ohq_flow.model.export import export_brevitas
-    expr, shape, dist, desc = MODELS[name]
+    expr, shape, dist, desc = {**MODELS, **FULL}[name]
     torch.manual_seed(0)
     M.digits_cnn = digits_cnn
     out = RUNS / name
@@ -69,7 +75,9 @@ def run_model(name: str, frames: int) -> dict:
     rng = np.random.default_rng(0)
     x = (rng.normal(0, 0.6, size=(frames, *shape[1:])) if dist == "normal" else
          rng.uniform(0, 1, size=(frames, *shape[1:]))).astype(np.float32)
-    sim = simulate_network(model, design, x, out / "sim", backpressure=False)
+    # a dense network moves one vector per cycle: Icarus (no C++ build) is the quicker simulator there
+    simulator = "iverilog" if design.meta["in_beats"] == 1 else "auto"
+    sim = simulate_network(model, design, x, out / "sim", simulator=simulator, backpressure=False)
     t0 = time.perf_counter()
     syn = measure_yosys(design.sources, design.top, family="xc7", work_dir=out / "synth", timeout_s=4 * 3600)
     est = estimate_lut(design.meta)
@@ -103,8 +111,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only", default="", help="comma-separated model names (default: all)")
     ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--full", action="store_true", help="also the full-size TFC and CNV")
+    ap.add_argument("--table-only", action="store_true", help="print the table of docs/bench_design.json, run nothing")
     args = ap.parse_args()
-    names = [n for n in MODELS if not args.only or n in args.only.split(",")]
+    every = {**MODELS, **FULL}
+    names = [] if args.table_only else [n for n in (every if args.full else MODELS) if not args.only or n in args.only.split(",")]
     rows = json.loads(OUT_JSON.read_text())["rows"] if OUT_JSON.is_file() else {}
     from ohq_flow.errors import OhqError
     from ohq_flow.fileio import atomic_write_json
@@ -113,11 +124,11 @@ def main() -> int:
         try:
             rows[n] = run_model(n, args.frames)
         except OhqError as exc:
-            rows[n] = {"model": MODELS[n][3], "error": str(exc).splitlines()[0][:200]}
+            rows[n] = {"model": every[n][3], "error": str(exc).splitlines()[0][:200]}
         rows[n]["wall_s"] = round(time.perf_counter() - t0, 1)
         atomic_write_json(OUT_JSON, {"rows": rows})
         print(f"{n}: {rows[n]}", file=sys.stderr, flush=True)
-    order = {n: i for i, n in enumerate(MODELS)}
+    order = {n: i for i, n in enumerate(every)}
     rows = dict(sorted(rows.items(), key=lambda kv: order.get(kv[0], 99)))
     print("### Complete design per model (untrained weights, xc7 Yosys, 2 shared cores: wall times are upper bounds)\n")
     print(table(rows))

@@ -34,6 +34,7 @@ BENCHES = [
     ("jobs", "bench.bench_jobs", [], 1800),
     ("oqa_digits", "bench.bench_oqa_digits", [], 3600),
     ("ilp", "bench.bench_ilp", [], 1800),
+    ("design", "bench.bench_design", [], 14400),
 ]
 
 

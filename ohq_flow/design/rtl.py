@@ -165,6 +165,8 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             rendered.append(dict(kind="requant", node=st.node, module=MODULES["requant"],
                                  params=_requant_params(st, st.inp.bits)))
         else:
+            if st.kind == "argmax":    # a kernel's output width is known only now
+                st.params.update(EW=st.inp.bits, SIGNED=int(st.inp.signed))
             if st.kind == "fifo":      # the skip FIFO: sized from the other branch's real kernel latencies
                 depth = skip_depth(st.info["other_branch"])
                 st.params.update(DEPTH=depth, CW=max(2, depth.bit_length() + 1))

@@ -87,6 +87,17 @@ def pick_simulator(prefer: str = "auto") -> str:
                      "scripts/install_system_deps.sh installs both (apt-get install verilator iverilog)")
 
 
+def _testbench(design: Design, beats: np.ndarray, n_frames: int, work: Path) -> tuple[dict, list[str]]:
+    """Write in.hex and the testbench into ``work``; (testbench parameters, source files)."""
+    m = design.meta
+    hexw = (m["in_width"] + 3) // 4
+    (work / "in.hex").write_text("\n".join(f"{_pack(b, m['in_elem_bits']):0{hexw}x}" for b in beats) + "\n")
+    shutil.copy(RTL_BLOCKS / "ohq_tb.v", work / "ohq_tb.v")
+    params = {"IN_W": m["in_width"], "OUT_W": m["out_width"], "N_IN": len(beats), "N_OUT": n_frames * m["out_beats"],
+              "MAXCYC": 50 * (len(beats) + n_frames * (m["predicted_latency_cycles"] + m["predicted_ii_cycles"])) + 1000}
+    return params, [str(work / "ohq_tb.v")] + [str(design.out_dir / s) for s in m["sources"]]
+
+
 class NetworkSim:
     """A compiled testbench of one design for ``n_frames`` frames of given inputs."""
 
@@ -98,14 +109,7 @@ class NetworkSim:
         self.timeout_s = timeout_s
         self.sim = pick_simulator(simulator)
         self.n = len(x_int)
-        m = self.meta
-        hexw = (m["in_width"] + 3) // 4
-        beats = x_int.reshape(-1, m["in_channels"])
-        (self.work / "in.hex").write_text("\n".join(f"{_pack(b, m['in_elem_bits']):0{hexw}x}" for b in beats) + "\n")
-        shutil.copy(RTL_BLOCKS / "ohq_tb.v", self.work / "ohq_tb.v")
-        params = {"IN_W": m["in_width"], "OUT_W": m["out_width"], "N_IN": len(beats), "N_OUT": self.n * m["out_beats"],
-                  "MAXCYC": 50 * (len(beats) + self.n * (m["predicted_latency_cycles"] + m["predicted_ii_cycles"])) + 1000}
-        srcs = [str(self.work / "ohq_tb.v")] + [str(design.out_dir / s) for s in m["sources"]]
+        params, srcs = _testbench(design, x_int.reshape(-1, self.meta["in_channels"]), self.n, self.work)
         t0 = time.perf_counter()
         if self.sim == "verilator":
             args = ["verilator", "--binary", "--timing", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
@@ -171,15 +175,9 @@ def locate_mismatch(design: Design, frame: np.ndarray, work_dir: Path, timeout_s
     m = design.meta
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    hexw = (m["in_width"] + 3) // 4
-    beats = np.asarray(frame).reshape(-1, m["in_channels"])
-    (work / "in.hex").write_text("\n".join(f"{_pack(b, m['in_elem_bits']):0{hexw}x}" for b in beats) + "\n")
-    shutil.copy(RTL_BLOCKS / "ohq_tb.v", work / "ohq_tb.v")
-    params = {"IN_W": m["in_width"], "OUT_W": m["out_width"], "N_IN": len(beats), "N_OUT": m["out_beats"],
-              "MAXCYC": 50 * (len(beats) + m["predicted_latency_cycles"] + m["predicted_ii_cycles"]) + 1000}
+    params, srcs = _testbench(design, np.asarray(frame).reshape(-1, m["in_channels"]), 1, work)
     run_tool(["iverilog", "-g2012", "-DOHQ_TRACE", "-o", str(work / "trace.vvp"), "-s", "tb",
-              *[f"-Ptb.{k}={v}" for k, v in params.items()], str(work / "ohq_tb.v"),
-              *[str(design.out_dir / s) for s in m["sources"]]], log_path=work / "trace_build.log", timeout_s=timeout_s, cwd=work)
+              *[f"-Ptb.{k}={v}" for k, v in params.items()], *srcs], log_path=work / "trace_build.log", timeout_s=timeout_s, cwd=work)
     res = run_tool(["vvp", "-n", str(work / "trace.vvp")], log_path=work / "trace.log", timeout_s=timeout_s, cwd=work)
     seen: dict[int, list[int]] = {}
     for line in res.stdout.splitlines():

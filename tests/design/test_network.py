@@ -160,6 +160,8 @@ def test_residual_cnn_float_per_channel_scales_batchnorm_bit_exact(root, tmp_pat
     assert "thresholds" in {s.get("method") for s in design.meta["stages"]}   # float scales + BN + bias
     fifo = next(s for s in design.meta["stages"] if s["kind"] == "fifo")
     assert fifo["DEPTH"] >= 8 + 1                   # at least one image row of lead on the conv branch
+    fork = next(s for s in design.meta["stages"] if s["kind"] == "fork")
+    assert fork["W"] == fork["in_width"] == 8 * 8   # the whole pixel (8 channels x 8 bits) goes down both branches
 
 
 def test_mnist1d_cnn_conv1d_maxpool_bit_exact(tmp_path):
