@@ -267,7 +267,7 @@ def test_argmax_output_bit_exact(root, tmp_path):
     design = generate_design(model, tmp_path / "design", output="argmax")
     assert design.meta["output"] == "argmax" and design.meta["stages"][-1]["kind"] == "argmax"
     assert design.meta["out_channels"] == 1 and design.meta["out_elem_bits"] == 4 and not design.meta["out_signed"]
-    x = np.random.default_rng(3).uniform(0, 1, size=(N_INPUTS, 1, 4, 4)).astype(np.float32)
+    x = np.random.default_rng(3).uniform(0, 1, size=(32, 1, 4, 4)).astype(np.float32)
     rec = simulate_network(model, design, x, tmp_path / "sim", simulator="iverilog", backpressure=False)
     assert rec["mismatches"] == 0
     from ohq_flow.design.sim import integer_io
