@@ -244,7 +244,7 @@ def test_bnn_pynq_cnv_w2a2_bit_exact(tmp_path):
 
 def test_mobilenet_v1_4b_first_three_layers_bit_exact(tmp_path):
     """brevitas_examples' MobileNetV1-4b: the 8-bit 3x3 stride-2 conv, the 3x3 depthwise and the 1x1 pointwise conv
-    (BatchNorm, 4-bit ReLU quantisers), at a 16x16 input."""
+    (BatchNorm, 4-bit ReLU quantisers), at a 16x16 input (the unpadded stride-2 init conv gives 7x7)."""
     from examples.suite.models import mobilenet_v1_head
     from ohq_flow.model.export import export_brevitas
     model = export_brevitas(mobilenet_v1_head(), [1, 3, 16, 16], tmp_path / "mnv1.onnx")
@@ -255,7 +255,7 @@ def test_mobilenet_v1_4b_first_three_layers_bit_exact(tmp_path):
     design, rec = _check(model, x, tmp_path)
     kinds = [s["kind"] for s in design.meta["stages"]]
     assert kinds.count("window") == 2 and kinds.count("kernel") == 3   # the 1x1 conv needs no window
-    assert design.meta["out_beats"] == 64 and design.meta["out_elem_bits"] == 4
+    assert design.meta["out_beats"] == 7 * 7 and design.meta["out_elem_bits"] == 4   # the init conv is unpadded
 
 
 def test_argmax_output_bit_exact(root, tmp_path):
