@@ -123,10 +123,11 @@ def res_cnn(residual: bool = True, seed: int = 0) -> ResCNN:
 
 
 def _random_batchnorm(module: nn.Module) -> None:
-    """Random BatchNorm statistics (positive factors), so untrained BNs are not identities."""
+    """Random BatchNorm (and brevitas_examples TensorNorm) statistics, positive factors, so untrained ones are not
+    identities."""
     with torch.no_grad():
         for bn in module.modules():
-            if isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)) or type(bn).__name__ == "TensorNorm":
                 bn.weight.uniform_(0.5, 1.5)
                 bn.bias.normal_(0, 0.2)
                 bn.running_mean.normal_(0, 0.5)
