@@ -230,6 +230,7 @@ def test_bnn_pynq_tfc_bit_exact(w, a, tmp_path):
     assert rec["latency_cycles"] == rec["predicted_latency_cycles"]
 
 
+@pytest.mark.timeout(3600)   # 128 frames of 1024 beats, twice; ~25 min wall at load ~19 here
 def test_bnn_pynq_cnv_w2a2_bit_exact(tmp_path):
     """brevitas_examples' CNV w2a2 at 32x32x3 (six valid 3x3 convs, two max-pools, three FCs, TensorNorm) with
     every channel count / 8 (the full-width run is in docs/benchmarks.md)."""
