@@ -143,7 +143,7 @@ def test_unsupported_ops_are_named(tmp_path):
             self.pool = torch.nn.MaxPool2d(2, padding=1)
 
         def forward(self, x):
-            return self.pool(self.inp(x))
+            return self.pool(self.inp(x).value)
 
     problems = check_supported(export_brevitas(Pad().eval(), [1, 2, 4, 4], tmp_path / "pad.onnx"))
     assert len(problems) == 1 and "MaxPool_0 (MaxPool, attributes {" in problems[0], problems
