@@ -38,6 +38,7 @@ BENCHES = [
     ("scale", "bench.bench_scale", [], 14400),
     ("strategies", "bench.bench_strategies", [], 10800),
     ("hgq", "bench.bench_hgq", [], 10800),
+    ("design", "bench.bench_design", [], 14400),
 ]
 
 

@@ -415,6 +415,9 @@ class BuildSection(_Strict):
     max_kernel_weights: PositiveInt = Field(16384, description="refuse up front a layer kernel (per group) past this: "
                                             "its fully unrolled da4ml solve does not finish (docs/scale.md)")
     max_minutes: PositiveFloat = Field(60.0, description="refuse up front a build estimated to take longer")
+    output: Literal["logits", "argmax"] = Field("logits", description="what the complete design outputs: the logits "
+                                                "(integers; design.json out_scale/out_offset) or argmax, the index "
+                                                "of the largest (a vector output with one scale)")
 
     @model_validator(mode="before")
     @classmethod

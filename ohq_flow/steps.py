@@ -57,7 +57,7 @@ def step_layers(ctx: RunContext) -> dict:
     model = load_run_model(ctx)
     if ctx.cfg.build.design:
         from ohq_flow.design.graph import require_supported
-        require_supported(model)
+        require_supported(model, ctx.cfg.build.output)
     layers = discover_layers(model, _quant_owners(ctx))
     atomic_write_json(ctx.path(LAYERS_JSON), {"layers": [l.to_dict() for l in layers],
                                               "tied_groups": tied_groups(layers)})

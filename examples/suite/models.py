@@ -120,3 +120,73 @@ def res_cnn(residual: bool = True, seed: int = 0) -> ResCNN:
             bn.running_mean.normal_(0, 0.1)
             bn.running_var.uniform_(0.5, 2.0)
     return m.eval()
+
+
+def _random_batchnorm(module: nn.Module) -> None:
+    """Random BatchNorm (and brevitas_examples TensorNorm) statistics, positive factors, so untrained ones are not
+    identities."""
+    with torch.no_grad():
+        for bn in module.modules():
+            if isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)) or type(bn).__name__ == "TensorNorm":
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.normal_(0, 0.2)
+                bn.running_mean.normal_(0, 0.5)
+                bn.running_var.uniform_(0.5, 2.0)
+
+
+def bnn_tfc(weight_bits: int, act_bits: int, in_features: tuple[int, int] = (28, 28), seed: int = 0) -> nn.Module:
+    """brevitas_examples' TFC (``bnn_pynq`` FC, 64-64-64-10, TensorNorm head), untrained, random BatchNorm.
+
+    ``in_features`` smaller than 28x28 keeps the architecture and quantisers with a smaller first layer (tests).
+    """
+    from brevitas_examples.bnn_pynq.models.FC import FC
+    torch.manual_seed(seed)
+    m = FC(num_classes=10, weight_bit_width=weight_bits, act_bit_width=act_bits, in_bit_width=act_bits,
+           in_channels=1, out_features=[64, 64, 64], in_features=in_features)
+    _random_batchnorm(m)
+    return m.eval()
+
+
+def bnn_cnv(weight_bits: int = 2, act_bits: int = 2, width: float = 1.0, seed: int = 0) -> nn.Module:
+    """brevitas_examples' CNV (32x32x3, six 3x3 convs, two max-pools, 3 FCs, TensorNorm), untrained, random BN.
+
+    ``width`` < 1 scales every layer's channel count (the same layer sequence and quantisers, smaller kernels).
+    """
+    from brevitas_examples.bnn_pynq.models import CNV as cnv_mod
+    saved = (cnv_mod.CNV_OUT_CH_POOL, cnv_mod.INTERMEDIATE_FC_FEATURES, cnv_mod.LAST_FC_IN_FEATURES)
+    w = lambda c: max(4, int(c * width))
+    try:
+        cnv_mod.CNV_OUT_CH_POOL = [(w(c), p) for c, p in saved[0]]
+        cnv_mod.INTERMEDIATE_FC_FEATURES = [(w(a), w(b)) for a, b in saved[1]]
+        cnv_mod.LAST_FC_IN_FEATURES = w(saved[2])
+        torch.manual_seed(seed)
+        m = cnv_mod.CNV(num_classes=10, weight_bit_width=weight_bits, act_bit_width=act_bits, in_bit_width=8, in_ch=3)
+    finally:
+        cnv_mod.CNV_OUT_CH_POOL, cnv_mod.INTERMEDIATE_FC_FEATURES, cnv_mod.LAST_FC_IN_FEATURES = saved
+    _random_batchnorm(m)
+    return m.eval()
+
+
+class MobileNetHead(nn.Module):
+    """MobileNetV1-4b's first three layers (brevitas_examples ``quant_mobilenet_v1_4b``, untrained): the 8-bit
+    3x3 stride-2 init conv, then the first depthwise-separable block (3x3 depthwise + 1x1 pointwise), each with
+    BatchNorm and a 4-bit per-tensor ReLU quantiser. The full model takes float images; an 8-bit input quantiser
+    is added in front (the streaming design takes integers)."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        from brevitas.quant import Int8ActPerTensorFloat
+        from brevitas_examples.imagenet_classification.models import quant_mobilenet_v1_4b
+        torch.manual_seed(seed)
+        full = quant_mobilenet_v1_4b(pretrained=False)
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+        self.init_block = full.features.init_block
+        self.block = full.features.stage1.unit1
+        _random_batchnorm(self)
+
+    def forward(self, x):
+        return self.block(self.init_block(self.inp(x))).value
+
+
+def mobilenet_v1_head(seed: int = 0) -> MobileNetHead:
+    return MobileNetHead(seed).eval()

@@ -44,6 +44,8 @@ def run_stages(ir: NetworkIR, frame: np.ndarray) -> list[np.ndarray]:
             x = x.max(axis=2) if st.kind == "maxpool" else x.sum(axis=2)
         elif st.kind == "collect":
             x = x.reshape(1, -1)
+        elif st.kind == "argmax":
+            x = np.array([[int(np.argmax(np.asarray(row, dtype=np.int64)))] for row in x], dtype=object)
         elif st.kind == "add":
             x = x + streams[st.src[1]]
         for d in st.dst:

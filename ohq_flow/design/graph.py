@@ -24,11 +24,12 @@ from ohq_flow.model.onnx_nodes import attrs as _attrs, upstream
 
 SUPPORTED = {
     "Quant": "signed/unsigned, narrow, any rounding mode, zero point 0, constant per-tensor/per-channel scale",
+    "BipolarQuant": "binary +-1 weights or activations (a 2-bit signed stream), constant positive scale",
     "Conv": "1-D/2-D, constant quantised weights, stride, zero padding, dilation 1, any group count (bias allowed)",
     "MatMul": "constant quantised weights [K, N]",
     "Gemm": "constant quantised weights, alpha = beta = 1, transA = 0 (bias allowed)",
     "Relu": "followed by a Quant (or on an unsigned stream)",
-    "Mul": "by a constant, before a Quant",
+    "Mul": "by a constant, before a Quant (or before the input quantiser, or in the output's affine map)",
     "Div": "by a constant, before a Quant",
     "Add": "a constant (bias), before a Quant",
     "Sub": "a constant, before a Quant",
@@ -93,6 +94,7 @@ class NetworkIR:
     out_tensor: str
     widths: list[int]          # bits of every stream (id = index; 0 = the input)
     out_sid: int
+    out_offset: np.ndarray | None = None   # logits output: real value = integer * out.scale + out_offset (per channel)
 
 
 def skip_depth(stages: list[Stage]) -> int:
@@ -141,9 +143,20 @@ def const_value(model, tensor: str) -> np.ndarray:
 
 
 def _quant_params(model, node) -> tuple[np.ndarray, np.ndarray, int, bool, bool, str]:
-    """(scale, zero point, bits, signed, narrow, rounding) of a Quant node with constant parameters."""
+    """(scale, zero point, bits, signed, narrow, rounding) of a Quant node with constant parameters.
+
+    A BipolarQuant (+-1) is a 2-bit signed narrow grid [-1, 1] with rounding ``BIPOLAR`` (sign, 0 -> +1).
+    """
+    if node.op_type == "BipolarQuant":
+        try:
+            s = const_value(model, node.input[1])
+        except InputError:
+            raise _unsupported(node, "the scale must be a constant") from None
+        if np.any(s <= 0):
+            raise _unsupported(node, "scales must be positive")
+        return s, np.zeros_like(s), 2, True, True, "BIPOLAR"
     if node.op_type != "Quant":
-        raise _unsupported(node, f"{node.op_type} is not supported as a quantiser (Quant only)")
+        raise _unsupported(node, f"{node.op_type} is not supported as a quantiser (Quant or BipolarQuant only)")
     try:
         s, z, b = (const_value(model, t) for t in node.input[1:4])
     except InputError:
@@ -214,11 +227,15 @@ class _Walker:
             raise InputError("complete design: the model must have one input and one output")
         t = m.graph.input[0].name
         cons = self.consumers(t)
-        while len(cons) == 1 and cons[0].op_type in ("Flatten", "Reshape", "Identity"):
+        # float preprocessing before the input quantiser (e.g. brevitas_examples' 2x - 1) stays outside the design
+        while len(cons) == 1 and (cons[0].op_type in ("Flatten", "Reshape", "Identity") or (
+                cons[0].op_type in ("Mul", "Div", "Add", "Sub") and len(cons[0].input) == 2
+                and m.get_initializer(cons[0].input[1]) is not None)):
             t = cons[0].output[0]
             cons = self.consumers(t)
-        if len(cons) != 1 or cons[0].op_type != "Quant":
-            raise InputError("complete design: the model input must go (through reshapes) into one Quant node, "
+        if len(cons) != 1 or cons[0].op_type not in ("Quant", "BipolarQuant"):
+            raise InputError("complete design: the model input must go (through reshapes and constant Mul/Add) into one "
+                             "Quant node, "
                              f"found {', '.join(c.op_type + ' ' + c.name for c in cons) or 'the output'}",
                              "quantise the input (e.g. a QuantIdentity first)")
         node = cons[0]
@@ -231,16 +248,22 @@ class _Walker:
         t, join = self.walk(node.output[0])
         if join is not None:
             raise _unsupported(join, "an Add of two computed tensors is supported only where a fork rejoins (residual)")
-        stream, chain = self.stream, self.chain
+        stream, chain, offset = self.stream, self.chain, None
         if chain is not None:
-            if any(o.kind != "mul" for o in chain.ops):
+            # logits: the accumulator, and the affine map after it (scale, bias, BatchNorm, brevitas' TensorNorm)
+            if any(o.kind not in ("mul", "add", "bn") for o in chain.ops):
                 raise InputError(f"complete design: the network output {t} is an accumulator followed by "
-                                 f"{[o.node for o in chain.ops]}; only a constant Mul (or a final Quant) may follow")
-            scale = chain.unit_scale.copy()
-            for o in chain.ops:
-                scale = scale * o.a
-            stream.scale = scale
-        return NetworkIR(self.stages, inp, stream, in_quant, t, self.widths, self.sid)
+                                 f"{[o.node for o in chain.ops]}; only constant Mul/Div/Add/Sub/BatchNorm (or a final "
+                                 "Quant) may follow")
+            ch = np.arange(stream.channels)
+            offset = chain.eval(np.zeros(len(ch)), ch, linear=True)
+            stream.scale = chain.eval(np.ones(len(ch)), ch, linear=True) - offset
+            if np.any(stream.scale <= 0):
+                raise InputError(f"complete design: the network output {t} has a non-positive scale in channel "
+                                 f"{int(np.flatnonzero(stream.scale <= 0)[0])} (after {[o.node for o in chain.ops]})")
+            if not np.any(offset):
+                offset = None
+        return NetworkIR(self.stages, inp, stream, in_quant, t, self.widths, self.sid, offset)
 
     def walk(self, t: str, first=None):
         """Follow the data path from tensor ``t`` (through ``first`` if given) to the output or a joining Add."""
@@ -268,7 +291,7 @@ class _Walker:
                     raise _unsupported(node, "its input is not quantised (no Quant after the previous layer)")
                 self.stream, self.chain = self.compute(node, self.stream, self.order)
                 self.chain_shape, self.order = self.shape(node.output[0]), None
-            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization", "Quant"):
+            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization", "Quant", "BipolarQuant"):
                 if self.chain is None:
                     if op == "Relu" and not self.stream.signed:
                         t = node.output[0]
@@ -276,7 +299,7 @@ class _Walker:
                     self.chain = Chain(unit_scale=self.stream.scale.copy())   # ops on an integer stream, up to a Quant
                     self.chain_shape = self.shape(node.input[0])
                 self.chain.ops.append(self.chain_op(node, self.stream, self.chain_shape, self.order))
-                if op == "Quant":
+                if op in ("Quant", "BipolarQuant"):
                     self.stream = self.requant(node, self.stream, self.chain)
                     self.chain = None
             elif op in ("AveragePool", "GlobalAveragePool"):
@@ -304,7 +327,7 @@ class _Walker:
             raise InputError(f"complete design: tensor {t} feeds {names}; only a quantised feature map forking into "
                              "two branches that rejoin at an Add (residual block) is supported")
         base = self.stream
-        self.emit(Stage("fork", t, base, base), n_out=2)
+        self.emit(Stage("fork", t, base, base, params=dict(W=base.width)), n_out=2)
         fork_stage = self.stages[-1]
         ends = []
         for i, c in enumerate(cons):
@@ -363,7 +386,7 @@ class _Walker:
         pc = lambda v: _per_channel(v, shape, stream, node, order)
         if op == "Relu":
             return Op("relu", node.name)
-        if op == "Quant":
+        if op in ("Quant", "BipolarQuant"):
             s, z, bits, signed, narrow, rnd = _quant_params(self.m, node)
             lo, hi = qrange(bits, signed, narrow)
             return Op("quant", node.name, a=pc(s), b=pc(z), lo=lo, hi=hi, rounding=rnd)
@@ -443,12 +466,12 @@ class _Walker:
         """(integer weights, scale, bits for the kernel) from the weight's Quant node."""
         prod, path = upstream(self.m, node.input[1], ("Transpose", "Reshape", "Identity"))
         path = path[::-1]                  # nearest first
-        if prod is None or prod.op_type != "Quant" or self.m.get_initializer(prod.input[0]) is None:
-            raise _unsupported(node, "weights must be a constant through a Quant node")
+        if prod is None or prod.op_type not in ("Quant", "BipolarQuant") or self.m.get_initializer(prod.input[0]) is None:
+            raise _unsupported(node, "weights must be a constant through a Quant or BipolarQuant node")
         s, z, bits, signed, narrow, rnd = _quant_params(self.m, prod)
         w = np.asarray(self.m.get_initializer(prod.input[0]), dtype=np.float64)
         lo, hi = qrange(bits, signed, narrow)
-        w_int = round_mode(np.clip(w / s, lo, hi), rnd)
+        w_int = round_mode(w / s, rnd) if rnd == "BIPOLAR" else round_mode(np.clip(w / s, lo, hi), rnd)
         for p in reversed(path):
             if p.op_type == "Transpose":
                 w_int = np.transpose(w_int, _attrs(p).get("perm"))
@@ -551,12 +574,41 @@ class _Walker:
         return vec, new_order
 
 
-def build_ir(model, prefer: str = "auto") -> NetworkIR:
-    """The streaming stages of ``model`` (raises InputError naming the first unsupported node)."""
-    return _Walker(model, prefer).run()
+def build_ir(model, prefer: str = "auto", output: str = "logits") -> NetworkIR:
+    """The streaming stages of ``model`` (raises InputError naming the first unsupported node).
+
+    ``output="argmax"`` ends the stream with the index of the largest output element (one beat per frame).
+    """
+    ir = _Walker(model, prefer).run()
+    if output == "argmax":
+        _add_argmax(ir)
+    elif output != "logits":
+        raise InputError(f"build.output: {output!r} is not an output form", "use logits or argmax")
+    return ir
 
 
-def check_supported(model) -> list[str]:
+def _add_argmax(ir: NetworkIR) -> None:
+    """Append an argmax stage; exact only where one scale and one offset serve every element."""
+    o = ir.out
+    off = ir.out_offset if ir.out_offset is not None else np.zeros(o.channels)
+    if o.kind != "vector" or o.beats != 1:
+        raise InputError(f"build.output: argmax needs a vector output (one beat per frame); the network output "
+                         f"{ir.out_tensor} is a feature map of {o.beats} pixels x {o.channels} channels",
+                         "use build.output: logits")
+    if np.ptp(o.scale) != 0 or np.ptp(off) != 0:
+        raise InputError(f"build.output: argmax over the integers of {ir.out_tensor} would not be the argmax of the "
+                         "logits: their scales/offsets differ per element (per-channel output scale)",
+                         "use build.output: logits, or a per-tensor scale in the last layer")
+    iw = max(1, (o.channels - 1).bit_length())
+    out = Stream("vector", 1, 1, (1, 1), iw, False, np.zeros(1), np.full(1, o.channels - 1), np.ones(1))
+    st = Stage("argmax", ir.out_tensor + ".argmax", o, out, params=dict(C=o.channels, EW=o.bits, SIGNED=int(o.signed), IW=iw))
+    st.src, st.dst = [ir.out_sid], [len(ir.widths)]
+    ir.widths.append(out.width)
+    ir.stages.append(st)
+    ir.out, ir.out_sid, ir.out_offset = out, st.dst[0], None
+
+
+def check_supported(model, output: str = "logits") -> list[str]:
     """Problems that stop the complete design (node, op, attributes, what is supported); empty = supported."""
     problems = []
     for node in model.graph.node:
@@ -565,15 +617,15 @@ def check_supported(model) -> list[str]:
     if problems:
         return problems
     try:
-        build_ir(model, prefer="thresholds")
+        build_ir(model, prefer="thresholds", output=output)
     except InputError as exc:
         problems.append(str(exc))
     return problems
 
 
-def require_supported(model) -> None:
+def require_supported(model, output: str = "logits") -> None:
     """:func:`check_supported`, raising one InputError (exit 2) that lists every problem."""
-    problems = check_supported(model)
+    problems = check_supported(model, output)
     if problems:
         raise InputError("the complete design (build.design) cannot be generated for this model:\n  - "
                          + "\n  - ".join(p.replace("\n", "\n    ") for p in problems),

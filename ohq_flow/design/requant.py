@@ -49,7 +49,9 @@ def round_mode(x: np.ndarray, mode: str) -> np.ndarray:
         return np.sign(x) * np.floor(np.abs(x) + 0.5)
     if m == "HALF_DOWN":
         return np.sign(x) * np.ceil(np.abs(x) - 0.5)
-    raise InputError(f"unknown rounding mode {mode}", f"supported: {', '.join(ROUNDING)}")
+    if m == "BIPOLAR":                      # QONNX BipolarQuant: +1 where x >= 0, else -1
+        return np.where(np.asarray(x) >= 0, 1.0, -1.0)
+    raise InputError(f"unknown rounding mode {mode}", f"supported: {', '.join(ROUNDING)} (and BIPOLAR for BipolarQuant)")
 
 
 @dataclass
@@ -93,7 +95,7 @@ class Chain:
                 v = v / op.a[ch] + op.b[ch]
                 if linear:
                     return v
-                v = round_mode(np.clip(v, op.lo, op.hi), op.rounding)
+                v = round_mode(v if op.rounding == "BIPOLAR" else np.clip(v, op.lo, op.hi), op.rounding)
                 return v - op.b[ch]
         return v
 
@@ -134,6 +136,7 @@ class Requant:
     bias: np.ndarray | None = None
     rounding: int = 1
     thresholds: np.ndarray | None = None   # [C, NT] ascending
+    step: int = 1                          # thresholds: output step per threshold (2 for a +-1 BipolarQuant)
     acc_min: np.ndarray | None = None
     acc_max: np.ndarray | None = None
     node: str = ""
@@ -143,7 +146,7 @@ class Requant:
         acc = np.asarray(acc).astype(object)
         if self.method == "thresholds":
             t = self.thresholds[ch]
-            return (self.lo[ch] + np.sum(acc[..., None] >= t, axis=-1)).astype(object)
+            return (self.lo[ch] + self.step * np.sum(acc[..., None] >= t, axis=-1)).astype(object)
         t = acc * self.mult[ch].astype(object) + self.bias[ch].astype(object)
         fl = t >> self.shift
         r = t - (fl << self.shift)
@@ -182,14 +185,15 @@ def build_requant(chain: Chain, amin: np.ndarray, amax: np.ndarray, node: str, p
     f = lambda a, ch: chain.eval(np.asarray(a, dtype=np.float64), np.asarray(ch, dtype=int)).astype(np.int64)
     lo = f(amin, chs)
     hi = f(amax, chs)
-    nt = int(max((hi - lo).max(), 0))
+    step = 2 if q.rounding == "BIPOLAR" else 1      # +-1: one threshold from -1 to +1
+    nt = int(max((hi - lo).max(), 0)) // step
     ch_grid = np.repeat(chs, nt)
-    levels = (lo[ch_grid] + np.tile(np.arange(1, nt + 1), c)).astype(np.int64)
+    levels = (lo[ch_grid] + step * np.tile(np.arange(1, nt + 1), c)).astype(np.int64)
     thr = _thresholds(f, amin.astype(np.int64), amax.astype(np.int64), levels, ch_grid).reshape(c, nt) if nt else np.zeros((c, 0), object)
     bits = int(round(np.log2(q.hi - q.lo + 1))) if q.lo < 0 else int(np.ceil(np.log2(q.hi + 1)))
     base = dict(lo=lo, hi=hi, out_bits=max(bits, 1), out_signed=q.lo < 0, acc_min=amin, acc_max=amax, node=node)
-    th = Requant("thresholds", thresholds=thr, **base)
-    if prefer == "thresholds":
+    th = Requant("thresholds", thresholds=thr, step=step, **base)
+    if prefer == "thresholds" or step != 1:
         return th
     a_lin0 = chain.eval(np.zeros(c), chs, linear=True)
     a_lin1 = chain.eval(np.ones(c), chs, linear=True)

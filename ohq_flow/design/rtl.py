@@ -31,9 +31,9 @@ from ohq_flow.resources import TEMPLATES
 
 RTL_BLOCKS = TEMPLATES / "rtl"
 BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v", "ohq_collect.v",
-          "ohq_fork.v", "ohq_add.v"]
+          "ohq_fork.v", "ohq_add.v", "ohq_argmax.v"]
 MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "sumpool": "ohq_maxreduce", "collect": "ohq_collect",
-           "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add"}
+           "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add", "argmax": "ohq_argmax"}
 
 
 @dataclass
@@ -59,7 +59,11 @@ def _vlit(values, width: int) -> str:
     for i, v in enumerate(values):
         word |= (int(v) & ((1 << width) - 1)) << (i * width)
     n = max(1, len(values)) * width
-    return f"{n}'h{word:x}"
+    if n <= 4096:
+        return f"{n}'h{word:x}"
+    # long parameters as a concatenation over lines (Icarus' scanner refuses very long lines)
+    chunks = [(min(1024, n - lo), (word >> lo) & ((1 << min(1024, n - lo)) - 1)) for lo in range(0, n, 1024)]
+    return "{" + ",\n      ".join(f"{w}'h{v:x}" for w, v in reversed(chunks)) + "}"
 
 
 def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
@@ -73,7 +77,7 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
     else:
         nt = max(1, rq.thresholds.shape[1])
         thr = rq.thresholds if rq.thresholds.shape[1] else np.full((c, 1), int(rq.acc_max.max()) + 1)
-        p += [("MODE", 1), ("NT", nt), ("THR", _vlit(np.asarray(thr).reshape(-1), tw))]
+        p += [("MODE", 1), ("NT", nt), ("STEP", rq.step), ("THR", _vlit(np.asarray(thr).reshape(-1), tw))]
     return [(k, str(v)) for k, v in p]
 
 
@@ -89,7 +93,7 @@ def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int
         t = times[s["src"][0]]
         if kind == "kernel":
             t = [x + s["lat"] + 1 for x in t]
-        elif kind in ("requant", "maxpool", "sumpool", "fork", "fifo"):
+        elif kind in ("requant", "maxpool", "sumpool", "fork", "fifo", "argmax"):
             t = [x + 1 for x in t]
         elif kind == "add":
             t = [max(a, b) + 1 for a, b in zip(t, times[s["src"][1]])]
@@ -114,7 +118,7 @@ def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int
 
 def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutoff: float | None = 5.0,
                     part: str = "xc7z020clg400-1", clock_ns: float = 10.0, prefer: str = "auto",
-                    model_name: str = "model.onnx") -> Design:
+                    model_name: str = "model.onnx", output: str = "logits") -> Design:
     """Generate the complete streaming design of ``model`` into ``out_dir``."""
     import jinja2
 
@@ -126,7 +130,7 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
     if rtl.exists():
         shutil.rmtree(rtl)
     rtl.mkdir(parents=True)
-    ir = build_ir(model, prefer=prefer)
+    ir = build_ir(model, prefer=prefer, output=output)
     kernels, rendered = {}, []
     static_seen: set[str] = set()
     kernel_sources: list[Path] = []
@@ -161,6 +165,8 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             rendered.append(dict(kind="requant", node=st.node, module=MODULES["requant"],
                                  params=_requant_params(st, st.inp.bits)))
         else:
+            if st.kind == "argmax":    # a kernel's output width is known only now
+                st.params.update(EW=st.inp.bits, SIGNED=int(st.inp.signed))
             if st.kind == "fifo":      # the skip FIFO: sized from the other branch's real kernel latencies
                 depth = skip_depth(st.info["other_branch"])
                 st.params.update(DEPTH=depth, CW=max(2, depth.bit_length() + 1))
@@ -189,7 +195,8 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             "out_elem_bits": ir.out.bits, "out_signed": bool(ir.out.signed), "out_channels": ir.out.channels,
             "predicted_latency_cycles": int(lat), "predicted_ii_cycles": int(ii),
             "in_scale": [float(v) for v in ir.inp.scale], "out_scale": [float(v) for v in ir.out.scale],
-            "input_quant": ir.input_quant,
+            "out_offset": [float(v) for v in (ir.out_offset if ir.out_offset is not None else np.zeros(ir.out.channels))],
+            "input_quant": ir.input_quant, "output": output,
             "stages": [_stage_record(i, st, kernels.get(i)) for i, st in enumerate(ir.stages)]}
     design = Design(out_dir, top, ir, sources, meta, kernels, time.perf_counter() - t0)
     meta["generation_seconds"] = round(design.gen_seconds, 3)
@@ -238,6 +245,8 @@ def design_report(meta: dict) -> str:
             d = f"skip FIFO, depth {s['DEPTH']}"
         elif s["kind"] == "add":
             d = f"sum of two {s['AW']}/{s['BW']}-bit streams -> {s['OW']} bits"
+        elif s["kind"] == "argmax":
+            d = f"index of the largest of {s['C']} ({s['IW']}-bit)"
         elif s["kind"] == "fork":
             d = "to both branches"
         else:

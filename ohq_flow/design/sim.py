@@ -38,6 +38,8 @@ def integer_io(model, design_meta: dict, x: np.ndarray) -> tuple[np.ndarray, np.
         ctx = execute_onnx(model, {iname: x[i:i + 1]}, return_full_exec_context=True)
         xs.append(ctx[qin][0])
         ys.append(ctx[oname][0])
+    if design_meta.get("output") == "argmax":       # the index of the largest logit (numpy: the first one)
+        return _to_beats(np.stack(xs), design_meta, "in"), np.argmax(np.stack(ys).reshape(len(ys), -1), axis=1).reshape(-1, 1, 1)
     return _to_beats(np.stack(xs), design_meta, "in"), _to_beats(np.stack(ys), design_meta, "out")
 
 
@@ -49,7 +51,8 @@ def _to_beats(t: np.ndarray, meta: dict, side: str) -> np.ndarray:
         t = np.moveaxis(t.reshape(n, t.shape[1], -1), 1, 2)     # [N, pixels, C]
     else:
         t = t.reshape(n, 1, -1)
-    v = t / scale.reshape(1, 1, -1)
+    offset = np.asarray(meta.get(f"{side}_offset", [0.0]), dtype=np.float64).reshape(1, 1, -1)
+    v = (t - offset) / scale.reshape(1, 1, -1)
     r = np.round(v)
     # float scales: the executor computes in float32, so its values are integers up to float32 rounding
     if np.any(np.abs(v - r) > np.minimum(0.05 + 1e-6 * np.abs(v), 0.49)):
@@ -84,6 +87,17 @@ def pick_simulator(prefer: str = "auto") -> str:
                      "scripts/install_system_deps.sh installs both (apt-get install verilator iverilog)")
 
 
+def _testbench(design: Design, beats: np.ndarray, n_frames: int, work: Path) -> tuple[dict, list[str]]:
+    """Write in.hex and the testbench into ``work``; (testbench parameters, source files)."""
+    m = design.meta
+    hexw = (m["in_width"] + 3) // 4
+    (work / "in.hex").write_text("\n".join(f"{_pack(b, m['in_elem_bits']):0{hexw}x}" for b in beats) + "\n")
+    shutil.copy(RTL_BLOCKS / "ohq_tb.v", work / "ohq_tb.v")
+    params = {"IN_W": m["in_width"], "OUT_W": m["out_width"], "N_IN": len(beats), "N_OUT": n_frames * m["out_beats"],
+              "MAXCYC": 50 * (len(beats) + n_frames * (m["predicted_latency_cycles"] + m["predicted_ii_cycles"])) + 1000}
+    return params, [str(work / "ohq_tb.v")] + [str(design.out_dir / s) for s in m["sources"]]
+
+
 class NetworkSim:
     """A compiled testbench of one design for ``n_frames`` frames of given inputs."""
 
@@ -95,14 +109,7 @@ class NetworkSim:
         self.timeout_s = timeout_s
         self.sim = pick_simulator(simulator)
         self.n = len(x_int)
-        m = self.meta
-        hexw = (m["in_width"] + 3) // 4
-        beats = x_int.reshape(-1, m["in_channels"])
-        (self.work / "in.hex").write_text("\n".join(f"{_pack(b, m['in_elem_bits']):0{hexw}x}" for b in beats) + "\n")
-        shutil.copy(RTL_BLOCKS / "ohq_tb.v", self.work / "ohq_tb.v")
-        params = {"IN_W": m["in_width"], "OUT_W": m["out_width"], "N_IN": len(beats), "N_OUT": self.n * m["out_beats"],
-                  "MAXCYC": 50 * (len(beats) + self.n * (m["predicted_latency_cycles"] + m["predicted_ii_cycles"])) + 1000}
-        srcs = [str(self.work / "ohq_tb.v")] + [str(design.out_dir / s) for s in m["sources"]]
+        params, srcs = _testbench(design, x_int.reshape(-1, self.meta["in_channels"]), self.n, self.work)
         t0 = time.perf_counter()
         if self.sim == "verilator":
             args = ["verilator", "--binary", "--timing", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
@@ -157,8 +164,42 @@ def compare(y_rtl: np.ndarray, y_ref: np.ndarray, x_int: np.ndarray, label: str)
                         f"sample {f}, output index {k} (beat {k // y_ref.shape[2]}, channel {k % y_ref.shape[2]}): "
                         f"expected {int(flat_e[k])}, RTL gave {int(flat_r[k])}; input integers "
                         f"{x_int[f].reshape(-1)[:16].tolist()}{' ...' if x_int[f].size > 16 else ''}",
-                        "the per-layer check (build's verify) shows the first layer that differs")
+                        "design.json lists the stages; final/verify/network/locate/ holds the traced simulation")
     return 0
+
+
+def locate_mismatch(design: Design, frame: np.ndarray, work_dir: Path, timeout_s: float = 1800) -> str | None:
+    """The first stage whose output beats differ from the stage-list integer model (golden.run_stages) on one
+    frame: Icarus runs the top with ``OHQ_TRACE`` (every stream's beats logged). None if every stage agrees."""
+    from ohq_flow.design.golden import run_stages
+    m = design.meta
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    params, srcs = _testbench(design, np.asarray(frame).reshape(-1, m["in_channels"]), 1, work)
+    run_tool(["iverilog", "-g2012", "-DOHQ_TRACE", "-o", str(work / "trace.vvp"), "-s", "tb",
+              *[f"-Ptb.{k}={v}" for k, v in params.items()], *srcs], log_path=work / "trace_build.log", timeout_s=timeout_s, cwd=work)
+    res = run_tool(["vvp", "-n", str(work / "trace.vvp")], log_path=work / "trace.log", timeout_s=timeout_s, cwd=work)
+    seen: dict[int, list[int]] = {}
+    for line in res.stdout.splitlines():
+        p = line.split()
+        if len(p) == 3 and p[0] == "S":
+            seen.setdefault(int(p[1]), []).append(int(p[2], 16))
+    ref = run_stages(design.ir, np.asarray(frame).reshape(-1, m["in_channels"]))
+    for i, (st, exp) in enumerate(zip(design.ir.stages, ref)):
+        exp = np.asarray(exp, dtype=np.int64).reshape(len(exp), -1)
+        c = exp.shape[1]
+        got = seen.get(st.dst[0], [])
+        bits = st.out.width // c
+        vals = np.array([_unpack(w, c, bits, bool(st.out.signed) or bool(np.any(exp < 0))) for w in got[:len(exp)]],
+                        dtype=np.int64).reshape(-1, c)
+        if len(got) < len(exp) or not np.array_equal(vals, exp):
+            if len(got) < len(exp):
+                what = f"gave {len(got)} of {len(exp)} beats"
+            else:
+                b, k = np.argwhere(vals != exp)[0]
+                what = f"beat {b}, element {k}: expected {exp[b, k]}, RTL gave {vals[b, k]}"
+            return f"stage {i} ({st.kind}, node {st.node}): {what}"
+    return None
 
 
 def simulate_network(model, design: Design, x: np.ndarray, work_dir: Path, simulator: str = "auto",
@@ -170,7 +211,16 @@ def simulate_network(model, design: Design, x: np.ndarray, work_dir: Path, simul
     if backpressure:
         runs["gaps_and_backpressure"] = sim.run(gap=30, bp=40, seed=7)
     for label, r in runs.items():
-        compare(r["y"], y_ref, x_int, label)
+        try:
+            compare(r["y"], y_ref, x_int, label)
+        except FlowError as exc:
+            bad = int(np.flatnonzero(np.any((r["y"] != y_ref).reshape(len(y_ref), -1), axis=1))[0])
+            try:
+                where = locate_mismatch(design, x_int[bad], Path(work_dir) / "locate", timeout_s=timeout_s)
+            except FlowError as loc_exc:                 # the diagnosis is best effort; the mismatch stands
+                where = f"not located ({loc_exc.message})"
+            where = where or "every stage equals the integer model on this frame (the output packing or the model's I/O differs)"
+            raise FlowError(f"{exc.message}; first differing stage: {where}", exc.hint) from None
         if not r["tlast_ok"]:
             raise FlowError(f"whole-network simulation ({label}): m_axis_tlast is not on the last beat of every frame")
     r = runs["back_to_back"]

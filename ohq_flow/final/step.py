@@ -117,7 +117,7 @@ def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dic
     from ohq_flow.hw.rtl.yosys import measure_yosys_cached
     board = cfg.board_obj()
     design = generate_design(final, out / "design", latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,
-                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant)
+                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant, output=cfg.build.output)
     sim = simulate_network(final, design, x, out / "verify" / "network", simulator=cfg.build.simulator,
                            out_json=out / "verify" / "network_sim.json", timeout_s=max(cfg.hardware.timeout_s, 1800))
     res, cached = measure_yosys_cached(design.sources, design.top, family=board.yosys_family, work_dir=out / "synth_design",

@@ -7,6 +7,7 @@ once (module fixtures) and then run back to back and with random gaps/back-press
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -82,6 +83,29 @@ def test_mismatch_names_sample_index_and_values():
         compare(rtl, ref, np.arange(12).reshape(3, 4), "back_to_back")
 
 
+def test_simulation_mismatch_names_the_first_differing_stage(root, tmp_path):
+    """A wrong requantiser in the RTL (stage 1 shifts one bit more) is a FlowError (exit 1) naming the sample,
+    output index, expected/actual integers and, from a traced Icarus run against golden.run_stages, the stage."""
+    from examples.suite.models import digits_mlp
+    from ohq_flow.model.export import export_brevitas
+    torch.manual_seed(0)
+    model = export_brevitas(digits_mlp().eval(), [1, 1, 8, 8], tmp_path / "mlp.onnx")
+    design = generate_design(model, tmp_path / "design")
+    assert [s["kind"] for s in design.meta["stages"]] == ["kernel", "requant", "kernel"]
+    shift = design.meta["stages"][1]["shift"]
+    top = design.out_dir / "rtl" / "ohq_top.v"
+    text = top.read_text()
+    at = text.index("// stage 1: requant")
+    assert f".S({shift})" in text[at:]
+    top.write_text(text[:at] + text[at:].replace(f".S({shift})", f".S({shift + 1})", 1))
+    with pytest.raises(FlowError) as exc:
+        simulate_network(model, design, _digits_x(root, 8), tmp_path / "sim", simulator="iverilog", backpressure=False)
+    msg = str(exc.value)
+    assert exc.value.exit_code == 1
+    assert re.search(r"first: input sample \d+, output index \d+ \(beat 0, channel \d+\): expected -?\d+, RTL gave -?\d+", msg)
+    assert "first differing stage: stage 1 (requant, node " in msg, msg
+
+
 def test_unsupported_ops_are_named(tmp_path):
     from brevitas import nn as qnn
     from ohq_flow.design.graph import require_supported
@@ -111,10 +135,21 @@ def test_unsupported_ops_are_named(tmp_path):
     r = ohq("layers", cfg)
     assert r.returncode == 2 and "Sigmoid_0" in r.stderr and "build.design: false" in r.stderr, r.stderr
 
+    # a supported op with an unsupported attribute: node, op type, its attributes and what is supported
+    class Pad(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+            self.pool = torch.nn.MaxPool2d(2, padding=1)
 
-@pytest.mark.xfail(strict=True, reason="known bug: the residual design's RTL output differs from the stage-list integer "
-                   "model, which equals the QONNX executor (docs/notes/design.md); the flow's whole-network simulation "
-                   "catches it (exit 1)")
+        def forward(self, x):
+            return self.pool(self.inp(x).value)
+
+    problems = check_supported(export_brevitas(Pad().eval(), [1, 2, 4, 4], tmp_path / "pad.onnx"))
+    assert len(problems) == 1 and "MaxPool_0 (MaxPool, attributes {" in problems[0], problems
+    assert "'pads': [1, 1, 1, 1]" in problems[0] and "MaxPool is supported as: 2-D/1-D, no padding" in problems[0]
+
+
 def test_residual_cnn_float_per_channel_scales_batchnorm_bit_exact(root, tmp_path):
     from examples.suite.models import res_cnn
     from ohq_flow.model.export import export_brevitas
@@ -125,6 +160,8 @@ def test_residual_cnn_float_per_channel_scales_batchnorm_bit_exact(root, tmp_pat
     assert "thresholds" in {s.get("method") for s in design.meta["stages"]}   # float scales + BN + bias
     fifo = next(s for s in design.meta["stages"] if s["kind"] == "fifo")
     assert fifo["DEPTH"] >= 8 + 1                   # at least one image row of lead on the conv branch
+    fork = next(s for s in design.meta["stages"] if s["kind"] == "fork")
+    assert fork["W"] == fork["in_width"] == 8 * 8   # the whole pixel (8 channels x 8 bits) goes down both branches
 
 
 def test_mnist1d_cnn_conv1d_maxpool_bit_exact(tmp_path):
@@ -169,3 +206,90 @@ def test_strided_depthwise_pointwise_bit_exact(tmp_path):
     kinds = [s["kind"] for s in design.meta["stages"]]
     assert kinds.count("window") == 3 and "sumpool" in kinds     # the 1x1 conv needs no window
     assert design.meta["out_beats"] == 9 and design.meta["out_elem_bits"] == 8 and rec["ii_cycles"] == 144
+
+
+@pytest.mark.parametrize("w,a", [(1, 1), (2, 2)])
+def test_bnn_pynq_tfc_bit_exact(w, a, tmp_path):
+    """brevitas_examples' TFC (BipolarQuant weights/activations for w1a1, 2-bit narrow Quant for w2a2, the 2x - 1
+    input map, random BatchNorm, TensorNorm head as the output's affine map) at an 8x8 input (the 784-input first
+    layer is in docs/benchmarks.md); Icarus: one vector per cycle, so few cycles."""
+    from examples.suite.models import bnn_tfc
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(bnn_tfc(w, a, in_features=(8, 8)), [1, 1, 8, 8], tmp_path / "tfc.onnx")
+    ops = {n.op_type for n in model.graph.node}
+    assert ("BipolarQuant" in ops) == (w == 1)
+    design = generate_design(model, tmp_path / "design")
+    rq = [s for s in design.meta["stages"] if s["kind"] == "requant"]
+    assert len(rq) == 3 and all(s["out_bits"] == 2 and s["out_signed"] for s in rq)
+    if w == 1:                                     # +-1: one threshold per channel, step 2
+        assert {s["method"] for s in rq} == {"thresholds"} and all(s["levels"] == 2 for s in rq)
+    assert any(design.meta["out_offset"])          # TensorNorm: logits = integer * scale + offset
+    x = np.random.default_rng(0).uniform(0, 1, size=(N_INPUTS, 1, 8, 8)).astype(np.float32)
+    rec = simulate_network(model, design, x, tmp_path / "sim", simulator="iverilog")
+    assert rec["mismatches"] == 0 and rec["inputs"] == N_INPUTS and rec["ii_cycles"] == 1
+    assert rec["latency_cycles"] == rec["predicted_latency_cycles"]
+
+
+@pytest.mark.timeout(3600)   # 128 frames of 1024 beats, twice; ~25 min wall at load ~19 here
+def test_bnn_pynq_cnv_w2a2_bit_exact(tmp_path):
+    """brevitas_examples' CNV w2a2 at 32x32x3 (six valid 3x3 convs, two max-pools, three FCs, TensorNorm) with
+    every channel count / 8 (the full-width run is in docs/benchmarks.md)."""
+    from examples.suite.models import bnn_cnv
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(bnn_cnv(2, 2, width=0.125), [1, 3, 32, 32], tmp_path / "cnv.onnx")
+    x = np.random.default_rng(0).uniform(0, 1, size=(N_INPUTS, 3, 32, 32)).astype(np.float32)
+    design, rec = _check(model, x, tmp_path)
+    kinds = [s["kind"] for s in design.meta["stages"]]
+    assert kinds.count("kernel") == 9 and kinds.count("maxpool") == 2 and design.meta["in_beats"] == 1024
+
+
+def test_mobilenet_v1_4b_first_three_layers_bit_exact(tmp_path):
+    """brevitas_examples' MobileNetV1-4b: the 8-bit 3x3 stride-2 conv, the 3x3 depthwise and the 1x1 pointwise conv
+    (BatchNorm, 4-bit ReLU quantisers), at a 16x16 input (the unpadded stride-2 init conv gives 7x7)."""
+    from examples.suite.models import mobilenet_v1_head
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(mobilenet_v1_head(), [1, 3, 16, 16], tmp_path / "mnv1.onnx")
+    groups = [next((a.i for a in n.attribute if a.name == "group"), 1) for n in model.graph.node if n.op_type == "Conv"]
+    assert groups == [1, 32, 1]                                    # conv, depthwise, pointwise
+    x = np.random.default_rng(2).normal(size=(N_INPUTS, 3, 16, 16)).astype(np.float32)
+    design, rec = _check(model, x, tmp_path)
+    kinds = [s["kind"] for s in design.meta["stages"]]
+    assert kinds.count("window") == 2 and kinds.count("kernel") == 3   # the 1x1 conv needs no window
+    assert design.meta["out_beats"] == 7 * 7 and design.meta["out_elem_bits"] == 4   # the init conv is unpadded
+
+
+def test_argmax_output_bit_exact(root, tmp_path):
+    """build.output: argmax — the design outputs the index of the largest logit (first on ties), checked in
+    Icarus against numpy's argmax of the QONNX executor's logits; a per-channel output scale is refused."""
+    from examples.suite.models import bnn_tfc
+    from ohq_flow.model.export import export_brevitas
+    model = export_brevitas(bnn_tfc(2, 2, in_features=(4, 4)), [1, 1, 4, 4], tmp_path / "tfc.onnx")
+    design = generate_design(model, tmp_path / "design", output="argmax")
+    assert design.meta["output"] == "argmax" and design.meta["stages"][-1]["kind"] == "argmax"
+    assert design.meta["out_channels"] == 1 and design.meta["out_elem_bits"] == 4 and not design.meta["out_signed"]
+    x = np.random.default_rng(3).uniform(0, 1, size=(32, 1, 4, 4)).astype(np.float32)
+    rec = simulate_network(model, design, x, tmp_path / "sim", simulator="iverilog", backpressure=False)
+    assert rec["mismatches"] == 0
+    from ohq_flow.design.sim import integer_io
+    _, y = integer_io(model, design.meta, x[:32])
+    assert len(set(y.reshape(-1).tolist())) > 1       # not a constant class
+    # per-channel output scales: argmax of the integers is not argmax of the logits -> refused (exit 2)
+    torch.manual_seed(0)
+    from brevitas import nn as qnn
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+            self.fc = qnn.QuantLinear(16, 4, bias=False, weight_quant=Int8WeightPerChannelFloat)
+
+        def forward(self, x):
+            return self.fc(self.inp(x))
+
+    per_ch = export_brevitas(Net().eval(), [1, 16], tmp_path / "pc.onnx")
+    assert check_supported(per_ch) == []
+    assert any("per-channel output scale" in p for p in check_supported(per_ch, output="argmax"))
+    with pytest.raises(InputError, match="per-channel output scale") as exc:
+        generate_design(per_ch, tmp_path / "d2", output="argmax")
+    assert exc.value.exit_code == 2

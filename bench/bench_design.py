@@ -1,0 +1,142 @@
+"""The complete streaming design per model: generation time, whole-network simulation, LUT measured vs predicted.
+
+For each model: ``generate_design`` (wall time), the whole-network simulation on N random inputs
+(Verilator, else Icarus; build time, simulation wall time per frame, mismatches against the QONNX
+executor, latency/II measured vs predicted) and Yosys on the whole design (xc7) against two
+predictions: the kernels only (da4ml's cost, what the ILP budgets) and kernels + the glue model
+(``ohq_flow.design.estimate``). Untrained models (random weights, random BatchNorm statistics) —
+costs and exactness do not depend on training.
+
+    python -m bench.bench_design [--only digits_cnn,tfc_w1a1] [--frames 32]
+
+Prints a markdown section; writes docs/bench_design.json (merged per model, so --only refreshes some rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RUNS = ROOT / "bench" / "runs" / "design"
+OUT_JSON = ROOT / "docs" / "bench_design.json"
+
+# name -> (factory expression over examples.suite.models as M, input shape, input distribution, description);
+# in the order they run (small first)
+MODELS = {
+    "digits_mlp": ("M.digits_mlp()", (1, 1, 8, 8), "normal", "digits MLP 64-32-10"),
+    "tfc_w1a1_8x8": ("M.bnn_tfc(1, 1, (8, 8))", (1, 1, 8, 8), "uniform", "TFC w1a1 at an 8x8 input (the test's)"),
+    "tfc_w2a2_8x8": ("M.bnn_tfc(2, 2, (8, 8))", (1, 1, 8, 8), "uniform", "TFC w2a2 at an 8x8 input (the test's)"),
+    "res_cnn": ("M.res_cnn()", (1, 1, 8, 8), "normal", "residual CNN, float per-channel scales, BatchNorm"),
+    "mnist1d_cnn": ("M.mnist1d_cnn()", (1, 1, 40), "normal", "MNIST-1D CNN (1-D conv + max-pool)"),
+    "digits_cnn": ("M.digits_cnn()", (1, 1, 8, 8), "normal", "digits CNN (trained checkpoint, w8a8: 2 conv + 2 max-pool + 2 FC)"),
+    "mobilenet_head": ("M.mobilenet_v1_head()", (1, 3, 16, 16), "normal", "MobileNetV1-4b first 3 layers, 16x16 input"),
+    "cnv_w2a2_w8": ("M.bnn_cnv(2, 2, width=0.125)", (1, 3, 32, 32), "uniform", "brevitas_examples CNV w2a2, 32x32x3, channels / 8"),
+}
+# full-size models (--full): da4ml on their 784x64 (TFC) and up to 2304x256 (CNV) matrices takes hours here
+FULL = {
+    "tfc_w1a1": ("M.bnn_tfc(1, 1)", (1, 1, 28, 28), "uniform", "brevitas_examples TFC w1a1 (784-64-64-64-10, BipolarQuant)"),
+    "tfc_w2a2": ("M.bnn_tfc(2, 2)", (1, 1, 28, 28), "uniform", "brevitas_examples TFC w2a2"),
+    "cnv_w2a2": ("M.bnn_cnv(2, 2)", (1, 3, 32, 32), "uniform", "brevitas_examples CNV w2a2, full width"),
+}
+
+
+def digits_cnn():
+    """The digits example with its trained checkpoint."""
+    import torch
+
+    from examples.digits.model import build_model
+    m = build_model()
+    m.load_state_dict(torch.load(ROOT / "examples" / "digits" / "digits_w8a8.pt", map_location="cpu"))
+    return m.eval()
+
+
+def run_model(name: str, frames: int) -> dict:
+    import torch
+
+    from examples.suite import models as M
+    from ohq_flow.design import generate_design
+    from ohq_flow.design.estimate import estimate_lut
+    from ohq_flow.design.sim import simulate_network
+    from ohq_flow.hw.rtl.yosys import measure_yosys
+    from ohq_flow.model.export import export_brevitas
+    expr, shape, dist, desc = {**MODELS, **FULL}[name]
+    torch.manual_seed(0)
+    M.digits_cnn = digits_cnn
+    out = RUNS / name
+    model = export_brevitas(eval(expr, {"M": M}), list(shape), out / "model.onnx")
+    design = generate_design(model, out / "design")
+    rng = np.random.default_rng(0)
+    x = (rng.normal(0, 0.6, size=(frames, *shape[1:])) if dist == "normal" else
+         rng.uniform(0, 1, size=(frames, *shape[1:]))).astype(np.float32)
+    # a dense network moves one vector per cycle: Icarus (no C++ build) is the quicker simulator there
+    simulator = "iverilog" if design.meta["in_beats"] == 1 else "auto"
+    sim = simulate_network(model, design, x, out / "sim", simulator=simulator, backpressure=False)
+    t0 = time.perf_counter()
+    syn = measure_yosys(design.sources, design.top, family="xc7", work_dir=out / "synth", timeout_s=4 * 3600)
+    est = estimate_lut(design.meta)
+    return {"model": desc, "stages": len(design.meta["stages"]), "generation_s": round(design.gen_seconds, 1),
+            "simulator": sim["simulator"], "sim_build_s": sim["build_seconds"],
+            "sim_ms_per_frame": round(1000 * sim["sim_seconds_per_frame"], 2), "inputs": sim["inputs"],
+            "mismatches": sim["mismatches"], "latency": [sim["latency_cycles"], sim["predicted_latency_cycles"]],
+            "ii": [sim["ii_cycles"], sim["predicted_ii_cycles"]],
+            "requant": sorted({s["method"] for s in design.meta["stages"] if s["kind"] == "requant"}),
+            "lut_measured": syn.lut, "ff_measured": syn.ff, "yosys_s": round(time.perf_counter() - t0, 1),
+            "lut_pred_kernels": est["kernels"], "lut_pred_total": est["total"]}
+
+
+def table(rows: dict) -> str:
+    head = ("| model | stages | requant | generation s | sim build s | sim ms/frame | mismatches / inputs | latency sim/pred "
+            "| II sim/pred | LUT Yosys (whole) | LUT pred. kernels | LUT pred. + glue | FF Yosys |\n" + "|---" * 13 + "|\n")
+    lines = []
+    for r in rows.values():
+        if "error" in r:
+            lines.append(f"| {r['model']} | failed: {r['error']} |" + " |" * 11)
+            continue
+        err = lambda p: f"{p:,} ({100 * (p - r['lut_measured']) / max(1, r['lut_measured']):+.0f}%)"
+        lines.append(f"| {r['model']} | {r['stages']} | {'/'.join(r['requant']) or '-'} | {r['generation_s']} | "
+                     f"{r['sim_build_s']:.0f} ({r['simulator']}) | {r['sim_ms_per_frame']} | {r['mismatches']} / {r['inputs']} | "
+                     f"{r['latency'][0]} / {r['latency'][1]} | {r['ii'][0]} / {r['ii'][1]} | {r['lut_measured']:,} | "
+                     f"{err(r['lut_pred_kernels'])} | {err(r['lut_pred_total'])} | {r['ff_measured']:,} |")
+    return head + "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--only", default="", help="comma-separated model names (default: all)")
+    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--full", action="store_true", help="also the full-size TFC and CNV")
+    ap.add_argument("--table-only", action="store_true", help="print the table of docs/bench_design.json, run nothing")
+    args = ap.parse_args()
+    every = {**MODELS, **FULL}
+    names = [] if args.table_only else [n for n in (every if args.full else MODELS) if not args.only or n in args.only.split(",")]
+    rows = json.loads(OUT_JSON.read_text())["rows"] if OUT_JSON.is_file() else {}
+    from ohq_flow.errors import OhqError
+    from ohq_flow.fileio import atomic_write_json
+    for n in names:
+        t0 = time.perf_counter()
+        try:
+            rows[n] = run_model(n, args.frames)
+        except OhqError as exc:
+            rows[n] = {"model": every[n][3], "error": str(exc).splitlines()[0][:200]}
+        rows[n]["wall_s"] = round(time.perf_counter() - t0, 1)
+        atomic_write_json(OUT_JSON, {"rows": rows})
+        print(f"{n}: {rows[n]}", file=sys.stderr, flush=True)
+    order = {n: i for i, n in enumerate(every)}
+    rows = dict(sorted(rows.items(), key=lambda kv: order.get(kv[0], 99)))
+    print("### Complete design per model (untrained weights, xc7 Yosys, 2 shared cores: wall times are upper bounds)\n")
+    print(table(rows))
+    print("\nLUT predicted: the kernels alone (da4ml's adder cost, what the ILP budgets) and with the glue model "
+          "(`ohq_flow/design/estimate.py`); in brackets the error against Yosys on the whole design. Simulation: "
+          "back to back; `mismatches` against the QONNX executor's integers.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

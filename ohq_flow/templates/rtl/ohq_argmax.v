@@ -1,0 +1,39 @@
+// Argmax of a vector of C integers (EW bits, two's complement if SIGNED): the index (IW bits) of the first
+// largest element, registered; one vector in, one index out per beat.
+`timescale 1ns/1ps
+module ohq_argmax #(parameter C = 10, parameter EW = 8, parameter SIGNED = 1, parameter IW = 4) (
+  input  wire            clk,
+  input  wire            rst,
+  input  wire [C*EW-1:0] s_tdata,
+  input  wire            s_tvalid,
+  output wire            s_tready,
+  output reg  [IW-1:0]   m_tdata,
+  output reg             m_tvalid,
+  input  wire            m_tready
+);
+  assign s_tready = !m_tvalid || m_tready;
+  wire signed [EW:0] best [0:C-1] /* verilator split_var */;
+  wire [IW-1:0] idx [0:C-1] /* verilator split_var */;
+  genvar k;
+  generate
+    for (k = 0; k < C; k = k + 1) begin : g_k
+      wire [EW-1:0] e = s_tdata[k * EW +: EW];
+      wire signed [EW:0] v = SIGNED ? $signed({e[EW-1], e}) : $signed({1'b0, e});
+      if (k == 0) begin : g_first
+        assign best[0] = v;
+        assign idx[0] = 0;
+      end else begin : g_next
+        wire gt = v > best[k-1];          // strictly greater: the first maximum wins (numpy's argmax)
+        assign best[k] = gt ? v : best[k-1];
+        assign idx[k] = gt ? k : idx[k-1];
+      end
+    end
+  endgenerate
+  always @(posedge clk) begin
+    if (rst) m_tvalid <= 1'b0;
+    else if (s_tready) begin
+      m_tvalid <= s_tvalid;
+      if (s_tvalid) m_tdata <= idx[C-1];
+    end
+  end
+endmodule
