@@ -1,11 +1,10 @@
 """Folded layers in the complete design: the FINN-style MVAU (templates/rtl/ohq_mvau.v) chosen per layer by
-its fold, simulated whole (Verilator, else Icarus) against the QONNX executor; its cycles against the prediction."""
+its fold, simulated whole (Icarus Verilog) against the QONNX executor; its cycles against the prediction."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from ohq_flow.design import generate_design
 from ohq_flow.design.rtl import predict_timing
@@ -16,12 +15,11 @@ from ohq_flow.model.quantizers import apply_bits
 
 
 @pytest.fixture(scope="module")
-def mlp_final(tmp_path_factory):
-    """The suite's digits MLP (64-32-10, untrained weights) at mixed bits."""
-    from examples.suite.models import digits_mlp
-    from ohq_flow.model.export import export_brevitas
-    torch.manual_seed(0)
-    model = export_brevitas(digits_mlp().eval(), [1, 1, 8, 8], tmp_path_factory.mktemp("mlp") / "mlp.onnx")
+def mlp_final(root):
+    """The suite's digits MLP (64-32-10, untrained, seed 0; exported once by ``export_brevitas`` of
+    ``examples.suite.models.digits_mlp()`` after ``torch.manual_seed(0)``) at mixed bits."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    model = ModelWrapper(str(root / "tests" / "fixtures" / "models" / "digits_mlp_seed0.onnx"))
     layers = discover_layers(model)
     final, _ = apply_bits(model, layers, {layers[0].name: (4, 6), layers[1].name: (3, 4)})
     return final, layers
@@ -38,7 +36,8 @@ def test_folded_mlp_bit_exact_latency_and_ii_as_predicted(mlp_final, root, tmp_p
     assert design.meta["folds"] == {l0: "pe4_simd8", l1: "pe2_simd4"}
     assert design.meta["predicted_ii_cycles"] == 64
     x = np.load(root / "examples" / "digits" / "digits_test.npz")["x"][:32].astype(np.float32)
-    rec = simulate_network(final, design, x, tmp_path / "sim")         # back to back + gaps/back-pressure
+    # Icarus here (builds in ~1 s; the Verilator path is the bench's and tests/design/test_network.py's)
+    rec = simulate_network(final, design, x, tmp_path / "sim", simulator="iverilog")   # back to back + gaps/back-pressure
     assert rec["mismatches"] == 0 and rec["runs"] == ["back_to_back", "gaps_and_backpressure"]
     assert rec["ii_cycles"] == rec["predicted_ii_cycles"] == 64 and rec["ii_range"] == [64, 64]
     assert rec["latency_cycles"] == rec["predicted_latency_cycles"]
