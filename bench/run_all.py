@@ -34,6 +34,7 @@ BENCHES = [
     ("jobs", "bench.bench_jobs", [], 1800),
     ("oqa_digits", "bench.bench_oqa_digits", [], 3600),
     ("ilp", "bench.bench_ilp", [], 1800),
+    ("latency", "bench.bench_latency", ["--suite", "digits_mlp,mnist1d_mlp,mnist1d_cnn,digits_cnn", "--reuse"], 14400),
 ]
 
 
