@@ -30,11 +30,12 @@ module ohq_mvau #(
   integer i;
   initial for (i = 0; i < T; i = i + 1) rom[i] = WROM[i * WORD +: WORD];
 
-  reg [MW*IW-1:0] x;
+  reg [MW*IW-1:0] x;                     // the vector being computed
+  reg [MW*IW-1:0] xs;                    // x shifted by SIMD elements per synapse fold (lanes in the LSBs)
   reg busy;
   reg [CW-1:0] nf, sf, addr;
   reg [PE*AW-1:0] acc;
-  reg [MH*AW-1:0] res;
+  reg [MH*AW-1:0] res;                   // finished neuron folds, shifted in from the top
   wire last = busy && nf == NF - 1 && sf == SF - 1;
   wire stall = last && m_tvalid && !m_tready;
   wire step = busy && !stall;
@@ -52,13 +53,20 @@ module ohq_mvau #(
       sum = (sf == 0) ? {AW{1'b0}} : acc[p * AW +: AW];
       for (s = 0; s < SIMD; s = s + 1) begin
         we = wv[(p * SIMD + s) * WB +: WB];
-        xe = ISIGNED ? {x[(sf * SIMD + s) * IW + IW - 1], x[(sf * SIMD + s) * IW +: IW]}
-                     : {1'b0, x[(sf * SIMD + s) * IW +: IW]};
+        xe = ISIGNED ? {xs[s * IW + IW - 1], xs[s * IW +: IW]} : {1'b0, xs[s * IW +: IW]};
         sum = sum + we * xe;
       end
       nxt[p * AW +: AW] = sum;
     end
   end
+  wire [MH*AW-1:0] res_next;
+  generate
+    if (NF == 1) begin : g_one
+      assign res_next = nxt;
+    end else begin : g_many
+      assign res_next = {nxt, res[MH*AW-1:PE*AW]};
+    end
+  endgenerate
 
   always @(posedge clk) begin
     if (rst) begin
@@ -68,22 +76,24 @@ module ohq_mvau #(
       if (step) begin
         acc <= nxt;
         if (sf == SF - 1) begin
-          res[nf * PE * AW +: PE * AW] <= nxt;
+          res <= res_next;
+          xs <= x;
           sf <= 0;
           nf <= (nf == NF - 1) ? 0 : nf + 1;
         end else begin
+          xs <= xs >> (SIMD * IW);
           sf <= sf + 1;
         end
         addr <= (addr == T - 1) ? 0 : addr + 1;
         if (last) begin
-          m_tdata <= res;
-          m_tdata[(NF - 1) * PE * AW +: PE * AW] <= nxt;
+          m_tdata <= res_next;
           m_tvalid <= 1'b1;
           busy <= 1'b0;
         end
       end
       if (s_tvalid && s_tready) begin
         x <= s_tdata;
+        xs <= s_tdata;
         busy <= 1'b1;
       end
     end
