@@ -51,6 +51,7 @@ EVAL_MULTIPLE = 2.0                   # the LUT budget of the methods-under-late
 LATENCY_FRACTIONS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 ORACLE_MAX = 1000
 SIM_INPUTS = 16
+COMPARE_VERSION = "1"                 # bump when compare() changes what it computes (--reuse keys on it)
 RULES = {"analytic": [{"measurer": "analytic"}],
          "measured": [{"measurer": "yosys", "max_weights": 4096}, {"measurer": "analytic"}]}
 
@@ -338,14 +339,32 @@ def main(argv=None) -> None:
     results = []
     for config, val_npz in jobs:
         run_dir, cfg = prepare(config, args.rules, args.max_folds, args.reuse)
-        res = compare(run_dir, cfg, run_dir.parent / "flow.yaml", val_npz)
-        name = f"{res['model']}_{args.rules}"
-        (DOCS / f"bench_latency_{name}.json").write_text(json.dumps(res, indent=1))
+        name = f"{cfg.get('name')}_{args.rules}"
+        out = DOCS / f"bench_latency_{name}.json"
+        key = result_key(run_dir)
+        old = json.loads(out.read_text()) if out.is_file() else {}
+        if args.reuse and old.get("key") == key:
+            res = old                       # same cost and sensitivity tables, same bench and design code
+        else:
+            res = compare(run_dir, cfg, run_dir.parent / "flow.yaml", val_npz)
+            res["key"] = key
+            out.write_text(json.dumps(res, indent=1))
         print(markdown(res, args.rules) + "\n", flush=True)
         results.append(res)
     if args.suite:
         (DOCS / "bench_latency.json").write_text(json.dumps({"rules": args.rules, "models": results}, indent=1))
         print(summary(results))
+
+
+def result_key(run_dir: Path) -> str:
+    """What a comparison's result depends on: the run's tables and the bench/design code."""
+    import hashlib
+    h = hashlib.sha256()
+    h.update(COMPARE_VERSION.encode())
+    for f in (run_dir / "costs.csv", run_dir / "sensitivity.csv", ROOT / "ohq_flow" / "design" / "rtl.py",
+              ROOT / "ohq_flow" / "templates" / "rtl" / "ohq_mvau.v"):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def summary(results: list[dict]) -> str:
