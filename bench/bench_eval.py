@@ -300,7 +300,9 @@ def markdown(records: list[dict], flow: dict) -> str:
                           f"Every {metric} budget from 30% to 90% of W8A8 is infeasible for every method: the cheapest "
                           f"design needs {floor:.0f}% of the W8A8 {metric}. (In the streamed da4ml RTL a layer's latency "
                           "in cycles is its number of output positions plus its pipeline registers; bit-widths change "
-                          "the combinational depth, i.e. the clock, not the cycle count.)", ""]
+                          "the combinational depth, i.e. the clock, not the cycle count. With parallelism chosen "
+                          "with the bits — folded layers — latency budgets below W8A8 are feasible: see the "
+                          "`latency` section, where every method is compared under them.)", ""]
                 continue
             lines += [f"### {r['model']}: test accuracy (%) at a {metric} budget (% of W8A8)", "",
                       "| method | " + " | ".join(f"{int(100 * f)}%" for f in FRACTIONS) + " |",

@@ -32,7 +32,7 @@ def run_stages(ir: NetworkIR, frame: np.ndarray) -> list[np.ndarray]:
         x = streams[st.src[0]]
         if st.kind == "window":
             x = _windows(x, st.params)
-        elif st.kind == "kernel":
+        elif st.kind in ("kernel", "mvau"):
             x = np.array(x, dtype=object).dot(st.info["matrix"].astype(object))
         elif st.kind == "requant":
             rq = st.info["requant"]

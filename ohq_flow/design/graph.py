@@ -5,6 +5,8 @@ The graph is walked from its input along the single data path. A stream carries 
 
 * ``window``   — sliding window (conv/pool; 2-D, or 1-D as H = 1), zero padding, stride;
 * ``kernel``   — da4ml constant matrix-vector product, one window/vector per cycle (II = 1);
+* ``mvau``     — a ``kernel`` built folded (``design.rtl``, from the solution's ``pe{P}_simd{S}``):
+  one window/vector every (MH/PE)·(MW/SIMD) cycles;
 * ``requant``  — accumulator -> scale/bias/BN/ReLU -> Quant as exact integers (see requant.py);
 * ``maxpool``  — max over each channel's window (after a ``window`` stage);
 * ``collect``  — the pixels of a frame into one vector (Flatten in front of a dense layer).
@@ -112,6 +114,8 @@ def skip_depth(stages: list[Stage]) -> int:
             seen_window = True
         elif st.kind == "kernel":
             depth += st.info.get("latency", 6) + 2
+        elif st.kind == "mvau":              # holds its input vector and its output
+            depth += 2
         else:
             depth += 1
     return depth if seen_window else 2

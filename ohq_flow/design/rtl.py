@@ -9,8 +9,15 @@ Timing model (what the RTL does, cycle by cycle, when nothing stalls): a beat tr
 cycle t leaves a kernel stage at t + LAT + 1 (pipeline + output FIFO), a requant or max-pool
 stage at t + 1 (output register), a collect stage at t + 1 after its last beat; a window is sent
 2 cycles after the last pixel it needs arrived (write, then register), at most one per cycle.
-Latency = last output beat - first input beat of one frame; II = the most beats any stage
-moves per frame (every stage takes or gives one beat per cycle).
+A folded layer (``mvau``, ``templates/rtl/ohq_mvau.v``) takes a beat at
+a = max(arrival, previous take + C) with C = (MH/PE)·(MW/SIMD) and gives it at a + C + 1.
+Latency = last output beat - first input beat of one frame; II = the most cycles any stage
+spends on a frame (beats, or beats x C for a folded layer).
+
+Folds: ``generate_design(..., folds={node: "pe4_simd8"})`` builds that layer as a folded MVAU
+(PE | MH and SIMD | MW, else an InputError naming the layer and the allowed values); a layer
+without a fold, or with a streamed ``px{K}`` fold (not generated yet: built with one pixel per
+cycle, listed in ``design.json``'s ``folds_not_built``), keeps the fully parallel da4ml kernel.
 """
 
 from __future__ import annotations
@@ -31,9 +38,9 @@ from ohq_flow.resources import TEMPLATES
 
 RTL_BLOCKS = TEMPLATES / "rtl"
 BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v", "ohq_collect.v",
-          "ohq_fork.v", "ohq_add.v", "ohq_argmax.v"]
+          "ohq_fork.v", "ohq_add.v", "ohq_argmax.v", "ohq_mvau.v"]
 MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "sumpool": "ohq_maxreduce", "collect": "ohq_collect",
-           "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add", "argmax": "ohq_argmax"}
+           "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add", "argmax": "ohq_argmax", "mvau": "ohq_mvau"}
 
 
 @dataclass
@@ -81,10 +88,39 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in p]
 
 
+def _signed_bits(lo, hi) -> int:
+    """Two's complement width holding every integer in [min(lo), max(hi)]."""
+    lo, hi = int(np.min(lo)), int(np.max(hi))
+    return max(2, max(hi, 0).bit_length() + 1, max(-lo - 1, 0).bit_length() + 1)
+
+
+def mvau_params(st: Stage, pe: int, simd: int) -> tuple[list[tuple[str, str]], int]:
+    """Parameters of ``ohq_mvau`` for a kernel stage at PE x SIMD, and its cycles per beat."""
+    from ohq_flow.errors import InputError
+    from ohq_flow.hw.measurers.analytic.folds import divisors
+    mat = np.asarray(st.info["matrix"], dtype=np.int64)        # [MW, MH]
+    mw, mh = mat.shape
+    bad = [f"PE must divide MH={mh}: one of {divisors(mh)}"] if mh % pe else []
+    bad += [f"SIMD must divide MW={mw}: one of {divisors(mw)}"] if mw % simd else []
+    if bad:
+        raise InputError(f"fold pe{pe}_simd{simd} of layer {st.node}: " + "; ".join(bad),
+                         "choose PE and SIMD from the allowed values (solution.json's fold)")
+    nf, sf = mh // pe, mw // simd
+    wb = max(int(st.info["w_bits"]), _signed_bits(mat.min(), mat.max()))
+    rom = mat.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1).reshape(-1)   # word nf*SF+sf, lane p*SIMD+s
+    aw = _signed_bits(st.out.lo, st.out.hi)
+    cw = max(2, (nf * sf).bit_length() + 1)
+    p = [("MW", mw), ("MH", mh), ("PE", pe), ("SIMD", simd), ("IW", st.inp.bits), ("ISIGNED", int(bool(st.inp.signed))),
+         ("WB", wb), ("AW", aw), ("CW", cw), ("WROM", _vlit(rom, wb))]
+    return [(k, str(v)) for k, v in p], nf * sf
+
+
 def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int, int]:
     """(latency, II) of the stage model for one frame whose beats arrive one per cycle.
 
-    ``stages``: kind, lat (kernels), params, src/dst stream ids, in topological order.
+    ``stages``: kind, lat (kernels), cycles (folded layers), params, src/dst stream ids, in
+    topological order. Back-pressure of a slow stage on the ones before it is not modelled (exact
+    when every stage after the first folded one is at least as fast, e.g. an MLP's one beat per frame).
     """
     times = {0: list(range(in_beats))}
     ii = in_beats
@@ -93,6 +129,13 @@ def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int
         t = times[s["src"][0]]
         if kind == "kernel":
             t = [x + s["lat"] + 1 for x in t]
+        elif kind == "mvau":
+            c, out, take = s["cycles"], [], None
+            for x in t:
+                take = x if take is None else max(x, take + c)
+                out.append(take + c + 1)
+            t = out
+            ii = max(ii, len(t) * c)
         elif kind in ("requant", "maxpool", "sumpool", "fork", "fifo", "argmax"):
             t = [x + 1 for x in t]
         elif kind == "add":
@@ -118,8 +161,10 @@ def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int
 
 def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutoff: float | None = 5.0,
                     part: str = "xc7z020clg400-1", clock_ns: float = 10.0, prefer: str = "auto",
-                    model_name: str = "model.onnx", output: str = "logits") -> Design:
-    """Generate the complete streaming design of ``model`` into ``out_dir``."""
+                    model_name: str = "model.onnx", output: str = "logits", folds: dict[str, str] | None = None) -> Design:
+    """Generate the complete streaming design of ``model`` into ``out_dir``.
+
+    ``folds``: compute node name -> fold label (``pe{P}_simd{S}`` builds the layer folded)."""
     import jinja2
 
     from ohq_flow.hw.rtl.cmvm import generate_cmvm_rtl
@@ -131,6 +176,7 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
         shutil.rmtree(rtl)
     rtl.mkdir(parents=True)
     ir = build_ir(model, prefer=prefer, output=output)
+    not_built = _apply_folds(ir, folds or {})
     kernels, rendered = {}, []
     static_seen: set[str] = set()
     kernel_sources: list[Path] = []
@@ -161,6 +207,11 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             st.info["latency"] = d.latency_cycles
             rendered.append(dict(kind="kernel", node=st.node, module=name, lat=d.latency_cycles,
                                  kout_width=d.n_outputs * d.out_width))
+        elif st.kind == "mvau":
+            params, cycles = mvau_params(st, st.params["PE"], st.params["SIMD"])
+            st.out.bits = int(dict(params)["AW"])
+            st.info.update(cycles=cycles, acc_width=st.out.bits)
+            rendered.append(dict(kind="mvau", node=st.node, module=MODULES["mvau"], params=params, cycles=cycles))
         elif st.kind == "requant":
             rendered.append(dict(kind="requant", node=st.node, module=MODULES["requant"],
                                  params=_requant_params(st, st.inp.bits)))
@@ -186,8 +237,8 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
                                                      out_sid=ir.out_sid)
     atomic_write_text(rtl / f"{top}.v", text)
     sources = [rtl / f"{top}.v"] + [rtl / b for b in BLOCKS] + kernel_sources
-    timing_stages = [dict(kind=r["kind"], lat=r.get("lat", 0), params=ir.stages[i].params, src=r["src"], dst=r["dst"])
-                     for i, r in enumerate(rendered)]
+    timing_stages = [dict(kind=r["kind"], lat=r.get("lat", 0), cycles=r.get("cycles", 1), params=ir.stages[i].params,
+                          src=r["src"], dst=r["dst"]) for i, r in enumerate(rendered)]
     lat, ii = predict_timing(timing_stages, ir.inp.beats, ir.out_sid)
     meta = {"top": top, "sources": [str(s.relative_to(out_dir)) for s in sources], "include_dirs": [],
             "in_width": ir.inp.width, "in_beats": ir.inp.beats, "in_elem_bits": ir.inp.bits, "in_signed": bool(ir.inp.signed),
@@ -197,12 +248,39 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             "in_scale": [float(v) for v in ir.inp.scale], "out_scale": [float(v) for v in ir.out.scale],
             "out_offset": [float(v) for v in (ir.out_offset if ir.out_offset is not None else np.zeros(ir.out.channels))],
             "input_quant": ir.input_quant, "output": output,
+            "folds": {st.node: f"pe{st.params['PE']}_simd{st.params['SIMD']}" for st in ir.stages if st.kind == "mvau"},
+            "folds_not_built": not_built,
             "stages": [_stage_record(i, st, kernels.get(i)) for i, st in enumerate(ir.stages)]}
     design = Design(out_dir, top, ir, sources, meta, kernels, time.perf_counter() - t0)
     meta["generation_seconds"] = round(design.gen_seconds, 3)
     atomic_write_json(out_dir / "design.json", meta)
     atomic_write_text(out_dir / "design_report.md", design_report(meta))
     return design
+
+
+def _apply_folds(ir: NetworkIR, folds: dict[str, str]) -> dict[str, str]:
+    """Mark the kernel stages with a PE/SIMD fold as ``mvau``; returns the folds not built (node -> label)."""
+    from ohq_flow.errors import InputError
+    from ohq_flow.hw.measurers.analytic.folds import parse_fold
+    kernels = {st.node: st for st in ir.stages if st.kind == "kernel"}
+    unknown = sorted(set(n for n, f in folds.items() if f) - set(kernels))
+    if unknown:
+        raise InputError(f"folds name {', '.join(unknown)}, which are not compute layers of the design",
+                         f"layers: {', '.join(kernels)}")
+    not_built = {}
+    for node, label in folds.items():
+        if not label:
+            continue
+        f = parse_fold(label)
+        if f.px:
+            if f.px > 1:
+                not_built[node] = f.label
+            continue
+        st = kernels[node]
+        st.kind = "mvau"
+        st.params.update(PE=f.pe, SIMD=f.simd)
+        mvau_params(st, f.pe, f.simd)          # validates PE | MH, SIMD | MW (InputError naming the layer)
+    return not_built
 
 
 def _stage_record(i: int, st: Stage, kernel) -> dict:
@@ -212,6 +290,10 @@ def _stage_record(i: int, st: Stage, kernel) -> dict:
         rec.update(module=kernel.top, inputs=kernel.n_inputs, outputs=kernel.n_outputs, w_bits=st.info["w_bits"],
                    a_bits=kernel.in_bits, a_signed=kernel.in_signed, latency=kernel.latency_cycles,
                    da4ml_cost=kernel.da4ml_cost, acc_width=kernel.out_width)
+    if st.kind == "mvau":
+        mw, mh = st.info["matrix"].shape
+        rec.update(inputs=int(mw), outputs=int(mh), w_bits=st.info["w_bits"], a_bits=st.inp.bits, a_signed=bool(st.inp.signed),
+                   cycles=st.info["cycles"], acc_width=st.info["acc_width"])
     if st.kind == "requant":
         rq = st.info["requant"]
         rec.update(method=rq.method, out_bits=rq.out_bits, out_signed=bool(rq.out_signed),
@@ -233,6 +315,9 @@ def design_report(meta: dict) -> str:
     for s in meta["stages"]:
         if s["kind"] == "kernel":
             d = f"{s['inputs']}x{s['outputs']} da4ml, w{s['w_bits']} a{s['a_bits']}, latency {s['latency']}"
+        elif s["kind"] == "mvau":
+            d = (f"{s['inputs']}x{s['outputs']} folded MVAU PE={s['PE']} SIMD={s['SIMD']}, w{s['w_bits']} a{s['a_bits']}, "
+                 f"{s['cycles']} cycles per beat")
         elif s["kind"] == "requant":
             d = (f"multiply-shift (x{'/'.join(map(str, sorted(set(s['mult']))[:4]))} >> {s['shift']})"
                  if s["method"] == "multiply_shift" else f"thresholds ({s['levels']} per channel)")

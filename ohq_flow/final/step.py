@@ -88,7 +88,8 @@ def build(ctx, model, layers) -> dict:
         say("build 4/5: complete streaming design (final/design/), whole-network simulation on %d inputs, Yosys",
             len(x_verify))
         try:
-            record["design"] = _complete_design(cfg, final, x_verify, out, record["measured"])
+            folds = {l.node: sol["assignment"].get(l.name, {}).get("fold") or "" for l in layers}
+            record["design"] = _complete_design(cfg, final, x_verify, out, record["measured"], folds)
         except FlowError as exc:    # a mismatch: name the first layer whose own check fails (or say none does)
             if "mismatch" not in exc.message:
                 raise
@@ -109,15 +110,17 @@ def build(ctx, model, layers) -> dict:
     return record
 
 
-def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dict) -> dict:
-    """final/design/ (design.json, rtl/, report), final/verify/network_sim.json, whole-design Yosys."""
+def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dict, folds: dict | None = None) -> dict:
+    """final/design/ (design.json, rtl/, report), final/verify/network_sim.json, whole-design Yosys.
+
+    ``folds``: compute node -> the solution's fold label (PE/SIMD folds are built as folded MVAUs)."""
     from ohq_flow.design.rtl import generate_design
     from ohq_flow.design.sim import simulate_network
     from ohq_flow.hw.cache import CostCache
     from ohq_flow.hw.rtl.yosys import measure_yosys_cached
     board = cfg.board_obj()
     design = generate_design(final, out / "design", latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,
-                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant, output=cfg.build.output)
+                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant, output=cfg.build.output, folds=folds)
     sim = simulate_network(final, design, x, out / "verify" / "network", simulator=cfg.build.simulator,
                            out_json=out / "verify" / "network_sim.json", timeout_s=max(cfg.hardware.timeout_s, 1800))
     res, cached = measure_yosys_cached(design.sources, design.top, family=board.yosys_family, work_dir=out / "synth_design",
@@ -128,6 +131,7 @@ def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dic
     requant = {s["node"]: s["method"] for s in design.meta["stages"] if s["kind"] == "requant"}
     return {"dir": str(design.out_dir), "design_json": str(design.json_path), "top": design.top,
             "generation_seconds": round(design.gen_seconds, 2), "requant": requant,
+            "folds": design.meta["folds"], "folds_not_built": design.meta["folds_not_built"],
             "network_sim": sim, "measured": whole, "glue": glue}
 
 
@@ -195,5 +199,8 @@ def format_build(record: dict) -> str:
         s = d["network_sim"]
         lines.append(f"whole-network simulation ({s['simulator']}, complete design vs QONNX executor): {s['mismatches']} "
                      f"mismatches in {s['inputs']} inputs; latency {s['latency_cycles']} cycles (predicted "
-                     f"{s['predicted_latency_cycles']}), II {s['ii_cycles']} cycles (predicted {s['predicted_ii_cycles']})")
+                     f"{s['predicted_latency_cycles']}), II {s['ii_cycles']} cycles (predicted {s['predicted_ii_cycles']})"
+                     + (f"; folded layers {', '.join(f'{k} {v}' for k, v in d['folds'].items())}" if d.get("folds") else "")
+                     + (f"; NOT built with their folds (one pixel per cycle): {d['folds_not_built']}"
+                        if d.get("folds_not_built") else ""))
     return "\n".join(l for l in lines if l)

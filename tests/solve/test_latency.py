@@ -151,6 +151,19 @@ def test_diagnosis_names_the_ii_bottleneck_and_budget_needed():
     assert f"bottleneck: layer {b['layer']}" in text and f"needs ii_cycles >= {b['needed']:,.0f}" in text
 
 
+def test_diagnosis_latency_cycles_names_the_slowest_layer_and_the_sum_needed():
+    p = random_folded(2).with_budgets({"latency_cycles": 1.0}, minimize=None)
+    sol = solve(p)
+    assert sol.status == "infeasible"
+    b = sol.diagnosis.bottleneck["latency_cycles"]
+    fastest = {l: min(c.cost["latency_cycles"] for c in cs) for l, cs in p.candidates.items()}
+    assert b["needed"] == sum(fastest.values())                     # the sum of every layer's fastest fold
+    assert b["cycles"] == fastest[b["layer"]] == max(fastest.values())
+    c = p.candidate(b["layer"], (b["w_bits"], b["a_bits"], b["fold"]))
+    assert c.cost["latency_cycles"] == b["cycles"] and c.fold
+    assert f"needs latency_cycles >= {b['needed']:,.0f}" in sol.diagnosis.format()
+
+
 def test_diagnosis_latency_ns_names_the_clock_limiting_layer():
     p = _clock_trap().with_budgets({"latency_ns": 10.0})
     d = diagnose(p)
