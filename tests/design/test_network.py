@@ -230,6 +230,7 @@ def test_bnn_pynq_tfc_bit_exact(w, a, tmp_path):
     assert rec["latency_cycles"] == rec["predicted_latency_cycles"]
 
 
+@pytest.mark.large
 @pytest.mark.timeout(3600)   # 128 frames of 1024 beats, twice; ~25 min wall at load ~19 here
 def test_bnn_pynq_cnv_w2a2_bit_exact(tmp_path):
     """brevitas_examples' CNV w2a2 at 32x32x3 (six valid 3x3 convs, two max-pools, three FCs, TensorNorm) with
@@ -243,6 +244,8 @@ def test_bnn_pynq_cnv_w2a2_bit_exact(tmp_path):
     assert kinds.count("kernel") == 9 and kinds.count("maxpool") == 2 and design.meta["in_beats"] == 1024
 
 
+@pytest.mark.large
+@pytest.mark.timeout(3600)
 def test_mobilenet_v1_4b_first_three_layers_bit_exact(tmp_path):
     """brevitas_examples' MobileNetV1-4b: the 8-bit 3x3 stride-2 conv, the 3x3 depthwise and the 1x1 pointwise conv
     (BatchNorm, 4-bit ReLU quantisers), at a 16x16 input (the unpadded stride-2 init conv gives 7x7)."""

@@ -4,6 +4,8 @@
 // (padding PT/PL at the top/left; bottom/right padding follows from OH/OW).
 // The line buffer holds R rows (R = power of two >= KH + SH); an input row is written only when
 // the row it replaces is no longer needed, so frames stream back to back without a bubble.
+// Positions are CW-bit signed (sized from the geometry, not 32-bit): rel = rows received minus
+// the current output frame's first row; the line-buffer slots are kept modulo R.
 `timescale 1ns/1ps
 module ohq_window #(
   parameter C = 1, parameter EW = 8, parameter H = 8, parameter W = 8,
@@ -21,28 +23,43 @@ module ohq_window #(
   input  wire                    m_tready
 );
   localparam PW = C * EW;
+  localparam CW = $clog2(2 * (H + W + R + KH + KW + PT + PL + SH * OH + SW * OW) + 4) + 1;
+  localparam AD = $clog2(R * W);
+  localparam signed [CW-1:0] CH = H, CWD = W, HM1 = H - 1, WM1 = W - 1;
+  localparam [RB-1:0] R0 = R, H0 = H;
   reg [PW-1:0] lbuf [0:R*W-1];
-  reg [31:0] in_g;    // global row of the next input pixel (frame f, row y: R + f*H + y)
-  reg [31:0] in_x;    // its column
-  reg [31:0] base;    // global row of the current output frame's row 0
-  reg [31:0] oy, ox;  // current output window
-  wire [31:0] first_g = base + oy * SH - PT;  // first (global) row the current window reads
-  wire [31:0] need_y = (oy * SH + KH - 1 - PT > H - 1) ? H - 1 : oy * SH + KH - 1 - PT;
-  wire [31:0] need_x = (ox * SW + KW - 1 - PL > W - 1) ? W - 1 : ox * SW + KW - 1 - PL;
-  wire win_ready = (in_g > base + need_y) || (in_g == base + need_y && in_x > need_x);
-  assign s_tready = !rst && (in_g < first_g + R);
+  reg signed [CW-1:0] rel;       // input rows received minus the output frame's first row (may be < 0)
+  reg signed [CW-1:0] in_x;      // column of the next input pixel
+  reg signed [CW-1:0] oy, ox;    // current output window
+  reg [RB-1:0] in_slot;          // line-buffer row of the next input pixel
+  reg [RB-1:0] base_slot;        // line-buffer row of the output frame's row 0
+  wire signed [CW-1:0] oys = oy * SH;
+  wire signed [CW-1:0] oxs = ox * SW;
+  wire signed [CW-1:0] first_rel = oys - PT;              // first row the current window reads
+  wire signed [CW-1:0] lim = first_rel + R;
+  wire signed [CW-1:0] vy = oys + (KH - 1 - PT);
+  wire signed [CW-1:0] vx = oxs + (KW - 1 - PL);
+  wire signed [CW-1:0] need_y = (vy < 0 || vy > HM1) ? HM1 : vy;
+  wire signed [CW-1:0] need_x = (vx < 0 || vx > WM1) ? WM1 : vx;
+  wire win_ready = (rel > need_y) || (rel == need_y && in_x > need_x);
+  assign s_tready = !rst && (rel < lim);
   wire load = win_ready && (!m_tvalid || m_tready);
+  wire take = s_tvalid && s_tready;
+  wire row_done = take && in_x == WM1;
+  wire frame_done = load && ox == OW - 1 && oy == OH - 1;
+  wire [RB-1:0] first_slot = base_slot + first_rel[RB-1:0];
 
   wire [C*KH*KW*EW-1:0] win;
   genvar kh, kw, c;
   generate
     for (kh = 0; kh < KH; kh = kh + 1) begin : g_kh
-      wire signed [31:0] iy = $signed(oy * SH) + kh - PT;
-      wire [RB-1:0] slot = first_g[RB-1:0] + kh;
+      wire signed [CW-1:0] iy = oys + (kh - PT);
+      wire [RB-1:0] slot = first_slot + kh;
       for (kw = 0; kw < KW; kw = kw + 1) begin : g_kw
-        wire signed [31:0] ix = $signed(ox * SW) + kw - PL;
-        wire inb = iy >= 0 && iy < H && ix >= 0 && ix < W;
-        wire [PW-1:0] pix = inb ? lbuf[slot * W + ix[15:0]] : {PW{1'b0}};
+        wire signed [CW-1:0] ix = oxs + (kw - PL);
+        wire inb = iy >= 0 && iy < CH && ix >= 0 && ix < CWD;
+        wire [AD-1:0] addr = slot * W + ix[AD-1:0];
+        wire [PW-1:0] pix = inb ? lbuf[addr] : {PW{1'b0}};
         for (c = 0; c < C; c = c + 1) begin : g_c
           assign win[((c * KH + kh) * KW + kw) * EW +: EW] = pix[c * EW +: EW];
         end
@@ -50,16 +67,18 @@ module ohq_window #(
     end
   endgenerate
 
+  wire [AD-1:0] waddr = in_slot * W + in_x[AD-1:0];
   always @(posedge clk) begin
     if (rst) begin
-      in_g <= R; in_x <= 0; base <= R; oy <= 0; ox <= 0; m_tvalid <= 1'b0;
+      rel <= 0; in_x <= 0; in_slot <= R0; base_slot <= R0; oy <= 0; ox <= 0; m_tvalid <= 1'b0;
     end else begin
-      if (s_tvalid && s_tready) begin
-        lbuf[in_g[RB-1:0] * W + in_x] <= s_tdata;
-        if (in_x == W - 1) begin
-          in_x <= 0; in_g <= in_g + 1;
+      if (take) begin
+        lbuf[waddr] <= s_tdata;
+        if (row_done) begin
+          in_x <= 0; in_slot <= in_slot + 1'b1;
         end else in_x <= in_x + 1;
       end
+      rel <= rel + (row_done ? 1 : 0) - (frame_done ? H : 0);
       if (m_tvalid && m_tready && !load) m_tvalid <= 1'b0;
       if (load) begin
         m_tdata <= win;
@@ -67,7 +86,7 @@ module ohq_window #(
         if (ox == OW - 1) begin
           ox <= 0;
           if (oy == OH - 1) begin
-            oy <= 0; base <= base + H;
+            oy <= 0; base_slot <= base_slot + H0;
           end else oy <= oy + 1;
         end else ox <= ox + 1;
       end
