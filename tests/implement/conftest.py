@@ -40,7 +40,7 @@ def run_implement(config: Path, force: bool = False):
     from ohq_flow.steps import STEPS
     cfg = load_config(config)
     ctx = RunContext(cfg=cfg, run_dir=cfg.output_dir, force=force)
-    return run_steps(STEPS, ctx, start="implement", stop="implement", echo=lambda s: None), ctx
+    return run_steps(STEPS, ctx, start="implement", stop="implement", echo=print), ctx   # step messages on stdout
 
 
 @pytest.fixture

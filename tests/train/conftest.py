@@ -38,7 +38,7 @@ def solved_run(tmp_path_factory) -> Path:
     ctx = RunContext(make_cfg(out), out)
     run_steps([s for s in STEPS if s.name in ("export", "layers")], ctx, echo=lambda s: None)
     (out / "solution.json").write_text(json.dumps(
-        {"assignment": {k: {"w_bits": w, "a_bits": a} for k, (w, a) in ASSIGNMENT.items()}}))
+        {"status": "Optimal", "assignment": {k: {"w_bits": w, "a_bits": a} for k, (w, a) in ASSIGNMENT.items()}}))
     return out
 
 

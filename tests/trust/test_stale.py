@@ -30,6 +30,14 @@ def test_sensitivity_parts_are_keyed_by_what_made_them(digits_model, tmp_path):
             calls.append(changed)
             return super().masked(masked_model, changed, xx)
 
+        def candidate_runner(self, layer, mode):        # the reused-session path (mqe/param.py) counts too
+            run_one = super().candidate_runner(layer, mode)
+
+            def counted(w, a):
+                calls.append((layer.name, w, a))
+                return run_one(w, a)
+            return counted if run_one is not None else None
+
     def run(mqe, bits):
         calls.clear()
         space = search_space(layers, SearchSection(weight_bits=bits, act_bits=[8]))
