@@ -61,7 +61,7 @@ def main() -> None:
     from qonnx.core.modelwrapper import ModelWrapper
 
     from bench.bench_strategies import suite_run
-    from ohq_flow.build.final import accuracy
+    from ohq_flow.final.final import accuracy
     from ohq_flow.config import load_config
     from ohq_flow.fileio import atomic_write_json
     from ohq_flow.hw.costs import read_costs
@@ -114,7 +114,7 @@ def main() -> None:
         q, _ = apply_bits(ModelWrapper(str(run / "model.onnx")), layers, sol.assignment)
         add("ilp", f"{int(100 * frac)}% LUT", q, {"assignment": {l: f"w{w}a{a}" for l, (w, a) in sol.assignment.items()}})
     for frac in (float(x) for x in args.finetune_fractions.split(",") if x):
-        from ohq_flow.build.writeback import writeback_brevitas
+        from ohq_flow.final.writeback import writeback_brevitas
         from ohq_flow.config import FinetuneSection
         from ohq_flow.model.export import export_brevitas
         from ohq_flow.train.finetune import Trainer
