@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Callable
 
 from ohq_flow.boards import Board
-from ohq_flow.errors import FlowError, InputError, ReportParseError
+from ohq_flow.errors import FlowError, InputError
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
-from ohq_flow.hw.measurers.xilinx._common import TEMPLATES, tool_argv, write_tcl_params
+from ohq_flow.hw.measurers.xilinx._common import TEMPLATES, parse_vivado_report, tool_argv, write_tcl_params
 from ohq_flow.hw.tools import run_tool
 
 from .design import DesignSpec
@@ -33,19 +33,6 @@ def write_xdc(board: Board, path: Path) -> Path:
     return atomic_write_text(path, string.Template(XDC.read_text()).substitute(
         board=board.name, clk_site=p.clock.site, clk_period_ns=f"{1000.0 / p.clock.mhz:.3f}", tx_site=p.uart_tx.site,
         rx_site=p.uart_rx.site, io_type=p.io_type))
-
-
-def _parse(path: Path, kind: str, log: Path):
-    from ohq_flow.hw.reports import parse_report
-    if not path.is_file():
-        raise FlowError(f"vivado finished but wrote no {path.name}; log: {log}", "see the log's ERROR lines")
-    try:
-        recs = [r for r in parse_report(path) if r.kind == kind]
-    except ReportParseError as exc:
-        raise FlowError(f"vivado report {path} is unreadable: {exc}; log: {log}") from None
-    if not recs:
-        raise FlowError(f"{path} is not a {kind} report; log: {log}")
-    return next((r for r in recs if r.level == "top"), recs[0])
 
 
 def implement_vivado(spec: DesignSpec, sources: list[Path], include_dirs: list[Path], board: Board, out_dir: Path, *,
@@ -85,8 +72,8 @@ def implement_vivado(spec: DesignSpec, sources: list[Path], include_dirs: list[P
         return rec
     echo(f"[implement] vivado: synth_design/place/route/write_bitstream for {board.part} (timeout {timeout_s:g} s) ...")
     res = run_tool(argv + command[1:], log_path=work / "vivado.log", timeout_s=timeout_s, cwd=work)
-    u = _parse(util, "vivado_utilization", res.log_path)
-    t = _parse(timing, "vivado_timing", res.log_path)
+    u = parse_vivado_report(util, "vivado_utilization", res.log_path)
+    t = parse_vivado_report(timing, "vivado_timing", res.log_path)
     if not bit.is_file():
         raise FlowError(f"vivado wrote no bitstream {bit}; log: {res.log_path}")
     period = 1000.0 / clock_mhz

@@ -126,3 +126,18 @@ def tool_path_version(tool: str) -> str:
     """The resolved install path of ``tool`` (it names the version; part of the cache key)."""
     import shutil
     return str(Path(shutil.which(tool) or tool).resolve())
+
+
+def parse_vivado_report(path: Path, kind: str, log_path):
+    """The top-level record of ``kind`` in a Vivado report; a missing/unreadable/foreign report is a FlowError."""
+    from ohq_flow.errors import FlowError, ReportParseError
+    from ohq_flow.hw.reports import parse_report
+    if not path.is_file():
+        raise FlowError(f"vivado finished but wrote no {path.name}; log: {log_path}", "see the log's ERROR lines")
+    try:
+        recs = [r for r in parse_report(path) if r.kind == kind]
+    except ReportParseError as exc:
+        raise FlowError(f"vivado report {path} is unreadable: {exc}; log: {log_path}") from None
+    if not recs:
+        raise FlowError(f"{path} is not a {kind} report; log: {log_path}")
+    return next((r for r in recs if r.level == "top"), recs[0])

@@ -11,30 +11,18 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from ohq_flow.errors import FlowError, InputError, ReportParseError
+from ohq_flow.errors import FlowError, InputError
 from ohq_flow.tables.costs import CostRow
 from ohq_flow.hw.measurers.base import Measurer
 from ohq_flow.hw.tools import run_tool
 
-from ._common import TEMPLATES, VENDOR_TOOL_HINT, check_files, record_to_row, tool_argv, tool_path_version, write_tcl_params
+from ._common import (TEMPLATES, VENDOR_TOOL_HINT, check_files, parse_vivado_report, record_to_row, tool_argv,
+                      tool_path_version, write_tcl_params)
 
 TEMPLATE = TEMPLATES / "vivado" / "ooc_synth.tcl"
 PARAMS_FILE = "ohq_ooc_params.tcl"
 UTIL_RPT = "ohq_utilization_synth.rpt"
 TIMING_RPT = "ohq_timing_summary_synth.rpt"
-
-
-def _parse_one(path: Path, kind: str, log_path):
-    from ohq_flow.hw.reports import parse_report
-    if not path.is_file():
-        raise FlowError(f"vivado finished but wrote no {path.name}; log: {log_path}", "see the log's ERROR lines")
-    try:
-        recs = [r for r in parse_report(path) if r.kind == kind]
-    except ReportParseError as exc:
-        raise FlowError(f"vivado report {path} is unreadable: {exc}; log: {log_path}") from None
-    if not recs:
-        raise FlowError(f"{path} is not a {kind} report; log: {log_path}")
-    return next((r for r in recs if r.level == "top"), recs[0])
 
 
 def measure_vivado_ooc(rtl_files: Sequence[str | os.PathLike], top: str, part: str, clock_ns: float,
@@ -63,8 +51,8 @@ def measure_vivado_ooc(rtl_files: Sequence[str | os.PathLike], top: str, part: s
         "clock_port": clock_port, "util_rpt": str(util), "timing_rpt": str(timing)})
     res = run_tool(argv + ["-mode", "batch", "-nojournal", "-notrace", "-source", str(TEMPLATE)],
                    log_path=log_path, timeout_s=timeout_s, cwd=work)
-    u = _parse_one(util, "vivado_utilization", res.log_path)
-    t = _parse_one(timing, "vivado_timing", res.log_path)
+    u = parse_vivado_report(util, "vivado_utilization", res.log_path)
+    t = parse_vivado_report(timing, "vivado_timing", res.log_path)
     row = record_to_row(u, layer=layer or top, w_bits=w_bits, a_bits=a_bits, source="vivado", fidelity="post_synth",
                         log_path=res.log_path, clock_ns=float(clock_ns), wns_ns=t.wns_ns)
     row.part = row.part or part
