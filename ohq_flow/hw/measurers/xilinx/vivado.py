@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from ohq_flow.errors import FlowError, InputError
+from ohq_flow.errors import InputError
 from ohq_flow.tables.costs import CostRow
 from ohq_flow.hw.measurers.base import Measurer
 from ohq_flow.hw.tools import run_tool
