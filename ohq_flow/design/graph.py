@@ -26,6 +26,8 @@ from ohq_flow.model.onnx_nodes import attrs as _attrs, upstream
 
 SUPPORTED = {
     "Quant": "signed/unsigned, narrow, any rounding mode, zero point 0, constant per-tensor/per-channel scale",
+    "Trunc": "QONNX Trunc v1/v2 on a quantised stream (e.g. after AveragePool), zero point 0, any rounding mode, "
+             "constant scales; a power-of-two truncation scale",
     "BipolarQuant": "binary +-1 weights or activations (a 2-bit signed stream), constant positive scale",
     "Conv": "1-D/2-D, constant quantised weights, stride, zero padding, dilation 1, any group count (bias allowed)",
     "MatMul": "constant quantised weights [K, N]",
@@ -295,7 +297,7 @@ class _Walker:
                     raise _unsupported(node, "its input is not quantised (no Quant after the previous layer)")
                 self.stream, self.chain = self.compute(node, self.stream, self.order)
                 self.chain_shape, self.order = self.shape(node.output[0]), None
-            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization", "Quant", "BipolarQuant"):
+            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization", "Quant", "BipolarQuant", "Trunc"):
                 if self.chain is None:
                     if op == "Relu" and not self.stream.signed:
                         t = node.output[0]
@@ -303,7 +305,7 @@ class _Walker:
                     self.chain = Chain(unit_scale=self.stream.scale.copy())   # ops on an integer stream, up to a Quant
                     self.chain_shape = self.shape(node.input[0])
                 self.chain.ops.append(self.chain_op(node, self.stream, self.chain_shape, self.order))
-                if op in ("Quant", "BipolarQuant"):
+                if op in ("Quant", "BipolarQuant", "Trunc"):
                     self.stream = self.requant(node, self.stream, self.chain)
                     self.chain = None
             elif op in ("AveragePool", "GlobalAveragePool"):
@@ -394,6 +396,8 @@ class _Walker:
             s, z, bits, signed, narrow, rnd = _quant_params(self.m, node)
             lo, hi = qrange(bits, signed, narrow)
             return Op("quant", node.name, a=pc(s), b=pc(z), lo=lo, hi=hi, rounding=rnd)
+        if op == "Trunc":
+            return self.trunc_op(node, pc)
         if op == "BatchNormalization":
             g, b, mu, var = (const_value(self.m, t) for t in node.input[1:5])
             eps = _attrs(node).get("epsilon", 1e-5)
@@ -411,6 +415,41 @@ class _Walker:
         if op == "Add":
             return Op("add", node.name, a=pc(c))
         return Op("add", node.name, a=pc(-c))
+
+    def trunc_op(self, node, pc) -> Op:
+        """QONNX Trunc (qonnx.custom_op.general.trunc, the version the model's opset imports): v1 (x, scale, zero point,
+        in bits, out bits) drops in - out bits and keeps the input scale; v2 (x, scale, zero point, in bits, out scale,
+        out bits; signed/narrow) divides by 2**round(log2(out scale / scale)), clamps to the output grid."""
+        from qonnx.custom_op.general.trunc import Trunc_v1
+        a = _attrs(node)
+        rnd = a.get("rounding_mode", "FLOOR")
+        rnd = (rnd.decode() if isinstance(rnd, bytes) else rnd).upper()
+        try:
+            vals = [const_value(self.m, t) for t in node.input[1:]]
+            round_mode(np.zeros(1), rnd)
+        except InputError as exc:
+            raise _unsupported(node, f"scales, zero point and bit-widths must be constants, the rounding mode one QONNX "
+                               f"defines ({exc.message})") from None
+        v1 = isinstance(self.m.get_customop_wrapper(node), Trunc_v1)
+        if len(vals) != (4 if v1 else 5):
+            raise _unsupported(node, f"{len(node.input)} inputs; Trunc v{1 if v1 else 2} (the model's opset) has "
+                               f"{5 if v1 else 6}")
+        s, z = vals[0], vals[1]
+        if np.any(z != 0):
+            raise _unsupported(node, "a non-zero zero point is not supported")
+        if np.any(s <= 0):
+            raise _unsupported(node, "scales must be positive")
+        if v1:
+            ts, out_s, lo, hi = 2.0 ** (vals[2] - vals[3]), s, 0, 0
+            ts = np.broadcast_to(ts, np.shape(s)) if np.ndim(ts) == 0 else ts
+        else:
+            out_s, bits = vals[3], float(np.asarray(vals[4]).item())
+            if np.any(out_s <= 0) or bits != int(bits) or bits < 1:
+                raise _unsupported(node, "the output scale must be positive and the output bit-width an integer >= 1")
+            ts = 2.0 ** np.round(np.log2(np.asarray(out_s, dtype=np.float64) / s))
+            lo, hi = qrange(int(bits), bool(a.get("signed", 1)), bool(a.get("narrow", 0)))
+        return Op("trunc", node.name, a=pc(s), b=pc(z), lo=lo, hi=hi, rounding=rnd, trunc_scale=pc(ts),
+                  out_scale=pc(out_s), clamp=not v1)
 
     def compute(self, node, stream: Stream, order) -> tuple[Stream, Chain]:
         """Window (conv) + kernel stages; returns the accumulator stream and its chain."""
@@ -525,7 +564,7 @@ class _Walker:
     def requant(self, node, stream: Stream, chain: Chain) -> Stream:
         rq: Requant = build_requant(chain, stream.lo.astype(np.int64), stream.hi.astype(np.int64), node.name, self.prefer)
         out = Stream(stream.kind, stream.channels, stream.beats, stream.spatial, rq.out_bits, rq.out_signed,
-                     rq.lo.copy(), rq.hi.copy(), chain.quant.a.copy())
+                     rq.lo.copy(), rq.hi.copy(), (chain.quant.out_scale if chain.quant.kind == "trunc" else chain.quant.a).copy())
         self.emit(Stage("requant", ",".join(o.node for o in chain.ops), stream, out, info={"requant": rq}))
         return out
 
