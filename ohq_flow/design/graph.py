@@ -38,7 +38,7 @@ SUPPORTED = {
     "Add": "a constant (bias), before a Quant",
     "Sub": "a constant, before a Quant",
     "BatchNormalization": "inference form, before a Quant",
-    "MaxPool": "2-D/1-D, no padding, dilation 1, ceil_mode 0, on a quantised stream",
+    "MaxPool": "2-D/1-D, padding smaller than the kernel (pads never win), dilation 1, ceil_mode 0, on a quantised stream",
     "AveragePool": "2-D/1-D, no padding, ceil_mode 0, on a quantised stream, followed by a Quant",
     "GlobalAveragePool": "on a quantised stream, followed by a Quant",
     "Flatten": "feature map -> vector (a dense layer's input)",
@@ -538,7 +538,8 @@ class _Walker:
                 scale = np.asarray(s).reshape(1)
         return w_int.astype(np.int64), scale, bits if signed else bits + 1
 
-    def window(self, node, stream: Stream, k, st, pads) -> Stream:
+    def window(self, node, stream: Stream, k, st, pads, pad_min: bool = False) -> Stream:
+        """A window stage; ``pad_min``: pad with the stream's smallest EW-bit value (MaxPool: -inf semantics)."""
         nd = len(k)
         h, w = stream.spatial
         if nd == 1:
@@ -558,7 +559,8 @@ class _Walker:
                      np.repeat(stream.lo, kk), np.repeat(stream.hi, kk), np.repeat(stream.scale, kk))
         self.emit(Stage("window", node.name, stream, out,
                                  params=dict(C=stream.channels, EW=stream.bits, H=h, W=w, KH=kh, KW=kw, SH=sh, SW=sw,
-                                             PT=pt, PL=pl, OH=oh, OW=ow, R=r, RB=max(1, r.bit_length() - 1))))
+                                             PT=pt, PL=pl, OH=oh, OW=ow, R=r, RB=max(1, r.bit_length() - 1),
+                                             PADV=(1 << (stream.bits - 1)) if pad_min and stream.signed else 0)))
         return out
 
     def requant(self, node, stream: Stream, chain: Chain) -> Stream:
@@ -583,10 +585,17 @@ class _Walker:
             k = list(a["kernel_shape"])
             strides = list(a.get("strides", k))
         nd = len(k)
-        if any(p != 0 for p in a.get("pads", [0] * 2 * nd)) or a.get("ceil_mode", 0) or \
-                any(d != 1 for d in a.get("dilations", [1] * nd)):
-            raise _unsupported(node, "pooling with padding, ceil_mode or dilation is not supported")
-        win = self.window(node, stream, k, strides or k, [0] * 2 * nd)
+        pads = list(a.get("pads", [0] * 2 * nd))
+        if a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1] * nd)) or \
+                a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise _unsupported(node, "pooling with ceil_mode, auto_pad or dilation is not supported")
+        if any(pads) and op != "max":
+            raise _unsupported(node, "average pooling with padding is not supported")
+        if any(p >= kk for p, kk in zip(pads, k + k)):
+            raise _unsupported(node, "padding must be smaller than the kernel")
+        # MaxPool pads are -inf: the window pads with the smallest value of the stream's integer type (0 unsigned),
+        # which never exceeds a real element, and every window holds at least one real element (pad < kernel)
+        win = self.window(node, stream, k, strides or k, pads, pad_min=True)
         kk = int(np.prod(k))
         if op == "max":
             bits, lo, hi = stream.bits, stream.lo.copy(), stream.hi.copy()

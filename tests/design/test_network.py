@@ -140,14 +140,14 @@ def test_unsupported_ops_are_named(tmp_path):
         def __init__(self):
             super().__init__()
             self.inp = qnn.QuantIdentity(return_quant_tensor=True)
-            self.pool = torch.nn.MaxPool2d(2, padding=1)
+            self.pool = torch.nn.MaxPool2d(2, ceil_mode=True)
 
         def forward(self, x):
             return self.pool(self.inp(x).value)
 
-    problems = check_supported(export_brevitas(Pad().eval(), [1, 2, 4, 4], tmp_path / "pad.onnx"))
+    problems = check_supported(export_brevitas(Pad().eval(), [1, 2, 5, 5], tmp_path / "pad.onnx"))
     assert len(problems) == 1 and "MaxPool_0 (MaxPool, attributes {" in problems[0], problems
-    assert "'pads': [1, 1, 1, 1]" in problems[0] and "MaxPool is supported as: 2-D/1-D, no padding" in problems[0]
+    assert "'ceil_mode': 1" in problems[0] and "MaxPool is supported as: 2-D/1-D, padding" in problems[0]
 
 
 def test_residual_cnn_float_per_channel_scales_batchnorm_bit_exact(root, tmp_path):

@@ -142,3 +142,61 @@ def test_trunc_v1_bit_exact(trunc_model, tmp_path):
     assert m.get_opset_imports()["qonnx.custom_op.general"] == 1
     x = np.random.default_rng(2).normal(0, 1, size=(N_INPUTS, 2, 4, 4)).astype(np.float32)
     _check(m, x, tmp_path)
+
+
+# ---------------------------------------------------------------- MaxPool with padding
+
+class _PadPoolNet(torch.nn.Module):
+    """A signed stream (no ReLU: a zero pad would win) max-pooled 3x3 stride 2 pad 1, a 1x1 conv, then a padded
+    2x2 max-pool of an unsigned (ReLU) stream; dense head."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+        self.c = qnn.QuantConv2d(2, 4, 3, padding=1, bias=False)
+        self.q = qnn.QuantIdentity(return_quant_tensor=True, bit_width=4)
+        self.p0 = torch.nn.MaxPool2d(3, stride=2, padding=1)
+        self.c2 = qnn.QuantConv2d(4, 4, 1, bias=False)
+        self.r = qnn.QuantReLU(return_quant_tensor=True, bit_width=3)
+        self.p1 = torch.nn.MaxPool2d(2, stride=1, padding=1)
+        self.fc = qnn.QuantLinear(4 * 4 * 4, 3, bias=False)
+
+    def forward(self, x):
+        y = self.p0(self.q(self.c(self.inp(x))))
+        return self.fc(torch.flatten(self.p1(self.r(self.c2(y))), 1))
+
+
+def test_maxpool_with_padding_bit_exact(tmp_path):
+    torch.manual_seed(0)
+    model = export_brevitas(_PadPoolNet().eval(), [1, 2, 6, 6], tmp_path / "padpool.onnx")
+    pads = [list(next(a.ints for a in n.attribute if a.name == "pads")) for n in model.graph.node if n.op_type == "MaxPool"]
+    assert pads == [[1, 1, 1, 1], [1, 1, 1, 1]]
+    # shifted inputs: most values negative, so a zero pad would win the first max-pool
+    x = (np.random.default_rng(0).normal(0, 1, size=(N_INPUTS, 2, 6, 6)) - 1.5).astype(np.float32)
+    design, _ = _check(model, x, tmp_path)
+    wins = [s for s in design.meta["stages"] if s["kind"] == "window" and s["node"].startswith("MaxPool")]
+    assert [w["PADV"] for w in wins] == [8, 0]          # 4-bit signed: -8 (pattern 8); unsigned: 0
+    # the zero-padded result would differ: some border window's real elements are all negative
+    ir = build_ir(model)
+    k = next(i for i, s in enumerate(ir.stages) if s.kind == "window" and s.node.startswith("MaxPool"))
+    x_int, _ = integer_io(model, design.meta, x[:16])
+    ref = [run_stages(ir, x_int[i])[k + 1] for i in range(16)]
+    ir.stages[k].params["PADV"] = 0
+    assert any(not np.array_equal(run_stages(ir, x_int[i])[k + 1], ref[i]) for i in range(16))
+
+
+def test_average_pool_with_padding_refused(tmp_path):
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+            self.p = torch.nn.AvgPool2d(3, stride=1, padding=1)
+            self.q = qnn.QuantIdentity()
+
+        def forward(self, x):
+            return self.q(self.p(self.inp(x).value))
+
+    model = export_brevitas(Net().eval(), [1, 2, 4, 4], tmp_path / "avgpad.onnx")
+    problems = check_supported(model)
+    assert len(problems) == 1 and "AveragePool_0 (AveragePool, attributes {" in problems[0], problems
+    assert "average pooling with padding is not supported" in problems[0] and "'pads': [1, 1, 1, 1]" in problems[0]
