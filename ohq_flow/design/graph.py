@@ -352,19 +352,19 @@ class _Walker:
             raise _unsupported(ja, "both inputs of a residual Add must have the same scale (share one quantiser)")
         if a.beats != b.beats or a.channels != b.channels:
             raise _unsupported(ja, "both inputs of a residual Add must have the same shape")
-        # the skip FIFO goes on the branch without a window; it must hold what the other branch buffers
+        # the skip FIFO goes on the branch without a window and holds what the other branch buffers; with a window on
+        # both branches (a downsampling shortcut), each branch gets one sized from the other branch's lead
         wa, wb = (any(s.kind == "window" for s in st) for st in (stages_a, stages_b))
-        if wa and wb:
-            raise _unsupported(ja, "residual blocks with a convolution on both branches are not supported yet")
-        long_stages, short = (stages_a, "b") if wa else (stages_b, "a")
-        depth = skip_depth(long_stages)
-        self.sid, self.stream = (sb, b) if short == "b" else (sa, a)
-        self.emit(Stage("fifo", ja.name + ".skip", self.stream, self.stream, info={"other_branch": long_stages},
-                        params=dict(W=self.stream.width, DEPTH=depth, CW=max(2, depth.bit_length() + 1))))
-        if short == "b":
-            sb = self.sid
-        else:
-            sa = self.sid
+        sids = {"a": sa, "b": sb}
+        for side, stream, other in (("a", a, stages_b), ("b", b, stages_a)):
+            if (side == "a" and (wb or not wa)) or (side == "b" and wa):
+                depth = skip_depth(other)
+                self.sid, self.stream = sids[side], stream
+                self.emit(Stage("fifo", ja.name + (".skip" if not (wa and wb) else f".{side}"), stream, stream,
+                                info={"other_branch": other},
+                                params=dict(W=stream.width, DEPTH=depth, CW=max(2, depth.bit_length() + 1))))
+                sids[side] = self.sid
+        sa, sb = sids["a"], sids["b"]
         bits = max(a.bits + (0 if a.signed else 1), b.bits + (0 if b.signed else 1)) + 1
         out = Stream("pixels", a.channels, a.beats, a.spatial, bits, True, a.lo + b.lo, a.hi + b.hi, a.scale.copy())
         self.sid = sa

@@ -200,3 +200,73 @@ def test_average_pool_with_padding_refused(tmp_path):
     problems = check_supported(model)
     assert len(problems) == 1 and "AveragePool_0 (AveragePool, attributes {" in problems[0], problems
     assert "average pooling with padding is not supported" in problems[0] and "'pads': [1, 1, 1, 1]" in problems[0]
+
+
+# ---------------------------------------------------------------- residual block, convolution on both branches
+
+class _DownBlockNet(torch.nn.Module):
+    """ResNet-style downsampling block with float per-channel scales and BatchNorm: stem 3x3 conv -> [3x3 stride-2
+    conv + BN + ReLU -> 3x3 conv + BN] + [1x1 stride-2 conv + BN] -> ReLU -> dense. ``shared``: both branch ends go
+    through one quantiser (one scale at the Add); otherwise each has its own."""
+
+    def __init__(self, shared=True):
+        super().__init__()
+        from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat, Uint8ActPerTensorFloat
+        wq = dict(weight_quant=Int8WeightPerChannelFloat, bias=False)
+        u = dict(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=True)
+        s = dict(act_quant=Int8ActPerTensorFloat, return_quant_tensor=True)
+        self.inp = qnn.QuantIdentity(**s)
+        self.stem = qnn.QuantConv2d(1, 4, 3, padding=1, **wq)
+        self.r0 = qnn.QuantReLU(**u)
+        self.c1 = qnn.QuantConv2d(4, 4, 3, stride=2, padding=1, **wq)
+        self.bn1 = torch.nn.BatchNorm2d(4)
+        self.r1 = qnn.QuantReLU(**u)
+        self.c2 = qnn.QuantConv2d(4, 4, 3, padding=1, **wq)
+        self.bn2 = torch.nn.BatchNorm2d(4)
+        self.sc = qnn.QuantConv2d(4, 4, 1, stride=2, **wq)
+        self.bns = torch.nn.BatchNorm2d(4)
+        self.qa = qnn.QuantIdentity(**s)
+        self.qb = self.qa if shared else qnn.QuantIdentity(bit_width=6, **s)
+        self.r2 = qnn.QuantReLU(**u)
+        self.fc = qnn.QuantLinear(4 * 3 * 3, 5, bias=False, weight_quant=Int8WeightPerChannelFloat)
+        with torch.no_grad():
+            for bn in (self.bn1, self.bn2, self.bns):
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.normal_(0, 0.1)
+                bn.running_mean.normal_(0, 0.1)
+                bn.running_var.uniform_(0.5, 2.0)
+
+    def forward(self, x):
+        a = self.r0(self.stem(self.inp(x)))
+        main = self.qa(self.bn2(self.c2(self.r1(self.bn1(self.c1(a))))))
+        short = self.qb(self.bns(self.sc(a)))
+        if self.qb is not self.qa:        # brevitas adds QuantTensors of one scale only: add their values
+            main, short = main.value, short.value
+        return self.fc(torch.flatten(self.r2(main + short), 1))
+
+
+def test_residual_conv_on_both_branches_bit_exact(tmp_path):
+    """Both branches have a window (3x3 stride 2 and 1x1 stride 2); each gets a FIFO sized from the other branch's
+    lead, so neither stalls the fork — checked with random gaps and back-pressure, and by latency = prediction."""
+    torch.manual_seed(0)
+    model = export_brevitas(_DownBlockNet().eval(), [1, 1, 6, 6], tmp_path / "down.onnx")
+    x = np.random.default_rng(0).normal(0, 1, size=(N_INPUTS, 1, 6, 6)).astype(np.float32)
+    design, rec = _check(model, x, tmp_path)
+    st = design.meta["stages"]
+    fork = next(i for i, s in enumerate(st) if s["kind"] == "fork")
+    add = next(i for i, s in enumerate(st) if s["kind"] == "add")
+    branch_windows = [s for s in st[fork:add] if s["kind"] == "window"]
+    assert len(branch_windows) == 3                                # 3x3 s2, 3x3, 1x1 s2
+    fifos = [s for s in st if s["kind"] == "fifo"]
+    assert len(fifos) == 2 and all(f["DEPTH"] > 2 for f in fifos)
+    # the 1x1 shortcut waits for the main branch: its FIFO holds at least the main branch's second window's lead
+    assert max(f["DEPTH"] for f in fifos) >= 3 + 1 + 2
+
+
+def test_residual_add_of_two_scales_refused(tmp_path):
+    """Different scales at the Add (no shared quantiser) are refused at `layers`: an integer add on one scale only."""
+    torch.manual_seed(0)
+    model = export_brevitas(_DownBlockNet(shared=False).eval(), [1, 1, 6, 6], tmp_path / "down2.onnx")
+    problems = check_supported(model)
+    assert len(problems) == 1 and "(Add, attributes {}" in problems[0], problems
+    assert "must have the same scale" in problems[0]
