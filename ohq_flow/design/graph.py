@@ -71,6 +71,7 @@ class Stream:
     lo: np.ndarray            # per element reachable range
     hi: np.ndarray
     scale: np.ndarray         # per element
+    packed: bool = False      # a +-1 stream packed as 1 bit per element (bit b means 2b - 1); lo/hi stay the values
 
     @property
     def width(self) -> int:
@@ -658,6 +659,52 @@ def _add_argmax(ir: NetworkIR) -> None:
     ir.widths.append(out.width)
     ir.stages.append(st)
     ir.out, ir.out_sid, ir.out_offset = out, st.dst[0], None
+
+
+def pack_bipolar(ir: NetworkIR) -> int:
+    """Pack +-1 (BipolarQuant) streams as 1 bit per element (bit b means 2b - 1); returns the streams packed.
+
+    A binary requantiser's output is packed when every stage it reaches until a kernel is a window without zero
+    padding (or one feeding a max-pool: its pad, bit 0 = -1, never wins), a max-pool (the max of the bits is the
+    bit of the max) or a collect, and it ends at a fully parallel kernel (widened to 2-bit signed there by
+    ``ohq_unpack_bipolar``). Otherwise (an add, a fork, an average, a folded layer, the output) it stays 2-bit.
+    """
+    consumer = {sid: st for st in ir.stages for sid in st.src}
+    packed = 0
+    for st in list(ir.stages):
+        if st.kind != "requant" or st.info["requant"].step != 2:
+            continue
+        group, sid = [st], st.dst[0]
+        while sid != ir.out_sid and sid in consumer:
+            nxt = consumer[sid]
+            if nxt.kind == "window":
+                p = nxt.params
+                padded = p["PT"] or p["PL"] or (p["OH"] - 1) * p["SH"] + p["KH"] > p["H"] or \
+                    (p["OW"] - 1) * p["SW"] + p["KW"] > p["W"]
+                if padded and consumer.get(nxt.dst[0]) is not None and consumer[nxt.dst[0]].kind != "maxpool":
+                    break
+            elif nxt.kind not in ("maxpool", "collect", "kernel"):
+                break
+            group.append(nxt)
+            if nxt.kind == "kernel":
+                break
+            sid = nxt.dst[0]
+        if group[-1].kind != "kernel":
+            continue
+        for g in group[:-1]:
+            g.out.bits, g.out.signed, g.out.packed = 1, False, True
+            if g.kind == "window":
+                g.params.update(EW=1, PADV=0)
+            elif g.kind == "maxpool":
+                g.params.update(EW=1, SIGNED=0, OW=1)
+            elif g.kind == "collect":
+                g.params.update(BW=g.inp.width)
+            packed += 1
+        st.info["packed"] = True
+        group[-1].info["unpack"] = group[-1].inp.channels
+        for g in group:
+            ir.widths[g.dst[0]] = g.out.width
+    return packed
 
 
 def check_supported(model, output: str = "logits") -> list[str]:

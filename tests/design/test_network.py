@@ -220,7 +220,8 @@ def test_bnn_pynq_tfc_bit_exact(w, a, tmp_path):
     assert ("BipolarQuant" in ops) == (w == 1)
     design = generate_design(model, tmp_path / "design")
     rq = [s for s in design.meta["stages"] if s["kind"] == "requant"]
-    assert len(rq) == 3 and all(s["out_bits"] == 2 and s["out_signed"] for s in rq)
+    # +-1 activations travel packed as 1 bit (bit b means 2b - 1) up to the next kernel; 2-bit signed otherwise
+    assert len(rq) == 3 and all((s["out_bits"], s["out_signed"]) == ((1, False) if a == 1 else (2, True)) for s in rq)
     if w == 1:                                     # +-1: one threshold per channel, step 2
         assert {s["method"] for s in rq} == {"thresholds"} and all(s["levels"] == 2 for s in rq)
     assert any(design.meta["out_offset"])          # TensorNorm: logits = integer * scale + offset

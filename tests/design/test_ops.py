@@ -270,3 +270,61 @@ def test_residual_add_of_two_scales_refused(tmp_path):
     problems = check_supported(model)
     assert len(problems) == 1 and "(Add, attributes {}" in problems[0], problems
     assert "must have the same scale" in problems[0]
+
+
+# ---------------------------------------------------------------- 1-bit +-1 streams
+
+class _BinNet(torch.nn.Module):
+    """BipolarQuant weights and activations with BatchNorm (8x8x2 input): conv -> +-1 -> padded max-pool -> conv
+    (a packed group), -> +-1 -> zero-padded conv (stays 2-bit: zero is not +-1), -> +-1 -> flatten -> dense (packed)."""
+
+    def __init__(self):
+        super().__init__()
+        from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+        wq = dict(weight_quant=SignedBinaryWeightPerTensorConst, bias=False)
+        self.inp = qnn.QuantIdentity(bit_width=4, return_quant_tensor=True)
+        self.c0 = qnn.QuantConv2d(2, 4, 3, **wq)
+        self.c1 = qnn.QuantConv2d(4, 4, 3, **wq)
+        self.c2 = qnn.QuantConv2d(4, 4, 3, padding=1, **wq)
+        self.bns = torch.nn.ModuleList(torch.nn.BatchNorm2d(4) for _ in range(3))
+        self.acts = torch.nn.ModuleList(qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=True)
+                                        for _ in range(3))
+        self.pool = torch.nn.MaxPool2d(2, stride=2, padding=1)
+        self.fc = qnn.QuantLinear(4 * 2 * 2, 4, **wq)
+        with torch.no_grad():
+            for bn in self.bns:
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.normal_(0, 0.5)
+                bn.running_mean.normal_(0, 1.0)
+                bn.running_var.uniform_(0.5, 2.0)
+
+    def forward(self, x):
+        y = self.acts[0](self.bns[0](self.c0(self.inp(x))))
+        y = self.acts[1](self.bns[1](self.c1(self.pool(y))))
+        y = self.acts[2](self.bns[2](self.c2(y)))
+        return self.fc(torch.flatten(y, 1))
+
+
+def test_bipolar_streams_packed_as_one_bit_bit_exact(tmp_path):
+    torch.manual_seed(0)
+    model = export_brevitas(_BinNet().eval(), [1, 2, 8, 8], tmp_path / "bin.onnx")
+    assert sum(n.op_type == "BipolarQuant" for n in model.graph.node) == 7      # 4 weights, 3 activations
+    x = np.random.default_rng(0).normal(0, 1, size=(N_INPUTS, 2, 8, 8)).astype(np.float32)
+    design, _ = _check(model, x, tmp_path)
+    st = design.meta["stages"]
+    rq = [s for s in st if s["kind"] == "requant"]
+    assert [s.get("packed") for s in rq] == [True, False, True]
+    assert [(s["out_bits"], s["out_signed"]) for s in rq] == [(1, False), (2, True), (1, False)]
+    _, y = integer_io(model, design.meta, x[:16])
+    assert len(np.unique(y)) > 4                        # the BatchNorm thresholds are not degenerate
+    # the packed group: the max-pool's window pads with bit 0 (= -1, never wins), 1-bit elements up to the kernel
+    pool_win = next(s for s in st if s["kind"] == "window" and s["node"].startswith("MaxPool"))
+    assert pool_win["EW"] == 1 and pool_win["PADV"] == 0 and pool_win["in_width"] == 4
+    collect = next(s for s in st if s["kind"] == "collect")
+    assert collect["in_width"] == 4 and collect["out_width"] == 16
+    top = (design.out_dir / "rtl" / "ohq_top.v").read_text()
+    assert top.count("ohq_unpack_bipolar #") == 2
+    # unpacked (pack=False): the same network with 2-bit streams, the stream widths doubled
+    d2 = generate_design(model, tmp_path / "d2", pack=False)
+    assert not any(s.get("packed") for s in d2.meta["stages"])
+    assert next(s for s in d2.meta["stages"] if s["kind"] == "collect")["in_width"] == 8
