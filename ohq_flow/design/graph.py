@@ -44,6 +44,8 @@ SUPPORTED = {
     "Flatten": "feature map -> vector (a dense layer's input)",
     "Reshape": "feature map -> vector, or vector -> vector",
     "Identity": "anywhere",
+    "Transpose": "of constant weights; on the data path NCHW -> NHWC (perm [0, 2, 3, 1], 1-D [0, 2, 1]) of a quantised "
+                 "feature map right before a Flatten/Reshape to a dense layer",
 }
 
 
@@ -250,9 +252,12 @@ class _Walker:
         shape = self.shape(node.output[0])
         self.stream = self.new_stream(shape, bits, signed, *qrange(bits, signed, narrow), s, node)
         self.sid, self.n_streams, self.widths = 0, 1, [self.stream.width]
-        self.chain, self.chain_shape, self.order = None, None, None
+        self.chain, self.chain_shape, self.order, self.hwc = None, None, None, False
         inp, in_quant = self.stream, node.name
         t, join = self.walk(node.output[0])
+        if self.hwc:
+            raise InputError(f"complete design: the network output {t} is a channels-last (transposed) feature map",
+                             "end the network with the feature map (NCHW) or a dense layer")
         if join is not None:
             raise _unsupported(join, "an Add of two computed tensors is supported only where a fork rejoins (residual)")
         stream, chain, offset = self.stream, self.chain, None
@@ -286,6 +291,9 @@ class _Walker:
                     continue
                 node = cons[0]
             op = node.op_type
+            if self.hwc and op not in ("Flatten", "Reshape", "Identity"):
+                raise _unsupported(node, "after a Transpose to channels-last only a Flatten/Reshape to a vector is "
+                                   "supported")
             if op == "Add" and all(self.m.get_initializer(i) is None and
                                    (self.m.find_producer(i) is None or self.m.find_producer(i).op_type != "Quant" or
                                     self.m.get_initializer(self.m.find_producer(i).input[0]) is None)
@@ -319,6 +327,14 @@ class _Walker:
                 if self.chain is not None:
                     raise _unsupported(node, "max-pooling of an accumulator (before its Quant) is not supported")
                 self.stream = self.maxpool(node, self.stream)
+            elif op == "Transpose":
+                perm = list(_attrs(node).get("perm", []))
+                if self.chain is not None or self.stream.kind != "pixels" or \
+                        perm != ([0, 2, 3, 1] if len(self.shape(node.input[0])) == 4 else [0, 2, 1]):
+                    raise _unsupported(node, f"perm {perm} on a {self.stream.kind} stream"
+                                       f"{' (an accumulator)' if self.chain is not None else ''}: only a quantised "
+                                       "feature map to channels-last, followed by a Flatten/Reshape, is supported")
+                self.hwc = True          # the stream is already channels-last: the next flatten keeps its order
             elif op in ("Flatten", "Reshape"):
                 if self.chain is not None:
                     raise _unsupported(node, "reshaping an accumulator before its Quant is not supported")
@@ -620,6 +636,8 @@ class _Walker:
         hw = stream.beats
         n = c * hw
         new_order = np.array([ci * hw + p for p in range(hw) for ci in range(c)], dtype=np.int64)
+        if self.hwc:                   # Transpose to channels-last first: the model flattens in stream order
+            new_order, self.hwc = np.arange(n, dtype=np.int64), False
         vec = Stream("vector", n, 1, (1, 1), stream.bits, stream.signed, np.tile(stream.lo, hw), np.tile(stream.hi, hw),
                      np.tile(stream.scale, hw))
         if hw > 1:
@@ -711,7 +729,7 @@ def check_supported(model, output: str = "logits") -> list[str]:
     """Problems that stop the complete design (node, op, attributes, what is supported); empty = supported."""
     problems = []
     for node in model.graph.node:
-        if node.op_type not in SUPPORTED and node.op_type not in ("Transpose",):
+        if node.op_type not in SUPPORTED:
             problems.append(f"{_describe(node)}: op not supported; supported ops: {', '.join(sorted(SUPPORTED))}")
     if problems:
         return problems

@@ -328,3 +328,39 @@ def test_bipolar_streams_packed_as_one_bit_bit_exact(tmp_path):
     d2 = generate_design(model, tmp_path / "d2", pack=False)
     assert not any(s.get("packed") for s in d2.meta["stages"])
     assert next(s for s in d2.meta["stages"] if s["kind"] == "collect")["in_width"] == 8
+
+
+# ---------------------------------------------------------------- Transpose between the conv and the dense part
+
+class _NhwcNet(torch.nn.Module):
+    """conv -> ReLU quant -> max-pool -> permute to channels-last -> flatten -> dense (``perm``: the permutation)."""
+
+    def __init__(self, perm=(0, 2, 3, 1)):
+        super().__init__()
+        self.perm = perm
+        self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+        self.c = qnn.QuantConv2d(2, 4, 3, padding=1, bias=False)
+        self.r = qnn.QuantReLU(bit_width=4)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.fc = qnn.QuantLinear(4 * 2 * 2, 5, bias=False)
+
+    def forward(self, x):
+        y = self.pool(self.r(self.c(self.inp(x))))
+        return self.fc(torch.flatten(y.permute(*self.perm), 1))
+
+
+def test_transpose_to_channels_last_before_dense_bit_exact(tmp_path):
+    torch.manual_seed(0)
+    model = export_brevitas(_NhwcNet().eval(), [1, 2, 4, 4], tmp_path / "nhwc.onnx")
+    assert any(n.op_type == "Transpose" and "Quant" not in n.input[0] for n in model.graph.node)
+    x = np.random.default_rng(0).normal(0, 1, size=(N_INPUTS, 2, 4, 4)).astype(np.float32)
+    design, _ = _check(model, x, tmp_path)
+    assert [s["kind"] for s in design.meta["stages"]][-2:] == ["collect", "kernel"]
+
+
+def test_transpose_other_permutation_refused(tmp_path):
+    torch.manual_seed(0)
+    model = export_brevitas(_NhwcNet((0, 1, 3, 2)).eval(), [1, 2, 4, 4], tmp_path / "nchw_t.onnx")
+    problems = check_supported(model)
+    assert len(problems) == 1 and "(Transpose, attributes {'perm': [0, 1, 3, 2]}" in problems[0], problems
+    assert "only a quantised feature map to channels-last" in problems[0]
