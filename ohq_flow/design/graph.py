@@ -3,13 +3,17 @@
 The graph is walked from its input along the single data path. A stream carries one pixel
 (all channels) per beat for feature maps, or one whole vector per beat after a flatten. Stages:
 
-* ``window``   — sliding window (conv/pool; 2-D, or 1-D as H = 1), zero padding, stride;
+* ``window``   — sliding window (conv/pool; 2-D, or 1-D as H = 1), stride, padding (zero, or the stream's
+  smallest value for a MaxPool);
 * ``kernel``   — da4ml constant matrix-vector product, one window/vector per cycle (II = 1);
 * ``mvau``     — a ``kernel`` built folded (``design.rtl``, from the solution's ``pe{P}_simd{S}``):
   one window/vector every (MH/PE)·(MW/SIMD) cycles;
-* ``requant``  — accumulator -> scale/bias/BN/ReLU -> Quant as exact integers (see requant.py);
+* ``requant``  — accumulator -> scale/bias/BN/ReLU -> Quant/Trunc as exact integers (see requant.py);
 * ``maxpool``  — max over each channel's window (after a ``window`` stage);
-* ``collect``  — the pixels of a frame into one vector (Flatten in front of a dense layer).
+* ``collect``  — the pixels of a frame into one vector (Flatten in front of a dense layer);
+* ``fork``/``fifo``/``add`` — a residual block (a FIFO on each branch that has to wait for the other).
+
+After the walk, :func:`pack_bipolar` packs +-1 streams as 1 bit per element where they reach a kernel.
 
 Unsupported ops, attributes or quantisers raise :class:`InputError` naming the node.
 """
@@ -28,7 +32,7 @@ SUPPORTED = {
     "Quant": "signed/unsigned, narrow, any rounding mode, zero point 0, constant per-tensor/per-channel scale",
     "Trunc": "QONNX Trunc v1/v2 on a quantised stream (e.g. after AveragePool), zero point 0, any rounding mode, "
              "constant scales; a power-of-two truncation scale",
-    "BipolarQuant": "binary +-1 weights or activations (a 2-bit signed stream), constant positive scale",
+    "BipolarQuant": "binary +-1 weights or activations (a stream packed as 1 bit, or 2-bit signed), constant positive scale",
     "Conv": "1-D/2-D, constant quantised weights, stride, zero padding, dilation 1, any group count (bias allowed)",
     "MatMul": "constant quantised weights [K, N]",
     "Gemm": "constant quantised weights, alpha = beta = 1, transA = 0 (bias allowed)",
@@ -39,8 +43,8 @@ SUPPORTED = {
     "Sub": "a constant, before a Quant",
     "BatchNormalization": "inference form, before a Quant",
     "MaxPool": "2-D/1-D, padding smaller than the kernel (pads never win), dilation 1, ceil_mode 0, on a quantised stream",
-    "AveragePool": "2-D/1-D, no padding, ceil_mode 0, on a quantised stream, followed by a Quant",
-    "GlobalAveragePool": "on a quantised stream, followed by a Quant",
+    "AveragePool": "2-D/1-D, no padding, ceil_mode 0, on a quantised stream, followed by a Quant or Trunc",
+    "GlobalAveragePool": "on a quantised stream, followed by a Quant or Trunc",
     "Flatten": "feature map -> vector (a dense layer's input)",
     "Reshape": "feature map -> vector, or vector -> vector",
     "Identity": "anywhere",
@@ -105,7 +109,7 @@ class NetworkIR:
 
 
 def skip_depth(stages: list[Stage]) -> int:
-    """Skip FIFO depth of a residual block: what the other branch can hold before its first output.
+    """Skip FIFO depth of a residual block: what the other branch (``stages``) can hold before its first output.
 
     The window's lead (pixels it needs beyond the one it centres on) plus every later stage's
     buffering (kernel: LAT + 2 FIFO entries; a registered stage: 1), plus 2 — enough for the fork
