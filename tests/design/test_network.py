@@ -26,13 +26,13 @@ def _digits_x(root, n=N_INPUTS):
     return np.load(root / "examples" / "digits" / "digits_test.npz")["x"][:n].astype(np.float32)
 
 
-def _check(model, x, tmp_path):
+def _check(model, x, tmp_path, simulator="auto"):
     design = generate_design(model, tmp_path / "design")
     meta = json.loads((tmp_path / "design" / "design.json").read_text())
     for f in ("top", "sources", "in_width", "in_beats", "out_width", "out_beats", "predicted_latency_cycles"):
         assert f in meta
     assert all((tmp_path / "design" / s).is_file() for s in meta["sources"])
-    rec = simulate_network(model, design, x, tmp_path / "sim", out_json=tmp_path / "network_sim.json")
+    rec = simulate_network(model, design, x, tmp_path / "sim", simulator=simulator, out_json=tmp_path / "network_sim.json")
     assert json.loads((tmp_path / "network_sim.json").read_text())["mismatches"] == 0
     assert rec["inputs"] == len(x) >= N_INPUTS
     assert rec["runs"] == ["back_to_back", "gaps_and_backpressure"] and rec["tlast_checked"]

@@ -5,8 +5,6 @@ gaps/back-pressure)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -15,22 +13,14 @@ from brevitas import nn as qnn
 from ohq_flow.design import check_supported, generate_design
 from ohq_flow.design.golden import run_stages
 from ohq_flow.design.graph import build_ir
-from ohq_flow.design.sim import integer_io, simulate_network
+from ohq_flow.design.sim import integer_io
 from ohq_flow.model.export import export_brevitas
+from tests.design.test_network import N_INPUTS, _check as _network_check
 
-N_INPUTS = 128
 
-
-def _check(model, x, tmp_path, **kw):
-    """Generate, simulate whole (Icarus) on ``x``: 0 mismatches, tlast, latency/II equal to the prediction."""
-    design = generate_design(model, tmp_path / "design", **kw)
-    rec = simulate_network(model, design, x, tmp_path / "sim", simulator="iverilog", out_json=tmp_path / "network_sim.json")
-    assert json.loads((tmp_path / "network_sim.json").read_text())["mismatches"] == 0
-    assert rec["inputs"] == len(x) >= N_INPUTS
-    assert rec["runs"] == ["back_to_back", "gaps_and_backpressure"] and rec["tlast_checked"]
-    assert rec["latency_cycles"] == rec["predicted_latency_cycles"]
-    assert rec["ii_cycles"] == rec["predicted_ii_cycles"]
-    return design, rec
+def _check(model, x, tmp_path):
+    """Generate, simulate whole in Icarus (tiny models): 0 mismatches, tlast, latency/II = prediction."""
+    return _network_check(model, x, tmp_path, simulator="iverilog")
 
 
 def _golden_equals_executor(model, x):
@@ -364,3 +354,38 @@ def test_transpose_other_permutation_refused(tmp_path):
     problems = check_supported(model)
     assert len(problems) == 1 and "(Transpose, attributes {'perm': [0, 1, 3, 2]}" in problems[0], problems
     assert "only a quantised feature map to channels-last" in problems[0]
+
+
+def test_transpose_refusals_name_the_node(tmp_path):
+    """A channels-last map as the network output, or followed by anything but a flatten, is refused at `layers`."""
+    class Out(torch.nn.Module):
+        def __init__(self, then_relu=False):
+            super().__init__()
+            self.then_relu = then_relu
+            self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+            self.c = qnn.QuantConv2d(2, 4, 3, padding=1, bias=False)
+            self.q = qnn.QuantIdentity()
+
+        def forward(self, x):
+            y = self.q(self.c(self.inp(x))).permute(0, 2, 3, 1)
+            return torch.relu(y) if self.then_relu else y
+
+    torch.manual_seed(0)
+    out = check_supported(export_brevitas(Out().eval(), [1, 2, 4, 4], tmp_path / "t_out.onnx"))
+    assert len(out) == 1 and "is a channels-last (transposed) feature map" in out[0], out
+    relu = check_supported(export_brevitas(Out(True).eval(), [1, 2, 4, 4], tmp_path / "t_relu.onnx"))
+    assert len(relu) == 1 and "(Relu, attributes {}" in relu[0] and "after a Transpose to channels-last" in relu[0], relu
+
+
+def test_trunc_refusals_name_the_node(trunc_model):
+    """A Trunc with a non-zero zero point or a rounding mode QONNX does not define is refused at `layers`."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    m = ModelWrapper(trunc_model.model.__deepcopy__())
+    node = next(n for n in m.graph.node if n.op_type == "Trunc")
+    m.set_initializer(node.input[2], np.asarray(1.0, dtype=np.float32))
+    problems = check_supported(m)
+    assert len(problems) == 1 and f"node {node.name} (Trunc, attributes {{" in problems[0], problems
+    assert "non-zero zero point" in problems[0] and "Trunc is supported as:" in problems[0]
+    bad = _set_rounding(trunc_model, "STOCHASTIC")
+    problems = check_supported(bad)
+    assert len(problems) == 1 and "'rounding_mode': 'STOCHASTIC'" in problems[0] and "unknown rounding mode" in problems[0]
