@@ -8,7 +8,7 @@ QONNX executor first (Icarus, back to back) so only exact designs are compared.
 
     python -m bench.bench_pack [--model tfc|cnv] [--size 8] [--frames 32]
 
-Prints a markdown section; writes docs/bench_pack.json (merged per model).
+Prints a markdown section (every model measured so far; ``--markdown-only`` reprints it); writes docs/bench_pack.json (merged per model).
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ def main() -> int:
     ap.add_argument("--model", choices=("tfc", "cnv"), default="tfc")
     ap.add_argument("--size", type=int, default=8, help="TFC: input is size x size (28 = the full TFC)")
     ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--markdown-only", action="store_true", help="print the section from docs/bench_pack.json")
     args = ap.parse_args()
     import json
+    if args.markdown_only:
+        render(json.loads(OUT_JSON.read_text()))
+        return 0
 
     from examples.suite.models import bnn_cnv, bnn_tfc
     from ohq_flow.design.rtl import generate_design
@@ -62,15 +66,21 @@ def main() -> int:
     done = json.loads(OUT_JSON.read_text()) if OUT_JSON.is_file() else {}
     done[label] = {"rows": rows, "saving": d}
     atomic_write_json(OUT_JSON, done)
-    print(f"### +-1 streams packed as 1 bit ({label}, xc7 Yosys, whole design)\n")
-    print("| streams | LUT | FF | bits leaving the requantisers per frame | whole-network sim |")
-    print("|---|---|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name.replace('_', '-')} | {r['lut']} | {r['ff']} | {r['requant_out_bits']} | "
-              f"{r['mismatches']} mismatches / {r['inputs']} |")
-    print(f"\nPacking changes LUT by {d['lut']:+d} and FF by {d['ff']:+d}.")
+    render(done)
     return 0
 
+
+def render(done: dict) -> None:
+    """The markdown section: one table per model measured so far (docs/bench_pack.json)."""
+    for label, rec in done.items():
+        rows, d = rec["rows"], rec["saving"]
+        print(f"### +-1 streams packed as 1 bit ({label}, xc7 Yosys, whole design)\n")
+        print("| streams | LUT | FF | bits leaving the requantisers per frame | whole-network sim |")
+        print("|---|---|---|---|---|")
+        for name, r in rows.items():
+            print(f"| {name.replace('_', '-')} | {r['lut']} | {r['ff']} | {r['requant_out_bits']} | "
+                  f"{r['mismatches']} mismatches / {r['inputs']} |")
+        print(f"\nPacking changes LUT by {d['lut']:+d} and FF by {d['ff']:+d}.\n")
 
 if __name__ == "__main__":
     sys.exit(main())

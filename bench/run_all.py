@@ -39,6 +39,7 @@ BENCHES = [
     ("strategies", "bench.bench_strategies", [], 10800),
     ("hgq", "bench.bench_hgq", [], 10800),
     ("design", "bench.bench_design", [], 14400),
+    ("pack", "bench.bench_pack", [], 3600),
     ("latency", "bench.bench_latency", ["--suite", "digits_mlp,mnist1d_mlp,mnist1d_cnn,digits_cnn", "--reuse"], 14400),
 ]
 
