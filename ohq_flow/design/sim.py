@@ -168,7 +168,8 @@ def _cached_runtime(obj: Path) -> Path | None:
                     for tool in ("verilator", "g++")]
     except (OSError, subprocess.SubprocessError):
         return None
-    key = hashlib.sha256("\n".join([*versions, *VERILATOR_FLAGS, *VERILATOR_MAKEFLAGS, *RUNTIME_OBJECTS]).encode()).hexdigest()[:24]
+    what = "\n".join([*versions, *VERILATOR_FLAGS, *VERILATOR_MAKEFLAGS, *RUNTIME_OBJECTS])
+    key = hashlib.sha256(what.encode()).hexdigest()[:24]
     entry = default_cache_dir() / "verilator_runtime" / key
     if all((entry / o).is_file() for o in RUNTIME_OBJECTS):
         for o in RUNTIME_OBJECTS:
