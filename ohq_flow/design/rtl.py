@@ -352,6 +352,8 @@ def design_report(meta: dict) -> str:
         elif s["kind"] == "mvau":
             d = (f"{s['inputs']}x{s['outputs']} folded MVAU PE={s['PE']} SIMD={s['SIMD']}, w{s['w_bits']} a{s['a_bits']}, "
                  f"{s['cycles']} cycles per beat")
+            if s["node"] in meta.get("auto_folds", {}):
+                d += " (folded automatically: more weights than build.fold_above_weights)"
         elif s["kind"] == "requant":
             d = (f"multiply-shift (x{'/'.join(map(str, sorted(set(s['mult']))[:4]))} >> {s['shift']})"
                  if s["method"] == "multiply_shift" else f"thresholds ({s['levels']} per channel)")
