@@ -148,12 +148,14 @@ def _testbench(design: Design, beats: np.ndarray, n_frames: int, work: Path) -> 
     return params, [str(work / "ohq_tb.v")] + [str(design.out_dir / s) for s in m["sources"]]
 
 
-# the per-cycle code at -O1, split into functions of <= 1000 statements (g++ -O1 on Verilator's huge functions is
-# slow), the code run once (settle, constructors) at -O0: measured on CNV w2a2 / 8, the same compile time as all -O0
-# and a 5x faster simulation (docs/design.md)
+# C++ split into functions of <= 1000 statements (g++ -O1 on Verilator's huge functions is slow); the code run once
+# (settle, constructors) and the runtime library at -O0; the per-cycle code at -O1 when the runs are long (at least
+# O1_CYCLES frames x II): measured on CNV w2a2 / 8 (128 x 1024), the same compile time as -O0 and 5x faster runs; on
+# the MobileNet head (128 x 256) -O0 took less in all (docs/design.md)
 VERILATOR_FLAGS = ["--cc", "--exe", "--main", "--timing", "--output-split-cfuncs", "1000", "-Wno-fatal", "-Wno-lint",
                    "-Wno-style", "-Wno-TIMESCALEMOD"]
-VERILATOR_MAKEFLAGS = ["OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
+VERILATOR_MAKEFLAGS = ["OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
+O1_CYCLES = 100_000
 RUNTIME_OBJECTS = ("verilated.o", "verilated_timing.o", "verilated_threads.o")
 
 
@@ -210,7 +212,8 @@ class NetworkSim:
                       *[f"-G{k}={v}" for k, v in params.items()], *srcs],
                      log_path=self.work / "verilator_build.log", timeout_s=timeout_s, cwd=self.work)
             runtime = _cached_runtime(obj)
-            run_tool(["make", "-C", str(obj), "-f", "Vtb.mk", "-j", "2", *VERILATOR_MAKEFLAGS],
+            fast = "-O1" if self.n * self.meta["predicted_ii_cycles"] >= O1_CYCLES else "-O0"
+            run_tool(["make", "-C", str(obj), "-f", "Vtb.mk", "-j", "2", *VERILATOR_MAKEFLAGS, f"OPT_FAST={fast}"],
                      log_path=self.work / "verilator_make.log", timeout_s=timeout_s, cwd=self.work)
             if runtime is not None:
                 _store_runtime(obj, runtime)
