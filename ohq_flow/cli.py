@@ -22,7 +22,6 @@ from ohq_flow.errors import FlowError, InputError, OhqError
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Hardware-aware mixed-precision quantization for FPGAs: "
                        "Brevitas/QONNX -> sensitivity (MQE) + measured cost (OQA) -> ILP -> verified design.")
-_state = {"debug": False}
 _FLAG = ""  # flags take no value: show none in --help (typer would print <bool>)
 
 
@@ -37,7 +36,6 @@ def _main(debug: bool = typer.Option(False, "--debug", metavar=_FLAG, help="show
           verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="more log output (-vv for debug)"),
           quiet: bool = typer.Option(False, "-q", "--quiet", metavar=_FLAG, help="only warnings and errors"),
           version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar=_FLAG, help="print the version")):
-    _state["debug"] = debug
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("torch", "onnxscript", "distributed", "matplotlib", "PIL"):
@@ -339,11 +337,13 @@ def _click_errors() -> tuple[type, ...]:
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: run the app, turning our errors into one message and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args                # the app-level flag (no subcommand takes one): no module state
     try:
         # typer (non-standalone) returns the code of typer.Exit, and turns Ctrl-C into Exit(130)
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
     except OhqError as exc:
-        if _state["debug"]:
+        if debug:
             raise
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(exc.exit_code)
@@ -355,7 +355,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     except KeyboardInterrupt:
         code = 130
     except OSError as exc:                   # a read-only or full disk, a directory where a file should be
-        if _state["debug"]:
+        if debug:
             raise
         where = f" {exc.filename}" if exc.filename else ""
         typer.secho(f"error: cannot access{where}: {exc.strerror or exc}", fg=typer.colors.RED, err=True)
@@ -368,7 +368,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         if isinstance(exc, _click_errors()):
             exc.show()
             sys.exit(getattr(exc, "exit_code", 2) or 2)
-        if _state["debug"]:
+        if debug:
             raise
         typer.secho(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
                     fg=typer.colors.RED, err=True)

@@ -8,13 +8,14 @@ from ohq_flow.design.graph import NetworkIR
 
 
 def _windows(x: np.ndarray, p: dict) -> np.ndarray:
-    """[pixels, C] raster -> [windows, C*KH*KW] ordered (c, kh, kw), zero padded."""
+    """[pixels, C] raster -> [windows, C*KH*KW] ordered (c, kh, kw), padded with ``PADV`` (an EW-bit pattern: zero,
+    or the most negative signed value for a padded MaxPool)."""
     h, w, c = p["H"], p["W"], p["C"]
     img = x.reshape(h, w, c)
     out = []
     for oy in range(p["OH"]):
         for ox in range(p["OW"]):
-            win = np.zeros((c, p["KH"], p["KW"]), dtype=object)
+            win = np.full((c, p["KH"], p["KW"]), p.get("PADV", 0) - (1 << p["EW"] if p.get("PADV", 0) else 0), dtype=object)
             for kh in range(p["KH"]):
                 for kw in range(p["KW"]):
                     iy, ix = oy * p["SH"] + kh - p["PT"], ox * p["SW"] + kw - p["PL"]

@@ -3,13 +3,17 @@
 The graph is walked from its input along the single data path. A stream carries one pixel
 (all channels) per beat for feature maps, or one whole vector per beat after a flatten. Stages:
 
-* ``window``   — sliding window (conv/pool; 2-D, or 1-D as H = 1), zero padding, stride;
+* ``window``   — sliding window (conv/pool; 2-D, or 1-D as H = 1), stride, padding (zero, or the stream's
+  smallest value for a MaxPool);
 * ``kernel``   — da4ml constant matrix-vector product, one window/vector per cycle (II = 1);
 * ``mvau``     — a ``kernel`` built folded (``design.rtl``, from the solution's ``pe{P}_simd{S}``):
   one window/vector every (MH/PE)·(MW/SIMD) cycles;
-* ``requant``  — accumulator -> scale/bias/BN/ReLU -> Quant as exact integers (see requant.py);
+* ``requant``  — accumulator -> scale/bias/BN/ReLU -> Quant/Trunc as exact integers (see requant.py);
 * ``maxpool``  — max over each channel's window (after a ``window`` stage);
-* ``collect``  — the pixels of a frame into one vector (Flatten in front of a dense layer).
+* ``collect``  — the pixels of a frame into one vector (Flatten in front of a dense layer);
+* ``fork``/``fifo``/``add`` — a residual block (a FIFO on each branch that has to wait for the other).
+
+After the walk, :func:`pack_bipolar` packs +-1 streams as 1 bit per element where they reach a kernel.
 
 Unsupported ops, attributes or quantisers raise :class:`InputError` naming the node.
 """
@@ -26,7 +30,9 @@ from ohq_flow.model.onnx_nodes import attrs as _attrs, upstream
 
 SUPPORTED = {
     "Quant": "signed/unsigned, narrow, any rounding mode, zero point 0, constant per-tensor/per-channel scale",
-    "BipolarQuant": "binary +-1 weights or activations (a 2-bit signed stream), constant positive scale",
+    "Trunc": "QONNX Trunc v1/v2 on a quantised stream (e.g. after AveragePool), zero point 0, any rounding mode, "
+             "constant scales; a power-of-two truncation scale",
+    "BipolarQuant": "binary +-1 weights or activations (a stream packed as 1 bit, or 2-bit signed), constant positive scale",
     "Conv": "1-D/2-D, constant quantised weights, stride, zero padding, dilation 1, any group count (bias allowed)",
     "MatMul": "constant quantised weights [K, N]",
     "Gemm": "constant quantised weights, alpha = beta = 1, transA = 0 (bias allowed)",
@@ -36,12 +42,14 @@ SUPPORTED = {
     "Add": "a constant (bias), before a Quant",
     "Sub": "a constant, before a Quant",
     "BatchNormalization": "inference form, before a Quant",
-    "MaxPool": "2-D/1-D, no padding, dilation 1, ceil_mode 0, on a quantised stream",
-    "AveragePool": "2-D/1-D, no padding, ceil_mode 0, on a quantised stream, followed by a Quant",
-    "GlobalAveragePool": "on a quantised stream, followed by a Quant",
+    "MaxPool": "2-D/1-D, padding smaller than the kernel (pads never win), dilation 1, ceil_mode 0, on a quantised stream",
+    "AveragePool": "2-D/1-D, no padding, ceil_mode 0, on a quantised stream, followed by a Quant or Trunc",
+    "GlobalAveragePool": "on a quantised stream, followed by a Quant or Trunc",
     "Flatten": "feature map -> vector (a dense layer's input)",
     "Reshape": "feature map -> vector, or vector -> vector",
     "Identity": "anywhere",
+    "Transpose": "of constant weights; on the data path NCHW -> NHWC (perm [0, 2, 3, 1], 1-D [0, 2, 1]) of a quantised "
+                 "feature map right before a Flatten/Reshape to a dense layer",
 }
 
 
@@ -69,6 +77,7 @@ class Stream:
     lo: np.ndarray            # per element reachable range
     hi: np.ndarray
     scale: np.ndarray         # per element
+    packed: bool = False      # a +-1 stream packed as 1 bit per element (bit b means 2b - 1); lo/hi stay the values
 
     @property
     def width(self) -> int:
@@ -100,7 +109,7 @@ class NetworkIR:
 
 
 def skip_depth(stages: list[Stage]) -> int:
-    """Skip FIFO depth of a residual block: what the other branch can hold before its first output.
+    """Skip FIFO depth of a residual block: what the other branch (``stages``) can hold before its first output.
 
     The window's lead (pixels it needs beyond the one it centres on) plus every later stage's
     buffering (kernel: LAT + 2 FIFO entries; a registered stage: 1), plus 2 — enough for the fork
@@ -247,9 +256,12 @@ class _Walker:
         shape = self.shape(node.output[0])
         self.stream = self.new_stream(shape, bits, signed, *qrange(bits, signed, narrow), s, node)
         self.sid, self.n_streams, self.widths = 0, 1, [self.stream.width]
-        self.chain, self.chain_shape, self.order = None, None, None
+        self.chain, self.chain_shape, self.order, self.hwc = None, None, None, False
         inp, in_quant = self.stream, node.name
         t, join = self.walk(node.output[0])
+        if self.hwc:
+            raise InputError(f"complete design: the network output {t} is a channels-last (transposed) feature map",
+                             "end the network with the feature map (NCHW) or a dense layer")
         if join is not None:
             raise _unsupported(join, "an Add of two computed tensors is supported only where a fork rejoins (residual)")
         stream, chain, offset = self.stream, self.chain, None
@@ -283,6 +295,9 @@ class _Walker:
                     continue
                 node = cons[0]
             op = node.op_type
+            if self.hwc and op not in ("Flatten", "Reshape", "Identity"):
+                raise _unsupported(node, "after a Transpose to channels-last only a Flatten/Reshape to a vector is "
+                                   "supported")
             if op == "Add" and all(self.m.get_initializer(i) is None and
                                    (self.m.find_producer(i) is None or self.m.find_producer(i).op_type != "Quant" or
                                     self.m.get_initializer(self.m.find_producer(i).input[0]) is None)
@@ -295,7 +310,7 @@ class _Walker:
                     raise _unsupported(node, "its input is not quantised (no Quant after the previous layer)")
                 self.stream, self.chain = self.compute(node, self.stream, self.order)
                 self.chain_shape, self.order = self.shape(node.output[0]), None
-            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization", "Quant", "BipolarQuant"):
+            elif op in ("Relu", "Mul", "Div", "Add", "Sub", "BatchNormalization", "Quant", "BipolarQuant", "Trunc"):
                 if self.chain is None:
                     if op == "Relu" and not self.stream.signed:
                         t = node.output[0]
@@ -303,7 +318,7 @@ class _Walker:
                     self.chain = Chain(unit_scale=self.stream.scale.copy())   # ops on an integer stream, up to a Quant
                     self.chain_shape = self.shape(node.input[0])
                 self.chain.ops.append(self.chain_op(node, self.stream, self.chain_shape, self.order))
-                if op in ("Quant", "BipolarQuant"):
+                if op in ("Quant", "BipolarQuant", "Trunc"):
                     self.stream = self.requant(node, self.stream, self.chain)
                     self.chain = None
             elif op in ("AveragePool", "GlobalAveragePool"):
@@ -316,6 +331,14 @@ class _Walker:
                 if self.chain is not None:
                     raise _unsupported(node, "max-pooling of an accumulator (before its Quant) is not supported")
                 self.stream = self.maxpool(node, self.stream)
+            elif op == "Transpose":
+                perm = list(_attrs(node).get("perm", []))
+                if self.chain is not None or self.stream.kind != "pixels" or \
+                        perm != ([0, 2, 3, 1] if len(self.shape(node.input[0])) == 4 else [0, 2, 1]):
+                    raise _unsupported(node, f"perm {perm} on a {self.stream.kind} stream"
+                                       f"{' (an accumulator)' if self.chain is not None else ''}: only a quantised "
+                                       "feature map to channels-last, followed by a Flatten/Reshape, is supported")
+                self.hwc = True          # the stream is already channels-last: the next flatten keeps its order
             elif op in ("Flatten", "Reshape"):
                 if self.chain is not None:
                     raise _unsupported(node, "reshaping an accumulator before its Quant is not supported")
@@ -350,19 +373,19 @@ class _Walker:
             raise _unsupported(ja, "both inputs of a residual Add must have the same scale (share one quantiser)")
         if a.beats != b.beats or a.channels != b.channels:
             raise _unsupported(ja, "both inputs of a residual Add must have the same shape")
-        # the skip FIFO goes on the branch without a window; it must hold what the other branch buffers
+        # the skip FIFO goes on the branch without a window and holds what the other branch buffers; with a window on
+        # both branches (a downsampling shortcut), each branch gets one sized from the other branch's lead
         wa, wb = (any(s.kind == "window" for s in st) for st in (stages_a, stages_b))
-        if wa and wb:
-            raise _unsupported(ja, "residual blocks with a convolution on both branches are not supported yet")
-        long_stages, short = (stages_a, "b") if wa else (stages_b, "a")
-        depth = skip_depth(long_stages)
-        self.sid, self.stream = (sb, b) if short == "b" else (sa, a)
-        self.emit(Stage("fifo", ja.name + ".skip", self.stream, self.stream, info={"other_branch": long_stages},
-                        params=dict(W=self.stream.width, DEPTH=depth, CW=max(2, depth.bit_length() + 1))))
-        if short == "b":
-            sb = self.sid
-        else:
-            sa = self.sid
+        sids = {"a": sa, "b": sb}
+        for side, stream, other in (("a", a, stages_b), ("b", b, stages_a)):
+            if (side == "a" and (wb or not wa)) or (side == "b" and wa):
+                depth = skip_depth(other)
+                self.sid, self.stream = sids[side], stream
+                self.emit(Stage("fifo", ja.name + (".skip" if not (wa and wb) else f".{side}"), stream, stream,
+                                info={"other_branch": other},
+                                params=dict(W=stream.width, DEPTH=depth, CW=max(2, depth.bit_length() + 1))))
+                sids[side] = self.sid
+        sa, sb = sids["a"], sids["b"]
         bits = max(a.bits + (0 if a.signed else 1), b.bits + (0 if b.signed else 1)) + 1
         out = Stream("pixels", a.channels, a.beats, a.spatial, bits, True, a.lo + b.lo, a.hi + b.hi, a.scale.copy())
         self.sid = sa
@@ -394,6 +417,8 @@ class _Walker:
             s, z, bits, signed, narrow, rnd = _quant_params(self.m, node)
             lo, hi = qrange(bits, signed, narrow)
             return Op("quant", node.name, a=pc(s), b=pc(z), lo=lo, hi=hi, rounding=rnd)
+        if op == "Trunc":
+            return self.trunc_op(node, pc)
         if op == "BatchNormalization":
             g, b, mu, var = (const_value(self.m, t) for t in node.input[1:5])
             eps = _attrs(node).get("epsilon", 1e-5)
@@ -411,6 +436,41 @@ class _Walker:
         if op == "Add":
             return Op("add", node.name, a=pc(c))
         return Op("add", node.name, a=pc(-c))
+
+    def trunc_op(self, node, pc) -> Op:
+        """QONNX Trunc (qonnx.custom_op.general.trunc, the version the model's opset imports): v1 (x, scale, zero point,
+        in bits, out bits) drops in - out bits and keeps the input scale; v2 (x, scale, zero point, in bits, out scale,
+        out bits; signed/narrow) divides by 2**round(log2(out scale / scale)), clamps to the output grid."""
+        from qonnx.custom_op.general.trunc import Trunc_v1
+        a = _attrs(node)
+        rnd = a.get("rounding_mode", "FLOOR")
+        rnd = (rnd.decode() if isinstance(rnd, bytes) else rnd).upper()
+        try:
+            vals = [const_value(self.m, t) for t in node.input[1:]]
+            round_mode(np.zeros(1), rnd)
+        except InputError as exc:
+            raise _unsupported(node, f"scales, zero point and bit-widths must be constants, the rounding mode one QONNX "
+                               f"defines ({exc.message})") from None
+        v1 = isinstance(self.m.get_customop_wrapper(node), Trunc_v1)
+        if len(vals) != (4 if v1 else 5):
+            raise _unsupported(node, f"{len(node.input)} inputs; Trunc v{1 if v1 else 2} (the model's opset) has "
+                               f"{5 if v1 else 6}")
+        s, z = vals[0], vals[1]
+        if np.any(z != 0):
+            raise _unsupported(node, "a non-zero zero point is not supported")
+        if np.any(s <= 0):
+            raise _unsupported(node, "scales must be positive")
+        if v1:
+            ts, out_s, lo, hi = 2.0 ** (vals[2] - vals[3]), s, 0, 0
+            ts = np.broadcast_to(ts, np.shape(s)) if np.ndim(ts) == 0 else ts
+        else:
+            out_s, bits = vals[3], float(np.asarray(vals[4]).item())
+            if np.any(out_s <= 0) or bits != int(bits) or bits < 1:
+                raise _unsupported(node, "the output scale must be positive and the output bit-width an integer >= 1")
+            ts = 2.0 ** np.round(np.log2(np.asarray(out_s, dtype=np.float64) / s))
+            lo, hi = qrange(int(bits), bool(a.get("signed", 1)), bool(a.get("narrow", 0)))
+        return Op("trunc", node.name, a=pc(s), b=pc(z), lo=lo, hi=hi, rounding=rnd, trunc_scale=pc(ts),
+                  out_scale=pc(out_s), clamp=not v1)
 
     def compute(self, node, stream: Stream, order) -> tuple[Stream, Chain]:
         """Window (conv) + kernel stages; returns the accumulator stream and its chain."""
@@ -499,7 +559,8 @@ class _Walker:
                 scale = np.asarray(s).reshape(1)
         return w_int.astype(np.int64), scale, bits if signed else bits + 1
 
-    def window(self, node, stream: Stream, k, st, pads) -> Stream:
+    def window(self, node, stream: Stream, k, st, pads, pad_min: bool = False) -> Stream:
+        """A window stage; ``pad_min``: pad with the stream's smallest EW-bit value (MaxPool: -inf semantics)."""
         nd = len(k)
         h, w = stream.spatial
         if nd == 1:
@@ -519,13 +580,14 @@ class _Walker:
                      np.repeat(stream.lo, kk), np.repeat(stream.hi, kk), np.repeat(stream.scale, kk))
         self.emit(Stage("window", node.name, stream, out,
                                  params=dict(C=stream.channels, EW=stream.bits, H=h, W=w, KH=kh, KW=kw, SH=sh, SW=sw,
-                                             PT=pt, PL=pl, OH=oh, OW=ow, R=r, RB=max(1, r.bit_length() - 1))))
+                                             PT=pt, PL=pl, OH=oh, OW=ow, R=r, RB=max(1, r.bit_length() - 1),
+                                             PADV=(1 << (stream.bits - 1)) if pad_min and stream.signed else 0)))
         return out
 
     def requant(self, node, stream: Stream, chain: Chain) -> Stream:
         rq: Requant = build_requant(chain, stream.lo.astype(np.int64), stream.hi.astype(np.int64), node.name, self.prefer)
         out = Stream(stream.kind, stream.channels, stream.beats, stream.spatial, rq.out_bits, rq.out_signed,
-                     rq.lo.copy(), rq.hi.copy(), chain.quant.a.copy())
+                     rq.lo.copy(), rq.hi.copy(), (chain.quant.out_scale if chain.quant.kind == "trunc" else chain.quant.a).copy())
         self.emit(Stage("requant", ",".join(o.node for o in chain.ops), stream, out, info={"requant": rq}))
         return out
 
@@ -544,10 +606,17 @@ class _Walker:
             k = list(a["kernel_shape"])
             strides = list(a.get("strides", k))
         nd = len(k)
-        if any(p != 0 for p in a.get("pads", [0] * 2 * nd)) or a.get("ceil_mode", 0) or \
-                any(d != 1 for d in a.get("dilations", [1] * nd)):
-            raise _unsupported(node, "pooling with padding, ceil_mode or dilation is not supported")
-        win = self.window(node, stream, k, strides or k, [0] * 2 * nd)
+        pads = list(a.get("pads", [0] * 2 * nd))
+        if a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1] * nd)) or \
+                a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise _unsupported(node, "pooling with ceil_mode, auto_pad or dilation is not supported")
+        if any(pads) and op != "max":
+            raise _unsupported(node, "average pooling with padding is not supported")
+        if any(p >= kk for p, kk in zip(pads, k + k)):
+            raise _unsupported(node, "padding must be smaller than the kernel")
+        # MaxPool pads are -inf: the window pads with the smallest value of the stream's integer type (0 unsigned),
+        # which never exceeds a real element, and every window holds at least one real element (pad < kernel)
+        win = self.window(node, stream, k, strides or k, pads, pad_min=True)
         kk = int(np.prod(k))
         if op == "max":
             bits, lo, hi = stream.bits, stream.lo.copy(), stream.hi.copy()
@@ -571,6 +640,8 @@ class _Walker:
         hw = stream.beats
         n = c * hw
         new_order = np.array([ci * hw + p for p in range(hw) for ci in range(c)], dtype=np.int64)
+        if self.hwc:                   # Transpose to channels-last first: the model flattens in stream order
+            new_order, self.hwc = np.arange(n, dtype=np.int64), False
         vec = Stream("vector", n, 1, (1, 1), stream.bits, stream.signed, np.tile(stream.lo, hw), np.tile(stream.hi, hw),
                      np.tile(stream.scale, hw))
         if hw > 1:
@@ -612,11 +683,57 @@ def _add_argmax(ir: NetworkIR) -> None:
     ir.out, ir.out_sid, ir.out_offset = out, st.dst[0], None
 
 
+def pack_bipolar(ir: NetworkIR) -> int:
+    """Pack +-1 (BipolarQuant) streams as 1 bit per element (bit b means 2b - 1); returns the streams packed.
+
+    A binary requantiser's output is packed when every stage it reaches until a kernel is a window without zero
+    padding (or one feeding a max-pool: its pad, bit 0 = -1, never wins), a max-pool (the max of the bits is the
+    bit of the max) or a collect, and it ends at a fully parallel kernel (widened to 2-bit signed there by
+    ``ohq_unpack_bipolar``). Otherwise (an add, a fork, an average, a folded layer, the output) it stays 2-bit.
+    """
+    consumer = {sid: st for st in ir.stages for sid in st.src}
+    packed = 0
+    for st in list(ir.stages):
+        if st.kind != "requant" or st.info["requant"].step != 2:
+            continue
+        group, sid = [st], st.dst[0]
+        while sid != ir.out_sid and sid in consumer:
+            nxt = consumer[sid]
+            if nxt.kind == "window":
+                p = nxt.params
+                padded = p["PT"] or p["PL"] or (p["OH"] - 1) * p["SH"] + p["KH"] > p["H"] or \
+                    (p["OW"] - 1) * p["SW"] + p["KW"] > p["W"]
+                if padded and consumer.get(nxt.dst[0]) is not None and consumer[nxt.dst[0]].kind != "maxpool":
+                    break
+            elif nxt.kind not in ("maxpool", "collect", "kernel"):
+                break
+            group.append(nxt)
+            if nxt.kind == "kernel":
+                break
+            sid = nxt.dst[0]
+        if group[-1].kind != "kernel":
+            continue
+        for g in group[:-1]:
+            g.out.bits, g.out.signed, g.out.packed = 1, False, True
+            if g.kind == "window":
+                g.params.update(EW=1, PADV=0)
+            elif g.kind == "maxpool":
+                g.params.update(EW=1, SIGNED=0, OW=1)
+            elif g.kind == "collect":
+                g.params.update(BW=g.inp.width)
+            packed += 1
+        st.info["packed"] = True
+        group[-1].info["unpack"] = group[-1].inp.channels
+        for g in group:
+            ir.widths[g.dst[0]] = g.out.width
+    return packed
+
+
 def check_supported(model, output: str = "logits") -> list[str]:
     """Problems that stop the complete design (node, op, attributes, what is supported); empty = supported."""
     problems = []
     for node in model.graph.node:
-        if node.op_type not in SUPPORTED and node.op_type not in ("Transpose",):
+        if node.op_type not in SUPPORTED:
             problems.append(f"{_describe(node)}: op not supported; supported ops: {', '.join(sorted(SUPPORTED))}")
     if problems:
         return problems

@@ -58,13 +58,16 @@ def round_mode(x: np.ndarray, mode: str) -> np.ndarray:
 class Op:
     """One elementwise op of a requantisation chain with per-channel constants."""
 
-    kind: str                    # mul | add | relu | bn | quant
+    kind: str                    # mul | add | relu | bn | quant | trunc
     node: str
-    a: np.ndarray | None = None  # mul: factor, add: addend, bn: factor, quant: scale
-    b: np.ndarray | None = None  # bn: offset, quant: zero point
-    lo: int = 0                  # quant grid
+    a: np.ndarray | None = None  # mul: factor, add: addend, bn: factor, quant/trunc: (input) scale
+    b: np.ndarray | None = None  # bn: offset, quant/trunc: zero point
+    lo: int = 0                  # quant grid (trunc: the output grid)
     hi: int = 0
     rounding: str = "ROUND"
+    trunc_scale: np.ndarray | None = None   # trunc: the power of two dropped (2**k), per channel
+    out_scale: np.ndarray | None = None   # trunc: the output's scale
+    clamp: bool = True           # trunc: Trunc v2 clamps to [lo, hi]; v1 does not
 
 
 @dataclass
@@ -76,7 +79,8 @@ class Chain:
 
     @property
     def quant(self) -> Op | None:
-        return self.ops[-1] if self.ops and self.ops[-1].kind == "quant" else None
+        """The quantiser ending the chain (a Quant, BipolarQuant or Trunc), if any."""
+        return self.ops[-1] if self.ops and self.ops[-1].kind in ("quant", "trunc") else None
 
     def eval(self, acc: np.ndarray, ch: np.ndarray, linear: bool = False) -> np.ndarray:
         """f(acc) per element (channel index ``ch``) in float64; ``linear``: the affine part in output units."""
@@ -97,12 +101,20 @@ class Chain:
                     return v
                 v = round_mode(v if op.rounding == "BIPOLAR" else np.clip(v, op.lo, op.hi), op.rounding)
                 return v - op.b[ch]
+            elif op.kind == "trunc":             # QONNX Trunc: round to the input grid, drop bits, (clamp,) round
+                v = v / op.a[ch] + op.b[ch]
+                if linear:
+                    return v / op.trunc_scale[ch]
+                v = np.round(v) / op.trunc_scale[ch]
+                if op.clamp:
+                    v = np.clip(v, op.lo, op.hi)
+                return round_mode(v, op.rounding) - op.b[ch] / op.trunc_scale[ch]
         return v
 
     def slope_sign(self) -> np.ndarray:
         s = np.sign(self.unit_scale).astype(np.float64)
         for op in self.ops:
-            if op.kind in ("mul", "bn", "quant"):
+            if op.kind in ("mul", "bn", "quant", "trunc"):
                 s = s * np.sign(op.a)
         return s
 
@@ -190,8 +202,13 @@ def build_requant(chain: Chain, amin: np.ndarray, amax: np.ndarray, node: str, p
     ch_grid = np.repeat(chs, nt)
     levels = (lo[ch_grid] + step * np.tile(np.arange(1, nt + 1), c)).astype(np.int64)
     thr = _thresholds(f, amin.astype(np.int64), amax.astype(np.int64), levels, ch_grid).reshape(c, nt) if nt else np.zeros((c, 0), object)
-    bits = int(round(np.log2(q.hi - q.lo + 1))) if q.lo < 0 else int(np.ceil(np.log2(q.hi + 1)))
-    base = dict(lo=lo, hi=hi, out_bits=max(bits, 1), out_signed=q.lo < 0, acc_min=amin, acc_max=amax, node=node)
+    qlo, qhi = q.lo, q.hi
+    if q.kind == "trunc" and not q.clamp:        # Trunc v1 does not clamp: the grid is what is reachable
+        qlo, qhi = min(int(lo.min()), 0), max(int(hi.max()), 1)
+        b = max((-qlo - 1).bit_length(), qhi.bit_length()) + 1 if qlo < 0 else qhi.bit_length()
+        qlo, qhi = (-(1 << (b - 1)), (1 << (b - 1)) - 1) if qlo < 0 else (0, (1 << b) - 1)
+    bits = int(round(np.log2(qhi - qlo + 1))) if qlo < 0 else int(np.ceil(np.log2(qhi + 1)))
+    base = dict(lo=lo, hi=hi, out_bits=max(bits, 1), out_signed=qlo < 0, acc_min=amin, acc_max=amax, node=node)
     th = Requant("thresholds", thresholds=thr, step=step, **base)
     if prefer == "thresholds" or step != 1:
         return th

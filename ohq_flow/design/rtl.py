@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from ohq_flow.errors import FlowError
-from ohq_flow.design.graph import NetworkIR, Stage, build_ir, skip_depth
+from ohq_flow.design.graph import NetworkIR, Stage, build_ir, pack_bipolar, skip_depth
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
 from ohq_flow.resources import TEMPLATES
 
 RTL_BLOCKS = TEMPLATES / "rtl"
 BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v", "ohq_collect.v",
-          "ohq_fork.v", "ohq_add.v", "ohq_argmax.v", "ohq_mvau.v"]
+          "ohq_fork.v", "ohq_add.v", "ohq_argmax.v", "ohq_mvau.v", "ohq_unpack_bipolar.v"]
 MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "sumpool": "ohq_maxreduce", "collect": "ohq_collect",
            "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add", "argmax": "ohq_argmax", "mvau": "ohq_mvau"}
 
@@ -77,14 +77,16 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
     rq = st.info["requant"]
     tw = rq.internal_width(acc_width)
     c = st.inp.channels
-    ow = rq.out_bits
-    p = [("C", c), ("AW", acc_width), ("ASIGNED", int(bool(st.inp.signed))), ("OW", ow), ("TW", tw), ("LO", _vlit(rq.lo, tw)), ("HI", _vlit(rq.hi, tw))]
+    ow, lo, hi, step = rq.out_bits, rq.lo, rq.hi, rq.step
+    if st.info.get("packed"):          # +-1 as one bit: -1 -> 0, +1 -> 1, one threshold
+        ow, lo, hi, step = 1, (rq.lo + 1) // 2, (rq.hi + 1) // 2, 1
+    p = [("C", c), ("AW", acc_width), ("ASIGNED", int(bool(st.inp.signed))), ("OW", ow), ("TW", tw), ("LO", _vlit(lo, tw)), ("HI", _vlit(hi, tw))]
     if rq.method == "multiply_shift":
         p += [("MODE", 0), ("S", rq.shift), ("RND", rq.rounding), ("MULT", _vlit(rq.mult, tw)), ("BIAS", _vlit(rq.bias, tw))]
     else:
         nt = max(1, rq.thresholds.shape[1])
         thr = rq.thresholds if rq.thresholds.shape[1] else np.full((c, 1), int(rq.acc_max.max()) + 1)
-        p += [("MODE", 1), ("NT", nt), ("STEP", rq.step), ("THR", _vlit(np.asarray(thr).reshape(-1), tw))]
+        p += [("MODE", 1), ("NT", nt), ("STEP", step), ("THR", _vlit(np.asarray(thr).reshape(-1), tw))]
     return [(k, str(v)) for k, v in p]
 
 
@@ -190,10 +192,11 @@ def auto_folds(ir: NetworkIR, fold_above: int | None, max_lanes: int, folds: dic
 def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutoff: float | None = 5.0,
                     part: str = "xc7z020clg400-1", clock_ns: float = 10.0, prefer: str = "auto",
                     model_name: str = "model.onnx", output: str = "logits", folds: dict[str, str] | None = None,
-                    fold_above: int | None = None, fold_max_lanes: int = 256) -> Design:
+                    pack: bool = True, fold_above: int | None = None, fold_max_lanes: int = 256) -> Design:
     """Generate the complete streaming design of ``model`` into ``out_dir``.
 
-    ``folds``: compute node name -> fold label (``pe{P}_simd{S}`` builds the layer folded).
+    ``folds``: compute node name -> fold label (``pe{P}_simd{S}`` builds the layer folded); ``pack``: +-1 streams as
+    1 bit per element (:func:`~ohq_flow.design.graph.pack_bipolar`; False keeps them 2-bit, for comparison).
     ``fold_above``: a layer without a PE/SIMD fold whose kernel has more weights (per group) is built
     folded too, at :func:`auto_fold`'s fold (at most ``fold_max_lanes`` lanes); recorded in
     ``design.json``'s ``auto_folds``."""
@@ -211,6 +214,8 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
     folds = dict(folds or {})
     auto = auto_folds(ir, fold_above, fold_max_lanes, folds)
     not_built = _apply_folds(ir, {**folds, **auto})
+    if pack:
+        pack_bipolar(ir)
     kernels, rendered = {}, []
     static_seen: set[str] = set()
     kernel_sources: list[Path] = []
@@ -240,7 +245,7 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
                 kernel_sources.append(dst)
             st.info["latency"] = d.latency_cycles
             rendered.append(dict(kind="kernel", node=st.node, module=name, lat=d.latency_cycles,
-                                 kout_width=d.n_outputs * d.out_width))
+                                 kout_width=d.n_outputs * d.out_width, unpack=st.info.get("unpack", 0)))
         elif st.kind == "mvau":
             params, cycles = mvau_params(st, st.params["PE"], st.params["SIMD"])
             st.out.bits = int(dict(params)["AW"])
@@ -330,7 +335,7 @@ def _stage_record(i: int, st: Stage, kernel) -> dict:
                    cycles=st.info["cycles"], acc_width=st.info["acc_width"])
     if st.kind == "requant":
         rq = st.info["requant"]
-        rec.update(method=rq.method, out_bits=rq.out_bits, out_signed=bool(rq.out_signed),
+        rec.update(method=rq.method, out_bits=st.out.bits, out_signed=bool(st.out.signed), packed=bool(st.out.packed),
                    levels=int((rq.hi - rq.lo).max()), acc_range=[int(rq.acc_min.min()), int(rq.acc_max.max())])
         if rq.method == "multiply_shift":
             rec.update(shift=rq.shift, mult=[int(v) for v in rq.mult], bias=[int(v) for v in rq.bias], rounding=rq.rounding)
@@ -357,7 +362,8 @@ def design_report(meta: dict) -> str:
         elif s["kind"] == "requant":
             d = (f"multiply-shift (x{'/'.join(map(str, sorted(set(s['mult']))[:4]))} >> {s['shift']})"
                  if s["method"] == "multiply_shift" else f"thresholds ({s['levels']} per channel)")
-            d += f" -> {s['out_bits']}-bit {'signed' if s['out_signed'] else 'unsigned'}, acc range {s['acc_range']}"
+            d += (" -> +-1 packed as 1 bit" if s.get("packed") else
+                  f" -> {s['out_bits']}-bit {'signed' if s['out_signed'] else 'unsigned'}") + f", acc range {s['acc_range']}"
         elif s["kind"] in ("window",):
             d = f"{s['KH']}x{s['KW']} stride {s['SH']}x{s['SW']} pad {s['PT']},{s['PL']} on {s['H']}x{s['W']}x{s['C']}, {s['R']} line buffers"
         elif s["kind"] in ("maxpool", "sumpool"):

@@ -290,8 +290,10 @@ def locate_mismatch(design: Design, frame: np.ndarray, work_dir: Path, timeout_s
         c = exp.shape[1]
         got = seen.get(st.dst[0], [])
         bits = st.out.width // c
-        vals = np.array([_unpack(w, c, bits, bool(st.out.signed) or bool(np.any(exp < 0))) for w in got[:len(exp)]],
-                        dtype=np.int64).reshape(-1, c)
+        vals = np.array([_unpack(w, c, bits, (bool(st.out.signed) or bool(np.any(exp < 0))) and not st.out.packed)
+                         for w in got[:len(exp)]], dtype=np.int64).reshape(-1, c)
+        if st.out.packed:                    # a +-1 stream as bits: b means 2b - 1
+            vals = 2 * vals - 1
         if len(got) < len(exp) or not np.array_equal(vals, exp):
             if len(got) < len(exp):
                 what = f"gave {len(got)} of {len(exp)} beats"

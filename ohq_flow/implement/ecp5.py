@@ -167,9 +167,11 @@ def synthesise(yosys: str, files: list[Path], top: str, work: Path, *, params: d
     return syn, netlist, _cells(stat)
 
 
-def pnr_argv(nextpnr: str, board: Board, netlist: str, clock_mhz: float, settings: Ecp5Settings, extra: list[str]) -> list[str]:
-    """nextpnr-ecp5's argument list; timing is judged from the ``--report``, not from the exit code."""
-    return [nextpnr, *board.ecp5.nextpnr_args(), "--json", netlist, *extra, "--report", "nextpnr_report.json",
+def pnr_argv(nextpnr: str, device_args: list[str], netlist: str, clock_mhz: float, settings: Ecp5Settings,
+             extra: list[str]) -> list[str]:
+    """nextpnr-ecp5's argument list (``device_args``: the board's device flags); timing is judged from the
+    ``--report``, not from the exit code."""
+    return [nextpnr, *device_args, "--json", netlist, *extra, "--report", "nextpnr_report.json",
             "--freq", f"{clock_mhz:g}", "--seed", str(settings.seed), "--router", settings.router, "--timing-allow-fail"]
 
 
@@ -211,7 +213,7 @@ def implement_ecp5(spec: DesignSpec, sources: list[Path], include_dirs: list[Pat
          f"{need['mult18']} MULT18X18D, {need['dp16kd']} DP16KD")
 
     # ---- place and route
-    argv = pnr_argv(nextpnr, board, netlist.name, clock_mhz, settings, ["--lpf", lpf.name, "--textcfg", "design.config"])
+    argv = pnr_argv(nextpnr, board.ecp5.nextpnr_args(), netlist.name, clock_mhz, settings, ["--lpf", lpf.name, "--textcfg", "design.config"])
     echo(f"[implement] nextpnr-ecp5 {' '.join(board.ecp5.nextpnr_args())} --freq {clock_mhz:g} --seed {settings.seed} "
          f"--router {settings.router} (timeout {settings.timeout_s:g} s) ...")
     code, pnr_s, tail = run_streaming(argv, log_path=work / "nextpnr.log", timeout_s=settings.timeout_s, cwd=work,

@@ -25,24 +25,33 @@ def ooc_ecp5(sources: list[Path], top: str, board: Board, work_dir: Path, *, tar
              settings: Ecp5Settings = Ecp5Settings()) -> dict:
     """Synthesise and place and route ``top`` out of context on ``board``'s ECP5 device."""
     require_device(board)
+    return ooc_device(sources, top, board.ecp5.nextpnr_args(), board.part, work_dir, target_mhz=target_mhz,
+                      settings=settings)
+
+
+def ooc_device(sources: list[Path], top: str, device_args: list[str], part: str, work_dir: Path, *,
+               target_mhz: float = 100.0, settings: Ecp5Settings = Ecp5Settings()) -> dict:
+    """:func:`ooc_ecp5` for nextpnr-ecp5 device flags (``device_args``, e.g. ``--85k --package CABGA381``);
+    ``settings.timeout_s`` bounds synthesis and place and route together."""
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     yosys, nextpnr = find_yosys(), find_yowasp(NEXTPNR)
     cpu = [_child_cpu()]
     syn, netlist, cells = synthesise(yosys, [Path(s) for s in sources], top, work, timeout_s=settings.timeout_s)
     cpu.append(_child_cpu())
-    (work / "nextpnr_report.json").unlink(missing_ok=True)
-    argv = pnr_argv(nextpnr, board, netlist.name, target_mhz, settings, ["--out-of-context"])
-    code, pnr_s, tail = run_streaming(argv, log_path=work / "nextpnr.log", timeout_s=settings.timeout_s, cwd=work)
+    (work / "nextpnr_report.json").unlink(missing_ok=True)   # never read the report of an earlier run
+    argv = pnr_argv(nextpnr, device_args, netlist.name, target_mhz, settings, ["--out-of-context"])
+    code, pnr_s, tail = run_streaming(argv, log_path=work / "nextpnr.log", cwd=work,
+                                      timeout_s=max(1.0, settings.timeout_s - syn.elapsed_s))
     cpu.append(_child_cpu())
     if code != 0 or not (work / "nextpnr_report.json").is_file():
         errors = [line for line in tail.splitlines() if "ERROR" in line] or tail.splitlines()[-3:]
-        raise FlowError(f"nextpnr-ecp5 --out-of-context failed (exit {code}) for {top} on {board.part}: "
+        raise FlowError(f"nextpnr-ecp5 --out-of-context failed (exit {code}) for {top} on {part}: "
                         f"{' | '.join(errors)}; log: {work / 'nextpnr.log'}")
     from ohq_flow.hw.reports.detect import parse_report
     rec = parse_report(work / "nextpnr_report.json")[0]
     fmax = round(1000.0 / rec.achieved_clock_ns, 3) if rec.achieved_clock_ns else None
-    return {"tool": "nextpnr-ecp5", "device": board.part, "top": top, "out_of_context": True,
+    return {"tool": "nextpnr-ecp5", "device": part, "top": top, "out_of_context": True,
             "versions": {"yosys": yosys_version(yosys), "nextpnr": tool_version(nextpnr)},
             "lut4": rec.lut, "ff": rec.ff, "mult18": rec.dsp, "dp16kd": int(rec.bram18 or 0),
             "fmax_mhz": fmax, "target_mhz": target_mhz, "timing_met": rec.timing_met,
@@ -51,7 +60,7 @@ def ooc_ecp5(sources: list[Path], top: str, board: Board, work_dir: Path, *, tar
                       "dp16kd": cells.get("DP16KD", 0)},
             "seconds": {"synth": round(syn.elapsed_s, 2), "pnr": round(pnr_s, 2)},
             "cpu_seconds": dict(zip(("synth", "pnr"), (round(b - a, 2) for a, b in zip(cpu, cpu[1:])))),
-            "report": str(work / "nextpnr_report.json")}
+            "log": str(work / "nextpnr.log"), "report": str(work / "nextpnr_report.json")}
 
 
 def ooc_layer(w_int: np.ndarray, *, w_bits: int, a_bits: int, a_signed: bool, board: Board, work_dir: Path,

@@ -10,16 +10,15 @@ functions a benchmark can call without the job runner.
 
 from __future__ import annotations
 
-import json
-import string
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from ohq_flow.errors import FlowError, InputError
+from ohq_flow.errors import InputError
 from ohq_flow.hw.measurers.base import Measurer
 
 SEED = 1
+ROUTER = "router2"
 
 
 @dataclass
@@ -44,7 +43,7 @@ def _version() -> str:
     from ohq_flow.hw.rtl.yosys import yosys_version
     from ohq_flow.implement.ecp5 import tool_version
     yosys, nextpnr = _tools()
-    return f"yosys {yosys_version(yosys)}; {tool_version(nextpnr)}"
+    return f"yosys {yosys_version(yosys)}; {tool_version(nextpnr)}; seed {SEED}, {ROUTER}"   # the procedure is keyed too
 
 
 def require_ecp5_board(board) -> None:
@@ -62,40 +61,20 @@ def _payload(cfg) -> dict:
 
 
 def measure_nextpnr(sources: list[Path], top: str, *, nextpnr_args: list[str], clock_mhz: float, work_dir: Path,
-                    timeout_s: float) -> NextpnrResult:
-    """Synthesise ``sources`` (top ``top``) with synth_ecp5 and place and route them out of context."""
-    from ohq_flow.fileio import atomic_write_text
-    from ohq_flow.hw.reports.nextpnr import parse_nextpnr_json
-    from ohq_flow.hw.rtl.yosys import _TOP, _script_sources, yosys_version
-    from ohq_flow.hw.tools import run_tool
-    from ohq_flow.implement.ecp5 import SYNTH_TEMPLATE, tool_version
+                    timeout_s: float, part: str = "ECP5") -> NextpnrResult:
+    """Synthesise ``sources`` (top ``top``) with synth_ecp5 and place and route them out of context
+    (:func:`ohq_flow.implement.ooc.ooc_device` with this measurer's seed and router)."""
+    from ohq_flow.hw.rtl.yosys import _TOP
+    from ohq_flow.implement.ecp5 import Ecp5Settings
+    from ohq_flow.implement.ooc import ooc_device
 
     if not _TOP.match(top):
         raise InputError(f"top module name {top!r} is not a plain Verilog identifier")
-    yosys, nextpnr = _tools()
-    work = Path(work_dir).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    netlist, stat, report = work / "netlist.json", work / "yosys_stat.json", work / "nextpnr_report.json"
-    for stale in (netlist, stat, report):
-        stale.unlink(missing_ok=True)              # never read the output of an earlier run
-    script = string.Template(SYNTH_TEMPLATE.read_text()).substitute(   # plain relative words only
-        sources=" ".join(_script_sources(sources, work)), top=top, chparams="", include_args="",
-        netlist=netlist.name, stat_json=stat.name)
-    atomic_write_text(work / "synth.ys", script)
-    syn = run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], log_path=work / "yosys.run.log",
-                   timeout_s=timeout_s, cwd=work)
-    log_path = work / "nextpnr.log"
-    pnr = run_tool([nextpnr, *nextpnr_args, "--json", netlist.name, "--out-of-context", "--report", report.name,
-                    "--freq", f"{clock_mhz:g}", "--seed", str(SEED), "--timing-allow-fail"],
-                   log_path=log_path, timeout_s=max(1.0, timeout_s - syn.elapsed_s), cwd=work)   # YoWASP sees cwd only
-    if not report.is_file():
-        raise FlowError(f"nextpnr-ecp5 wrote no report ({report}); log: {log_path}")
-    rec = parse_nextpnr_json(str(report), json.loads(report.read_text()))[0]
-    fmax = 1000.0 / rec.achieved_clock_ns if rec.achieved_clock_ns else None
-    return NextpnrResult(lut4=int(rec.lut or 0), ff=int(rec.ff or 0), mult18=int(rec.dsp or 0), dp16kd=int(rec.bram18 or 0),
-                         fmax_mhz=round(fmax, 3) if fmax else None,
-                         versions={"yosys": yosys_version(yosys), "nextpnr": tool_version(nextpnr)},
-                         seconds=round(syn.elapsed_s + pnr.elapsed_s, 3), log_path=log_path)
+    res = ooc_device(sources, top, nextpnr_args, part, work_dir, target_mhz=clock_mhz,
+                     settings=Ecp5Settings(seed=SEED, router=ROUTER, timeout_s=timeout_s))
+    return NextpnrResult(lut4=int(res["lut4"] or 0), ff=int(res["ff"] or 0), mult18=int(res["mult18"] or 0),
+                         dp16kd=int(res["dp16kd"]), fmax_mhz=res["fmax_mhz"], versions=res["versions"],
+                         seconds=round(sum(res["seconds"].values()), 3), log_path=Path(res["log"]))
 
 
 def cost_layer(p, work_dir: Path, timeout_s: float):
@@ -110,7 +89,7 @@ def cost_layer(p, work_dir: Path, timeout_s: float):
                                latency_cutoff=p.latency_cutoff, part=p.part, clock_ns=p.clock_ns)
     srcs = [s for s in design.sources if not s.name.endswith("_wrapper.v")]
     res = measure_nextpnr(srcs, design.top, nextpnr_args=list(p.extra["nextpnr_args"]), clock_mhz=1000.0 / p.clock_ns,
-                          work_dir=work_dir / "pnr", timeout_s=timeout_s)
+                          work_dir=work_dir / "pnr", timeout_s=timeout_s, part=p.part)
     check_not_empty(SimpleNamespace(lut=res.lut4, ff=res.ff, dsp=res.mult18, carry=0, bram18=res.dp16kd,
                                     log_path=res.log_path), p)
     row = MEASURER.row(p, latency_cycles=float(design.latency_cycles), ii_cycles=1.0, lut=float(res.lut4), ff=float(res.ff),

@@ -1,6 +1,7 @@
 // Sliding-window unit for 2-D (H x W) and 1-D (H = 1) convolution and pooling.
 // Input: one pixel (C elements of EW bits, channel 0 in the LSBs) per beat, raster order.
-// Output: one window per beat, elements ordered (channel, kh, kw), zero outside the image
+// Output: one window per beat, elements ordered (channel, kh, kw), PADV outside the image (0: zero padding
+// of a convolution; the smallest EW-bit value for a padded MaxPool, so a pad never wins)
 // (padding PT/PL at the top/left; bottom/right padding follows from OH/OW).
 // The line buffer holds R rows (R = power of two >= KH + SH); an input row is written only when
 // the row it replaces is no longer needed, so frames stream back to back without a bubble.
@@ -11,7 +12,7 @@ module ohq_window #(
   parameter C = 1, parameter EW = 8, parameter H = 8, parameter W = 8,
   parameter KH = 3, parameter KW = 3, parameter SH = 1, parameter SW = 1,
   parameter PT = 1, parameter PL = 1, parameter OH = 8, parameter OW = 8,
-  parameter R = 4, parameter RB = 2
+  parameter R = 4, parameter RB = 2, parameter [EW-1:0] PADV = 0
 ) (
   input  wire                    clk,
   input  wire                    rst,
@@ -27,6 +28,7 @@ module ohq_window #(
   localparam AD = $clog2(R * W);
   localparam signed [CW-1:0] CH = H, CWD = W, HM1 = H - 1, WM1 = W - 1;
   localparam [RB-1:0] R0 = R, H0 = H;
+  localparam [PW-1:0] PADP = {C{PADV}};
   reg [PW-1:0] lbuf [0:R*W-1];
   reg signed [CW-1:0] rel;       // input rows received minus the output frame's first row (may be < 0)
   reg signed [CW-1:0] in_x;      // column of the next input pixel
@@ -59,7 +61,7 @@ module ohq_window #(
         wire signed [CW-1:0] ix = oxs + (kw - PL);
         wire inb = iy >= 0 && iy < CH && ix >= 0 && ix < CWD;
         wire [AD-1:0] addr = slot * W + ix[AD-1:0];
-        wire [PW-1:0] pix = inb ? lbuf[addr] : {PW{1'b0}};
+        wire [PW-1:0] pix = inb ? lbuf[addr] : PADP;
         for (c = 0; c < C; c = c + 1) begin : g_c
           assign win[((c * KH + kh) * KW + kw) * EW +: EW] = pix[c * EW +: EW];
         end
