@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 CONFIG ?= examples/digits/flow.yaml
 
-.PHONY: demo program test test-large bench system-deps venv clean
+.PHONY: demo program test bench system-deps venv clean
 
 # Debian packages (Yosys, iverilog, Verilator, Chromium, openFPGALoader): one script, shared with the Dockerfile.
 system-deps:
@@ -37,11 +37,7 @@ program:
 	openFPGALoader -b ulx3s $(BIT)
 
 test: system-deps venv
-	$(PY) -m pytest -q -m "not vivado and not vitis_hls and not large" tests
-
-# the whole-network designs of the big models (CNV w2a2, MobileNetV1-4b's first layers): ~30 min here
-test-large: system-deps venv
-	$(PY) -m pytest -q -m large tests
+	$(PY) -m pytest -q -m "not vivado and not vitis_hls" tests
 
 bench: system-deps venv
 	$(PIP) install -q -e '.[bench]'

@@ -39,7 +39,8 @@ MODELS = {
     "mobilenet_head": ("M.mobilenet_v1_head()", (1, 3, 16, 16), "normal", "MobileNetV1-4b first 3 layers, 16x16 input"),
     "cnv_w2a2_w8": ("M.bnn_cnv(2, 2, width=0.125)", (1, 3, 32, 32), "uniform", "brevitas_examples CNV w2a2, 32x32x3, channels / 8"),
 }
-# full-size models (--full): da4ml on their 784x64 (TFC) and up to 2304x256 (CNV) matrices takes hours here
+# full-size models (--full): da4ml on their 784x64 (TFC) and up to 2304x256 (CNV) matrices takes hours here, so
+# they are built as `build` builds them: layers past build.fold_above_weights as folded MVAUs
 FULL = {
     "tfc_w1a1": ("M.bnn_tfc(1, 1)", (1, 1, 28, 28), "uniform", "brevitas_examples TFC w1a1 (784-64-64-64-10, BipolarQuant)"),
     "tfc_w2a2": ("M.bnn_tfc(2, 2)", (1, 1, 28, 28), "uniform", "brevitas_examples TFC w2a2"),
@@ -61,6 +62,7 @@ def run_model(name: str, frames: int) -> dict:
     import torch
 
     from examples.suite import models as M
+    from ohq_flow.config import BuildSection
     from ohq_flow.design import generate_design
     from ohq_flow.design.estimate import estimate_lut
     from ohq_flow.design.sim import simulate_network
@@ -71,12 +73,15 @@ def run_model(name: str, frames: int) -> dict:
     M.digits_cnn = digits_cnn
     out = RUNS / name
     model = export_brevitas(eval(expr, {"M": M}), list(shape), out / "model.onnx")
-    design = generate_design(model, out / "design")
+    # the full-size models as `build` makes them: layers past build.fold_above_weights as folded MVAUs
+    b = BuildSection()
+    auto = dict(fold_above=b.fold_above_weights, fold_max_lanes=b.fold_max_lanes) if name in FULL else {}
+    design = generate_design(model, out / "design", **auto)
     rng = np.random.default_rng(0)
     x = (rng.normal(0, 0.6, size=(frames, *shape[1:])) if dist == "normal" else
          rng.uniform(0, 1, size=(frames, *shape[1:]))).astype(np.float32)
     # a dense network moves one vector per cycle: Icarus (no C++ build) is the quicker simulator there
-    simulator = "iverilog" if design.meta["in_beats"] == 1 else "auto"
+    simulator = "iverilog" if design.meta["in_beats"] == 1 and not design.meta["folds"] else "auto"
     sim = simulate_network(model, design, x, out / "sim", simulator=simulator, backpressure=False)
     t0 = time.perf_counter()
     syn = measure_yosys(design.sources, design.top, family="xc7", work_dir=out / "synth", timeout_s=4 * 3600)

@@ -414,6 +414,10 @@ class BuildSection(_Strict):
                                                    "verified, else thresholds; or thresholds everywhere")
     max_kernel_weights: PositiveInt = Field(16384, description="refuse up front a layer kernel (per group) past this: "
                                             "its fully unrolled da4ml solve does not finish (docs/scale.md)")
+    fold_above_weights: PositiveInt | None = Field(4096, description="build a layer whose kernel (per group) has more "
+                                                   "weights, and no PE/SIMD fold in the solution, as a folded MVAU "
+                                                   "(ohq_mvau.v) instead of a fully unrolled da4ml kernel; null: never")
+    fold_max_lanes: PositiveInt = Field(256, description="the most PE x SIMD lanes of such an automatically folded layer")
     max_minutes: PositiveFloat = Field(60.0, description="refuse up front a build estimated to take longer")
     output: Literal["logits", "argmax"] = Field("logits", description="what the complete design outputs: the logits "
                                                 "(integers; design.json out_scale/out_offset) or argmax, the index "

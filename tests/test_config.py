@@ -138,3 +138,16 @@ def test_budget_and_sweep_spelling_agree_with_the_solver():
     assert SolverSection(sweep=["lut=.5%:2.5%:3"]).sweep and parse_sweep("lut=.5%:2.5%:3", 1000) == ("lut", [5.0, 15.0, 25.0])
     with pytest.raises(Exception, match="unknown metric 'lutt'"):
         SolverSection(sweep=["lutt=10%:20%:2"])
+
+
+def test_build_fold_fields_are_validated(tmp_path):
+    data = _good(tmp_path)
+    data["build"] = {"fold_above_weights": 0, "fold_max_lanes": -4}
+    with pytest.raises(ConfigError) as ei:
+        parse_config(data, base_dir=tmp_path)
+    problems = dict(ei.value.problems)
+    assert "build.fold_above_weights" in problems and "build.fold_max_lanes" in problems and ei.value.exit_code == 2
+    data["build"] = {"fold_above_weights": None}                # never fold
+    assert parse_config(data, base_dir=tmp_path).build.fold_above_weights is None
+    data.pop("build")
+    assert parse_config(data, base_dir=tmp_path).build.fold_above_weights == 4096

@@ -520,7 +520,7 @@ class _Walker:
                      amin, amax, in_scale * w_col)
         self.emit(Stage("kernel", node.name, win, acc,
                                  info={"matrix": mat64, "w_bits": w_bits, "weight_quant": wq.name,
-                                       "in_bits": win.bits, "in_signed": bool(win.signed)}))
+                                       "in_bits": win.bits, "in_signed": bool(win.signed), "groups": int(a.get("group", 1))}))
         chain = Chain(unit_scale=in_scale * w_col)
         if bias is not None:
             chain.ops.append(Op("add", node.name + ".bias", a=np.broadcast_to(bias.reshape(-1), (n_out,)).copy()))

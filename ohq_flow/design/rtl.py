@@ -161,14 +161,45 @@ def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int
     return times[out_sid][-1], ii
 
 
+def auto_fold(mw: int, mh: int, beats: int, target: int, max_lanes: int) -> str:
+    """The fold of an automatically folded ``mw`` x ``mh`` layer with ``beats`` vectors per frame.
+
+    The fewest PE x SIMD lanes (at most ``max_lanes``) whose cycles per frame, beats·(MH/PE)·(MW/SIMD),
+    stay within ``target`` (the unfolded network's cycles per frame: it keeps its throughput); when no
+    such fold exists, the fastest fold within ``max_lanes`` (fewest lanes among equals)."""
+    from ohq_flow.hw.measurers.analytic.folds import divisors
+    cands = [(beats * (mh // pe) * (mw // simd), pe * simd, pe, simd) for pe in divisors(mh) for simd in divisors(mw)
+             if pe * simd <= max_lanes]
+    keeps = [c for c in cands if c[0] <= target]
+    _, _, pe, simd = min(keeps, key=lambda c: (c[1], c[0])) if keeps else min(cands, key=lambda c: (c[0], c[1]))
+    return f"pe{pe}_simd{simd}"
+
+
+def auto_folds(ir: NetworkIR, fold_above: int | None, max_lanes: int, folds: dict[str, str]) -> dict[str, str]:
+    """Folds for the kernel stages past ``fold_above`` weights (per group) that ``folds`` leaves unfolded."""
+    if fold_above is None:
+        return {}
+    target = max(max(st.inp.beats, st.out.beats) for st in ir.stages) if ir.stages else 1
+    out = {}
+    for st in ir.stages:
+        mw, mh = np.shape(st.info["matrix"]) if st.kind == "kernel" else (0, 0)
+        if st.kind == "kernel" and not str(folds.get(st.node) or "").startswith("pe") and \
+                mw * mh // st.info.get("groups", 1) ** 2 > fold_above:      # block-diagonal: weights per group
+            out[st.node] = auto_fold(mw, mh, st.inp.beats, target, max_lanes)
+    return out
+
+
 def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutoff: float | None = 5.0,
                     part: str = "xc7z020clg400-1", clock_ns: float = 10.0, prefer: str = "auto",
                     model_name: str = "model.onnx", output: str = "logits", folds: dict[str, str] | None = None,
-                    pack: bool = True) -> Design:
+                    pack: bool = True, fold_above: int | None = None, fold_max_lanes: int = 256) -> Design:
     """Generate the complete streaming design of ``model`` into ``out_dir``.
 
     ``folds``: compute node name -> fold label (``pe{P}_simd{S}`` builds the layer folded); ``pack``: +-1 streams as
-    1 bit per element (:func:`~ohq_flow.design.graph.pack_bipolar`; False keeps them 2-bit, for comparison)."""
+    1 bit per element (:func:`~ohq_flow.design.graph.pack_bipolar`; False keeps them 2-bit, for comparison).
+    ``fold_above``: a layer without a PE/SIMD fold whose kernel has more weights (per group) is built
+    folded too, at :func:`auto_fold`'s fold (at most ``fold_max_lanes`` lanes); recorded in
+    ``design.json``'s ``auto_folds``."""
     import jinja2
 
     from ohq_flow.hw.rtl.cmvm import generate_cmvm_rtl
@@ -180,7 +211,9 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
         shutil.rmtree(rtl)
     rtl.mkdir(parents=True)
     ir = build_ir(model, prefer=prefer, output=output)
-    not_built = _apply_folds(ir, folds or {})
+    folds = dict(folds or {})
+    auto = auto_folds(ir, fold_above, fold_max_lanes, folds)
+    not_built = _apply_folds(ir, {**folds, **auto})
     if pack:
         pack_bipolar(ir)
     kernels, rendered = {}, []
@@ -255,7 +288,7 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             "out_offset": [float(v) for v in (ir.out_offset if ir.out_offset is not None else np.zeros(ir.out.channels))],
             "input_quant": ir.input_quant, "output": output,
             "folds": {st.node: f"pe{st.params['PE']}_simd{st.params['SIMD']}" for st in ir.stages if st.kind == "mvau"},
-            "folds_not_built": not_built,
+            "folds_not_built": not_built, "auto_folds": auto,
             "stages": [_stage_record(i, st, kernels.get(i)) for i, st in enumerate(ir.stages)]}
     design = Design(out_dir, top, ir, sources, meta, kernels, time.perf_counter() - t0)
     meta["generation_seconds"] = round(design.gen_seconds, 3)
@@ -324,6 +357,8 @@ def design_report(meta: dict) -> str:
         elif s["kind"] == "mvau":
             d = (f"{s['inputs']}x{s['outputs']} folded MVAU PE={s['PE']} SIMD={s['SIMD']}, w{s['w_bits']} a{s['a_bits']}, "
                  f"{s['cycles']} cycles per beat")
+            if s["node"] in meta.get("auto_folds", {}):
+                d += " (folded automatically: more weights than build.fold_above_weights)"
         elif s["kind"] == "requant":
             d = (f"multiply-shift (x{'/'.join(map(str, sorted(set(s['mult']))[:4]))} >> {s['shift']})"
                  if s["method"] == "multiply_shift" else f"thresholds ({s['levels']} per channel)")

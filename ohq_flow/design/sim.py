@@ -27,20 +27,70 @@ from ohq_flow.hw.tools import run_tool
 log = logging.getLogger(__name__)
 
 
-def integer_io(model, design_meta: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(integer inputs [N, in_beats, in_channels], expected integer outputs [N, out_beats, out_channels])."""
+def _batched(model, n: int):
+    """A copy of ``model`` for a batch of ``n`` (graph input/output and data-path Reshape targets), or None."""
+    import copy
+
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.infer_shapes import InferShapes
+    mb = ModelWrapper(copy.deepcopy(model.model))
+    g = mb.graph
+    for io in (g.input[0], g.output[0]):
+        dims = io.type.tensor_type.shape.dim
+        if not dims or dims[0].dim_value != 1:
+            return None
+        dims[0].dim_value = n
+    del g.value_info[:]
+    for node in g.node:
+        if node.op_type == "Reshape" and mb.get_initializer(node.input[0]) is None:   # not a weight's reshape
+            s = mb.get_initializer(node.input[1])
+            if s is None or len(s) == 0 or s[0] not in (1, -1):
+                return None
+            if s[0] == 1:
+                s = s.copy()
+                s[0] = n
+                mb.set_initializer(node.input[1], s)
+    return mb.transform(InferShapes())
+
+
+def executor_outputs(model, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    """The QONNX executor's values of tensors ``names`` for inputs ``x`` [N, ...], stacked over N.
+
+    The executor runs once on the whole batch (a copy of the model with batch size N: the same
+    per-node onnxruntime/QONNX kernels, one call instead of N) when its first and last samples' values
+    equal one-sample runs bit for bit; else (or when the graph cannot take a batch) sample by sample."""
     from qonnx.core.onnx_exec import execute_onnx
     iname = model.graph.input[0].name
-    qin = model.get_node_from_name(design_meta["input_quant"]).output[0]
-    oname = model.graph.output[0].name
-    xs, ys = [], []
-    for i in range(len(x)):
+
+    def one(i):
         ctx = execute_onnx(model, {iname: x[i:i + 1]}, return_full_exec_context=True)
-        xs.append(ctx[qin][0])
-        ys.append(ctx[oname][0])
+        return [ctx[t] for t in names]
+
+    first = one(0)
+    if len(x) > 1:
+        last = one(len(x) - 1)
+        try:
+            mb = _batched(model, len(x))
+            ctx = execute_onnx(mb, {iname: x}, return_full_exec_context=True) if mb is not None else None
+        except Exception as exc:                       # noqa: BLE001 - any executor failure: sample by sample
+            log.info("batched QONNX execution failed (%s); running sample by sample", exc)
+            ctx = None
+        if ctx is not None and all(ctx[t].shape[0] == len(x) and np.array_equal(ctx[t][:1], f) and
+                                   np.array_equal(ctx[t][-1:], g) for t, f, g in zip(names, first, last)):
+            return [np.asarray(ctx[t]) for t in names]
+        if ctx is not None:
+            log.info("batched QONNX execution differs from one-sample runs; running sample by sample")
+    rows = [first] + [one(i) for i in range(1, len(x) - 1)] + ([last] if len(x) > 1 else [])
+    return [np.concatenate([r[k] for r in rows]) for k in range(len(names))]
+
+
+def integer_io(model, design_meta: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(integer inputs [N, in_beats, in_channels], expected integer outputs [N, out_beats, out_channels])."""
+    qin = model.get_node_from_name(design_meta["input_quant"]).output[0]
+    xs, ys = executor_outputs(model, np.asarray(x, dtype=np.float32), [qin, model.graph.output[0].name])
     if design_meta.get("output") == "argmax":       # the index of the largest logit (numpy: the first one)
-        return _to_beats(np.stack(xs), design_meta, "in"), np.argmax(np.stack(ys).reshape(len(ys), -1), axis=1).reshape(-1, 1, 1)
-    return _to_beats(np.stack(xs), design_meta, "in"), _to_beats(np.stack(ys), design_meta, "out")
+        return _to_beats(xs, design_meta, "in"), np.argmax(ys.reshape(len(ys), -1), axis=1).reshape(-1, 1, 1)
+    return _to_beats(xs, design_meta, "in"), _to_beats(ys, design_meta, "out")
 
 
 def _to_beats(t: np.ndarray, meta: dict, side: str) -> np.ndarray:
@@ -98,6 +148,51 @@ def _testbench(design: Design, beats: np.ndarray, n_frames: int, work: Path) -> 
     return params, [str(work / "ohq_tb.v")] + [str(design.out_dir / s) for s in m["sources"]]
 
 
+# C++ split into functions of <= 1000 statements (g++ -O1 on Verilator's huge functions is slow); the code run once
+# (settle, constructors) and the runtime library at -O0; the per-cycle code at -O1 when the runs are long (at least
+# O1_CYCLES frames x II): measured on CNV w2a2 / 8 (128 x 1024), the same compile time as -O0 and 5x faster runs; on
+# the MobileNet head (128 x 256) -O0 took less in all (docs/design.md)
+VERILATOR_FLAGS = ["--cc", "--exe", "--main", "--timing", "--output-split-cfuncs", "1000", "-Wno-fatal", "-Wno-lint",
+                   "-Wno-style", "-Wno-TIMESCALEMOD"]
+VERILATOR_MAKEFLAGS = ["OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
+O1_CYCLES = 100_000
+RUNTIME_OBJECTS = ("verilated.o", "verilated_timing.o", "verilated_threads.o")
+
+
+def _cached_runtime(obj: Path) -> Path | None:
+    """Verilator's runtime library objects (the same for every design) from the cache, copied into ``obj``.
+
+    Keyed by the Verilator and C++ compiler versions and the make flags (``<cache>/verilator_runtime/<key>``,
+    the cache of ``ohq_flow.hw.cache``). Returns the cache entry to fill after the build, None when it was used."""
+    import hashlib
+    import subprocess
+
+    from ohq_flow.hw.cache import default_cache_dir
+    try:
+        versions = [subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=60).stdout
+                    for tool in ("verilator", "g++")]
+    except (OSError, subprocess.SubprocessError):
+        return None
+    what = "\n".join([*versions, *VERILATOR_FLAGS, *VERILATOR_MAKEFLAGS, *RUNTIME_OBJECTS])
+    key = hashlib.sha256(what.encode()).hexdigest()[:24]
+    entry = default_cache_dir() / "verilator_runtime" / key
+    if all((entry / o).is_file() for o in RUNTIME_OBJECTS):
+        for o in RUNTIME_OBJECTS:
+            shutil.copy(entry / o, obj / o)           # a fresh mtime: make takes them as built
+        return None
+    return entry
+
+
+def _store_runtime(obj: Path, entry: Path) -> None:
+    """Keep the runtime objects just built for the next design (atomic writes; best effort)."""
+    try:
+        for o in RUNTIME_OBJECTS:
+            if (obj / o).is_file():
+                atomic_write_bytes(entry / o, (obj / o).read_bytes())
+    except OSError as exc:
+        log.info("verilator runtime objects not cached: %s", exc)
+
+
 class NetworkSim:
     """A compiled testbench of one design for ``n_frames`` frames of given inputs."""
 
@@ -112,17 +207,22 @@ class NetworkSim:
         params, srcs = _testbench(design, x_int.reshape(-1, self.meta["in_channels"]), self.n, self.work)
         t0 = time.perf_counter()
         if self.sim == "verilator":
-            args = ["verilator", "--binary", "--timing", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-                    "-Wno-TIMESCALEMOD", "--top-module", "tb",
-                    # the C++ of big kernels compiles several times faster unoptimised; it still runs ~1 ms/frame
-                    "-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0", "-Mdir", str(self.work / "obj"), "-o", "Vtb",
-                    *[f"-G{k}={v}" for k, v in params.items()], *srcs]
-            self.exe = [str(self.work / "obj" / "Vtb")]
+            obj = self.work / "obj"
+            run_tool(["verilator", *VERILATOR_FLAGS, "--top-module", "tb", "-Mdir", str(obj), "-o", "Vtb",
+                      *[f"-G{k}={v}" for k, v in params.items()], *srcs],
+                     log_path=self.work / "verilator_build.log", timeout_s=timeout_s, cwd=self.work)
+            runtime = _cached_runtime(obj)
+            fast = "-O1" if self.n * self.meta["predicted_ii_cycles"] >= O1_CYCLES else "-O0"
+            run_tool(["make", "-C", str(obj), "-f", "Vtb.mk", "-j", "2", *VERILATOR_MAKEFLAGS, f"OPT_FAST={fast}"],
+                     log_path=self.work / "verilator_make.log", timeout_s=timeout_s, cwd=self.work)
+            if runtime is not None:
+                _store_runtime(obj, runtime)
+            self.exe = [str(obj / "Vtb")]
         else:
-            args = ["iverilog", "-g2012", "-o", str(self.work / "sim.vvp"), "-s", "tb",
-                    *[f"-Ptb.{k}={v}" for k, v in params.items()], *srcs]
+            run_tool(["iverilog", "-g2012", "-o", str(self.work / "sim.vvp"), "-s", "tb",
+                      *[f"-Ptb.{k}={v}" for k, v in params.items()], *srcs],
+                     log_path=self.work / "iverilog_build.log", timeout_s=timeout_s, cwd=self.work)
             self.exe = ["vvp", "-n", str(self.work / "sim.vvp")]
-        run_tool(args, log_path=self.work / f"{self.sim}_build.log", timeout_s=timeout_s, cwd=self.work)
         self.build_seconds = time.perf_counter() - t0
 
     def run(self, gap: int = 0, bp: int = 0, seed: int = 1) -> dict:

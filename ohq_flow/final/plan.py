@@ -38,6 +38,7 @@ class BuildPlan:
     kernel_s: dict[str, float]
     largest: tuple[str, int]                     # (layer, weights per group)
     too_large: list[tuple[str, int]] = field(default_factory=list)
+    folded: list[str] = field(default_factory=list)   # built as folded MVAUs (no da4ml kernel)
 
     @property
     def total_s(self) -> float:
@@ -45,8 +46,9 @@ class BuildPlan:
 
     def text(self) -> str:
         kern = sum(self.kernel_s.values())
-        return (f"build plan: {self.layers} layer kernel(s) fully unrolled (largest {self.largest[0]}, "
-                f"{self.largest[1]:,} weights per group); estimated ~{_fmt(kern)} for the kernel RTL, ~{_fmt(self.total_s)} "
+        fold = f", {len(self.folded)} folded (MVAU: {', '.join(self.folded)})" if self.folded else ""
+        return (f"build plan: {self.layers - len(self.folded)} layer kernel(s) fully unrolled (largest {self.largest[0]}, "
+                f"{self.largest[1]:,} weights per group){fold}; estimated ~{_fmt(kern)} for the kernel RTL, ~{_fmt(self.total_s)} "
                 "in all (Brevitas write-back, kernel RTL + Yosys, per-layer simulation, complete design simulation and "
                 "Yosys, hls4ml C-simulation; a rough estimate from measured da4ml times)")
 
@@ -55,24 +57,43 @@ def _fmt(s: float) -> str:
     return f"{s:.0f} s" if s < 120 else (f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h")
 
 
-def build_plan(layers, cfg) -> BuildPlan:
-    """The plan; raises InputError when the build cannot finish (a kernel too large, or too long in all)."""
+def folded_layers(layers, cfg, folds: dict[str, str] | None = None) -> list[str]:
+    """Layers ``build`` makes as folded MVAUs: a PE/SIMD fold in ``folds`` (layer -> the solution's fold), or,
+    with the complete design on, more weights per group than ``build.fold_above_weights``."""
+    above = cfg.build.fold_above_weights if cfg.build.design else None
+    out = []
+    for layer in layers:
+        groups = layer.groups if layer.op_type == "Conv" else 1
+        per_group = int(math.prod(layer.weight_shape)) // max(groups, 1)
+        if (cfg.build.design and str((folds or {}).get(layer.name) or "").startswith("pe")) or \
+                (above is not None and per_group > above):
+            out.append(layer.name)
+    return out
+
+
+def build_plan(layers, cfg, folds: dict[str, str] | None = None) -> BuildPlan:
+    """The plan; raises InputError when the build cannot finish (a kernel too large, or too long in all).
+
+    ``folds``: layer -> the solution's fold; folded layers (:func:`folded_layers`) get no da4ml kernel."""
     kernel_s, sizes = {}, {}
+    folded = folded_layers(layers, cfg, folds)
     for layer in layers:
         n = int(math.prod(layer.weight_shape))
         groups = layer.groups if layer.op_type == "Conv" else 1
-        kernel_s[layer.name] = kernel_seconds(n, groups)
-        sizes[layer.name] = n // max(groups, 1)
+        kernel_s[layer.name] = PER_CALL_S if layer.name in folded else kernel_seconds(n, groups)
+        if layer.name not in folded:
+            sizes[layer.name] = n // max(groups, 1)
     largest = max(sizes.items(), key=lambda kv: kv[1]) if sizes else ("-", 0)
     limit = cfg.build.max_kernel_weights
-    plan = BuildPlan(len(layers), kernel_s, largest, [(k, v) for k, v in sizes.items() if v > limit])
+    plan = BuildPlan(len(layers), kernel_s, largest, [(k, v) for k, v in sizes.items() if v > limit], folded)
     if plan.too_large:
         names = ", ".join(f"{k} ({v:,})" for k, v in sorted(plan.too_large, key=lambda kv: -kv[1])[:5])
         more = f" and {len(plan.too_large) - 5} more" if len(plan.too_large) > 5 else ""
         raise InputError(f"build cannot generate fully unrolled kernels for {len(plan.too_large)} layer(s) past "
                           f"build.max_kernel_weights={limit:,} weights: {names}{more}. {plan.text()}",
                           "build makes one unrolled (one pixel per cycle) kernel per layer; an ImageNet-size layer's "
-                          "da4ml solve does not finish. Use the costs/solution of this run for a folded (FINN) flow "
+                          "da4ml solve does not finish. Set build.fold_above_weights (with build.design) to build such "
+                          "layers as folded MVAUs, use the costs/solution of this run for a folded (FINN) flow "
                           "(final/ bundles need a finished build), raise build.max_kernel_weights to try anyway, or "
                           "set build.enabled: false")
     if plan.total_s > cfg.build.max_minutes * 60:

@@ -26,11 +26,12 @@ def build(ctx, model, layers) -> dict:
 
     from ohq_flow.final.plan import build_plan
     cfg = ctx.cfg
-    plan = build_plan(layers, cfg)            # refuses (exit 2) what cannot finish, before any work
+    sol = read_solution(ctx.path("solution.json"))
+    sol_folds = {l: v.get("fold") or "" for l, v in sol["assignment"].items()}
+    plan = build_plan(layers, cfg, sol_folds)  # refuses (exit 2) what cannot finish, before any work
     print(plan.text(), flush=True)
     out = ctx.path("final")
     out.mkdir(parents=True, exist_ok=True)
-    sol = read_solution(ctx.path("solution.json"))
     assignment = {l: (v["w_bits"], v["a_bits"]) for l, v in sol["assignment"].items()}
     from ohq_flow.train.finetune import final_model_for_build
     tuned = final_model_for_build(ctx, out / "model.onnx")   # None without a fine-tune
@@ -64,8 +65,10 @@ def build(ctx, model, layers) -> dict:
         say("build 1/5: Brevitas write-back and re-export")
         record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8], tuned_module)
 
-    say("build 2/5: RTL of %d layer kernels, Yosys synthesis of the kernels (cached by content)", len(layers))
-    designs = generate_layers(final, layers, assignment, cfg, out / "rtl")
+    # folded layers (plan.folded: MVAUs in the complete design) have no unrolled kernel to generate or check alone
+    unrolled = [l for l in layers if l.name not in plan.folded]
+    say("build 2/5: RTL of %d layer kernels, Yosys synthesis of the kernels (cached by content)", len(unrolled))
+    designs = generate_layers(final, unrolled, assignment, cfg, out / "rtl")
     top = write_top(designs, out / "rtl" / "network_top.v")
     res, cached = measure_yosys_cached(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
                                        work_dir=out / "synth", timeout_s=cfg.hardware.timeout_s,
@@ -78,12 +81,12 @@ def build(ctx, model, layers) -> dict:
                           "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path),
                           "from_cache": cached}
     say("build 3/5: iverilog simulation of every layer on %d inputs", len(x_verify))
-    checks = verify_layers(final, layers, designs, x_verify, out / "verify")
+    checks = verify_layers(final, unrolled, designs, x_verify, out / "verify")
     record["verify"] = {"method": "iverilog RTL simulation of every layer kernel on the final QONNX model's activations",
                         "samples": int(len(x_verify)), "vectors": sum(c.vectors for c in checks),
                         "mismatches": sum(c.mismatches_rtl for c in checks),
                         "mismatches_interpreter": sum(c.mismatches_interpreter for c in checks),
-                        "per_layer": [c.__dict__ for c in checks]}
+                        "per_layer": [c.__dict__ for c in checks], "folded_layers": plan.folded}
     if cfg.build.design:
         say("build 4/5: complete streaming design (final/design/), whole-network simulation on %d inputs, Yosys",
             len(x_verify))
@@ -120,7 +123,8 @@ def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dic
     from ohq_flow.hw.rtl.yosys import measure_yosys_cached
     board = cfg.board_obj()
     design = generate_design(final, out / "design", latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,
-                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant, output=cfg.build.output, folds=folds)
+                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant, output=cfg.build.output, folds=folds,
+                             fold_above=cfg.build.fold_above_weights, fold_max_lanes=cfg.build.fold_max_lanes)
     sim = simulate_network(final, design, x, out / "verify" / "network", simulator=cfg.build.simulator,
                            out_json=out / "verify" / "network_sim.json", timeout_s=max(cfg.hardware.timeout_s, 1800))
     res, cached = measure_yosys_cached(design.sources, design.top, family=board.yosys_family, work_dir=out / "synth_design",
