@@ -297,6 +297,10 @@ def train_hgq(model: HGQModel, data, *, steps: int, beta: float, lut_per_ebop: f
         ce = F.cross_entropy(model(x), y)
         ebops = sum(model.ebops().values())
         loss = ce + beta * lut_per_ebop * ebops
+        if not torch.isfinite(loss):
+            from ohq_flow.errors import FlowError
+            raise FlowError(f"HGQ diverged: loss is {loss.item()} at step {step + 1}; training stopped, nothing of "
+                            "this run written (hgq/ keeps the last complete result)", "lower hgq.lr or hgq.bits_lr")
         loss.backward()
         opt.step()
         if echo and (step + 1) % max(1, steps // 10) == 0:

@@ -42,7 +42,8 @@ def test_hgq_model_through_the_complete_design(tmp_path):
     out = tmp_path / "run"
     ctx = RunContext(_cfg(out), out)
     lines = []
-    run_steps(_steps("export", "layers", "sensitivity", "profile", "solve", "finetune", "hgq", "build"), ctx,
+    run_steps(_steps("export", "layers", "sensitivity", "profile", "solve", "finetune", "hgq", "build", "report"),
+              ctx,
               echo=lines.append)
     hgq = json.loads((out / "hgq" / "hgq.json").read_text())
     build = json.loads((out / "final" / "build.json").read_text())
@@ -58,6 +59,7 @@ def test_hgq_model_through_the_complete_design(tmp_path):
     # the build's accuracy is the exported model's, which computes what HGQ trained
     assert build["accuracy"]["final"] == pytest.approx(hgq["eval_accuracy"])
     assert "brevitas" not in build
+    assert "build.source: hgq" in (out / "report.md").read_text()
 
     # another build setting re-runs the hgq step, which reuses its model (keyed by its own inputs) ...
     before = (out / "hgq" / "hgq.onnx").stat().st_mtime_ns
