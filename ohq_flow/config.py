@@ -776,6 +776,8 @@ implement:                # bitstream: ECP5 boards (Yosys + nextpnr + ecppack); 
 #   factory: "my_package.data:loaders"  # -> (train, validation): DataLoaders or (x, y) arrays
 #   # or npz: data.npz (x_train, y_train, x_val, y_val)
 # finetune: {enabled: true, epochs: 10, lr: 0.001, batch_size: 64, checkpoint_every: 50, patience: 5, seed: 0}
+# hgq: {enabled: true, weight_granularity: per_channel, beta: 1.0e-5, steps: 300}  # learned per-channel bits
+# (with build: {source: hgq} the build step builds the HGQ model instead of the solution)
 
 output_dir: runs/my_model
 """
