@@ -36,7 +36,7 @@ def build(ctx, model, layers) -> dict:
         final, assignment, hgq = hgq_model_for_build(ctx)
         final.save(str(out / "model.onnx"))
         sol = {"assignment": {l: {"w_bits": w, "a_bits": a} for l, (w, a) in assignment.items()},
-               "totals": {"lut": hgq["predicted_lut"]}}
+               "totals": {"lut": round(hgq["predicted_lut"])}}
         tuned = None
     else:
         sol = read_solution(ctx.path("solution.json"))
