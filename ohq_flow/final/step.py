@@ -30,27 +30,23 @@ def build(ctx, model, layers) -> dict:
     print(plan.text(), flush=True)
     out = ctx.path("final")
     out.mkdir(parents=True, exist_ok=True)
-    hgq = None
+    hgq, tuned, tuned_module, changed = None, None, None, []
     if cfg.build.source == "hgq":                            # the hgq step's model: learned per-channel widths
         from ohq_flow.train.hgq import hgq_model_for_build
         final, assignment, hgq = hgq_model_for_build(ctx)
         final.save(str(out / "model.onnx"))
         sol = {"assignment": {l: {"w_bits": w, "a_bits": a} for l, (w, a) in assignment.items()},
                "totals": {"lut": round(hgq["predicted_lut"])}}
-        tuned = None
     else:
         sol = read_solution(ctx.path("solution.json"))
         assignment = {l: (v["w_bits"], v["a_bits"]) for l, v in sol["assignment"].items()}
         from ohq_flow.train.finetune import final_model_for_build
         tuned = final_model_for_build(ctx, out / "model.onnx")   # None without a fine-tune
-    if hgq is not None:
-        changed, tuned_module = [], None
-    elif tuned is None:
-        final, changed = apply_bits(model, layers, assignment)
-        final.save(str(out / "model.onnx"))
-        tuned_module = None
-    else:                                                    # the fine-tuned weights at the chosen bits
-        (final, tuned_module), changed = tuned, []
+        if tuned is None:
+            final, changed = apply_bits(model, layers, assignment)
+            final.save(str(out / "model.onnx"))
+        else:                                                # the fine-tuned weights at the chosen bits
+            final, tuned_module = tuned
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     from ohq_flow.hw.generators import get as get_generator
     kernels = get_generator("da4ml")               # the build's layer kernels are da4ml RTL, measured by Yosys below
