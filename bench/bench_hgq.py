@@ -201,17 +201,20 @@ def markdown(name: str, points: list[dict], ref: float, fit: dict | None = None)
            "whole with Yosys for the board's family; accuracy is exact on the test split. ilp: the per-layer "
            "ILP (MQE, the run's cost table) at a LUT budget; ilp+finetune: that design after Brevitas QAT "
            "(ohq_flow/train/finetune.py); hgq: HGQ from the W8A8 checkpoint (per-channel or per-weight "
-           "weight widths, per-tensor input steps), exported by ohq_flow/train/hgq_export.py. "
-           "Single runs, seed 0.", "",
-           "| method | setting | test accuracy (%) | LUT (whole design) | bits per layer (ILP: chosen; HGQ: mean weight bits, input bits) | zero weights |",
-           "|---|---|---|---|---|---|"]
+           "weight widths, per-tensor input steps; 200 steps of 64 unless the setting says otherwise), exported by "
+           "ohq_flow/train/hgq_export.py; its regulariser's LUT is the fitted EBOPs model (kernels only, no glue). "
+           "ilp+finetune: 200 Adam steps. Every synthesised point is listed (no selection). Single runs, seed 0; "
+           "one test sample is 1/n of the accuracy (n = the test split's size).", "",
+           "| method | setting | test accuracy (%) | LUT (whole design) | HGQ regulariser's LUT (kernels) | bits per layer (ILP: chosen; HGQ: mean weight bits / widest, input bits) | zero weights |",
+           "|---|---|---|---|---|---|---|"]
     for p in sorted(points, key=lambda p: (p["method"], p["measured"]["lut"])):
         lay = p.get("layers") or {}
-        bits = ", ".join(f"{k} w{v['w_bits_mean']:.2f}a{v['a_bits']}" for k, v in lay.items()) or \
+        bits = ", ".join(f"{k} w{v['w_bits_mean']:.2f}/{v['w_bits']}a{v['a_bits']}" for k, v in lay.items()) or \
             ", ".join(f"{k} {v}" for k, v in p.get("assignment", {}).items())
         zeros = sum(v["zero_weights"] for v in lay.values()) if lay else "-"
+        pred = f"{p['predicted_lut']:,.0f}" if p.get("predicted_lut") is not None else "-"
         out.append(f"| {p['method']} | {p['setting']} | {100 * p['test_accuracy']:.2f} | {p['measured']['lut']:,} | "
-                   f"{bits} | {zeros} |")
+                   f"{pred} | {bits} | {zeros} |")
     w8_lut = f", {w8['measured']['lut']:,} LUT" if w8 else " (its design not synthesised here)"
     out += ["", f"W8A8: {100 * ref:.2f} %{w8_lut}. Fewest measured LUT within 1 point of W8A8, per method:", ""]
     best = {}
