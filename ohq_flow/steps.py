@@ -205,7 +205,7 @@ def step_finetune(ctx: RunContext) -> dict:
 def step_hgq(ctx: RunContext) -> dict:
     """HGQ: learned per-channel bit-widths with a LUT regulariser fitted on costs.csv -> hgq/hgq.json, hgq/hgq.onnx."""
     from ohq_flow.train.hgq import run_hgq
-    return run_hgq(ctx)
+    return run_hgq(ctx, echo=ctx.echo)
 
 
 def step_build(ctx: RunContext) -> dict:

@@ -67,7 +67,15 @@ def test_hgq_model_through_the_complete_design(tmp_path):
     said = []
     run_steps(_steps("hgq"), ctx2, echo=said.append)
     assert (out / "hgq" / "hgq.onnx").stat().st_mtime_ns == before
-    # ... but other HGQ settings retrain it
+    assert any("same settings and inputs; reused" in l for l in said)
+    # a QONNX model that is not the one hgq.json describes is never built
+    from ohq_flow.errors import FlowError
+    from ohq_flow.train.hgq import hgq_model_for_build
+    with (out / "hgq" / "hgq.onnx").open("ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(FlowError, match="does not match"):
+        hgq_model_for_build(ctx2)
+    # ... and other HGQ settings retrain it
     ctx3 = RunContext(_cfg(out, hgq={"beta": 0.0, "steps": 5}), out)
     run_steps(_steps("hgq"), ctx3, echo=said.append)
     assert json.loads((out / "hgq" / "hgq.json").read_text())["key"] != hgq["key"]
