@@ -219,7 +219,7 @@ def markdown(name: str, points: list[dict], ref: float, fit: dict | None = None)
     out += ["", f"W8A8: {100 * ref:.2f} %{w8_lut}. Fewest measured LUT within 1 point of W8A8, per method:", ""]
     best = {}
     for p in points:
-        if p["test_accuracy"] >= ref - 0.01:
+        if p["test_accuracy"] >= ref - 0.01 - 1e-9:      # within 1 point (exactly 1 point counts)
             m = p["method"]
             if m not in best or p["measured"]["lut"] < best[m]["measured"]["lut"]:
                 best[m] = p
