@@ -90,8 +90,10 @@ def write_section(body: str) -> None:
     """Replace the ``hgq`` section of docs/benchmarks.md (and docs/bench_logs/hgq.md) with ``body``."""
     import datetime as dt
 
+    from bench.run_all import machine
     from ohq_flow.fileio import atomic_write_text
-    body = f"{body}\n\n_(run {dt.date.today().isoformat()}; assembled from docs/bench_hgq.json)_\n"
+    body = (f"{body}\n\n_(run {dt.date.today().isoformat()} on {machine()}, shared with other jobs; assembled from "
+            "docs/bench_hgq.json)_\n")
     atomic_write_text(ROOT / "docs" / "bench_logs" / "hgq.md", body)
     doc = ROOT / "docs" / "benchmarks.md"
     head, *parts = doc.read_text().split("\n## ")
