@@ -234,6 +234,9 @@ def markdown(name: str, points: list[dict], ref: float, fit: dict | None = None)
         for m in sorted(m for m in best if m.startswith("hgq")):
             ratio = best["ilp"]["measured"]["lut"] / best[m]["measured"]["lut"]
             out.append(f"ILP / {m} LUT at <= 1 pt loss: {ratio:.2f}x (goal >= 3x: {'met' if ratio >= 3 else 'not met'}).")
+            if "ilp+finetune" in best:
+                r2 = best["ilp+finetune"]["measured"]["lut"] / best[m]["measured"]["lut"]
+                out.append(f"Fine-tuned ILP / {m} LUT at <= 1 pt loss: {r2:.2f}x.")
     ilp = {p["setting"]: p for p in points if p["method"] == "ilp"}
     for p in points:
         base = ilp.get(p["setting"].split(",")[0])
