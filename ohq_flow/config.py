@@ -422,6 +422,9 @@ class BuildSection(_Strict):
     output: Literal["logits", "argmax"] = Field("logits", description="what the complete design outputs: the logits "
                                                 "(integers; design.json out_scale/out_offset) or argmax, the index "
                                                 "of the largest (a vector output with one scale)")
+    source: Literal["solution", "hgq"] = Field("solution", description="what is built: solution (the per-layer "
+                                               "bit-widths solve chose, fine-tuned if finetune.enabled) or hgq "
+                                               "(the hgq step's model, learned per-channel/per-weight widths)")
 
     @model_validator(mode="before")
     @classmethod
@@ -564,6 +567,12 @@ class FlowConfig(_Strict):
             raise ValueError(f"finetune.enabled needs {' and '.join(missing)}")
         if self.hgq.enabled and (self.data is None or self.model.brevitas is None):
             raise ValueError("hgq.enabled needs a 'data' section and a Brevitas model (model.brevitas)")
+        if self.build.source == "hgq" and not self.hgq.enabled:
+            raise ValueError("build.source: hgq builds the hgq step's model; set hgq.enabled: true (and a 'data' "
+                             "section), or build.source: solution")
+        if self.build.source == "hgq" and self.finetune.enabled:
+            raise ValueError("build.source: hgq builds the HGQ model, so the fine-tune of the solution would not be "
+                             "used; set finetune.enabled: false, or build.source: solution")
         return self
 
     @model_validator(mode="after")
@@ -771,6 +780,8 @@ implement:                # bitstream: ECP5 boards (Yosys + nextpnr + ecppack); 
 #   factory: "my_package.data:loaders"  # -> (train, validation): DataLoaders or (x, y) arrays
 #   # or npz: data.npz (x_train, y_train, x_val, y_val)
 # finetune: {enabled: true, epochs: 10, lr: 0.001, batch_size: 64, checkpoint_every: 50, patience: 5, seed: 0}
+# hgq: {enabled: true, weight_granularity: per_channel, beta: 1.0e-5, steps: 300}  # learned per-channel bits
+# (with build: {source: hgq} the build step builds the HGQ model instead of the solution)
 
 output_dir: runs/my_model
 """

@@ -203,9 +203,9 @@ def step_finetune(ctx: RunContext) -> dict:
 
 
 def step_hgq(ctx: RunContext) -> dict:
-    """HGQ: learned per-channel bit-widths with a LUT regulariser fitted on costs.csv -> hgq/hgq.json."""
+    """HGQ: learned per-channel bit-widths with a LUT regulariser fitted on costs.csv -> hgq/hgq.json, hgq/hgq.onnx."""
     from ohq_flow.train.hgq import run_hgq
-    return run_hgq(ctx)
+    return run_hgq(ctx, echo=ctx.echo)
 
 
 def step_build(ctx: RunContext) -> dict:
@@ -263,10 +263,11 @@ STEPS = [
          ("sensitivity.csv", "costs.csv", MODEL_ONNX), "choose per-layer bit-widths (ILP or solver.strategy)"),
     Step("finetune", step_finetune, ("finetune/finetune.json",), ("finetune", "data", "model", "build"),
          (MODEL_ONNX, QUANT_OWNERS, "solution.json"), "fine-tune at the chosen bit-widths (optional)"),
-    Step("hgq", step_hgq, ("hgq/hgq.json",), ("hgq", "data", "model", "build"), (LAYERS_JSON, "costs.csv"),
-         "HGQ: learned per-channel bit-widths (optional)"),
+    Step("hgq", step_hgq, ("hgq/hgq.json",), ("hgq", "data", "model", "build"), (MODEL_ONNX, LAYERS_JSON, "costs.csv"),
+         "HGQ: learned per-channel bit-widths, exported to QONNX (optional)"),
     Step("build", step_build, ("final/model.onnx", "final/build.json"), ("build", "hardware", "board", "model"),
-         (MODEL_ONNX, "solution.json", "finetune/finetune.json"), "write back, generate, synthesise and verify the final design"),
+         (MODEL_ONNX, "solution.json", "finetune/finetune.json", "hgq/hgq.json"),
+         "write back, generate, synthesise and verify the final design (build.source: solution or hgq)"),
     Step("implement", step_implement, ("final/impl/impl.json",), ("implement", "board"), ("final/build.json",),
          "bitstream: synthesis, place and route, post-route timing (ECP5), or the Vivado script (AMD)"),
     Step("report", step_report, ("report.html", "report.md"), tuple(), ("solution.json", "final/build.json"),

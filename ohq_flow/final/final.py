@@ -35,14 +35,15 @@ def _module_name(layer_name: str) -> str:
     return "k_" + re.sub(r"\W", "_", layer_name).lower()
 
 
-def generate_layers(model, layers, assignment, cfg, out_dir: Path) -> dict[str, RtlDesign]:
-    """One RTL design per layer at its chosen bits (module ``k_<layer>``)."""
+def generate_layers(model, layers, assignment, cfg, out_dir: Path, held: bool = False) -> dict[str, RtlDesign]:
+    """One RTL design per layer at its chosen bits (module ``k_<layer>``); ``held``: the weights as
+    the model's Quant nodes hold them (HGQ's per-channel grids), not re-quantized at the chosen bits."""
     designs = {}
     board = cfg.board_obj()
     for layer in layers:
         w, a = assignment[layer.name]
         signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
-        designs[layer.name] = generate_cmvm_rtl(layer_integer_matrix(model, layer, w)[0], w_bits=w, a_bits=a, a_signed=signed,
+        designs[layer.name] = generate_cmvm_rtl(layer_integer_matrix(model, layer, w, held)[0], w_bits=w, a_bits=a, a_signed=signed,
                                                 out_dir=out_dir / layer.name, top=_module_name(layer.name),
                                                 latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,
                                                 clock_ns=cfg.clock_ns())

@@ -95,8 +95,8 @@ def build_plan(layers, cfg, folds: dict[str, str] | None = None) -> BuildPlan:
                           "da4ml solve does not finish. Set build.fold_above_weights (with build.design) to build such "
                           "layers as folded MVAUs, use the costs/solution of this run for a folded (FINN) flow "
                           "(final/ bundles need a finished build), raise build.max_kernel_weights to try anyway, or "
-                          "set build.enabled: false")
+                          "stop after solve (`ohq-flow run --to solve`)")
     if plan.total_s > cfg.build.max_minutes * 60:
         raise InputError(f"build is estimated at ~{_fmt(plan.total_s)}, over build.max_minutes={cfg.build.max_minutes:g}. "
-                          f"{plan.text()}", "raise build.max_minutes to run it anyway, or set build.enabled: false")
+                          f"{plan.text()}", "raise build.max_minutes to run it anyway, or stop after solve (`ohq-flow run --to solve`)")
     return plan

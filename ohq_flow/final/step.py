@@ -26,21 +26,28 @@ def build(ctx, model, layers) -> dict:
 
     from ohq_flow.final.plan import build_plan
     cfg = ctx.cfg
-    sol = read_solution(ctx.path("solution.json"))
-    sol_folds = {l: v.get("fold") or "" for l, v in sol["assignment"].items()}
+    sol = read_solution(ctx.path("solution.json")) if cfg.build.source == "solution" else None
+    sol_folds = {l: v.get("fold") or "" for l, v in sol["assignment"].items()} if sol else {}
     plan = build_plan(layers, cfg, sol_folds)  # refuses (exit 2) what cannot finish, before any work
-    print(plan.text(), flush=True)
+    ctx.echo(plan.text())
     out = ctx.path("final")
     out.mkdir(parents=True, exist_ok=True)
-    assignment = {l: (v["w_bits"], v["a_bits"]) for l, v in sol["assignment"].items()}
-    from ohq_flow.train.finetune import final_model_for_build
-    tuned = final_model_for_build(ctx, out / "model.onnx")   # None without a fine-tune
-    if tuned is None:
-        final, changed = apply_bits(model, layers, assignment)
+    hgq, tuned, tuned_module, changed = None, None, None, []
+    if cfg.build.source == "hgq":                            # the hgq step's model: learned per-channel widths
+        from ohq_flow.train.hgq import hgq_model_for_build
+        final, assignment, hgq = hgq_model_for_build(ctx)
         final.save(str(out / "model.onnx"))
-        tuned_module = None
-    else:                                                    # the fine-tuned weights at the chosen bits
-        (final, tuned_module), changed = tuned, []
+        sol = {"assignment": {l: {"w_bits": w, "a_bits": a} for l, (w, a) in assignment.items()},
+               "totals": {"lut": round(hgq["predicted_lut"])}}
+    else:
+        assignment = {l: (v["w_bits"], v["a_bits"]) for l, v in sol["assignment"].items()}
+        from ohq_flow.train.finetune import final_model_for_build
+        tuned = final_model_for_build(ctx, out / "model.onnx")   # None without a fine-tune
+        if tuned is None:
+            final, changed = apply_bits(model, layers, assignment)
+            final.save(str(out / "model.onnx"))
+        else:                                                # the fine-tuned weights at the chosen bits
+            final, tuned_module = tuned
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     from ohq_flow.hw.generators import get as get_generator
     kernels = get_generator("da4ml")               # the build's layer kernels are da4ml RTL, measured by Yosys below
@@ -49,6 +56,10 @@ def build(ctx, model, layers) -> dict:
               "predicted": {k: v for k, v in sol["totals"].items()}}
     if tuned is not None:
         record["finetune"] = json.loads(ctx.path("finetune/finetune.json").read_text())
+    if hgq is not None:       # predicted: the regulariser's LUT (kernels only), never used as a measurement
+        record["source"] = "hgq"
+        record["hgq"] = {k: hgq[k] for k in ("settings", "lut_model", "ebops", "predicted_lut", "val_accuracy",
+                                             "eval_accuracy", "export")}
 
     if cfg.build.eval_npz is not None:
         x_eval = load_npz_inputs(cfg.build.eval_npz, "x", shape)
@@ -61,14 +72,14 @@ def build(ctx, model, layers) -> dict:
         x_verify = synthetic_inputs(mqe, shape)
 
     say = logging.getLogger("ohq_flow.final").info
-    if cfg.model.brevitas is not None:
+    if cfg.model.brevitas is not None and hgq is None:   # HGQ's widths are not Brevitas quantizer settings
         say("build 1/5: Brevitas write-back and re-export")
         record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8], tuned_module)
 
     # folded layers (plan.folded: MVAUs in the complete design) have no unrolled kernel to generate or check alone
     unrolled = [l for l in layers if l.name not in plan.folded]
     say("build 2/5: RTL of %d layer kernels, Yosys synthesis of the kernels (cached by content)", len(unrolled))
-    designs = generate_layers(final, unrolled, assignment, cfg, out / "rtl")
+    designs = generate_layers(final, unrolled, assignment, cfg, out / "rtl", held=hgq is not None)
     top = write_top(designs, out / "rtl" / "network_top.v")
     res, cached = measure_yosys_cached(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
                                        work_dir=out / "synth", timeout_s=cfg.hardware.timeout_s,

@@ -198,7 +198,7 @@ def _weight_path(model, compute, wq_node) -> list:
     return path
 
 
-def layer_integer_matrix(model, layer, w_bits: int):
+def layer_integer_matrix(model, layer, w_bits: int, held: bool = False):
     """(W_int [inputs, outputs] int64, w_scale, meta) of ``layer`` at ``w_bits`` (same rule as extraction).
 
     Layouts (y = x @ W_int · w_scale):
@@ -209,13 +209,14 @@ def layer_integer_matrix(model, layer, w_bits: int):
       diagonal: rows ``g·(C_in/g·kh·kw) ..`` feed columns ``g·(C_out/g) ..`` (so
       ``W_int[g*r:(g+1)*r, g*c:(g+1)*c]`` is group ``g``'s [C_in/g·kh·kw, C_out/g] matrix).
 
-    ``w_scale`` is a scalar (per-tensor) or a vector over output columns (per-channel).
+    ``w_scale`` is a scalar (per-tensor) or a vector over output columns (per-channel). ``held``:
+    the integers the Quant node holds at its own scale (HGQ's), instead of re-quantized at ``w_bits``.
     """
     from ohq_flow.hw.rtl.cmvm import conv_kernel_matrix
-    from ohq_flow.model.quantizers import integer_weights
+    from ohq_flow.model.quantizers import held_integer_weights, integer_weights
 
     compute = _node(model, layer.node)
-    w_int, scale = integer_weights(model, layer, int(w_bits))
+    w_int, scale = held_integer_weights(model, layer) if held else integer_weights(model, layer, int(w_bits))
     scale = np.asarray(scale, dtype=np.float64)
     wq_node = _node(model, layer.weight_quant.node)
     for p in _weight_path(model, compute, wq_node):

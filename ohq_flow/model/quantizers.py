@@ -130,6 +130,21 @@ def apply_bits(model, layers, assignment: dict[str, tuple[int, int]]):
     return out, changed
 
 
+def held_integer_weights(model, layer) -> tuple[np.ndarray, np.ndarray]:
+    """(integer weights, scale) as the layer's weight Quant node holds them (its own scale, not
+    re-derived for a bit-width): for models whose weights were put on their grid by another method (HGQ)."""
+    q = layer.weight_quant
+    if q is None or q.op_type != "Quant":
+        raise ModelError(f"layer {layer.name}: weights have no Quant node ({q.op_type if q else 'float'})")
+    node = _node(model, q.node)
+    w = np.asarray(model.get_initializer(node.input[0]), dtype=np.float64)
+    scale = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+    ints = w / scale
+    if not np.allclose(ints, np.round(ints), atol=1e-6):
+        raise ModelError(f"layer {layer.name}: the weights of {q.node} are not integers times its scale")
+    return np.round(ints), scale
+
+
 def integer_weights(model, layer, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """(integer weights at ``bits`` in the graph's layout, their scale) by the module rule.
 

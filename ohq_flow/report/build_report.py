@@ -255,7 +255,16 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
             p, m = build["predicted"].get(k), build["measured"].get(k)
             rows.append([k, "-" if p is None else f"{p:,.0f}", "-" if m is None else f"{m:,.0f}",
                          f"{m / p:.3f}" if p and m is not None else "-"])
-        table(["metric", "predicted (ILP, kernels)", "measured (kernels)", "ratio"], rows)
+        hgq = build.get("hgq") if build.get("source") == "hgq" else None
+        if hgq:
+            text("Built from the hgq step's model (build.source: hgq; hgq/hgq.onnx), not from solution.json: learned "
+                 f"bit-widths ({hgq['settings']['weight_granularity']} weights, beta {hgq['settings']['beta']:g}); per "
+                 "layer mean weight bits / widest / input bits / zero weights: "
+                 + "; ".join(f"{n} {r['w_bits_mean']:.2f} / {r['w_bits']} / {r['a_bits']} / {r['zero_weights']} of "
+                             f"{r['weights']}" for n, r in hgq["export"].items())
+                 + ". Its 'predicted' LUT is the HGQ regulariser's estimate.")
+        table(["metric", "predicted (HGQ regulariser)" if hgq else "predicted (ILP, kernels)", "measured (kernels)",
+               "ratio"], rows)
         v = build["verify"]
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
         d = build.get("design")

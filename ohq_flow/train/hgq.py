@@ -16,7 +16,8 @@ PyTorch/Brevitas stack:
 
 The Brevitas quantizers of the model are switched off (``disable_quant``) while HGQ's own
 quantizers act on the layers' weights (a parametrization) and inputs (a pre-forward hook).
-Exporting the learned per-channel widths to QONNX/RTL is not done here (see docs/notes/finetune.md).
+The hgq step exports the trained model to QONNX (``hgq/hgq.onnx``, :mod:`ohq_flow.train.hgq_export`);
+with ``build.source: hgq`` the build step builds that model (:func:`hgq_model_for_build`).
 """
 
 from __future__ import annotations
@@ -296,6 +297,10 @@ def train_hgq(model: HGQModel, data, *, steps: int, beta: float, lut_per_ebop: f
         ce = F.cross_entropy(model(x), y)
         ebops = sum(model.ebops().values())
         loss = ce + beta * lut_per_ebop * ebops
+        if not torch.isfinite(loss):
+            from ohq_flow.errors import FlowError
+            raise FlowError(f"HGQ diverged: loss is {loss.item()} at step {step + 1}; training stopped, nothing of "
+                            "this run written (hgq/ keeps the last complete result)", "lower hgq.lr or hgq.bits_lr")
         loss.backward()
         opt.step()
         if echo and (step + 1) % max(1, steps // 10) == 0:
@@ -310,26 +315,68 @@ def train_hgq(model: HGQModel, data, *, steps: int, beta: float, lut_per_ebop: f
 
 # ---------------------------------------------------------------------------------- the step
 HGQ_JSON = "hgq/hgq.json"
+HGQ_STATE = "hgq/hgq_state_dict.pt"
+HGQ_ONNX = "hgq/hgq.onnx"
+
+
+def hgq_key(ctx, data_fingerprint: str) -> str:
+    """Everything that determines the hgq step's result: settings, data, model, run tables, code."""
+    from ohq_flow.fileio import sha256_file, sha256_json
+    from ohq_flow.pipeline import code_hash, factory_source
+    b = ctx.cfg.model.brevitas
+    src = factory_source(ctx.cfg)
+    files = {rel: sha256_file(ctx.path(rel)) for rel in ("model.onnx", "layers.json", "costs.csv")}
+    ev = ctx.cfg.build.eval_npz
+    return sha256_json({"settings": ctx.cfg.hgq.model_dump(mode="json"), "data": data_fingerprint,
+                        "factory": b.factory, "kwargs": b.kwargs, "factory_source": sha256_file(src) if src else None,
+                        "checkpoint": sha256_file(b.checkpoint) if b.checkpoint else None, "files": files,
+                        "eval_npz": sha256_file(ev) if ev else None, "code": code_hash()})
+
+
+def _reusable(ctx, key: str) -> dict | None:
+    """hgq/hgq.json when it was made with ``key`` and its state dict and QONNX model are intact."""
+    from ohq_flow.fileio import sha256_file
+    path = ctx.path(HGQ_JSON)
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if rec.get("key") != key:
+        return None
+    for rel, field in ((HGQ_STATE, "state_dict_sha256"), (HGQ_ONNX, "onnx_sha256")):
+        if not ctx.path(rel).is_file() or sha256_file(ctx.path(rel)) != rec.get(field):
+            return None
+    return rec
 
 
 def run_hgq(ctx, echo=print) -> dict:
-    """The hgq step: fit the LUT model on costs.csv, train bit-widths and weights -> hgq/hgq.json (+ state dict)."""
-    from ohq_flow.fileio import atomic_write_json
+    """The hgq step: fit the LUT model on costs.csv, train bit-widths and weights, export to QONNX
+    -> hgq/hgq.json, hgq/hgq_state_dict.pt, hgq/hgq.onnx. Reused when made from the same inputs."""
+    from ohq_flow.fileio import atomic_write_json, sha256_file
     from ohq_flow.model.export import build_brevitas_model
+    from ohq_flow.steps import load_layers, load_run_model
     from ohq_flow.train.data import load_data
     from ohq_flow.train.finetune import _eval_set, _save_torch, accuracy, n_outputs
+    from ohq_flow.train.hgq_export import hgq_qonnx
     cfg, h = ctx.cfg, ctx.cfg.hgq
     if not h.enabled:
+        for rel in (HGQ_STATE, HGQ_ONNX):
+            ctx.path(rel).unlink(missing_ok=True)
         atomic_write_json(ctx.path(HGQ_JSON), {"enabled": False})
         return {"enabled": False}
     import time
     t0 = time.time()
+    b = cfg.model.brevitas
+    module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
+    data = load_data(cfg.data, b.input_shape, n_outputs(module, b.input_shape))   # checked before training
+    key = hgq_key(ctx, data.fingerprint())
+    old = _reusable(ctx, key)
+    if old is not None:
+        echo(f"hgq: {ctx.path(HGQ_JSON)} was made from the same settings and inputs; reused")
+        return {"val_accuracy": old["val_accuracy"], "ebops": old["ebops"], "reused": True}
     fit = fit_lut_model(ctx.path("costs.csv"), ctx.path("layers.json"))
     echo(f"hgq: LUT = {fit.lut_per_ebop:.4f} x EBOPs + {fit.lut_per_layer:.1f} per layer "
          f"(R^2 {fit.r2:.3f} over {fit.rows} measured layer designs)")
-    b = cfg.model.brevitas
-    module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
-    data = load_data(cfg.data, b.input_shape, n_outputs(module, b.input_shape))
     evalset = _eval_set(cfg, b.input_shape)
     model = HGQModel(module, h.weight_granularity, h.init_bits, h.act_granularity)
     info = train_hgq(model, data, steps=h.steps, beta=h.beta, lut_per_ebop=fit.lut_per_ebop, lr=h.lr,
@@ -337,16 +384,44 @@ def run_hgq(ctx, echo=print) -> dict:
     with torch.no_grad():
         per_layer = {k: float(v) for k, v in model.ebops().items()}
     ebops = sum(per_layer.values())
-    record = {"enabled": True, "settings": h.model_dump(mode="json"), "lut_model": fit.to_dict(),
+    layers = load_layers(ctx)
+    qonnx, export = hgq_qonnx(load_run_model(ctx), layers, model)   # the learned widths in QONNX
+    ctx.path(HGQ_ONNX).parent.mkdir(parents=True, exist_ok=True)
+    tmp = ctx.path(HGQ_ONNX + ".tmp")
+    qonnx.save(str(tmp))
+    tmp.replace(ctx.path(HGQ_ONNX))
+    _save_torch(model.state_dict(), ctx.path(HGQ_STATE))
+    record = {"enabled": True, "key": key, "settings": h.model_dump(mode="json"), "lut_model": fit.to_dict(),
               "ebops": ebops, "ebops_per_layer": per_layer,
               "predicted_lut": fit.lut_per_ebop * ebops + fit.lut_per_layer * len(per_layer),
               "val_accuracy": accuracy(model, data.x_val, data.y_val),
               "eval_accuracy": accuracy(model, *evalset) if evalset is not None else None,
-              "bits": model.bit_summary(), "steps": h.steps, "seconds": round(time.time() - t0, 2),
-              "note": "predicted_lut is the regulariser's estimate; the per-channel design is not synthesised yet"}
-    _save_torch(model.state_dict(), ctx.path("hgq/hgq_state_dict.pt"))
+              "bits": model.bit_summary(), "export": export,
+              "assignment": {name: {"w_bits": r["w_bits"], "a_bits": r["a_bits"]} for name, r in export.items()},
+              "steps": h.steps, "seconds": round(time.time() - t0, 2), "data": data.source,
+              "state_dict_sha256": sha256_file(ctx.path(HGQ_STATE)), "onnx_sha256": sha256_file(ctx.path(HGQ_ONNX)),
+              "note": "predicted_lut is the regulariser's estimate; build.source: hgq synthesises the design"}
     atomic_write_json(ctx.path(HGQ_JSON), record)
     echo(f"hgq: validation accuracy {record['val_accuracy']:.4f}, EBOPs {ebops:,.0f} "
          f"(~{record['predicted_lut']:,.0f} LUT predicted), mean weight bits "
-         + ", ".join(f"{k} {v['weight_bits_mean']:.2f}" for k, v in record["bits"].items()))
+         + ", ".join(f"{k} {v['weight_bits_mean']:.2f}" for k, v in record["bits"].items())
+         + f"; QONNX model {ctx.path(HGQ_ONNX)}")
     return {"val_accuracy": record["val_accuracy"], "ebops": ebops}
+
+
+def hgq_model_for_build(ctx):
+    """(QONNX ModelWrapper of hgq/hgq.onnx, {layer: (w_bits, a_bits)}, hgq.json) for ``build.source: hgq``."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from ohq_flow.errors import FlowError
+    from ohq_flow.fileio import sha256_file
+    path = ctx.path(HGQ_JSON)
+    rec = json.loads(path.read_text()) if path.is_file() else {}
+    if not rec.get("enabled"):
+        raise FlowError(f"build.source is hgq but {path} holds no trained HGQ model",
+                        "run the hgq step (ohq-flow run CONFIG --from hgq)")
+    onnx = ctx.path(HGQ_ONNX)
+    if not onnx.is_file() or sha256_file(onnx) != rec.get("onnx_sha256"):
+        raise FlowError(f"{onnx} is missing or does not match {path}", "re-run the hgq step (--from hgq)")
+    assignment = {k: (int(v["w_bits"]), int(v["a_bits"])) for k, v in rec["assignment"].items()}
+    return ModelWrapper(str(onnx)), assignment, rec

@@ -80,3 +80,30 @@ def test_hgq_step_writes_record(run_ctx):
     assert rec["lut_model"]["lut_per_ebop"] > 0 and rec["predicted_lut"] > 0
     assert set(rec["bits"]) == {"conv0", "conv1", "fc0", "fc1"} and 0.5 < rec["val_accuracy"] <= 1
     assert any("R^2" in l for l in lines)
+
+
+def test_divergence_stops_hgq_and_keeps_the_last_result(run_ctx, monkeypatch):
+    import json
+    import shutil
+    import torch.nn.functional as F
+    from ohq_flow.errors import FlowError
+    from ohq_flow.train.hgq import run_hgq
+    from tests.train.conftest import data_factory
+    ctx = run_ctx(data=data_factory("loaders"), hgq={"enabled": True, "steps": 2, "batch_size": 32})
+    shutil.copy(FIXTURES / "train" / "digits_costs.csv", ctx.path("costs.csv"))
+    run_hgq(ctx, echo=lambda s: None)
+    good = json.loads(ctx.path("hgq/hgq.json").read_text())
+    real, calls = F.cross_entropy, []
+
+    def diverging(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs) * (float("nan") if len(calls) > 1 else 1.0)
+    monkeypatch.setattr(F, "cross_entropy", diverging)
+    ctx2 = run_ctx(data=data_factory("loaders"), hgq={"enabled": True, "steps": 3, "batch_size": 32})
+    for rel in ("costs.csv", "hgq"):
+        src, dst = ctx.path(rel), ctx2.path(rel)
+        shutil.copytree(src, dst) if src.is_dir() else shutil.copy(src, dst)
+    with pytest.raises(FlowError, match="HGQ diverged: loss is nan at step 2") as e:
+        run_hgq(ctx2, echo=lambda s: None)
+    assert "hgq.lr" in e.value.hint
+    assert json.loads(ctx2.path("hgq/hgq.json").read_text()) == good     # the last complete result is kept
