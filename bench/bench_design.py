@@ -68,7 +68,6 @@ def run_model(name: str, frames: int, flat: bool) -> dict:
     from ohq_flow.design import generate_design
     from ohq_flow.design.sim import simulate_network
     from ohq_flow.design.synth import measure_design_parts
-    from ohq_flow.hw.rtl.yosys import measure_yosys
     from ohq_flow.model.export import export_brevitas
     expr, shape, dist, desc = {**MODELS, **FULL}[name]
     torch.manual_seed(0)
@@ -95,12 +94,22 @@ def run_model(name: str, frames: int, flat: bool) -> dict:
            "lut_measured": parts["whole"]["lut"], "ff_measured": parts["whole"]["ff"], "ff_glue": parts["glue"]["ff"],
            "yosys_s": round(time.perf_counter() - t0, 1), "yosys_cpu_s": round(_cpu() - c0, 1),
            "yosys_parts_cached": parts["from_cache"], "stage_records": design.meta["stages"]}
-    if flat:     # the whole design in one flattened run (slow: one ABC run over every kernel)
-        t0, c0 = time.perf_counter(), _cpu()
-        syn = measure_yosys(design.sources, design.top, family="xc7", work_dir=out / "synth", timeout_s=4 * 3600)
-        row.update(lut_flat=syn.lut, ff_flat=syn.ff, yosys_flat_s=round(time.perf_counter() - t0, 1),
-                   yosys_flat_cpu_s=round(_cpu() - c0, 1))
+    if flat:
+        row.update(flat_synthesis(name))
     return row
+
+
+def flat_synthesis(name: str) -> dict:
+    """The model's generated design (bench/runs/design/<name>/design) in one flattened Yosys run (slow: one ABC
+    run over every kernel)."""
+    from ohq_flow.hw.rtl.yosys import measure_yosys
+    out = RUNS / name
+    meta = json.loads((out / "design" / "design.json").read_text())
+    t0, c0 = time.perf_counter(), _cpu()
+    syn = measure_yosys([out / "design" / s for s in meta["sources"]], meta["top"], family="xc7", work_dir=out / "synth",
+                        timeout_s=4 * 3600)
+    return {"lut_flat": syn.lut, "ff_flat": syn.ff, "yosys_flat_s": round(time.perf_counter() - t0, 1),
+            "yosys_flat_cpu_s": round(_cpu() - c0, 1)}
 
 
 def _cpu() -> float:
@@ -148,6 +157,8 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--full", action="store_true", help="also the full-size TFC and CNV")
     ap.add_argument("--flat", action="store_true", help="also synthesise each whole design flat (one run, slow)")
+    ap.add_argument("--flat-only", default="", help="comma-separated models with a finished row: add the flat "
+                    "synthesis of their generated design to the row, run nothing else")
     ap.add_argument("--redo", action="store_true", help="run models that already have a row in docs/bench_design.json again")
     ap.add_argument("--table-only", action="store_true", help="print the table of docs/bench_design.json, run nothing")
     args = ap.parse_args()
@@ -156,6 +167,11 @@ def main() -> int:
     rows = json.loads(OUT_JSON.read_text())["rows"] if OUT_JSON.is_file() else {}
     from ohq_flow.errors import OhqError
     from ohq_flow.fileio import atomic_write_json
+    if args.flat_only:
+        names = []
+        for n in args.flat_only.split(","):
+            rows[n].update(flat_synthesis(n))
+            atomic_write_json(OUT_JSON, {"rows": rows})
     for n in names:
         if n in rows and "error" not in rows[n] and "stage_records" in rows[n] and not args.redo:
             continue                     # finished earlier (a killed run resumes at the next model)

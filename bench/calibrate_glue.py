@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 WORK = ROOT / "bench" / "runs" / "calibrate_glue"
 METRICS = ("lut", "ff", "dsp", "bram18")
+RESOURCE_FEATURE = {"dsp": "multipliers", "bram18": "bram_buffers"}
 ADD_FIFO = lambda w: dict(W=w, DEPTH=2, CW=3)      # the FIFO in front of a calibrated add (its model is subtracted)
 STUB = ROOT / "bench" / "rtl" / "k_stub_wrapper.v"
 
@@ -190,9 +191,15 @@ def fit(rows: list[dict]) -> dict:
         out[block] = {"features": names}
         for m in METRICS:       # the block alone: its one-stage design less the top around it (and an add's FIFO)
             y = np.array([max(0.0, r[m] - top[m] - _add_fifo(out, r, m)) for r in rs], dtype=float)
+            for r, v in zip(rs, y):
+                r.setdefault("block_only", {})[m] = round(float(v), 2)    # what the fit is fitted to
             # relative least squares: every point weighs the same whatever its size
             w = 1.0 / np.maximum(y, 8.0)
-            coef, _ = nnls(a * w[:, None], y * w)
+            # DSP and block RAM come from one feature each (a constant multiplication, a line buffer in BRAM)
+            use = np.array([m in ("lut", "ff") or n == RESOURCE_FEATURE[m] for n in names])
+            coef = np.zeros(len(names))
+            if use.any():
+                coef[use], _ = nnls((a * w[:, None])[:, use], y * w)
             pred = a @ coef
             out[block][m] = [round(float(v), 5) for v in coef]
             out[block][f"{m}_max_rel_err"] = round(float(np.max(np.abs(pred - y) / np.maximum(y, 8.0))), 3)
