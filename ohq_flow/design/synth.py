@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ohq_flow.hw.rtl.yosys import YosysResult, measure_yosys_cached
 
-COUNTS = ("lut", "ff", "carry", "dsp", "bram18")
+COUNTS = ("lut", "lutram", "ff", "carry", "dsp", "bram18")   # lut includes lutram (LUTs as memory)
 
 
 def _counts(r: YosysResult) -> dict:

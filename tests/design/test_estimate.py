@@ -83,6 +83,8 @@ def test_glue_and_whole_estimate_within_bounds_of_yosys(tiny_design, tmp_path):
     assert len(parts["kernels"]) == 2 and all(k["lut"] > 0 for k in parts["kernels"].values())
     assert parts["whole"]["lut"] == parts["glue"]["lut"] + sum(k["lut"] for k in parts["kernels"].values())
     assert parts["glue"]["lut"] > 0 and parts["from_cache"] == 0
+    # the line buffer and the kernels' output FIFOs are LUT-RAM (RAM32M): LUTs, counted in lut
+    assert 0 < parts["glue"]["lutram"] < parts["glue"]["lut"]
     assert abs(est["glue"] - parts["glue"]["lut"]) <= GLUE_BOUND * parts["glue"]["lut"], (est, parts["glue"])
     assert abs(est["total"] - parts["whole"]["lut"]) <= TOTAL_BOUND * parts["whole"]["lut"], (est, parts["whole"])
     # a second per-part run measures nothing again (every part from the content cache)
