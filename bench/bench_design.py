@@ -194,7 +194,28 @@ def main() -> int:
           "and both; in brackets the error against the Yosys count (glue against the glue, the others against the whole). "
           "Simulation: back to back; `mismatches` against the QONNX executor's integers. Times: wall / CPU seconds of "
           "this process and its tools (Yosys: the synthesis alone; bench: generation, simulation and synthesis).")
+    flat = [r for r in rows.values() if "lut_flat" in r and "lut_measured" in r]
+    if flat:
+        print("\n| model | LUT per part | LUT flat | per part vs flat | Yosys per part wall / CPU s | Yosys flat wall / CPU s |\n"
+              "|---|---|---|---|---|---|")
+        for r in flat:
+            print(f"| {r['model']} | {r['lut_measured']:,} | {r['lut_flat']:,} | "
+                  f"{100 * (r['lut_measured'] - r['lut_flat']) / r['lut_flat']:+.1f}% | {r['yosys_s']:,.0f} / "
+                  f"{r.get('yosys_cpu_s', 0):,.0f} | {r['yosys_flat_s']:,.0f} / {r['yosys_flat_cpu_s']:,.0f} |")
+    print("\n" + fit_summary())
     return 0
+
+
+def fit_summary() -> str:
+    """One line per glue block of ohq_flow/design/glue_fit.json: points and the largest LUT error of the fit."""
+    from ohq_flow.design.estimate import FIT_PATH
+    data = json.loads(FIT_PATH.read_text())
+    n = {}
+    for pt in data["points"]:
+        n[pt["block"]] = n.get(pt["block"], 0) + 1
+    parts = [f"{b} {n.get(b, 0)} points, {100 * f['lut_max_rel_err']:.0f}%" for b, f in data["fit"].items() if b != "top"]
+    return (f"Glue model: fitted to {len(data['points'])} single-block Yosys runs ({data['yosys']}, {data['date']}; "
+            f"`{data['made_by']}`); largest LUT error of the fit per block: " + "; ".join(parts) + ".")
 
 
 if __name__ == "__main__":
