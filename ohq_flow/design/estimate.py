@@ -81,8 +81,8 @@ def _fit() -> dict:
 def stage_cost(s: dict, metric: str = "lut") -> float:
     """Estimated ``metric`` (lut, ff, dsp or bram18) of one stage's glue (a kernel stage: its FIFO and control, not the kernel)."""
     f = _fit().get(block(s))
-    if f is None:                     # the fork is calibrated with the add it feeds (a residual block has one of each)
-        return 0.0
+    if f is None:                     # the fork is calibrated with the add it feeds (a residual block has one of each);
+        return 0.0                    # a folded MVAU is listed by estimate_lut as not estimated
     x = features(s)
     return float(sum(c * x[n] for c, n in zip(f[metric], f["features"])))
 
@@ -94,9 +94,11 @@ def stage_lut(s: dict) -> float:
 
 def estimate_lut(meta: dict) -> dict:
     """{"kernels": da4ml's LUT sum, "glue": the glue model's LUTs, "total": both, "glue_ff"/"glue_dsp"/"glue_bram18":
-    the glue's other resources} for a design.json."""
+    the glue's other resources, "not_estimated": nodes of folded MVAU stages (neither kernel nor glue here)} for a
+    design.json."""
     kernels = sum(float(s.get("da4ml_cost", 0.0)) for s in meta["stages"] if s["kind"] == "kernel")
     stages = [{"kind": "top"}] + list(meta["stages"])       # the top's own logic (the frame's tlast counter) once
     glue = sum(stage_cost(s) for s in stages)
     return {"kernels": round(kernels), "glue": round(glue), "total": round(kernels + glue),
-            **{f"glue_{m}": round(sum(stage_cost(s, m) for s in stages), 1) for m in ("ff", "dsp", "bram18")}}
+            **{f"glue_{m}": round(sum(stage_cost(s, m) for s in stages), 1) for m in ("ff", "dsp", "bram18")},
+            "not_estimated": [s["node"] for s in meta["stages"] if s["kind"] == "mvau"]}

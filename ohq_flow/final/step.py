@@ -140,7 +140,7 @@ def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dic
             "folds": design.meta["folds"], "folds_not_built": design.meta["folds_not_built"],
             "network_sim": sim, "measured": whole, "glue": glue,
             "predicted_glue": {"lut": est["glue"], "ff": est["glue_ff"], "dsp": est["glue_dsp"], "bram18": est["glue_bram18"],
-                               "model": "ohq_flow.design.estimate (glue_fit.json)"}}
+                               "model": "ohq_flow.design.estimate (glue_fit.json)", "not_estimated": est["not_estimated"]}}
 
 
 def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray, module=None) -> dict:
