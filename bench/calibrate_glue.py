@@ -184,7 +184,7 @@ def fit(rows: list[dict]) -> dict:
     top = {m: float(np.mean([r[m] for r in rows if r["block"] == "top"] or [0])) for m in METRICS}
     out = {"top": {"features": ["one"], **{m: [round(top[m], 2)] for m in METRICS},
                    **{f"{m}_max_rel_err": 0.0 for m in METRICS}}}
-    for block in sorted({r["block"] for r in rows} - {"top"}, key=lambda b: b == "add"):    # the add after the fifo
+    for block in sorted({r["block"] for r in rows} - {"top"}, key=lambda b: (b == "add", b)):    # the add after the fifo
         rs = [r for r in rows if r["block"] == block]
         names = list(features(rs[0]["record"]))
         a = np.array([[features(r["record"])[n] for n in names] for r in rs], dtype=float)
@@ -208,15 +208,8 @@ def fit(rows: list[dict]) -> dict:
 
 def _counts(stat: Path) -> dict:
     """LUT/FF/CARRY/DSP/BRAM18 of an earlier point's Yosys statistics (counted as ``measure_yosys`` counts xc7)."""
-    import re
-
-    from ohq_flow.hw.rtl.yosys import _cells
-    cells = _cells(json.loads(stat.read_text()))
-    from ohq_flow.hw.rtl.yosys import LUTRAM_LUTS
-    n = lambda pat: sum(v for k, v in cells.items() if re.fullmatch(pat, k))
-    lutram = sum(LUTRAM_LUTS.get(k, 0) * v for k, v in cells.items())
-    return {"lut": n(r"LUT[1-6]") + lutram, "lutram": lutram, "ff": n(r"FD[A-Z]*"), "carry": n(r"CARRY.*"),
-            "dsp": n(r"DSP48.*"), "bram18": float(n(r"RAMB18.*") + 2 * n(r"RAMB36.*"))}
+    from ohq_flow.hw.rtl.yosys import _cells, resource_counts
+    return resource_counts(_cells(json.loads(stat.read_text())), "xc7")
 
 
 def main() -> int:

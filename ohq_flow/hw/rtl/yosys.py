@@ -139,6 +139,19 @@ def _cells(stat: dict) -> dict:
     return cells
 
 
+def resource_counts(cells: dict, family: str) -> dict:
+    """{lut (incl. lutram), lutram, ff, carry, dsp, bram18} from Yosys' cell counts (``stat -json``) for ``family``."""
+    n = lambda pat: sum(v for k, v in cells.items() if re.fullmatch(pat, k))
+    if family == "ecp5":   # LUT4-equivalent logic cells as nextpnr counts them (TRELLIS_COMB)
+        carry = cells.get("CCU2C", 0)
+        lutram = 2 * cells.get("TRELLIS_DPR16X4", 0)
+        return {"lut": cells.get("LUT4", 0) + 2 * carry + lutram, "lutram": lutram, "ff": cells.get("TRELLIS_FF", 0),
+                "carry": carry, "dsp": cells.get("MULT18X18D", 0), "bram18": float(cells.get("DP16KD", 0))}
+    lutram = sum(LUTRAM_LUTS.get(k, 0) * v for k, v in cells.items())
+    return {"lut": n(r"LUT[1-6]") + lutram, "lutram": lutram, "ff": n(r"FD[A-Z]*"), "carry": n(r"CARRY.*"),
+            "dsp": n(r"DSP48.*"), "bram18": float(n(r"RAMB18.*") + 2 * n(r"RAMB36.*"))}
+
+
 def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path, timeout_s: float,
                   yosys: str | None = None, blackboxes: list[Path] = ()) -> YosysResult:
     """Synthesise ``sources`` (top ``top``) for ``family``; parse resources and depth.
@@ -172,24 +185,11 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     depth = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", full)
     if not depth:
         raise FlowError(f"yosys printed no logic depth (ltp); log: {log_path.with_suffix('.full.log')}")
-    if family == "ecp5":   # LUT4-equivalent logic cells as nextpnr counts them (TRELLIS_COMB)
-        carry = cells.get("CCU2C", 0)
-        lutram = 2 * cells.get("TRELLIS_DPR16X4", 0)
-        lut = cells.get("LUT4", 0) + 2 * carry + lutram
-        ff = cells.get("TRELLIS_FF", 0)
-        dsp = cells.get("MULT18X18D", 0)
-        bram = cells.get("DP16KD", 0)
-    else:
-        lutram = sum(LUTRAM_LUTS.get(k, 0) * v for k, v in cells.items())
-        lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT[1-6]", k)) + lutram
-        ff = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
-        carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
-        dsp = sum(v for k, v in cells.items() if k.startswith("DSP48"))
-        bram = sum(v for k, v in cells.items() if k.startswith("RAMB18")) + 2 * sum(v for k, v in cells.items() if k.startswith("RAMB36"))
+    c = resource_counts(cells, family)
     t0, per_level = LEVEL_DELAY_NS.get(family, LEVEL_DELAY_NS["xc7"])
     d = max(int(x) for x in depth)
-    return YosysResult(lut, ff, carry, dsp, float(bram), d, round(t0 + per_level * d, 3), cells,
-                       yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"), lutram)
+    return YosysResult(c["lut"], c["ff"], c["carry"], c["dsp"], c["bram18"], d, round(t0 + per_level * d, 3), cells,
+                       yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"), c["lutram"])
 
 
 def _checked(res: YosysResult) -> YosysResult:
