@@ -92,6 +92,7 @@ def run_model(name: str, frames: int, flat: bool) -> dict:
            "requant": sorted({s["method"] for s in design.meta["stages"] if s["kind"] == "requant"}),
            "lut_kernels": sum(k["lut"] for k in parts["kernels"].values()), "lut_glue": parts["glue"]["lut"],
            "lut_measured": parts["whole"]["lut"], "ff_measured": parts["whole"]["ff"], "ff_glue": parts["glue"]["ff"],
+           "dsp_measured": parts["whole"]["dsp"], "bram18_measured": parts["whole"]["bram18"],
            "yosys_s": round(time.perf_counter() - t0, 1), "yosys_cpu_s": round(_cpu() - c0, 1),
            "yosys_parts_cached": parts["from_cache"], "stage_records": design.meta["stages"]}
     if flat:
@@ -123,31 +124,50 @@ def _prediction(row: dict) -> dict:
     """The estimate (current glue fit) of a row's stage records."""
     from ohq_flow.design.estimate import estimate_lut
     est = estimate_lut({"stages": row["stage_records"]})
-    return {"lut_pred_kernels": est["kernels"], "lut_pred_glue": est["glue"], "lut_pred_total": est["total"]}
+    return {"lut_pred_kernels": est["kernels"], "lut_pred_glue": est["glue"], "lut_pred_total": est["total"],
+            "dsp_pred": est["glue_dsp"], "bram18_pred": est["glue_bram18"]}
+
+
+def _dsp_bram(name: str, row: dict) -> tuple:
+    """(DSP, BRAM18) of the per-part synthesis: the row's, else summed from the parts' Yosys statistics
+    (bench/runs/design/<name>/synth_parts, rows made before the row kept them); None when neither exists."""
+    if "dsp_measured" in row:
+        return row["dsp_measured"], row["bram18_measured"]
+    from ohq_flow.hw.rtl.yosys import _cells, resource_counts
+    stats = sorted((RUNS / name / "synth_parts").glob("*/yosys_stat.json"))
+    if not stats:
+        return None
+    counts = [resource_counts(_cells(json.loads(s.read_text())), "xc7") for s in stats]
+    return sum(c["dsp"] for c in counts), sum(c["bram18"] for c in counts)
 
 
 def table(rows: dict) -> str:
     head = ("| model | stages | requant | generation s | sim build s | sim ms/frame | mismatches / inputs | latency sim/pred "
             "| II sim/pred | LUT Yosys kernels + glue = whole | LUT pred. kernels | LUT pred. glue | LUT pred. kernels + glue "
-            "| FF Yosys | Yosys wall / CPU s | bench wall / CPU s |\n" + "|---" * 16 + "|\n")
+            "| FF Yosys | DSP / BRAM18 Yosys (pred.) | Yosys wall / CPU s | bench wall / CPU s |\n" + "|---" * 17 + "|\n")
     lines = []
-    for r in rows.values():
+    for name, r in rows.items():
         if "error" in r:
-            lines.append(f"| {r['model']} | failed: {r['error']} |" + " |" * 14)
+            lines.append(f"| {r['model']} | failed: {r['error']} |" + " |" * 15)
             continue
         if "stage_records" in r:
             r = {**r, **_prediction(r)}
+        else:       # a row of an earlier version of this benchmark
+            r = {**r, "model": r["model"] + " (earlier run: flat synthesis, LUT-RAM not counted, earlier glue model)"}
+        cpu = lambda k: "-" if r.get(k) is None else f"{r[k]:,.0f}"
         err = lambda p, m: f"{p:,} ({100 * (p - m) / max(1, m):+.0f}%)"
         meas = f"{r['lut_kernels']:,} + {r['lut_glue']:,} = {r['lut_measured']:,}" if "lut_glue" in r else f"{r['lut_measured']:,}"
         if "lut_flat" in r:
             meas += f" (flat: {r['lut_flat']:,})"
         glue = err(r["lut_pred_glue"], r["lut_glue"]) if "lut_glue" in r and "lut_pred_glue" in r else "-"
+        db = _dsp_bram(name, r) if "stage_records" in r else None
+        dsp_bram = f"{db[0]} / {db[1]:g} ({r['dsp_pred']:g} / {r['bram18_pred']:g})" if db else "-"
         lines.append(f"| {r['model']} | {r['stages']} | {'/'.join(r['requant']) or '-'} | {r['generation_s']} | "
                      f"{r['sim_build_s']:.0f} ({r['simulator']}) | {r['sim_ms_per_frame']} | {r['mismatches']} / {r['inputs']} | "
                      f"{r['latency'][0]} / {r['latency'][1]} | {r['ii'][0]} / {r['ii'][1]} | {meas} | "
                      f"{err(r['lut_pred_kernels'], r['lut_measured'])} | {glue} | {err(r['lut_pred_total'], r['lut_measured'])} | "
-                     f"{r['ff_measured']:,} | {r['yosys_s']:,.0f} / {r.get('yosys_cpu_s', 0):,.0f} | "
-                     f"{r.get('wall_s', 0):,.0f} / {r.get('cpu_s', 0):,.0f} |")
+                     f"{r['ff_measured']:,} | {dsp_bram} | {r['yosys_s']:,.0f} / {cpu('yosys_cpu_s')} | "
+                     f"{r.get('wall_s', 0):,.0f} / {cpu('cpu_s')} |")
     return head + "\n".join(lines)
 
 
