@@ -7,7 +7,7 @@ kernel met again — the next run of the benchmark, the same layer at the same b
 nothing), and the glue (the top and the building blocks) once with every kernel wrapper read as a
 black box. The design's counts are the sums; the glue has its own line. No optimisation crosses a
 kernel's boundary (the flat run may propagate constants, e.g. a kernel's constant output bits,
-into the glue): docs/benchmarks.md compares the two on one design.
+into the glue): docs/design.md compares the two on two designs.
 """
 
 from __future__ import annotations
