@@ -130,6 +130,7 @@ def points(only: set[str]) -> list[tuple[str, dict, dict]]:
     for w in (8, 256):              # the top alone (input wired to output, the frame's tlast counter): subtracted
         if not only or "top" in only:
             pts.append(("top", {}, dict(kind="top", in_width=w, out_width=w)))
+    add("requant_thr", requant_thr(2, 16, 8))       # 255 thresholds (an 8-bit output): the count's growth
     return pts
 
 
