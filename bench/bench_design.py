@@ -148,7 +148,7 @@ def table(rows: dict) -> str:
     lines = []
     for name, r in rows.items():
         if "error" in r:
-            lines.append(f"| {r['model']} | failed: {r['error']} |" + " |" * 15)
+            lines.append(f"| {r['model']} | failed: {r['error'].splitlines()[0][:200]} |" + " |" * 15)
             continue
         if "stage_records" in r:
             r = {**r, **_prediction(r)}
@@ -199,7 +199,7 @@ def main() -> int:
         try:
             rows[n] = run_model(n, args.frames, args.flat)
         except OhqError as exc:
-            rows[n] = {"model": every[n][3], "error": str(exc).splitlines()[0][:200]}
+            rows[n] = {"model": every[n][3], "error": str(exc)[:4000]}      # the table shows the first 200 characters
         rows[n].update(wall_s=round(time.perf_counter() - t0, 1), cpu_s=round(_cpu() - c0, 1))
         atomic_write_json(OUT_JSON, {"rows": rows})
         print(f"{n}: {({k: v for k, v in rows[n].items() if k != 'stage_records'})}", file=sys.stderr, flush=True)
