@@ -57,6 +57,8 @@ def test_full_run_verifies_bit_exactly(run):
     assert meta["top"] == "ohq_top" and all((run_dir / "final" / "design" / s).is_file() for s in meta["sources"])
     assert design["measured"]["lut"] > build["measured"]["lut"]        # the glue costs something
     assert design["glue"]["lut"] == design["measured"]["lut"] - build["measured"]["lut"]
+    lut = design["resources"]["lut"]               # the ILP's kernels + the glue model (ohq_flow.design.estimate)
+    assert design["predicted_glue"]["lut"] > 0 and lut["predicted_with_glue"] == lut["predicted_kernels"] + design["predicted_glue"]["lut"]
     assert "step profile done" in (run_dir / "ohq_flow.log").read_text()
     assert "report:" in first.stdout and (run_dir / "report.html").stat().st_size > 10000
     pareto = (run_dir / "pareto.csv").read_text()

@@ -336,7 +336,8 @@ def _stage_record(i: int, st: Stage, kernel) -> dict:
     if st.kind == "requant":
         rq = st.info["requant"]
         rec.update(method=rq.method, out_bits=st.out.bits, out_signed=bool(st.out.signed), packed=bool(st.out.packed),
-                   levels=int((rq.hi - rq.lo).max()), acc_range=[int(rq.acc_min.min()), int(rq.acc_max.max())])
+                   levels=int((rq.hi - rq.lo).max()), acc_range=[int(rq.acc_min.min()), int(rq.acc_max.max())],
+                   tw=rq.internal_width(st.inp.bits), nt=int(max(1, rq.thresholds.shape[1])) if rq.method == "thresholds" else 0)
         if rq.method == "multiply_shift":
             rec.update(shift=rq.shift, mult=[int(v) for v in rq.mult], bias=[int(v) for v in rq.bias], rounding=rq.rounding)
     return rec

@@ -111,9 +111,13 @@ def build(ctx, model, layers) -> dict:
             raise FlowError(exc.message + (f"; first layer failing its per-layer check: {bad[0]}" if bad else
                                            "; every layer passes its per-layer check (the glue differs)"),
                             exc.hint) from None
-        record["design"]["resources"] = {   # the ILP's kernels-only prediction vs the real whole design
-            k: {"predicted_kernels": record["predicted"].get(k), "measured_kernels": record["measured"][k],
-                "measured_whole": record["design"]["measured"][k], "glue": record["design"]["glue"][k]}
+        glue_pred = record["design"]["predicted_glue"]
+        record["design"]["resources"] = {   # the ILP's kernels-only prediction (and + the glue model) vs the real design
+            k: {"predicted_kernels": record["predicted"].get(k),
+                "predicted_with_glue": (record["predicted"][k] + glue_pred[k]
+                                        if k in glue_pred and record["predicted"].get(k) is not None else None),
+                "measured_kernels": record["measured"][k], "measured_whole": record["design"]["measured"][k],
+                "glue": record["design"]["glue"][k], "predicted_glue": glue_pred.get(k)}
             for k in ("lut", "ff", "dsp", "bram18")}
     say("build 5/5: whole network as an hls4ml project, g++ C-simulation")
     record["hls4ml"] = write_hls4ml_bundle(cfg, final, x_verify, out)
@@ -128,6 +132,7 @@ def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dic
     """final/design/ (design.json, rtl/, report), final/verify/network_sim.json, whole-design Yosys.
 
     ``folds``: compute node -> the solution's fold label (PE/SIMD folds are built as folded MVAUs)."""
+    from ohq_flow.design.estimate import estimate_lut
     from ohq_flow.design.rtl import generate_design
     from ohq_flow.design.sim import simulate_network
     from ohq_flow.hw.cache import CostCache
@@ -144,10 +149,13 @@ def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dic
              "est_clock_ns": res.est_clock_ns, "log": str(res.log_path), "from_cache": cached}
     glue = {k: whole[k] - kernels_measured[k] for k in ("lut", "ff", "dsp", "bram18", "carry")}
     requant = {s["node"]: s["method"] for s in design.meta["stages"] if s["kind"] == "requant"}
+    est = estimate_lut(design.meta)
     return {"dir": str(design.out_dir), "design_json": str(design.json_path), "top": design.top,
             "generation_seconds": round(design.gen_seconds, 2), "requant": requant,
             "folds": design.meta["folds"], "folds_not_built": design.meta["folds_not_built"],
-            "network_sim": sim, "measured": whole, "glue": glue}
+            "network_sim": sim, "measured": whole, "glue": glue,
+            "predicted_glue": {"lut": est["glue"], "ff": est["glue_ff"], "dsp": est["glue_dsp"], "bram18": est["glue_bram18"],
+                               "model": "ohq_flow.design.estimate (glue_fit.json)", "not_estimated": est["not_estimated"]}}
 
 
 def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray, module=None) -> dict:
@@ -191,11 +199,12 @@ def format_build(record: dict) -> str:
     if d:
         lines.append(f"complete streaming design (final/design/, top {d['top']}, Yosys; requantisation: "
                      f"{', '.join(sorted(set(d['requant'].values()))) or 'none'}):")
-        lines.append("  metric   predicted (kernels)   kernels      glue   whole design")
+        lines.append("  metric   predicted (kernels)   + glue model   kernels      glue   whole design")
         for k, r in d.get("resources", {}).items():
             p = r["predicted_kernels"]
             glue = f"{r['glue']:+,}" if r["glue"] is not None else "-"
-            lines.append(f"  {k:<8} {_num(p):>19} {_num(r['measured_kernels']):>9} {glue:>9} {_num(r['measured_whole']):>14}")
+            lines.append(f"  {k:<8} {_num(p):>19} {_num(r.get('predicted_with_glue')):>14} {_num(r['measured_kernels']):>9} "
+                         f"{glue:>9} {_num(r['measured_whole']):>14}")
     h = record.get("hls4ml")
     if h and h.get("status") == "not_generated":
         lines.append(f"whole network as hls4ml project: NOT generated ({h['error'].splitlines()[0]})")

@@ -269,8 +269,9 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
         d = build.get("design")
         if d:
-            table(["metric", "predicted (kernels)", "kernels", "glue", "complete design"],
-                  [[k, "-" if r["predicted_kernels"] is None else f"{r['predicted_kernels']:,.0f}", f"{r['measured_kernels']:,.0f}",
+            table(["metric", "predicted (kernels)", "predicted (kernels + glue model)", "kernels", "glue", "complete design"],
+                  [[k, "-" if r["predicted_kernels"] is None else f"{r['predicted_kernels']:,.0f}",
+                    "-" if r.get("predicted_with_glue") is None else f"{r['predicted_with_glue']:,.0f}", f"{r['measured_kernels']:,.0f}",
                     f"{r['glue']:+,.0f}", f"{r['measured_whole']:,.0f}"] for k, r in d.get("resources", {}).items()])
             s = d["network_sim"]
             text(f"Complete streaming design ({d['dir']}, top {d['top']}): whole-network simulation ({s['simulator']}) vs the "

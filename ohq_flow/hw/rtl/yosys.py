@@ -53,6 +53,16 @@ class YosysResult:
     version: str
     seconds: float
     log_path: Path
+    lutram: int = 0         # LUTs used as distributed RAM / shift registers, included in ``lut``
+
+
+# xc7 distributed RAM and shift-register cells -> the LUTs (SLICEM) each occupies; counted in ``lut`` as Vivado's
+# "Slice LUTs" counts "LUT as Memory" (the ecp5 count includes TRELLIS_DPR16X4 the same way)
+LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2,
+               "RAM128X1D": 4, "RAM16X1S": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
+               "SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1}
+# part of the cache key of a whole-design record: what a count means (2: LUTs include LUTRAM/SRL cells)
+COUNTING = 2
 
 
 def find_yosys() -> str:
@@ -91,12 +101,12 @@ _SCRIPT_WORD = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./+-]*$")
 _TOP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _script_sources(sources: list[Path], work_dir: Path) -> list[str]:
+def _script_sources(sources: list[Path], work_dir: Path, copies: str = "src") -> list[str]:
     """Source names as the script (run with cwd=work_dir) reads them: relative and plain.
 
     Yosys splits script lines on blanks and treats ``#`` / ``;`` specially, and it has no quoting
     we can rely on, so a source whose relative path is not a plain word is copied into
-    ``work_dir/src/`` under a plain name; Yosys then reads the file verbatim whatever its path.
+    ``work_dir/<copies>/`` under a plain name; Yosys then reads the file verbatim whatever its path.
     """
     out = []
     for i, src in enumerate(sources):
@@ -104,7 +114,7 @@ def _script_sources(sources: list[Path], work_dir: Path) -> list[str]:
         rel = os.path.relpath(src, work_dir)
         if not _SCRIPT_WORD.match(rel):
             stem = re.sub(r"[^A-Za-z0-9_]", "_", src.stem)[:40] or "src"
-            dst = work_dir / "src" / f"{i}_{stem}{src.suffix if _SCRIPT_WORD.match(src.suffix or 'x') else '.v'}"
+            dst = work_dir / copies / f"{i}_{stem}{src.suffix if _SCRIPT_WORD.match(src.suffix or 'x') else '.v'}"
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
             rel = os.path.relpath(dst, work_dir)
@@ -129,9 +139,26 @@ def _cells(stat: dict) -> dict:
     return cells
 
 
+def resource_counts(cells: dict, family: str) -> dict:
+    """{lut (incl. lutram), lutram, ff, carry, dsp, bram18} from Yosys' cell counts (``stat -json``) for ``family``."""
+    n = lambda pat: sum(v for k, v in cells.items() if re.fullmatch(pat, k))
+    if family == "ecp5":   # LUT4-equivalent logic cells as nextpnr counts them (TRELLIS_COMB)
+        carry = cells.get("CCU2C", 0)
+        lutram = 2 * cells.get("TRELLIS_DPR16X4", 0)
+        return {"lut": cells.get("LUT4", 0) + 2 * carry + lutram, "lutram": lutram, "ff": cells.get("TRELLIS_FF", 0),
+                "carry": carry, "dsp": cells.get("MULT18X18D", 0), "bram18": float(cells.get("DP16KD", 0))}
+    lutram = sum(LUTRAM_LUTS.get(k, 0) * v for k, v in cells.items())
+    return {"lut": n(r"LUT[1-6]") + lutram, "lutram": lutram, "ff": n(r"FD[A-Z]*"), "carry": n(r"CARRY.*"),
+            "dsp": n(r"DSP48.*"), "bram18": float(n(r"RAMB18.*") + 2 * n(r"RAMB36.*"))}
+
+
 def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path, timeout_s: float,
-                  yosys: str | None = None) -> YosysResult:
-    """Synthesise ``sources`` (top ``top``) for ``family``; parse resources and depth."""
+                  yosys: str | None = None, blackboxes: list[Path] = ()) -> YosysResult:
+    """Synthesise ``sources`` (top ``top``) for ``family``; parse resources and depth.
+
+    ``blackboxes``: files whose modules are read as empty black boxes (``read_verilog -lib``): only their
+    ports are known, nothing inside them is synthesised or counted (the glue around kernels synthesised
+    on their own)."""
     binary = yosys or find_yosys()
     if family not in LEVEL_DELAY_NS:
         raise InputError(f"yosys family {family!r} is not one of {', '.join(LEVEL_DELAY_NS)}",
@@ -144,6 +171,8 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     stat_json.unlink(missing_ok=True)            # never read the statistics of an earlier run
     script = string.Template(_template(family).read_text()).substitute(
         sources=" ".join(_script_sources(sources, work_dir)), family=family, top=top, stat_json=stat_json.name)
+    if blackboxes:
+        script = f"read_verilog -lib {' '.join(_script_sources(blackboxes, work_dir, 'lib'))}\n" + script
     script_path = work_dir / "synth.ys"
     atomic_write_text(script_path, script)        # replaces whatever is there (a symlink too)
     log_path = work_dir / "yosys.log"
@@ -156,22 +185,11 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     depth = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", full)
     if not depth:
         raise FlowError(f"yosys printed no logic depth (ltp); log: {log_path.with_suffix('.full.log')}")
-    if family == "ecp5":   # LUT4-equivalent logic cells as nextpnr counts them (TRELLIS_COMB)
-        carry = cells.get("CCU2C", 0)
-        lut = cells.get("LUT4", 0) + 2 * carry + 2 * cells.get("TRELLIS_DPR16X4", 0)
-        ff = cells.get("TRELLIS_FF", 0)
-        dsp = cells.get("MULT18X18D", 0)
-        bram = cells.get("DP16KD", 0)
-    else:
-        lut = sum(v for k, v in cells.items() if re.fullmatch(r"LUT[1-6]", k))
-        ff = sum(v for k, v in cells.items() if re.fullmatch(r"FD[A-Z]*", k))
-        carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
-        dsp = sum(v for k, v in cells.items() if k.startswith("DSP48"))
-        bram = sum(v for k, v in cells.items() if k.startswith("RAMB18")) + 2 * sum(v for k, v in cells.items() if k.startswith("RAMB36"))
+    c = resource_counts(cells, family)
     t0, per_level = LEVEL_DELAY_NS.get(family, LEVEL_DELAY_NS["xc7"])
     d = max(int(x) for x in depth)
-    return YosysResult(lut, ff, carry, dsp, float(bram), d, round(t0 + per_level * d, 3), cells,
-                       yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"))
+    return YosysResult(c["lut"], c["ff"], c["carry"], c["dsp"], c["bram18"], d, round(t0 + per_level * d, 3), cells,
+                       yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"), c["lutram"])
 
 
 def _checked(res: YosysResult) -> YosysResult:
@@ -184,14 +202,15 @@ def _checked(res: YosysResult) -> YosysResult:
 
 
 def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir: Path, timeout_s: float,
-                         cache_dir: Path, yosys: str | None = None) -> tuple[YosysResult, bool]:
+                         cache_dir: Path, yosys: str | None = None, blackboxes: list[Path] = ()) -> tuple[YosysResult, bool]:
     """:func:`measure_yosys`, remembered in the content cache (:mod:`ohq_flow.hw.cache`, record kind
-    ``designs``) by the content of the sources, the top, the family, the script template and the
+    ``designs``) by the content of the sources (and black boxes), the top, the family, the script template and the
     Yosys version. Returns (result, from_cache)."""
     from ohq_flow.hw.cache import CostCache
     binary = yosys or find_yosys()
     key = sha256_json({"sources": sorted(sha256_file(Path(x)) for x in sources), "top": top, "family": family,
-                       "template": sha256_file(_template(family)), "yosys": yosys_version(binary)})
+                       "template": sha256_file(_template(family)), "yosys": yosys_version(binary), "counting": COUNTING,
+                       **({"blackboxes": sorted(sha256_file(Path(x)) for x in blackboxes)} if blackboxes else {})})
     cache = CostCache(cache_dir)
     data = cache.get_record("designs", key)
     if data is not None:
@@ -199,6 +218,7 @@ def measure_yosys_cached(sources: list[Path], top: str, *, family: str, work_dir
             return _checked(YosysResult(**{**data, "log_path": Path(data["log_path"])})), True
         except (ValueError, TypeError, KeyError):
             cache.drop_record("designs", key)      # an impossible entry is measured again
-    res = measure_yosys(sources, top, family=family, work_dir=work_dir, timeout_s=timeout_s, yosys=binary)
+    res = measure_yosys(sources, top, family=family, work_dir=work_dir, timeout_s=timeout_s, yosys=binary,
+                        blackboxes=blackboxes)
     cache.put_record("designs", key, {**dataclasses.asdict(res), "log_path": str(res.log_path)})
     return res, False

@@ -1,0 +1,93 @@
+"""The glue model (ohq_flow.design.estimate) against real Yosys runs of a small complete design synthesised per
+part (ohq_flow.design.synth)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ohq_flow.design import generate_design
+from ohq_flow.design.estimate import FIT_PATH, block, estimate_lut, features, stage_cost
+
+pytestmark = pytest.mark.skipif(__import__("shutil").which("yosys") is None, reason="yosys not installed")
+
+# documented bounds (docs/design.md, "Resource estimate")
+GLUE_BOUND = 0.15       # the glue model against the glue synthesised around black-box kernels
+TOTAL_BOUND = 0.10      # kernels (da4ml) + glue model against the whole design (kernels + glue synthesised)
+
+
+class TinyCNN(torch.nn.Module):
+    """conv 3x3 stride 2 (1->4, pad 1) -> ReLU (3 bits) -> flatten -> fc 36->4 on a 6x6 input: the glue of a CNN
+    (window, kernel control, multiply-shift requantiser, collect) at the smallest size (Yosys time)."""
+
+    def __init__(self):
+        super().__init__()
+        from brevitas import nn as qnn
+        from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+        wq = dict(weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=3, bias=False)
+        self.inp = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=4, return_quant_tensor=True)
+        self.conv = qnn.QuantConv2d(1, 4, 3, stride=2, padding=1, **wq)
+        self.relu = qnn.QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=3, return_quant_tensor=True)
+        self.fc = qnn.QuantLinear(4 * 3 * 3, 4, **wq)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.relu(self.conv(self.inp(x))), 1))
+
+
+@pytest.fixture(scope="module")
+def tiny_design(tmp_path_factory):
+    from ohq_flow.model.export import export_brevitas
+    root = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    model = export_brevitas(TinyCNN().eval(), [1, 1, 6, 6], root / "model.onnx")
+    return generate_design(model, root / "design"), root
+
+
+def test_fit_covers_every_glue_block_and_records_how_it_was_made():
+    data = json.loads(FIT_PATH.read_text())
+    assert "bench.calibrate_glue" in data["made_by"] and data["yosys"] and data["points"]
+    for b in ("kernel", "requant_thr", "requant_ms", "window", "maxpool", "sumpool", "collect", "fifo", "add", "argmax"):
+        f = data["fit"][b]
+        pts = [p for p in data["points"] if p["block"] == b]
+        assert len(pts) >= 2, b
+        assert f["features"] == list(features(pts[0]["record"])), b     # the fit's inputs are the estimate's
+        assert all(c >= 0 for c in f["lut"] + f["ff"]), b
+        # the stored error is what the fit gives on its own points (the block less the top around it)
+        assert all(p["block_only"]["lut"] <= p["lut"] for p in pts), b
+        err = max(abs(stage_cost(p["record"]) - p["block_only"]["lut"]) / max(p["block_only"]["lut"], 8) for p in pts)
+        assert err == pytest.approx(f["lut_max_rel_err"], abs=2e-3), b
+
+
+def test_estimate_grows_with_the_block_it_models():
+    thr = dict(kind="requant", method="thresholds", in_width=16 * 12, out_width=16 * 4, out_bits=4, nt=15, levels=15)
+    assert stage_cost({**thr, "nt": 15}) > stage_cost({**thr, "nt": 3, "out_width": 16 * 2, "out_bits": 2}) > 0
+    win = dict(kind="window", C=8, EW=4, H=16, W=16, KH=3, KW=3, R=4, in_width=32, out_width=288)
+    assert stage_cost(win) > stage_cost({**win, "W": 8, "H": 8}) > 0           # line buffer in LUT-RAM
+    big = {**win, "W": 32, "H": 32}                                               # 128 words of 32 bits: block RAM
+    assert stage_cost(big, "bram18") > 0 == stage_cost(win, "bram18") and stage_cost(big) < stage_cost(win)
+    assert block({"kind": "requant", "method": "multiply_shift"}) == "requant_ms"
+
+
+def test_glue_and_whole_estimate_within_bounds_of_yosys(tiny_design, tmp_path):
+    """Yosys on the tiny CNN per part (each kernel alone + the glue around black boxes; on this design within 1 %
+    of the flat run, docs/design.md): the glue model and kernels + glue are within the documented bounds."""
+    from ohq_flow.design.synth import measure_design_parts
+    design, _ = tiny_design
+    est = estimate_lut(design.meta)
+    parts = measure_design_parts(design, family="xc7", work_dir=tmp_path / "parts", cache_dir=tmp_path / "cache",
+                                 timeout_s=600)
+    kinds = {s["kind"] for s in design.meta["stages"]}
+    assert {"window", "kernel", "requant", "collect"} <= kinds
+    assert len(parts["kernels"]) == 2 and all(k["lut"] > 0 for k in parts["kernels"].values())
+    assert parts["whole"]["lut"] == parts["glue"]["lut"] + sum(k["lut"] for k in parts["kernels"].values())
+    assert parts["glue"]["lut"] > 0 and parts["from_cache"] == 0
+    # the line buffer and the kernels' output FIFOs are LUT-RAM (RAM32M): LUTs, counted in lut
+    assert 0 < parts["glue"]["lutram"] < parts["glue"]["lut"]
+    assert abs(est["glue"] - parts["glue"]["lut"]) <= GLUE_BOUND * parts["glue"]["lut"], (est, parts["glue"])
+    assert abs(est["total"] - parts["whole"]["lut"]) <= TOTAL_BOUND * parts["whole"]["lut"], (est, parts["whole"])
+    # a second per-part run measures nothing again (every part from the content cache)
+    again = measure_design_parts(design, family="xc7", work_dir=tmp_path / "parts2", cache_dir=tmp_path / "cache",
+                                 timeout_s=600)
+    assert again["from_cache"] == 3 and again["whole"] == parts["whole"]
