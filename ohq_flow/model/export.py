@@ -125,7 +125,9 @@ def export_brevitas(module, input_shape: list[int] | tuple[int, ...], out_path: 
     """Export a Brevitas module to a cleaned QONNX ModelWrapper saved at ``out_path``.
 
     Uses the TorchScript exporter (faster, handles residual QuantTensor adds) and falls back to
-    torch.export (dynamo) when it fails.
+    torch.export (dynamo) when it fails. The module is exported in eval mode (its mode is restored):
+    in training mode the shape probe would update BatchNorm running statistics and Brevitas' runtime
+    activation statistics (a zero input collapses a scale to its 1e-10 floor).
     """
     import torch
     from brevitas.export import export_qonnx
@@ -133,24 +135,29 @@ def export_brevitas(module, input_shape: list[int] | tuple[int, ...], out_path: 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".raw.onnx")
-    x = torch.zeros(*input_shape)
+    was_training = module.training   # a training-mode probe would feed zeros to BatchNorm / Brevitas statistics
+    module.eval()
     try:
-        with torch.no_grad():
-            module(x)
-    except Exception as exc:
-        raise ModelError(f"model.brevitas.input_shape {list(input_shape)} does not fit the model: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
-                         "set input_shape to what the model's forward() expects, batch dimension first") from None
-    errors = []
-    for dynamo in (False, True):
+        x = torch.zeros(*input_shape)
         try:
-            with _quiet():
-                export_qonnx(module, input_t=x, export_path=str(tmp), dynamo=dynamo)
-            break
+            with torch.no_grad():
+                module(x)
         except Exception as exc:
-            errors.append(f"{'dynamo' if dynamo else 'torchscript'}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''}")
-    else:
-        raise ModelError("Brevitas QONNX export failed: " + " | ".join(errors),
-                         "the model must be exportable with brevitas.export.export_qonnx; run with --debug for details")
+            raise ModelError(f"model.brevitas.input_shape {list(input_shape)} does not fit the model: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+                             "set input_shape to what the model's forward() expects, batch dimension first") from None
+        errors = []
+        for dynamo in (False, True):
+            try:
+                with _quiet():
+                    export_qonnx(module, input_t=x, export_path=str(tmp), dynamo=dynamo)
+                break
+            except Exception as exc:
+                errors.append(f"{'dynamo' if dynamo else 'torchscript'}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''}")
+        else:
+            raise ModelError("Brevitas QONNX export failed: " + " | ".join(errors),
+                             "the model must be exportable with brevitas.export.export_qonnx; run with --debug for details")
+    finally:
+        module.train(was_training)
     model = clean_qonnx(tmp)
     model.save(str(out_path))
     with contextlib.suppress(FileNotFoundError):
