@@ -1,4 +1,4 @@
-"""Calibrate the glue model of ``ohq_flow.design.estimate``: Yosys (xc7) on one glue block at a time.
+"""Calibrate the price list of ``ohq_flow.design.price``: Yosys on one glue block (or one MVAU) at a time.
 
 Each point is a one-stage design rendered from the design's own top template (``ohq_top.v.j2``):
 the block with its parameters between the top's input and output streams, synthesised like the
@@ -6,11 +6,13 @@ whole design (``synth_xilinx -flatten``). The kernel controller (``ohq_kernel_ct
 FIFO of every kernel) is measured around a black-box kernel (``bench/rtl/k_stub_wrapper.v``).
 Parameters are realistic (random thresholds in the accumulator's range, random multipliers and
 biases, real line-buffer geometries). Per block, the LUT and FF counts are fitted by non-negative
-least squares on ``ohq_flow.design.estimate.features`` of its stage record, after subtracting the
+least squares on ``ohq_flow.design.price.features`` of its stage record, after subtracting the
 top around it (a design without stages: the frame's tlast counter, counted once per design); points, fit and per-point error go to
-``ohq_flow/design/glue_fit.json``, which the estimate reads.
+``ohq_flow/design/glue_fit_<family>.json``, which the price list reads. Folded layers (``mvau``, the
+template ``ohq_mvau.v`` at several shapes, weight memories and product styles) are calibrated the same way;
+their DSP and block-RAM counts are not fitted (the rule counts them) but checked against Yosys.
 
-    python -m bench.calibrate_glue [--only requant_thr,window] [--refit]
+    python -m bench.calibrate_glue [--family xc7|ecp5] [--only requant_thr,window,mvau] [--refit]
 
 A point whose one-stage top is unchanged and whose Yosys statistics exist in bench/runs/calibrate_glue
 is read back instead of synthesised again (a killed run resumes).
@@ -30,6 +32,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 WORK = ROOT / "bench" / "runs" / "calibrate_glue"
+# (MW, MH, PE, SIMD, input bits, weight bits): LUT and block-RAM weight memories, LUT and DSP products
+MVAU_POINTS = [(32, 16, 2, 4, 4, 3), (64, 32, 4, 8, 4, 4), (64, 32, 1, 4, 2, 2), (128, 64, 2, 8, 3, 3),
+               (256, 64, 4, 16, 3, 3), (144, 32, 8, 9, 4, 4), (72, 16, 16, 8, 4, 2), (64, 10, 2, 8, 8, 8),
+               (256, 128, 8, 8, 2, 3), (32, 32, 32, 2, 6, 6), (784, 64, 16, 16, 2, 2), (128, 128, 1, 1, 8, 8)]
 METRICS = ("lut", "ff", "dsp", "bram18")
 RESOURCE_FEATURE = {"dsp": "multipliers", "bram18": "bram_buffers"}
 ADD_FIFO = lambda w: dict(W=w, DEPTH=2, CW=3)      # the FIFO in front of a calibrated add (its model is subtracted)
@@ -90,6 +96,29 @@ def maxpool(c, k, ew, op=0):
     return p, dict(kind="maxpool" if op == 0 else "sumpool", in_width=c * k * ew, out_width=c * ow, **p)
 
 
+def sequential(point, lanes):
+    """A requantiser point made sequential: ``lanes`` channels per step (ohq_requant_seq)."""
+    from ohq_flow.design.mvau import signed_bits
+    params, rec = point
+    n = rec["out_width"] // rec["out_bits"] // lanes
+    mb = signed_bits(min(rec["mult"]), max(rec["mult"])) if "mult" in rec else 2
+    return ({"P": lanes, "GW": max(1, (n - 1).bit_length()), "MB": mb, **params}, {**rec, "cycles": n})
+
+
+def mvau(mw, mh, pe, simd, iw, wb, seed=0):
+    """A folded layer with random weights of ``wb`` bits; its accumulator sized from the input range."""
+    from ohq_flow.design.mvau import MvauShape, rtl_params, signed_bits
+    from ohq_flow.design.rtl import _vlit as v
+    rng = np.random.default_rng(seed)
+    mat = rng.integers(-(2 ** (wb - 1)), 2 ** (wb - 1), size=(mw, mh))
+    amax = int(np.abs(mat).sum(0).max()) * (2 ** iw - 1)
+    u = MvauShape(mw, mh, pe, simd, iw, wb, signed_bits(-amax, amax))
+    params = dict(rtl_params(u, mat, False, v))
+    rec = dict(kind="mvau", in_width=mw * iw, out_width=mh * u.aw, inputs=mw, outputs=mh, PE=pe, SIMD=simd, a_bits=iw,
+               wb=wb, acc_width=u.aw, mem=u.mem, mul=u.mul)
+    return params, rec
+
+
 def simple(kind, **p):
     widths = {"collect": (p.get("BW", 0), p.get("N", 0) * p.get("BW", 0)), "fifo": (p.get("W", 0), p.get("W", 0)),
               "add": (p.get("C", 0) * p.get("AW", 0), p.get("C", 0) * p.get("OW", 0)),
@@ -124,6 +153,13 @@ def points(only: set[str]) -> list[tuple[str, dict, dict]]:
         add("add", simple("add", C=c, AW=aw, BW=bw, OW=ow, SA=0, SB=1))
     for c, ew in [(10, 12), (10, 20), (32, 8)]:
         add("argmax", simple("argmax", C=c, EW=ew, SIGNED=1, IW=max(1, (c - 1).bit_length())))
+    for pt in MVAU_POINTS:
+        add("mvau", mvau(*pt))
+    for c, aw, ow, mb, s, lanes in [(32, 14, 4, 10, 12, 1), (64, 14, 3, 12, 14, 2), (128, 16, 4, 14, 16, 4),
+                                    (32, 20, 4, 18, 20, 8), (256, 13, 3, 10, 12, 4)]:
+        add("requant_seq_ms", sequential(requant_ms(c, aw, ow, mb, s), lanes))
+    for c, aw, ow, lanes in [(32, 12, 3, 1), (64, 14, 2, 4), (128, 12, 4, 8), (16, 16, 3, 2)]:
+        add("requant_seq_thr", sequential(requant_thr(c, aw, ow), lanes))
     for ow, lat in [(80, 3), (512, 3), (256, 6), (1024, 2), (160, 12)]:
         if not only or "kernel" in only:
             pts.append(("kernel", dict(kout_width=ow, lat=lat), dict(kind="kernel", out_width=ow, latency=lat, da4ml_cost=0.0)))
@@ -140,7 +176,7 @@ def render(block: str, params: dict, rec: dict, path: Path) -> None:
 
     from ohq_flow.design.rtl import MODULES, RTL_BLOCKS
     if block == "kernel":
-        st = dict(kind="kernel", node="k", module="k_stub", src=[0], dst=[1], **params)
+        st = dict(kind="kernel", node="k", module="k_stub", src=[0], dst=[1], unpack=0, **params)
         win, wout = 16, params["kout_width"]
     elif block == "add":      # a residual block: fork, one branch through a 2-deep FIFO (else Yosys sees a + a), add
         w = rec["in_width"]
@@ -152,7 +188,9 @@ def render(block: str, params: dict, rec: dict, path: Path) -> None:
         stages, widths = [fork, fifo, st], [w, w, w, w, rec["out_width"]]
     elif block != "top":
         kind = rec["kind"]
-        st = dict(kind=kind, node=block, module=MODULES[kind], params=[(k, str(v)) for k, v in params.items()], src=[0], dst=[1])
+        module = "ohq_requant_seq" if block.startswith("requant_seq") else MODULES[kind]
+        st = dict(kind=kind, node=block, module=module, params=[(k, str(v)) for k, v in params.items()], src=[0], dst=[1],
+                  unpack=0)
         win, wout = rec["in_width"], rec["out_width"]
     if block == "top":
         stages, widths = [], [rec["in_width"]]
@@ -171,9 +209,9 @@ def _add_fifo(fitted: dict, row: dict, metric: str) -> float:
     """The fitted FIFO model's count for the FIFO in front of a calibrated add (0 for other blocks)."""
     if row["block"] != "add":
         return 0.0
-    from ohq_flow.design.estimate import features
+    from ohq_flow.design.price import features
     f = fitted["fifo"]
-    x = features({"kind": "fifo", **ADD_FIFO(row["record"]["in_width"])})
+    x = features({"kind": "fifo", **ADD_FIFO(row["record"]["in_width"])}, FAMILY[0])
     return sum(c * x[n] for c, n in zip(f[metric], f["features"]))
 
 
@@ -181,14 +219,15 @@ def fit(rows: list[dict]) -> dict:
     """Per block: non-negative least squares of LUT and FF on the estimate's features."""
     from scipy.optimize import nnls
 
-    from ohq_flow.design.estimate import features
+    from ohq_flow.design.price import features
+    family = FAMILY[0]
     top = {m: float(np.mean([r[m] for r in rows if r["block"] == "top"] or [0])) for m in METRICS}
     out = {"top": {"features": ["one"], **{m: [round(top[m], 2)] for m in METRICS},
                    **{f"{m}_max_rel_err": 0.0 for m in METRICS}}}
     for block in sorted({r["block"] for r in rows} - {"top"}, key=lambda b: (b == "add", b)):    # the add after the fifo
         rs = [r for r in rows if r["block"] == block]
-        names = list(features(rs[0]["record"]))
-        a = np.array([[features(r["record"])[n] for n in names] for r in rs], dtype=float)
+        names = list(features(rs[0]["record"], family))
+        a = np.array([[features(r["record"], family)[n] for n in names] for r in rs], dtype=float)
         out[block] = {"features": names}
         for m in METRICS:       # the block alone: its one-stage design less the top around it (and an add's FIFO)
             y = np.array([max(0.0, r[m] - top[m] - _add_fifo(out, r, m)) for r in rs], dtype=float)
@@ -197,7 +236,7 @@ def fit(rows: list[dict]) -> dict:
             # relative least squares: every point weighs the same whatever its size
             w = 1.0 / np.maximum(y, 8.0)
             # DSP and block RAM come from one feature each (a constant multiplication, a line buffer in BRAM)
-            use = np.array([m in ("lut", "ff") or n == RESOURCE_FEATURE[m] for n in names])
+            use = np.array([m in ("lut", "ff") or (block != "mvau" and n == RESOURCE_FEATURE[m]) for n in names])
             coef = np.zeros(len(names))
             if use.any():
                 coef[use], _ = nnls((a * w[:, None])[:, use], y * w)
@@ -208,17 +247,41 @@ def fit(rows: list[dict]) -> dict:
 
 
 def _counts(stat: Path) -> dict:
-    """LUT/FF/CARRY/DSP/BRAM18 of an earlier point's Yosys statistics (counted as ``measure_yosys`` counts xc7)."""
+    """LUT/FF/CARRY/DSP/BRAM18 of an earlier point's Yosys statistics (counted as ``measure_yosys`` counts them)."""
     from ohq_flow.hw.rtl.yosys import _cells, resource_counts
-    return resource_counts(_cells(json.loads(stat.read_text())), "xc7")
+    return resource_counts(_cells(json.loads(stat.read_text())), FAMILY[0])
+
+
+def check_mvau_rule(rows: list[dict]) -> list[str]:
+    """Points whose DSP or block-RAM count differs from what the rule (``design/price.mvau_price``) counts."""
+    from ohq_flow.design.mvau import bram_blocks
+    from ohq_flow.design.price import mvau_shape
+    bad = []
+    for r in rows:
+        if r["block"] != "mvau":
+            continue
+        u = mvau_shape(r["record"])
+        want = {"dsp": u.lanes if u.mul else 0, "bram18": bram_blocks(u.cycles, u.word) if u.mem else 0}
+        for m, v in want.items():
+            if float(r[m]) != float(v):
+                bad.append(f"mvau {r['record']['inputs']}x{r['record']['outputs']} PE{u.pe} SIMD{u.simd}: {m} Yosys {r[m]} "
+                           f"vs rule {v}")
+    return bad
+
+
+FAMILY = ["xc7"]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only", default="", help="comma-separated blocks")
     ap.add_argument("--refit", action="store_true", help="fit the stored points again, synthesise nothing")
+    ap.add_argument("--family", default="xc7", choices=("xc7", "ecp5"), help="synth_xilinx -family xc7, or synth_ecp5")
     args = ap.parse_args()
-    from ohq_flow.design.estimate import FIT_PATH
+    FAMILY[0] = args.family
+    from ohq_flow.design.price import fit_path
+    FIT_PATH = fit_path(args.family)
+    work = WORK if args.family == "xc7" else WORK.with_name(f"calibrate_glue_{args.family}")
     from ohq_flow.fileio import atomic_write_json
     from ohq_flow.hw.rtl.yosys import measure_yosys, yosys_version
     old = json.loads(FIT_PATH.read_text()) if FIT_PATH.is_file() else {"points": []}
@@ -228,7 +291,7 @@ def main() -> int:
         from ohq_flow.design.rtl import BLOCKS, RTL_BLOCKS
         keep = [r for r in old["points"] if only and r["block"] not in only]
         for n, (block, params, rec) in enumerate(points(only)):
-            d = WORK / f"{n:02d}_{block}"
+            d = work / f"{n:02d}_{block}"
             top = d / "ohq_top.v"
             before = top.read_text() if top.is_file() else None
             render(block, params, rec, top)
@@ -238,17 +301,20 @@ def main() -> int:
                 continue
             srcs = [top] + [RTL_BLOCKS / b for b in BLOCKS]
             t0 = time.perf_counter()
-            r = measure_yosys(srcs, "ohq_top", family="xc7", work_dir=d / "yosys", timeout_s=1800,
+            r = measure_yosys(srcs, "ohq_top", family=args.family, work_dir=d / "yosys", timeout_s=1800,
                               blackboxes=[STUB] if block == "kernel" else [])
             rows.append({"block": block, "record": rec, "lut": r.lut, "lutram": r.lutram, "ff": r.ff, "carry": r.carry,
                          "dsp": r.dsp, "bram18": r.bram18,
                          "seconds": round(time.perf_counter() - t0, 1)})
             print(f"{block} {rec}: lut {r.lut} ff {r.ff} ({rows[-1]['seconds']} s)", file=sys.stderr, flush=True)
         rows = keep + rows
-    data = {"made_by": "python -m bench.calibrate_glue (Yosys synth_xilinx -family xc7 -flatten, one glue block per run)",
-            "yosys": yosys_version(), "family": "xc7", "date": dt.date.today().isoformat(),
-            "fit": fit(rows), "points": rows}
+    script = "synth_ecp5" if args.family == "ecp5" else "synth_xilinx -family xc7 -flatten"
+    data = {"made_by": f"python -m bench.calibrate_glue --family {args.family} (Yosys {script}, one block per run)",
+            "yosys": yosys_version(), "family": args.family, "date": dt.date.today().isoformat(),
+            "fit": fit(rows), "rule_mismatches": check_mvau_rule(rows), "points": rows}
     atomic_write_json(FIT_PATH, data)
+    for line in data["rule_mismatches"]:
+        print("RULE MISMATCH", line)
     for b, f in data["fit"].items():
         print(f"{b}: LUT = {' + '.join(f'{c:g}*{n}' for c, n in zip(f['lut'], f['features']))} "
               f"(max error {100 * f['lut_max_rel_err']:.0f}%); FF max error {100 * f['ff_max_rel_err']:.0f}%")

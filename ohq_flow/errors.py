@@ -51,3 +51,11 @@ class ReportParseError(InputError):
 
 class FlowError(OhqError):
     """A step of the flow failed (a tool crashed, a job timed out, ...). Exit code 1."""
+
+
+class Replan(Exception):
+    """Raised by a step that wants the pipeline to run again from ``step`` (the closed budget loop)."""
+
+    def __init__(self, message: str, step: str = "solve"):
+        super().__init__(message)
+        self.message, self.step = message, step

@@ -23,7 +23,7 @@ from typing import Callable
 
 from ohq_flow import __version__
 from ohq_flow.config import FlowConfig
-from ohq_flow.errors import InputError
+from ohq_flow.errors import InputError, Replan
 from ohq_flow.fileio import atomic_write_json, sha256_file, sha256_json
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class Step:
     config_sections: tuple[str, ...]
     upstream: tuple[str, ...] = ()   # artifacts (relative paths) this step reads
     description: str = ""
+    optional: tuple[str, ...] = ()   # artifacts it reads when they exist (hashed when present)
 
 
 def _versions() -> dict:
@@ -175,7 +176,7 @@ def input_hash(step: Step, ctx: RunContext) -> str:
     factory's source, upstream artifact contents and the ohq_flow code."""
     config = {s: _config_part(ctx.cfg, s) for s in step.config_sections}
     parts = {"step": step.name, "config": config, "files": _named_files(config),
-             "upstream": {u: _file_hash(ctx.path(u)) for u in step.upstream}, "code": code_hash()}
+             "upstream": {u: _file_hash(ctx.path(u)) for u in step.upstream + step.optional}, "code": code_hash()}
     if "model" in step.config_sections:
         src = factory_source(ctx.cfg)
         parts["factory_source"] = _file_hash(src) if src else None
@@ -238,7 +239,15 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
     with run_dir_lock(ctx.run_dir), run_log(ctx):
         previous, ctx.echo = ctx.echo, echo
         try:
-            return _run_steps(steps[i0:i1 + 1], ctx, echo)
+            todo, outcome = steps[i0:i1 + 1], {}
+            while True:
+                try:
+                    outcome.update(_run_steps(todo, ctx, echo))
+                    return outcome
+                except Replan as again:          # the closed budget loop: run again from the step it names
+                    echo(f"[loop] {again.message}")
+                    names_todo = [s.name for s in steps]
+                    todo = steps[names_todo.index(again.step):i1 + 1]
         finally:
             ctx.echo = previous
 

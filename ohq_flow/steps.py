@@ -126,11 +126,33 @@ def step_profile(ctx: RunContext) -> dict:
         rows = cached_rows(load_run_model(ctx), load_layers(ctx), run_space(ctx), ctx.cfg, ctx.run_dir)
         ctx.echo(f"solver.haq.on_demand: nothing measured here; {len(rows)} cost(s) already in the cache written to "
               "costs.csv; the solve step measures what the HAQ agent needs")
+        from ohq_flow.design.profile import write_disabled
+        write_disabled(ctx.run_dir, "solver.haq.on_demand measures kernels as the agent asks: the design is not priced")
         return {"jobs": 0, "cached": len(rows), "ran": 0, "failed": 0, "on_demand": True}
     layers = load_layers(ctx)
-    rows, summary = run_profile(load_run_model(ctx), layers, run_space(ctx), ctx.cfg, ctx.run_dir)
+    cfg = ctx.cfg
+    folded = set()
+    if cfg.build.design:                       # layers too large to unroll: folded candidates only, nothing to measure
+        from ohq_flow.design.terms import folded_layer
+        folded = {l.name for l in layers if folded_layer(l, cfg.search.unroll_max_weights)}
+    rows, summary = run_profile(load_run_model(ctx), [l for l in layers if l.name not in folded], run_space(ctx), cfg,
+                                ctx.run_dir)
+    failed = summary.failed + summary.timed_out
+    if summary.total and failed == summary.total:
+        from ohq_flow.errors import FlowError
+        first = next((r for r in rows if not r.ok), None)
+        raise FlowError(f"every one of the {summary.total} cost jobs failed; first: {first.layer} w{first.w_bits}"
+                        f"a{first.a_bits}: {first.error} (log: {first.log_path})", "see the job logs under "
+                        f"{ctx.path('oqa')}")
     notes = []
-    if ctx.cfg.search.folds != "off":
+    from ohq_flow.design.profile import profile_design, write_disabled
+    if cfg.build.design:
+        rows, text = profile_design(load_run_model(ctx), layers, run_space(ctx), rows, cfg, ctx.run_dir, folded)
+        notes.append(text)
+        ctx.echo(text)
+    else:
+        write_disabled(ctx.run_dir, "build.design is false: the solve step budgets the per-layer kernels")
+    if not cfg.build.design and ctx.cfg.search.folds != "off":
         from ohq_flow.tables.costs import write_costs
         from ohq_flow.hw.measurers.analytic.folds import calibration_check, expand_folds
         rows, fold_report = expand_folds(rows, layers, ctx.cfg.search.folds, ctx.cfg.search.max_folds,
@@ -147,13 +169,6 @@ def step_profile(ctx: RunContext) -> dict:
         logging.getLogger("ohq_flow.profile").warning("cost falls as bits rise: %s", f)
     atomic_write_text(ctx.path("costs_checks.txt"),
                       "\n".join(notes + (flags or ["no monotonicity violations (LUT)"])) + "\n")
-    failed = summary.failed + summary.timed_out
-    if summary.total and failed == summary.total:
-        from ohq_flow.errors import FlowError
-        first = next((r for r in rows if not r.ok), None)
-        raise FlowError(f"every one of the {summary.total} cost jobs failed; first: {first.layer} w{first.w_bits}"
-                        f"a{first.a_bits}: {first.error} (log: {first.log_path})", "see the job logs under "
-                        f"{ctx.path('oqa')}")
     return {"jobs": summary.total, "cached": summary.cached, "ran": summary.ran, "failed": failed,
             "partial": failed > 0}
 
@@ -183,14 +198,21 @@ def step_solve(ctx: RunContext) -> dict:
     layers = load_layers(ctx)
     pins = {name: (p.w_bits, p.a_bits) for name, p in cfg.search.pinned.items()}
     on_demand = (load_run_model(ctx), cfg) if on_demand_costs(cfg) else None
+    from ohq_flow.design.profile import load_design_costs
+    from ohq_flow.final.loop import solve_overrides
+    design = load_design_costs(ctx.run_dir)
+    overrides, exclude = solve_overrides(cfg, ctx.run_dir)       # a later round of the closed budget loop
+    if overrides:
+        ctx.echo("closed loop: budgets " + ", ".join(f"{m} {v:,.0f}" for m, v in overrides.items())
+                 + f" (scaled by the last round's predicted/post-route), {len(exclude)} assignment(s) excluded")
     sol = solve_run(ctx.path("sensitivity.csv"), None if on_demand else ctx.path("costs.csv"), ctx.run_dir,
-                    budgets=board_budgets(cfg.budgets.as_dict(), cfg.board_obj()),
+                    budgets={**board_budgets(cfg.budgets.as_dict(), cfg.board_obj()), **overrides}, exclude=exclude,
                     board=cfg.board_obj(), layers=layers, ties=tie_groups(layers, cfg.search), pins=pins,
                     latency_mode=cfg.budgets.latency_mode, objective=cfg.solver.objective, solver=cfg.solver.backend,
                     time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep, clock_mhz=1000.0 / cfg.clock_ns(),
                     minimize=None if cfg.solver.minimize == "damage" else cfg.solver.minimize,
                     max_damage=cfg.solver.max_damage, strategy=cfg.solver.strategy, seed=cfg.solver.seed,
-                    options=strategy_options(cfg, ctx.run_dir), on_demand=on_demand)
+                    options=strategy_options(cfg, ctx.run_dir), on_demand=on_demand, design=design)
     ctx.echo(format_result(sol, board_totals(cfg.board_obj())))
     return {"status": sol.status, "objective": sol.objective, "strategy": cfg.solver.strategy,
             **{k: v for k, v in getattr(sol, "strategy_info", {}).items() if isinstance(v, (int, float, str))}}
@@ -215,10 +237,20 @@ def step_build(ctx: RunContext) -> dict:
 
     record = build(ctx, load_run_model(ctx), load_layers(ctx))
     ctx.echo(format_build(record))
-    bad = record["verify"]["mismatches"] + record["hls4ml"].get("mismatches", 0)
+    bad = record["verify"]["mismatches"] + (record["design"]["network_sim"]["mismatches"] if record.get("design") else 0)
+    if record["hls4ml"].get("mismatches"):      # an export for hls4ml users, not the verified design: said, not fatal
+        log.warning("the hls4ml bundle is not bit-exact: %d of %d outputs differ from the QONNX executor (hls4ml's "
+                    "fixed-point types do not hold float scales exactly); the RTL design is the verified one",
+                    record["hls4ml"]["mismatches"], record["hls4ml"]["samples"])
     if bad:
         raise FlowError(f"the final design does not match the QONNX model: {bad} mismatches; see {ctx.path('final/build.json')}")
-    return {"mismatches": bad}
+    v = record.get("verdict")
+    board = ctx.cfg.board_obj()
+    if v and v["over"] and not (ctx.cfg.implement.enabled and board.is_ecp5):    # no place and route follows
+        raise FlowError(f"the final design is OVER BUDGET ({', '.join(v['over'])} beyond budgets.tolerance "
+                        f"{100 * v['tolerance']:g}%); see {ctx.path('final/build.json')}",
+                        "solve with a smaller budget, or raise the budget")
+    return {"mismatches": bad, "over_budget": list(v["over"]) if v else []}
 
 
 def step_implement(ctx: RunContext) -> dict:
@@ -257,10 +289,12 @@ STEPS = [
     Step("layers", step_layers, (LAYERS_JSON, "layers.txt"), (), (MODEL_ONNX, QUANT_OWNERS), "discover quantizable layers"),
     Step("sensitivity", step_sensitivity, ("sensitivity.csv", "sensitivity.png", "sensitivity_checks.json"), ("mqe", "search", "model"),
          (MODEL_ONNX,), "MQE: data-free per-layer sensitivity"),
-    Step("profile", step_profile, ("costs.csv", "costs.json"), ("hardware", "search", "model", "board", "solver"),
+    Step("profile", step_profile, ("costs.csv", "costs.json", "design_costs.json"), ("hardware", "search", "model", "board", "solver", "build",
+                                                                 "implement"),
          (MODEL_ONNX,), "OQA: per-layer hardware cost (generate + measure, cached)"),
     Step("solve", step_solve, ("solution.json", "pareto.csv"), ("budgets", "solver", "search", "board", "hardware"),
-         ("sensitivity.csv", "costs.csv", MODEL_ONNX), "choose per-layer bit-widths (ILP or solver.strategy)"),
+         ("sensitivity.csv", "costs.csv", "design_costs.json", MODEL_ONNX),
+         "choose per-layer bit-widths (ILP or solver.strategy)", optional=("budget_loop.json",)),
     Step("finetune", step_finetune, ("finetune/finetune.json",), ("finetune", "data", "model", "build"),
          (MODEL_ONNX, QUANT_OWNERS, "solution.json"), "fine-tune at the chosen bit-widths (optional)"),
     Step("hgq", step_hgq, ("hgq/hgq.json",), ("hgq", "data", "model", "build"), (MODEL_ONNX, LAYERS_JSON, "costs.csv"),

@@ -140,14 +140,18 @@ def test_budget_and_sweep_spelling_agree_with_the_solver():
         SolverSection(sweep=["lutt=10%:20%:2"])
 
 
-def test_build_fold_fields_are_validated(tmp_path):
+def test_removed_build_fold_fields_say_where_folds_come_from(tmp_path):
     data = _good(tmp_path)
-    data["build"] = {"fold_above_weights": 0, "fold_max_lanes": -4}
+    data["build"] = {"fold_above_weights": 4096}
     with pytest.raises(ConfigError) as ei:
         parse_config(data, base_dir=tmp_path)
-    problems = dict(ei.value.problems)
-    assert "build.fold_above_weights" in problems and "build.fold_max_lanes" in problems and ei.value.exit_code == 2
-    data["build"] = {"fold_above_weights": None}                # never fold
-    assert parse_config(data, base_dir=tmp_path).build.fold_above_weights is None
-    data.pop("build")
-    assert parse_config(data, base_dir=tmp_path).build.fold_above_weights == 4096
+    assert "search.unroll_max_weights" in str(ei.value) and ei.value.exit_code == 2
+    data["build"] = {}
+    data["search"] = {"unroll_max_weights": 0}
+    with pytest.raises(ConfigError):
+        parse_config(data, base_dir=tmp_path)
+    data["search"] = {"folds": ["px2"]}                  # parallel-pixel folds are not built, so never a candidate
+    with pytest.raises(ConfigError, match="parallel-pixel"):
+        parse_config(data, base_dir=tmp_path)
+    data.pop("search")
+    assert parse_config(data, base_dir=tmp_path).search.unroll_max_weights == 4096

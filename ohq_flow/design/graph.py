@@ -688,8 +688,8 @@ def pack_bipolar(ir: NetworkIR) -> int:
 
     A binary requantiser's output is packed when every stage it reaches until a kernel is a window without zero
     padding (or one feeding a max-pool: its pad, bit 0 = -1, never wins), a max-pool (the max of the bits is the
-    bit of the max) or a collect, and it ends at a fully parallel kernel (widened to 2-bit signed there by
-    ``ohq_unpack_bipolar``). Otherwise (an add, a fork, an average, a folded layer, the output) it stays 2-bit.
+    bit of the max) or a collect, and it ends at a kernel or folded layer (widened to 2-bit signed there by
+    ``ohq_unpack_bipolar``). Otherwise (an add, a fork, an average, the output) it stays 2-bit.
     """
     consumer = {sid: st for st in ir.stages for sid in st.src}
     packed = 0
@@ -705,13 +705,13 @@ def pack_bipolar(ir: NetworkIR) -> int:
                     (p["OW"] - 1) * p["SW"] + p["KW"] > p["W"]
                 if padded and consumer.get(nxt.dst[0]) is not None and consumer[nxt.dst[0]].kind != "maxpool":
                     break
-            elif nxt.kind not in ("maxpool", "collect", "kernel"):
+            elif nxt.kind not in ("maxpool", "collect", "kernel", "mvau"):
                 break
             group.append(nxt)
-            if nxt.kind == "kernel":
+            if nxt.kind in ("kernel", "mvau"):
                 break
             sid = nxt.dst[0]
-        if group[-1].kind != "kernel":
+        if group[-1].kind not in ("kernel", "mvau"):
             continue
         for g in group[:-1]:
             g.out.bits, g.out.signed, g.out.packed = 1, False, True

@@ -5,19 +5,13 @@ the parameterised blocks, each layer's da4ml kernel), ``<out>/design.json`` (the
 implementation reads) and ``<out>/design_report.md`` (stages, requantisation method per layer,
 predicted latency/II).
 
-Timing model (what the RTL does, cycle by cycle, when nothing stalls): a beat transferred in
-cycle t leaves a kernel stage at t + LAT + 1 (pipeline + output FIFO), a requant or max-pool
-stage at t + 1 (output register), a collect stage at t + 1 after its last beat; a window is sent
-2 cycles after the last pixel it needs arrived (write, then register), at most one per cycle.
-A folded layer (``mvau``, ``templates/rtl/ohq_mvau.v``) takes a beat at
-a = max(arrival, previous take + C) with C = (MH/PE)·(MW/SIMD) and gives it at a + C + 1.
-Latency = last output beat - first input beat of one frame; II = the most cycles any stage
-spends on a frame (beats, or beats x C for a folded layer).
+The cycle model (:mod:`ohq_flow.design.timing`) predicts latency and II from the stage records;
+the records are what :mod:`ohq_flow.design.price` prices (the ILP plans the same records with
+:func:`plan_ir` before any RTL exists).
 
 Folds: ``generate_design(..., folds={node: "pe4_simd8"})`` builds that layer as a folded MVAU
-(PE | MH and SIMD | MW, else an InputError naming the layer and the allowed values); a layer
-without a fold, or with a streamed ``px{K}`` fold (not generated yet: built with one pixel per
-cycle, listed in ``design.json``'s ``folds_not_built``), keeps the fully parallel da4ml kernel.
+(PE | MH and SIMD | MW, else an InputError naming the layer and the allowed values), exactly as the
+solution chose it; a layer without a fold keeps the fully parallel da4ml kernel.
 """
 
 from __future__ import annotations
@@ -33,12 +27,13 @@ import numpy as np
 
 from ohq_flow.errors import FlowError
 from ohq_flow.design.graph import NetworkIR, Stage, build_ir, pack_bipolar, skip_depth
+from ohq_flow.design.timing import predict_timing
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
 from ohq_flow.resources import TEMPLATES
 
 RTL_BLOCKS = TEMPLATES / "rtl"
-BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v", "ohq_collect.v",
-          "ohq_fork.v", "ohq_add.v", "ohq_argmax.v", "ohq_mvau.v", "ohq_unpack_bipolar.v"]
+BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_requant_seq.v", "ohq_maxreduce.v",
+          "ohq_collect.v", "ohq_fork.v", "ohq_add.v", "ohq_argmax.v", "ohq_mvau.v", "ohq_unpack_bipolar.v"]
 MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "sumpool": "ohq_maxreduce", "collect": "ohq_collect",
            "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add", "argmax": "ohq_argmax", "mvau": "ohq_mvau"}
 
@@ -90,116 +85,49 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in p]
 
 
-def _signed_bits(lo, hi) -> int:
-    """Two's complement width holding every integer in [min(lo), max(hi)]."""
-    lo, hi = int(np.min(lo)), int(np.max(hi))
-    return max(2, max(hi, 0).bit_length() + 1, max(-lo - 1, 0).bit_length() + 1)
+def mvau_shape(st: Stage, pe: int, simd: int):
+    """The :class:`~ohq_flow.design.mvau.MvauShape` of a kernel stage at PE x SIMD (InputError naming the layer
+    when the fold does not divide it)."""
+    from ohq_flow.design.mvau import shape_of
+    u = shape_of(st.info["matrix"], pe, simd, st.info["in_bits"], st.info["w_bits"], st.out.lo, st.out.hi)
+    u.check(st.node)
+    return u
 
 
 def mvau_params(st: Stage, pe: int, simd: int) -> tuple[list[tuple[str, str]], int]:
     """Parameters of ``ohq_mvau`` for a kernel stage at PE x SIMD, and its cycles per beat."""
-    from ohq_flow.errors import InputError
-    from ohq_flow.hw.measurers.analytic.folds import divisors
-    mat = np.asarray(st.info["matrix"], dtype=np.int64)        # [MW, MH]
-    mw, mh = mat.shape
-    bad = [f"PE must divide MH={mh}: one of {divisors(mh)}"] if mh % pe else []
-    bad += [f"SIMD must divide MW={mw}: one of {divisors(mw)}"] if mw % simd else []
-    if bad:
-        raise InputError(f"fold pe{pe}_simd{simd} of layer {st.node}: " + "; ".join(bad),
-                         "choose PE and SIMD from the allowed values (solution.json's fold)")
-    nf, sf = mh // pe, mw // simd
-    wb = max(int(st.info["w_bits"]), _signed_bits(mat.min(), mat.max()))
-    rom = mat.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1).reshape(-1)   # word nf*SF+sf, lane p*SIMD+s
-    aw = _signed_bits(st.out.lo, st.out.hi)
-    cw = max(2, (nf * sf).bit_length() + 1)
-    p = [("MW", mw), ("MH", mh), ("PE", pe), ("SIMD", simd), ("IW", st.inp.bits), ("ISIGNED", int(bool(st.inp.signed))),
-         ("WB", wb), ("AW", aw), ("CW", cw), ("WROM", _vlit(rom, wb))]
-    return [(k, str(v)) for k, v in p], nf * sf
+    from ohq_flow.design.mvau import rtl_params
+    u = mvau_shape(st, pe, simd)
+    return rtl_params(u, st.info["matrix"], st.info["in_signed"], _vlit), u.cycles
 
 
-def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int, int]:
-    """(latency, II) of the stage model for one frame whose beats arrive one per cycle.
-
-    ``stages``: kind, lat (kernels), cycles (folded layers), params, src/dst stream ids, in
-    topological order. Back-pressure of a slow stage on the ones before it is not modelled (exact
-    when every stage after the first folded one is at least as fast, e.g. an MLP's one beat per frame).
-    """
-    times = {0: list(range(in_beats))}
-    ii = in_beats
-    for s in stages:
-        kind = s["kind"]
-        t = times[s["src"][0]]
-        if kind == "kernel":
-            t = [x + s["lat"] + 1 for x in t]
-        elif kind == "mvau":
-            c, out, take = s["cycles"], [], None
-            for x in t:
-                take = x if take is None else max(x, take + c)
-                out.append(take + c + 1)
-            t = out
-            ii = max(ii, len(t) * c)
-        elif kind in ("requant", "maxpool", "sumpool", "fork", "fifo", "argmax"):
-            t = [x + 1 for x in t]
-        elif kind == "add":
-            t = [max(a, b) + 1 for a, b in zip(t, times[s["src"][1]])]
-        elif kind == "collect":
-            n = s["params"]["N"]
-            t = [t[(j + 1) * n - 1] + 1 for j in range(len(t) // n)]
-        elif kind == "window":
-            p = s["params"]
-            out, prev = [], -1
-            for oy in range(p["OH"]):
-                for ox in range(p["OW"]):
-                    ny = min(oy * p["SH"] + p["KH"] - 1 - p["PT"], p["H"] - 1)
-                    nx = min(ox * p["SW"] + p["KW"] - 1 - p["PL"], p["W"] - 1)
-                    prev = max(t[ny * p["W"] + nx] + 2, prev + 1)
-                    out.append(prev)
-            t = out
-        for d in s["dst"]:
-            times[d] = t
-        ii = max(ii, len(t))
-    return times[out_sid][-1], ii
-
-
-def auto_fold(mw: int, mh: int, beats: int, target: int, max_lanes: int) -> str:
-    """The fold of an automatically folded ``mw`` x ``mh`` layer with ``beats`` vectors per frame.
-
-    The fewest PE x SIMD lanes (at most ``max_lanes``) whose cycles per frame, beats·(MH/PE)·(MW/SIMD),
-    stay within ``target`` (the unfolded network's cycles per frame: it keeps its throughput); when no
-    such fold exists, the fastest fold within ``max_lanes`` (fewest lanes among equals)."""
-    from ohq_flow.hw.measurers.analytic.folds import divisors
-    cands = [(beats * (mh // pe) * (mw // simd), pe * simd, pe, simd) for pe in divisors(mh) for simd in divisors(mw)
-             if pe * simd <= max_lanes]
-    keeps = [c for c in cands if c[0] <= target]
-    _, _, pe, simd = min(keeps, key=lambda c: (c[1], c[0])) if keeps else min(cands, key=lambda c: (c[0], c[1]))
-    return f"pe{pe}_simd{simd}"
-
-
-def auto_folds(ir: NetworkIR, fold_above: int | None, max_lanes: int, folds: dict[str, str]) -> dict[str, str]:
-    """Folds for the kernel stages past ``fold_above`` weights (per group) that ``folds`` leaves unfolded."""
-    if fold_above is None:
-        return {}
-    target = max(max(st.inp.beats, st.out.beats) for st in ir.stages) if ir.stages else 1
-    out = {}
+def plan_ir(model, *, prefer: str = "auto", output: str = "logits", folds: dict[str, str] | None = None,
+            pack: bool = True) -> NetworkIR:
+    """The stages of the complete design as :func:`generate_design` builds them, before any RTL: the walker's IR
+    with the PE/SIMD folds applied and +-1 streams packed; a kernel's accumulator width is the signed width of its
+    reachable range (the generator replaces it by the da4ml kernel's output width). The design cost model
+    (:mod:`ohq_flow.design.terms`) plans every candidate with this function."""
+    ir = build_ir(model, prefer=prefer, output=output)
+    _apply_folds(ir, dict(folds or {}))
+    if pack:
+        pack_bipolar(ir)
+    sequential_requants(ir)
+    from ohq_flow.design.mvau import signed_bits
     for st in ir.stages:
-        mw, mh = np.shape(st.info["matrix"]) if st.kind == "kernel" else (0, 0)
-        if st.kind == "kernel" and not str(folds.get(st.node) or "").startswith("pe") and \
-                mw * mh // st.info.get("groups", 1) ** 2 > fold_above:      # block-diagonal: weights per group
-            out[st.node] = auto_fold(mw, mh, st.inp.beats, target, max_lanes)
-    return out
+        if st.kind in ("kernel", "mvau") and not st.out.bits:
+            st.out.bits = signed_bits(st.out.lo, st.out.hi)
+    return ir
 
 
 def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutoff: float | None = 5.0,
                     part: str = "xc7z020clg400-1", clock_ns: float = 10.0, prefer: str = "auto",
                     model_name: str = "model.onnx", output: str = "logits", folds: dict[str, str] | None = None,
-                    pack: bool = True, fold_above: int | None = None, fold_max_lanes: int = 256) -> Design:
+                    pack: bool = True) -> Design:
     """Generate the complete streaming design of ``model`` into ``out_dir``.
 
-    ``folds``: compute node name -> fold label (``pe{P}_simd{S}`` builds the layer folded); ``pack``: +-1 streams as
-    1 bit per element (:func:`~ohq_flow.design.graph.pack_bipolar`; False keeps them 2-bit, for comparison).
-    ``fold_above``: a layer without a PE/SIMD fold whose kernel has more weights (per group) is built
-    folded too, at :func:`auto_fold`'s fold (at most ``fold_max_lanes`` lanes); recorded in
-    ``design.json``'s ``auto_folds``."""
+    ``folds``: compute node name -> fold label (``pe{P}_simd{S}`` builds the layer folded, exactly as given);
+    ``pack``: +-1 streams as 1 bit per element (:func:`~ohq_flow.design.graph.pack_bipolar`; False keeps them
+    2-bit, for comparison)."""
     import jinja2
 
     from ohq_flow.hw.rtl.cmvm import generate_cmvm_rtl
@@ -210,12 +138,7 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
     if rtl.exists():
         shutil.rmtree(rtl)
     rtl.mkdir(parents=True)
-    ir = build_ir(model, prefer=prefer, output=output)
-    folds = dict(folds or {})
-    auto = auto_folds(ir, fold_above, fold_max_lanes, folds)
-    not_built = _apply_folds(ir, {**folds, **auto})
-    if pack:
-        pack_bipolar(ir)
+    ir = plan_ir(model, prefer=prefer, output=output, folds=folds, pack=pack)
     kernels, rendered = {}, []
     static_seen: set[str] = set()
     kernel_sources: list[Path] = []
@@ -250,10 +173,18 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             params, cycles = mvau_params(st, st.params["PE"], st.params["SIMD"])
             st.out.bits = int(dict(params)["AW"])
             st.info.update(cycles=cycles, acc_width=st.out.bits)
-            rendered.append(dict(kind="mvau", node=st.node, module=MODULES["mvau"], params=params, cycles=cycles))
+            rendered.append(dict(kind="mvau", node=st.node, module=MODULES["mvau"], params=params, cycles=cycles,
+                                 unpack=st.info.get("unpack", 0)))
         elif st.kind == "requant":
-            rendered.append(dict(kind="requant", node=st.node, module=MODULES["requant"],
-                                 params=_requant_params(st, st.inp.bits)))
+            params = _requant_params(st, st.inp.bits)
+            if st.params.get("P"):             # after a folded layer: P channels per cycle
+                from ohq_flow.design.mvau import signed_bits
+                rq = st.info["requant"]
+                mb = signed_bits(min(rq.mult), max(rq.mult)) if rq.method == "multiply_shift" else 2
+                params = [("P", str(st.params["P"])), ("GW", str(max(1, (st.params["N"] - 1).bit_length()))),
+                          ("MB", str(mb))] + params
+            rendered.append(dict(kind="requant", node=st.node, module="ohq_requant_seq" if st.params.get("P") else
+                                 MODULES["requant"], params=params))
         else:
             if st.kind == "argmax":    # a kernel's output width is known only now
                 st.params.update(EW=st.inp.bits, SIGNED=int(st.inp.signed))
@@ -276,9 +207,8 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
                                                      out_sid=ir.out_sid)
     atomic_write_text(rtl / f"{top}.v", text)
     sources = [rtl / f"{top}.v"] + [rtl / b for b in BLOCKS] + kernel_sources
-    timing_stages = [dict(kind=r["kind"], lat=r.get("lat", 0), cycles=r.get("cycles", 1), params=ir.stages[i].params,
-                          src=r["src"], dst=r["dst"]) for i, r in enumerate(rendered)]
-    lat, ii = predict_timing(timing_stages, ir.inp.beats, ir.out_sid)
+    records = [stage_record(i, st, kernels.get(i)) for i, st in enumerate(ir.stages)]
+    lat, ii = predict_timing([timing_stage(r) for r in records], ir.inp.beats, ir.out_sid)
     meta = {"top": top, "sources": [str(s.relative_to(out_dir)) for s in sources], "include_dirs": [],
             "in_width": ir.inp.width, "in_beats": ir.inp.beats, "in_elem_bits": ir.inp.bits, "in_signed": bool(ir.inp.signed),
             "in_channels": ir.inp.channels, "out_width": ir.out.width, "out_beats": ir.out.beats,
@@ -288,8 +218,7 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             "out_offset": [float(v) for v in (ir.out_offset if ir.out_offset is not None else np.zeros(ir.out.channels))],
             "input_quant": ir.input_quant, "output": output,
             "folds": {st.node: f"pe{st.params['PE']}_simd{st.params['SIMD']}" for st in ir.stages if st.kind == "mvau"},
-            "folds_not_built": not_built, "auto_folds": auto,
-            "stages": [_stage_record(i, st, kernels.get(i)) for i, st in enumerate(ir.stages)]}
+            "stages": records}
     design = Design(out_dir, top, ir, sources, meta, kernels, time.perf_counter() - t0)
     meta["generation_seconds"] = round(design.gen_seconds, 3)
     atomic_write_json(out_dir / "design.json", meta)
@@ -297,8 +226,25 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
     return design
 
 
-def _apply_folds(ir: NetworkIR, folds: dict[str, str]) -> dict[str, str]:
-    """Mark the kernel stages with a PE/SIMD fold as ``mvau``; returns the folds not built (node -> label)."""
+def sequential_requants(ir: NetworkIR) -> None:
+    """A requantiser right after a folded layer (one beat every C cycles) is built sequential (``ohq_requant_seq``):
+    P channels per cycle, P the fewest lanes that keep up with the layer (N = channels / P <= C cycles)."""
+    from ohq_flow.design.mvau import divisors
+    producer = {d: st for st in ir.stages for d in st.dst}
+    for st in ir.stages:
+        up = producer.get(st.src[0]) if st.src else None
+        if st.kind != "requant" or up is None or up.kind != "mvau" or st.inp.channels < 2:
+            continue
+        c = st.inp.channels
+        cycles = (up.info["matrix"].shape[1] // up.params["PE"]) * (up.info["matrix"].shape[0] // up.params["SIMD"])
+        p = next(d for d in divisors(c) if c // d <= cycles)
+        if p < c:
+            st.params.update(P=p, N=c // p)
+
+
+def _apply_folds(ir: NetworkIR, folds: dict[str, str]) -> None:
+    """Mark the kernel stages with a PE/SIMD fold as ``mvau`` (``px1`` or "" keep the unrolled kernel; a
+    parallel-pixel fold ``px{K}``, K > 1, is not generated: InputError, such candidates are never costed)."""
     from ohq_flow.errors import InputError
     from ohq_flow.hw.measurers.analytic.folds import parse_fold
     kernels = {st.node: st for st in ir.stages if st.kind == "kernel"}
@@ -306,33 +252,43 @@ def _apply_folds(ir: NetworkIR, folds: dict[str, str]) -> dict[str, str]:
     if unknown:
         raise InputError(f"folds name {', '.join(unknown)}, which are not compute layers of the design",
                          f"layers: {', '.join(kernels)}")
-    not_built = {}
     for node, label in folds.items():
         if not label:
             continue
         f = parse_fold(label)
         if f.px:
             if f.px > 1:
-                not_built[node] = f.label
+                raise InputError(f"fold {f.label} of layer {node}: parallel-pixel folds are not generated",
+                                 "use a PE/SIMD fold or the unrolled kernel (px1)")
             continue
         st = kernels[node]
         st.kind = "mvau"
         st.params.update(PE=f.pe, SIMD=f.simd)
         mvau_params(st, f.pe, f.simd)          # validates PE | MH, SIMD | MW (InputError naming the layer)
-    return not_built
 
 
-def _stage_record(i: int, st: Stage, kernel) -> dict:
-    rec = {"index": i, "kind": st.kind, "node": st.node, "src": st.src, "dst": st.dst, "in_width": st.inp.width, "out_width": st.out.width,
-           "in_beats": st.inp.beats, "out_beats": st.out.beats, **{k: v for k, v in st.params.items()}}
-    if kernel is not None:
-        rec.update(module=kernel.top, inputs=kernel.n_inputs, outputs=kernel.n_outputs, w_bits=st.info["w_bits"],
-                   a_bits=kernel.in_bits, a_signed=kernel.in_signed, latency=kernel.latency_cycles,
-                   da4ml_cost=kernel.da4ml_cost, acc_width=kernel.out_width)
+def stage_record(i: int, st: Stage, kernel=None, latency: int | None = None) -> dict:
+    """The ``design.json`` record of stage ``i``: everything the price list (:mod:`ohq_flow.design.price`) and the
+    cycle model (:mod:`ohq_flow.design.timing`) read. ``kernel``: the generated da4ml kernel of a kernel stage
+    (without it, a planned stage: its accumulator width from the reachable range, ``latency`` as given)."""
+    from ohq_flow.design.mvau import signed_bits
+    rec = {"index": i, "kind": st.kind, "node": st.node, "src": st.src, "dst": st.dst, "in_width": st.inp.width,
+           "out_width": st.out.width, "in_beats": st.inp.beats, "out_beats": st.out.beats,
+           **{k: v for k, v in st.params.items()}}
+    if st.kind in ("kernel", "mvau"):
+        mat = st.info["matrix"]
+        rec.update(inputs=int(mat.shape[0]), outputs=int(mat.shape[1]), w_bits=st.info["w_bits"],
+                   wb=max(int(st.info["w_bits"]), signed_bits(mat.min(), mat.max())) if mat.size else int(st.info["w_bits"]),
+                   a_bits=st.info["in_bits"], a_signed=bool(st.info["in_signed"]), acc_width=st.out.bits,
+                   groups=st.info.get("groups", 1))
+    if st.kind == "kernel":
+        rec["latency"] = latency
+        if kernel is not None:
+            rec.update(module=kernel.top, latency=kernel.latency_cycles, da4ml_cost=kernel.da4ml_cost,
+                       acc_width=kernel.out_width)
     if st.kind == "mvau":
-        mw, mh = st.info["matrix"].shape
-        rec.update(inputs=int(mw), outputs=int(mh), w_bits=st.info["w_bits"], a_bits=st.inp.bits, a_signed=bool(st.inp.signed),
-                   cycles=st.info["cycles"], acc_width=st.info["acc_width"])
+        u = mvau_shape(st, st.params["PE"], st.params["SIMD"])
+        rec.update(cycles=u.cycles, acc_width=u.aw, wb=u.wb, mem=u.mem, mul=u.mul)
     if st.kind == "requant":
         rq = st.info["requant"]
         rec.update(method=rq.method, out_bits=st.out.bits, out_signed=bool(st.out.signed), packed=bool(st.out.packed),
@@ -340,7 +296,15 @@ def _stage_record(i: int, st: Stage, kernel) -> dict:
                    tw=rq.internal_width(st.inp.bits), nt=int(max(1, rq.thresholds.shape[1])) if rq.method == "thresholds" else 0)
         if rq.method == "multiply_shift":
             rec.update(shift=rq.shift, mult=[int(v) for v in rq.mult], bias=[int(v) for v in rq.bias], rounding=rq.rounding)
+        if st.params.get("P"):
+            rec["cycles"] = st.params["N"]
     return rec
+
+
+def timing_stage(rec: dict) -> dict:
+    """A stage record as :func:`~ohq_flow.design.timing.predict_timing` reads it."""
+    return dict(kind=rec["kind"], lat=rec.get("latency") or 0, cycles=rec.get("cycles", 1), params=rec, src=rec["src"],
+                dst=rec["dst"])
 
 
 def design_report(meta: dict) -> str:
@@ -358,8 +322,7 @@ def design_report(meta: dict) -> str:
         elif s["kind"] == "mvau":
             d = (f"{s['inputs']}x{s['outputs']} folded MVAU PE={s['PE']} SIMD={s['SIMD']}, w{s['w_bits']} a{s['a_bits']}, "
                  f"{s['cycles']} cycles per beat")
-            if s["node"] in meta.get("auto_folds", {}):
-                d += " (folded automatically: more weights than build.fold_above_weights)"
+            d += f", weights in {'block RAM' if s.get('mem') else 'LUT-ROM'}, products in {'DSP' if s.get('mul') else 'LUTs'}"
         elif s["kind"] == "requant":
             d = (f"multiply-shift (x{'/'.join(map(str, sorted(set(s['mult']))[:4]))} >> {s['shift']})"
                  if s["method"] == "multiply_shift" else f"thresholds ({s['levels']} per channel)")

@@ -58,17 +58,8 @@ def _fmt(s: float) -> str:
 
 
 def folded_layers(layers, cfg, folds: dict[str, str] | None = None) -> list[str]:
-    """Layers ``build`` makes as folded MVAUs: a PE/SIMD fold in ``folds`` (layer -> the solution's fold), or,
-    with the complete design on, more weights per group than ``build.fold_above_weights``."""
-    above = cfg.build.fold_above_weights if cfg.build.design else None
-    out = []
-    for layer in layers:
-        groups = layer.groups if layer.op_type == "Conv" else 1
-        per_group = int(math.prod(layer.weight_shape)) // max(groups, 1)
-        if (cfg.build.design and str((folds or {}).get(layer.name) or "").startswith("pe")) or \
-                (above is not None and per_group > above):
-            out.append(layer.name)
-    return out
+    """Layers ``build`` makes as folded MVAUs: those the solution gave a PE/SIMD fold (``folds``: layer -> fold)."""
+    return [l.name for l in layers if cfg.build.design and str((folds or {}).get(l.name) or "").startswith("pe")]
 
 
 def build_plan(layers, cfg, folds: dict[str, str] | None = None) -> BuildPlan:
@@ -91,11 +82,10 @@ def build_plan(layers, cfg, folds: dict[str, str] | None = None) -> BuildPlan:
         more = f" and {len(plan.too_large) - 5} more" if len(plan.too_large) > 5 else ""
         raise InputError(f"build cannot generate fully unrolled kernels for {len(plan.too_large)} layer(s) past "
                           f"build.max_kernel_weights={limit:,} weights: {names}{more}. {plan.text()}",
-                          "build makes one unrolled (one pixel per cycle) kernel per layer; an ImageNet-size layer's "
-                          "da4ml solve does not finish. Set build.fold_above_weights (with build.design) to build such "
-                          "layers as folded MVAUs, use the costs/solution of this run for a folded (FINN) flow "
-                          "(final/ bundles need a finished build), raise build.max_kernel_weights to try anyway, or "
-                          "stop after solve (`ohq-flow run --to solve`)")
+                          "build makes one unrolled (one pixel per cycle) kernel per layer without a fold; an "
+                          "ImageNet-size layer's da4ml solve does not finish. With build.design, layers past "
+                          "search.unroll_max_weights get folded candidates only (the solution folds them); raise "
+                          "build.max_kernel_weights to try anyway, or stop after solve (`ohq-flow run --to solve`)")
     if plan.total_s > cfg.build.max_minutes * 60:
         raise InputError(f"build is estimated at ~{_fmt(plan.total_s)}, over build.max_minutes={cfg.build.max_minutes:g}. "
                           f"{plan.text()}", "raise build.max_minutes to run it anyway, or stop after solve (`ohq-flow run --to solve`)")

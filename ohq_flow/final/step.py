@@ -28,8 +28,18 @@ def build(ctx, model, layers) -> dict:
     cfg = ctx.cfg
     sol = read_solution(ctx.path("solution.json")) if cfg.build.source == "solution" else None
     sol_folds = {l: v.get("fold") or "" for l, v in sol["assignment"].items()} if sol else {}
+    if sol is not None:
+        require_fits_board(cfg, sol)               # a design predicted not to fit is never built (exit 2)
     plan = build_plan(layers, cfg, sol_folds)  # refuses (exit 2) what cannot finish, before any work
     ctx.echo(plan.text())
+    import time
+    times: dict[str, float] = {}
+    t_part = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        times[name] = round(now - t_part[0], 2)
+        t_part[0] = now
     out = ctx.path("final")
     out.mkdir(parents=True, exist_ok=True)
     hgq, tuned, tuned_module, changed = None, None, None, []
@@ -75,22 +85,26 @@ def build(ctx, model, layers) -> dict:
     if cfg.model.brevitas is not None and hgq is None:   # HGQ's widths are not Brevitas quantizer settings
         say("build 1/5: Brevitas write-back and re-export")
         record["brevitas"] = _brevitas_writeback(cfg, model, final, layers, assignment, out, x_verify[:8], tuned_module)
+    lap("write-back")
 
     # folded layers (plan.folded: MVAUs in the complete design) have no unrolled kernel to generate or check alone
     unrolled = [l for l in layers if l.name not in plan.folded]
     say("build 2/5: RTL of %d layer kernels, Yosys synthesis of the kernels (cached by content)", len(unrolled))
     designs = generate_layers(final, unrolled, assignment, cfg, out / "rtl", held=hgq is not None)
     top = write_top(designs, out / "rtl" / "network_top.v")
-    res, cached = measure_yosys_cached(design_sources(designs, top), "network_top", family=cfg.board_obj().yosys_family,
-                                       work_dir=out / "synth", timeout_s=cfg.hardware.timeout_s,
-                                       cache_dir=CostCache(cfg.hardware.cache_dir).root)
     family = cfg.board_obj().yosys_family
-    record["measurer"] = {"name": "yosys", "tool": f"yosys {res.version}",
+    from ohq_flow.hw.rtl.yosys import yosys_version
+    record["measurer"] = {"name": "yosys", "tool": f"yosys {yosys_version()}",
                           "script": "synth_ecp5" if family == "ecp5" else f"synth_xilinx -family {family}"}
-    record["measured"] = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram18": res.bram18, "carry": res.carry,
-                          "latency_cycles_kernels": sum(d.latency_cycles for d in designs.values()),
-                          "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path),
-                          "from_cache": cached}
+    if not cfg.build.design:          # the kernels alone (with the complete design, its per-part run counts them)
+        res, cached = measure_yosys_cached(design_sources(designs, top), "network_top", family=family,
+                                           work_dir=out / "synth", timeout_s=cfg.hardware.timeout_s,
+                                           cache_dir=CostCache(cfg.hardware.cache_dir).root)
+        record["measured"] = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram18": res.bram18, "carry": res.carry,
+                              "latency_cycles_kernels": sum(d.latency_cycles for d in designs.values()),
+                              "est_clock_ns": res.est_clock_ns, "tool": f"yosys {res.version}", "log": str(res.log_path),
+                              "from_cache": cached}
+    lap("layer kernels")
     say("build 3/5: iverilog simulation of every layer on %d inputs", len(x_verify))
     checks = verify_layers(final, unrolled, designs, x_verify, out / "verify")
     record["verify"] = {"method": "iverilog RTL simulation of every layer kernel on the final QONNX model's activations",
@@ -98,12 +112,17 @@ def build(ctx, model, layers) -> dict:
                         "mismatches": sum(c.mismatches_rtl for c in checks),
                         "mismatches_interpreter": sum(c.mismatches_interpreter for c in checks),
                         "per_layer": [c.__dict__ for c in checks], "folded_layers": plan.folded}
+    lap("per-layer simulation")
     if cfg.build.design:
         say("build 4/5: complete streaming design (final/design/), whole-network simulation on %d inputs, Yosys",
             len(x_verify))
         try:
             folds = {l.node: sol["assignment"].get(l.name, {}).get("fold") or "" for l in layers}
-            record["design"] = _complete_design(cfg, final, x_verify, out, record["measured"], folds)
+            record["design"] = _complete_design(cfg, final, x_verify, out, folds, times)
+            record["measured"] = record["design"]["kernels"]
+            if hgq is None:
+                record["design"]["priced"] = price_built(cfg, json.loads(Path(record["design"]["design_json"]).read_text()),
+                                                         ctx.run_dir, layers, assignment)
         except FlowError as exc:    # a mismatch: name the first layer whose own check fails (or say none does)
             if "mismatch" not in exc.message:
                 raise
@@ -111,51 +130,92 @@ def build(ctx, model, layers) -> dict:
             raise FlowError(exc.message + (f"; first layer failing its per-layer check: {bad[0]}" if bad else
                                            "; every layer passes its per-layer check (the glue differs)"),
                             exc.hint) from None
-        glue_pred = record["design"]["predicted_glue"]
-        record["design"]["resources"] = {   # the ILP's kernels-only prediction (and + the glue model) vs the real design
-            k: {"predicted_kernels": record["predicted"].get(k),
-                "predicted_with_glue": (record["predicted"][k] + glue_pred[k]
-                                        if k in glue_pred and record["predicted"].get(k) is not None else None),
-                "measured_kernels": record["measured"][k], "measured_whole": record["design"]["measured"][k],
-                "glue": record["design"]["glue"][k], "predicted_glue": glue_pred.get(k)}
+        d = record["design"]
+        d["resources"] = {   # the ILP's prediction of the whole design vs the design synthesised
+            k: {"ilp": record["predicted"].get(f"synth_{k}", record["predicted"].get(k)),
+                "priced_built": (d.get("priced") or {}).get(k), "measured_whole": d["measured"][k],
+                "measured_kernels": d["kernels"][k], "glue": d["glue"][k]}
             for k in ("lut", "ff", "dsp", "bram18")}
     say("build 5/5: whole network as an hls4ml project, g++ C-simulation")
     record["hls4ml"] = write_hls4ml_bundle(cfg, final, x_verify, out)
     record["finn"] = write_finn_bundle(cfg, final, layers, sol["assignment"], out)
+    lap("hls4ml and FINN bundles")
     board = cfg.board_obj()
     record["board"] = {"name": board.name, "part": board.part, **board.resources.model_dump()}
+    record["times_s"] = times
+    if cfg.build.design and sol is not None:
+        from ohq_flow.final.verdict import verdict
+        record["verdict"] = verdict(cfg, sol, record, None)
     atomic_write_json(out / "build.json", record)
     return record
 
 
-def _complete_design(cfg, final, x: np.ndarray, out: Path, kernels_measured: dict, folds: dict | None = None) -> dict:
-    """final/design/ (design.json, rtl/, report), final/verify/network_sim.json, whole-design Yosys.
+def require_fits_board(cfg, sol: dict) -> None:
+    """InputError (exit 2) naming the resource when the solution's predicted design does not fit the board."""
+    from ohq_flow.errors import InputError
+    from ohq_flow.solve.step import board_totals
+    board = cfg.board_obj()
+    totals = board_totals(board)
+    bad = [(m, v, totals[m]) for m, v in (sol.get("totals") or {}).items() if m in totals and v > totals[m] + 1e-6]
+    if bad:
+        raise InputError("the solution's design does not fit " + board.name + ": " + "; ".join(
+            f"{m} predicted {v:,.0f} > {t:,.0f} available" for m, v, t in bad),
+            "solve again within the board (every board resource is budgeted at 100% unless set), or choose a larger board")
 
-    ``folds``: compute node -> the solution's fold label (PE/SIMD folds are built as folded MVAUs)."""
-    from ohq_flow.design.estimate import estimate_lut
+
+def _complete_design(cfg, final, x: np.ndarray, out: Path, folds: dict | None = None, times: dict | None = None) -> dict:
+    """final/design/ (design.json, rtl/, report), final/verify/network_sim.json, the whole design synthesised per part.
+
+    ``folds``: compute node -> the solution's fold label (built exactly so); ``times``: part -> seconds (filled)."""
+    import time
     from ohq_flow.design.rtl import generate_design
     from ohq_flow.design.sim import simulate_network
+    from ohq_flow.design.synth import measure_design_parts
     from ohq_flow.hw.cache import CostCache
-    from ohq_flow.hw.rtl.yosys import measure_yosys_cached
     board = cfg.board_obj()
+    times = times if times is not None else {}
+    t0 = time.perf_counter()
     design = generate_design(final, out / "design", latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,
-                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant, output=cfg.build.output, folds=folds,
-                             fold_above=cfg.build.fold_above_weights, fold_max_lanes=cfg.build.fold_max_lanes)
+                             clock_ns=cfg.clock_ns(), prefer=cfg.build.requant, output=cfg.build.output, folds=folds)
+    t1 = time.perf_counter()
     sim = simulate_network(final, design, x, out / "verify" / "network", simulator=cfg.build.simulator,
                            out_json=out / "verify" / "network_sim.json", timeout_s=max(cfg.hardware.timeout_s, 1800))
-    res, cached = measure_yosys_cached(design.sources, design.top, family=board.yosys_family, work_dir=out / "synth_design",
-                                       timeout_s=max(cfg.hardware.timeout_s, 3600), cache_dir=CostCache(cfg.hardware.cache_dir).root)
-    whole = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram18": res.bram18, "carry": res.carry,
-             "est_clock_ns": res.est_clock_ns, "log": str(res.log_path), "from_cache": cached}
-    glue = {k: whole[k] - kernels_measured[k] for k in ("lut", "ff", "dsp", "bram18", "carry")}
+    t2 = time.perf_counter()
+    parts = measure_design_parts(design, family=board.yosys_family, work_dir=out / "synth_design",
+                                 cache_dir=CostCache(cfg.hardware.cache_dir).root, timeout_s=max(cfg.hardware.timeout_s, 3600))
+    t3 = time.perf_counter()
+    times.update({"complete design generation": round(t1 - t0, 2), "whole-network simulation": round(t2 - t1, 2),
+                  "whole-design synthesis (per part)": round(t3 - t2, 2)})
+    keys = ("lut", "ff", "dsp", "bram18", "carry")
+    kernels = {k: sum(p[k] for p in parts["kernels"].values()) for k in keys}
     requant = {s["node"]: s["method"] for s in design.meta["stages"] if s["kind"] == "requant"}
-    est = estimate_lut(design.meta)
     return {"dir": str(design.out_dir), "design_json": str(design.json_path), "top": design.top,
-            "generation_seconds": round(design.gen_seconds, 2), "requant": requant,
-            "folds": design.meta["folds"], "folds_not_built": design.meta["folds_not_built"],
-            "network_sim": sim, "measured": whole, "glue": glue,
-            "predicted_glue": {"lut": est["glue"], "ff": est["glue_ff"], "dsp": est["glue_dsp"], "bram18": est["glue_bram18"],
-                               "model": "ohq_flow.design.estimate (glue_fit.json)", "not_estimated": est["not_estimated"]}}
+            "generation_seconds": round(design.gen_seconds, 2), "requant": requant, "folds": design.meta["folds"],
+            "network_sim": sim, "measured": {k: parts["whole"][k] for k in keys} | {"synthesis": "per part",
+                                                                                  "from_cache": parts["from_cache"]},
+            "kernels": kernels, "glue": {k: parts["glue"][k] for k in keys}}
+
+
+def price_built(cfg, meta: dict, run_dir: Path, layers, assignment: dict) -> dict:
+    """The ILP's price list applied to the generated ``design.json`` (unrolled kernels: the cost table's rows of the
+    built candidates): the model of what was built, beside the synthesised counts."""
+    from ohq_flow.design.price import METRICS, stage_price, top_price
+    from ohq_flow.tables.costs import read_costs
+    family = cfg.board_obj().yosys_family
+    rows = {(r.layer, r.w_bits, r.a_bits): r for r in read_costs(run_dir / "costs.csv") if r.ok and r.fold in ("", "px1")}
+    layer_of = {l.node: l.name for l in layers}
+    total = dict(top_price(family))
+    for s in meta["stages"]:
+        kernel = None
+        if s["kind"] == "kernel":
+            name = layer_of.get(s["node"])
+            row = rows.get((name, *assignment[name])) if name in assignment else None
+            if row is None:
+                return {"not_priced": f"no cost row for the kernel of {s['node']}"}
+            kernel = {m: getattr(row, m) for m in METRICS}
+        for m, v in stage_price(s, family, kernel=kernel).items():
+            total[m] = total.get(m, 0.0) + v
+    return {m: round(v, 1) for m, v in total.items()}
 
 
 def _brevitas_writeback(cfg, model, final, layers, assignment, out: Path, x: np.ndarray, module=None) -> dict:
@@ -183,28 +243,28 @@ def _num(v) -> str:
 def format_build(record: dict) -> str:
     """Predicted vs measured, verification and accuracy, for a terminal."""
     m = record.get("measurer") or {}
-    lines = [f"final design ({record.get('generator', '?')} RTL, {m.get('script') or m.get('name') or '?'}):",
-             "  metric      predicted    measured"]
-    for k in ("lut", "ff", "dsp", "bram18"):
-        p, m = record["predicted"].get(k), record["measured"].get(k)
-        if p is not None or m is not None:
-            ratio = f"  ({m / p:.3f}x)" if p and m is not None else ""
-            lines.append(f"  {k:<10} {_num(p):>10} {_num(m):>10}{ratio}")
-    lat = record["predicted"].get("latency_cycles")
-    lines.append(f"  latency (cycles, kernels) predicted {lat:,.0f}" if lat is not None else "")
+    d = record.get("design")
+    lines = []
+    if not d:
+        lines += [f"final design ({record.get('generator', '?')} RTL, {m.get('script') or m.get('name') or '?'}; the "
+                  "per-layer kernels):", "  metric      predicted    measured"]
+        for k in ("lut", "ff", "dsp", "bram18"):
+            p, mv = record["predicted"].get(k), record["measured"].get(k)
+            if p is not None or mv is not None:
+                ratio = f"  ({mv / p:.3f}x)" if p and mv is not None else ""
+                lines.append(f"  {k:<10} {_num(p):>10} {_num(mv):>10}{ratio}")
     v = record["verify"]
     lines.append(f"verification: {v['mismatches']} mismatches in {v['vectors']:,} vectors "
                  f"({v['samples']} inputs, RTL simulation of every layer vs the QONNX executor)")
-    d = record.get("design")
     if d:
-        lines.append(f"complete streaming design (final/design/, top {d['top']}, Yosys; requantisation: "
-                     f"{', '.join(sorted(set(d['requant'].values()))) or 'none'}):")
-        lines.append("  metric   predicted (kernels)   + glue model   kernels      glue   whole design")
+        lines.append(f"complete streaming design (final/design/, top {d['top']}, {m.get('script')} per part; "
+                     f"requantisation: {', '.join(sorted(set(d['requant'].values()))) or 'none'}):")
+        lines.append("  metric   ILP (synthesised)   price list on the built design   whole design   (kernels + glue)")
         for k, r in d.get("resources", {}).items():
-            p = r["predicted_kernels"]
-            glue = f"{r['glue']:+,}" if r["glue"] is not None else "-"
-            lines.append(f"  {k:<8} {_num(p):>19} {_num(r.get('predicted_with_glue')):>14} {_num(r['measured_kernels']):>9} "
-                         f"{glue:>9} {_num(r['measured_whole']):>14}")
+            err = f"  ILP {100 * (r['ilp'] - r['measured_whole']) / r['measured_whole']:+.1f}%" \
+                if r.get("ilp") is not None and r["measured_whole"] else ""
+            lines.append(f"  {k:<8} {_num(r.get('ilp')):>17} {_num(r.get('priced_built')):>32} {_num(r['measured_whole']):>14}"
+                         f"   ({_num(r['measured_kernels'])} + {_num(r['glue'])}){err}")
     h = record.get("hls4ml")
     if h and h.get("status") == "not_generated":
         lines.append(f"whole network as hls4ml project: NOT generated ({h['error'].splitlines()[0]})")
@@ -224,7 +284,10 @@ def format_build(record: dict) -> str:
         lines.append(f"whole-network simulation ({s['simulator']}, complete design vs QONNX executor): {s['mismatches']} "
                      f"mismatches in {s['inputs']} inputs; latency {s['latency_cycles']} cycles (predicted "
                      f"{s['predicted_latency_cycles']}), II {s['ii_cycles']} cycles (predicted {s['predicted_ii_cycles']})"
-                     + (f"; folded layers {', '.join(f'{k} {v}' for k, v in d['folds'].items())}" if d.get("folds") else "")
-                     + (f"; NOT built with their folds (one pixel per cycle): {d['folds_not_built']}"
-                        if d.get("folds_not_built") else ""))
+                     + (f"; folded layers {', '.join(f'{k} {v}' for k, v in d['folds'].items())}" if d.get("folds") else ""))
+    if record.get("times_s"):
+        lines.append("build time: " + ", ".join(f"{k} {v:.0f} s" for k, v in record["times_s"].items()))
+    if record.get("verdict"):
+        from ohq_flow.final.verdict import format_verdict
+        lines.append(format_verdict(record["verdict"]))
     return "\n".join(l for l in lines if l)

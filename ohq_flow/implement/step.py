@@ -150,7 +150,46 @@ def _implement_ecp5(ctx, board, spec, sources, incs, out: Path) -> dict:
     rec.update(status="ok" if rec["timing_met"] else "timing_not_met", board=board.name, svf=f"{IMPL_DIR}/{spec.top}.svf",
                report=f"{IMPL_DIR}/nextpnr_report.json",
                program=f"openFPGALoader -b {board.ecp5.loader_board} {IMPL_DIR}/{spec.top}.bit" if board.ecp5.loader_board else None)
+    loop = _budget_gate(ctx, rec)             # the budget is the contract: post-route against every budget
     atomic_write_json(run_dir / IMPL_JSON, rec)
     ctx.echo(format_impl(rec, board))
     _timing_gate(rec, board, icfg)
-    return {"status": rec["status"], "fmax_mhz": rec["fmax_mhz"], "cached": rec.get("cached")}
+    _finish_loop(ctx, rec, loop)
+    return {"status": rec["status"], "fmax_mhz": rec["fmax_mhz"], "cached": rec.get("cached"),
+            "over_budget": rec["verdict"]["over"]}
+
+
+def _budget_gate(ctx, rec: dict):
+    """Put the post-route verdict (final.verdict) and this round of the closed loop into the record."""
+    from ohq_flow.final.loop import close_round
+    from ohq_flow.final.verdict import verdict
+    from ohq_flow.tables.solution import read_solution
+    run_dir = ctx.run_dir
+    build = json.loads((run_dir / "final" / "build.json").read_text()) if (run_dir / "final" / "build.json").is_file() else {}
+    sol = read_solution(run_dir / "solution.json") if ctx.cfg.build.source == "solution" else None
+    rec["verdict"] = verdict(ctx.cfg, sol or {"totals": build.get("predicted", {})}, build, rec)
+    if sol is None:
+        return None
+    doc, again = close_round(ctx.cfg, run_dir, sol, rec["verdict"])
+    rec["rounds"] = doc["rounds"]
+    return doc if again else {"final": doc}
+
+
+def _finish_loop(ctx, rec: dict, loop) -> None:
+    """Replan (the pipeline runs again from solve) while the loop has rounds left; FlowError (exit 1) when the final
+    design is over budget."""
+    from ohq_flow.errors import Replan
+    from ohq_flow.final.loop import format_rounds
+    from ohq_flow.final.verdict import format_verdict
+    v = rec["verdict"]
+    ctx.echo(format_verdict(v))
+    if loop is not None:
+        ctx.echo("closed budget loop:\n" + format_rounds(loop.get("final", loop)))
+    if not v["over"]:
+        return
+    if loop is not None and "final" not in loop:
+        raise Replan(f"post-route {', '.join(v['over'])} over budget: solving again with the budget scaled by the "
+                     "measured error (implement.close_loop)")
+    raise FlowError(f"the implemented design is OVER BUDGET: {', '.join(v['over'])} beyond budgets.tolerance "
+                    f"{100 * v['tolerance']:g}% after place and route; see {IMPL_JSON}",
+                    "lower the budget, allow more rounds (implement.max_rounds), or target a larger board")

@@ -269,10 +269,11 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
         text(f"Verification ({v['method']}): {v['mismatches']} mismatches in {v['vectors']:,} vectors from {v['samples']} inputs.")
         d = build.get("design")
         if d:
-            table(["metric", "predicted (kernels)", "predicted (kernels + glue model)", "kernels", "glue", "complete design"],
-                  [[k, "-" if r["predicted_kernels"] is None else f"{r['predicted_kernels']:,.0f}",
-                    "-" if r.get("predicted_with_glue") is None else f"{r['predicted_with_glue']:,.0f}", f"{r['measured_kernels']:,.0f}",
-                    f"{r['glue']:+,.0f}", f"{r['measured_whole']:,.0f}"] for k, r in d.get("resources", {}).items()])
+            fmt = lambda v: "-" if v is None else f"{v:,.0f}"
+            table(["metric", "ILP (synthesised)", "price list on the built design", "kernels", "glue",
+                   "complete design (Yosys, per part)"],
+                  [[k, fmt(r.get("ilp")), fmt(r.get("priced_built")), fmt(r["measured_kernels"]), f"{r['glue']:+,.0f}",
+                    fmt(r["measured_whole"])] for k, r in d.get("resources", {}).items()])
             s = d["network_sim"]
             text(f"Complete streaming design ({d['dir']}, top {d['top']}): whole-network simulation ({s['simulator']}) vs the "
                  f"QONNX executor, {s['mismatches']} mismatches in {s['inputs']} inputs (back to back and with random "
@@ -300,6 +301,19 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
         text("missing: final/build.json (run the build step)")
 
     impl = _json(run_dir / "final" / "impl" / "impl.json")
+    verdict = (impl or {}).get("verdict") or (build or {}).get("verdict")
+    if verdict:
+        from ohq_flow.final.verdict import format_verdict
+        section("Budgets")
+        if verdict["over"]:
+            html_parts.append(f"<div class='warn'><b>OVER BUDGET</b>: {', '.join(verdict['over'])} — the final design "
+                              f"misses the budget by more than {100 * verdict['tolerance']:g}%.</div>")
+            md_parts.append(f"\n> **OVER BUDGET**: {', '.join(verdict['over'])}\n")
+        html_parts.append(f"<pre>{html.escape(format_verdict(verdict))}</pre>")
+        md_parts.append("```\n" + format_verdict(verdict) + "\n```\n")
+        if (impl or {}).get("rounds"):
+            from ohq_flow.final.loop import format_rounds
+            text("Closed budget loop (implement.close_loop):\n" + format_rounds({"rounds": impl["rounds"]}))
     if impl:
         section("Implementation")
         if impl.get("fmax_mhz") is not None:

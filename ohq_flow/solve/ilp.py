@@ -58,15 +58,16 @@ def problem_from_tables(sensitivity_csv: str | Path, costs_csv: str | Path, budg
                         ties: Sequence | None = None, pins: Mapping | None = None, latency_mode: str = "sequential",
                         objective: str = "kl", solver: str = "cbc", time_limit_s: float = 60.0,
                         layer_order: Sequence[str] | None = None, mode: str | None = "joint",
-                        clock_mhz: float | None = None, minimize: str | None = None) -> Problem:
-    """Read both CSV tables, resolve budgets ("30%" against ``board_totals``) and build the Problem."""
+                        clock_mhz: float | None = None, minimize: str | None = None, design=None) -> Problem:
+    """Read both CSV tables, resolve budgets ("30%" against ``board_totals``) and build the Problem
+    (``design``: the complete design's terms, :class:`~ohq_flow.design.terms.DesignTerms`)."""
     from ohq_flow.tables.costs import read_costs
     from ohq_flow.tables.sensitivity import read_sensitivity
     return build_problem(read_sensitivity(sensitivity_csv, objective, mode=mode), read_costs(costs_csv),
                          budgets=resolve_budgets(budgets, board_totals), layer_order=layer_order,
                          layer_meta=layer_meta, latency_mode=latency_mode, ties=ties, pins=pins,
                          objective=objective, solver=solver, time_limit_s=time_limit_s, clock_mhz=clock_mhz,
-                         minimize=minimize)
+                         minimize=minimize, design=design)
 
 
 def solve_tables(sensitivity_csv: str | Path, costs_csv: str | Path, budgets: Mapping[str, str | float],

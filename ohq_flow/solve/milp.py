@@ -25,8 +25,12 @@ def totals_of(problem: Problem, assignment: Mapping) -> dict[str, float]:
     ``assignment``: layer -> (w, a), (w, a, fold) or Candidate. Sums, except ``ii_cycles`` in
     dataflow mode: the largest layer II (the pipeline's II; not reported in sequential mode).
     With a clock model: ``clock_mhz`` (the design clock) and ``latency_ns`` = cycles·1000/clock.
+    With the complete design (``problem.design``): its resources (budget units; ``synth_*`` the synthesised
+    counts) and the streamed pipeline's exact ``latency_cycles`` / ``ii_cycles``.
     """
     chosen = [problem.candidate(layer, v) for layer, v in assignment.items()]
+    if problem.design is not None:
+        return _design_totals(problem, dict(zip(assignment, chosen)))
     out: dict[str, float] = {}
     for metric in METRICS:
         if metric == "ii_cycles" and problem.latency_mode != "dataflow":
@@ -44,6 +48,28 @@ def totals_of(problem: Problem, assignment: Mapping) -> dict[str, float]:
     return out
 
 
+def _design_totals(problem: Problem, chosen: dict) -> dict[str, float]:
+    view = problem.design
+    out = {m: round(v, 3) for m, v in view.resources(chosen).items()}
+    for m in ("uram",):
+        vals = [c.cost.get(m) for c in chosen.values()]
+        if all(v is not None for v in vals):
+            out[m] = float(sum(vals))
+    lat, ii = view.timing(chosen)
+    out["latency_cycles"], out["ii_cycles"] = float(lat), float(ii)
+    if problem.clock_mhz is not None:
+        out["clock_mhz"] = problem.clock_mhz
+        out["latency_ns"] = lat * 1000.0 / problem.clock_mhz
+    for m in ("weight_bits", "bops"):
+        vals = [c.cost.get(m) for c in chosen.values()]
+        if vals and all(v is not None for v in vals):
+            out[m] = float(sum(vals))
+    if view.calibrated:
+        out.update({f"synth_{m}": round(v, 1) for m, v in view.synth(chosen).items()})
+    out["damage"] = float(sum(c.damage for c in chosen.values()))
+    return out
+
+
 def within_budgets(problem: Problem, totals: Mapping[str, float], budgets: Mapping[str, float] | None = None) -> list[str]:
     """The budgeted metrics an assignment's totals exceed (tolerance 1e-6 relative); [] if none."""
     budgets = problem.budgets if budgets is None else budgets
@@ -51,8 +77,26 @@ def within_budgets(problem: Problem, totals: Mapping[str, float], budgets: Mappi
 
 
 # ----------------------------------------------------------------------------- model
+LATENCY = ("latency_cycles", "latency_ns")
+
+
 def _coef(c: Candidate, key: str) -> float:
     return float(c.damage) if key == "damage" else float(c.cost[key])
+
+
+def _pair_keys(problem: Problem, layer: str, c: Candidate) -> tuple:
+    """The keys of the pairwise terms a candidate takes part in (candidates differing there are not comparable)."""
+    view = problem.design
+    return tuple(view.part_key(p.p1 if p.l1 == layer else p.p2, c) for p in view.pairs if layer in (p.l1, p.l2))
+
+
+def _with_timing(problem: Problem, layer: str, c: Candidate) -> Candidate:
+    """``c`` with its timing keys for dominance: the delay it adds (a kernel's latency, a fold's cycles) and its
+    cycles per beat (1 unrolled) — both no worse means no worse in every timing bound."""
+    from ohq_flow.design.terms import label
+    k = problem.design.terms.timing["kernel"][layer][label(c.w_bits, c.a_bits, c.fold)]
+    t = (k["cycles"] + k.get("rq", 0), max(k["cycles"], k.get("rq", 1))) if "cycles" in k else (k["lat"], 1)
+    return replace(c, cost={**c.cost, "_t_delay": float(t[0]), "_t_spread": float(t[1])})
 
 
 def _tie_class(problem: Problem, layer: str):
@@ -78,7 +122,7 @@ def _non_dominated(k: np.ndarray) -> list[int]:
 
 
 def _needs_clock_loop(problem: Problem, budgets: Mapping[str, float], objective: str | None) -> bool:
-    return problem.clock_model and ("latency_ns" in budgets or objective == "latency_ns")
+    return problem.design is None and problem.clock_model and ("latency_ns" in budgets or objective == "latency_ns")
 
 
 def clock_levels(problem: Problem, budgets: Mapping[str, float], objective: str | None) -> list[float | None]:
@@ -94,7 +138,10 @@ def _active(problem: Problem, budgets: Mapping[str, float], objective: str | Non
     """Per layer, the candidates the model needs: pins applied, dataflow II cut, clock level applied
     (fmax >= clock, latency_ns priced at that clock), dominated ones left out."""
     keys = ([objective] if objective is not None else []) + [m for m in budgets if m != "ii_cycles" and m != objective]
-    ii_limit = budgets.get("ii_cycles") if problem.latency_mode == "dataflow" else None
+    ii_limit = budgets.get("ii_cycles") if problem.latency_mode == "dataflow" and problem.design is None else None
+    if problem.design is not None:       # timing: a candidate's kernel latency / fold cycles; pairs: group by their keys
+        timed = any(m in LATENCY for m in keys) or "ii_cycles" in budgets or objective == "ii_cycles"
+        keys = [k for k in keys if k not in LATENCY] + (["_t_delay", "_t_spread"] if timed else [])
     out = {}
     for layer, cands in problem.candidates.items():
         if layer in problem.pins:
@@ -106,9 +153,13 @@ def _active(problem: Problem, budgets: Mapping[str, float], objective: str | Non
                      for c in cands if problem.capped_fmax(c) >= clock * (1 - 1e-12)]
         cands = sorted(cands, key=lambda c: -problem.capped_fmax(c))   # equal rows: the faster clock wins
         kind = _tie_class(problem, layer)
+        group_of = (lambda c: (_class_of(c, kind), _pair_keys(problem, layer, c))) if problem.design is not None \
+            else (lambda c: _class_of(c, kind))
+        if problem.design is not None:
+            cands = [_with_timing(problem, layer, c) for c in cands]
         kept = []
-        for cls in dict.fromkeys(_class_of(c, kind) for c in cands):
-            group = [c for c in cands if _class_of(c, kind) == cls]
+        for cls in dict.fromkeys(group_of(c) for c in cands):
+            group = [c for c in cands if group_of(c) == cls]
             table = np.array([[_coef(c, k) for k in keys] for c in group], dtype=float).reshape(len(group), len(keys))
             kept += [group[i] for i in (_non_dominated(table) if problem.prune_dominated else range(len(group)))]
         out[layer] = sorted(kept, key=lambda c: c.key)
@@ -142,6 +193,18 @@ def build_model(problem: Problem, budgets: Mapping[str, float] | None = None,
             for cls in classes:
                 lp += (pulp.lpSum(x[first, i] for i, c in enumerate(active[first]) if _class_of(c, kind) == cls)
                        == pulp.lpSum(x[other, i] for i, c in enumerate(active[other]) if _class_of(c, kind) == cls))
+    for asg in problem.exclude:                       # no-good cuts: assignments already tried (and rejected)
+        idx = [next((i for i, c in enumerate(active.get(l, [])) if c.key == tuple(v)), None) for l, v in asg.items()]
+        if asg and all(i is not None for i in idx):
+            lp += pulp.lpSum(x[l, i] for l, i in zip(asg, idx)) <= len(asg) - 1
+    if problem.design is not None:
+        target = _design_model(lp, problem, active, x, budgets, objective)
+        if target is not None:
+            lp += target
+            return _Model(lp, x, active)
+        if objective == "damage":
+            lp += pulp.lpSum(_coef(c, "damage") * x[l, i] for l, cands in active.items() for i, c in enumerate(cands))
+        return _Model(lp, x, active)
     for metric, limit in budgets.items():
         if metric == "ii_cycles":
             continue                                  # dataflow: handled by _active
@@ -155,6 +218,98 @@ def build_model(problem: Problem, budgets: Mapping[str, float] | None = None,
     elif objective is not None:
         lp += pulp.lpSum(_coef(c, objective) * x[l, i] for l, cands in active.items() for i, c in enumerate(cands))
     return _Model(lp, x, active)
+
+
+def _design_model(lp, problem: Problem, active: dict, x: dict, budgets: Mapping[str, float], objective: str | None):
+    """The complete design's constraints (resources with pairwise terms and the constant; the pipeline's latency as
+    a longest path over the stage skeleton; II as the largest stage occupancy); returns the objective expression of a
+    design metric or a summed metric, None for the damage (set by the caller) or no objective."""
+    view = problem.design
+    exprs: dict[str, object] = {}
+
+    def resource(metric: str):
+        if metric not in exprs:
+            e = pulp.lpSum(_coef(c, metric) * x[l, i] for l, cands in active.items() for i, c in enumerate(cands))
+            exprs[metric] = e + view.constant.get(metric, 0.0) + pulp.lpSum(
+                v.get(metric, 0.0) * y for y, v in pair_vars if v.get(metric, 0.0))
+        return exprs[metric]
+
+    pair_vars: list = []
+    wanted = set(budgets) | ({objective} if objective else set())
+    if wanted & {"lut", "ff", "dsp", "bram18"}:
+        for j, p in enumerate(view.pairs):
+            u = {}
+            for side, layer, part in ((0, p.l1, p.p1), (1, p.l2, p.p2)):
+                for i, c in enumerate(active[layer]):
+                    u.setdefault((side, view.part_key(part, c)), []).append(x[layer, i])
+            for (k1, k2), cost in p.cost.items():
+                if (0, k1) not in u or (1, k2) not in u or not any(cost.values()):
+                    continue
+                y = pulp.LpVariable(f"y{j}_{len(pair_vars)}", lowBound=0, upBound=1)
+                lp += y >= pulp.lpSum(u[0, k1]) + pulp.lpSum(u[1, k2]) - 1
+                pair_vars.append((y, cost))
+    lat = None
+    if wanted & {"latency_cycles", "latency_ns", "ii_cycles"}:
+        lat, ii = _pipeline(lp, view, active, x)
+        exprs["latency_cycles"], exprs["ii_cycles"] = lat, ii
+        if problem.clock_mhz is not None:
+            exprs["latency_ns"] = (1000.0 / problem.clock_mhz) * lat
+    for metric, limit in budgets.items():
+        if metric in ("lut", "ff", "dsp", "bram18"):
+            lp += resource(metric) <= limit, f"budget_{metric}"
+        elif metric in exprs:
+            lp += exprs[metric] <= limit, f"budget_{metric}"
+        else:
+            lp += pulp.lpSum(_coef(c, metric) * x[l, i] for l, cands in active.items()
+                             for i, c in enumerate(cands)) <= limit, f"budget_{metric}"
+    if objective in ("lut", "ff", "dsp", "bram18"):
+        return resource(objective)
+    if objective in exprs:
+        return exprs[objective]
+    if objective is not None and objective != "damage":
+        return pulp.lpSum(_coef(c, objective) * x[l, i] for l, cands in active.items() for i, c in enumerate(cands))
+    return None
+
+
+def _pipeline(lp, view, active: dict, x: dict):
+    """(latency bound, II) expressions: first/last beat times of every stream (the longest-path bound of
+    :func:`ohq_flow.design.timing.bound_terms`) and the largest stage occupancy."""
+    stages = view.stage_bounds(active)
+    t = view.terms.timing
+    first = {0: 0.0}
+    last = {0: float(t["in_beats"] - 1)}
+    ii = pulp.LpVariable("z_ii", lowBound=float(t["in_beats"]))
+    n = [0]
+
+    def term(st, key):
+        if "const" in st:
+            v = st["const"][key]
+            return None if v is None else float(v)
+        vals = [(st["by_cand"][c.key][key], x[st["layer"], i]) for i, c in enumerate(active[st["layer"]])]
+        if any(v is None for v, _ in vals):
+            return None
+        return pulp.lpSum(float(v) * xv for v, xv in vals)
+
+    def var(prefix):
+        n[0] += 1
+        return pulp.LpVariable(f"{prefix}{n[0]}", lowBound=0)
+
+    for st in stages:
+        f, g, lff, sp = (term(st, k) for k in ("first", "last", "last_from_first", "spread"))
+        occ = st["occ"] if "const" in st else pulp.lpSum(float(st["by_cand"][c.key]["occ"]) * x[st["layer"], i]
+                                                          for i, c in enumerate(active[st["layer"]]))
+        lp += ii >= occ
+        a_out, e_out = var("A"), var("E")
+        for src in st["src"]:
+            lp += a_out >= first[src] + f
+            if g is not None:
+                lp += e_out >= last[src] + g
+            if lff is not None:
+                lp += e_out >= first[src] + lff
+        lp += e_out >= a_out + sp
+        for d in st["dst"]:
+            first[d], last[d] = a_out, e_out
+    return last[t["out_sid"]], ii
 
 
 def make_solver(name: str, time_limit_s: float, preprocess: bool = False):
@@ -206,43 +361,69 @@ def run_model(problem: Problem, budgets: Mapping[str, float] | None = None, obje
     return "not_solved", {}, elapsed
 
 
+MAX_CUTS = 200          # exactness cuts per clock level (complete design: assignments the timing bound let through)
+
+
 def _run_level(problem: Problem, budgets: Mapping[str, float], objective: str | None, clock: float | None,
                time_limit_s: float) -> tuple[str, dict[str, tuple[int, int, str]]]:
-    solver = make_solver(problem.solver, time_limit_s)
+    """Solve one clock level. With the complete design, the pipeline's latency in the model is a bound; every
+    solution is checked with the exact cycle model, and one that breaks a budget (or whose exact objective is above
+    the bound) is cut off and the model solved again — the answer is exact."""
     t0 = time.perf_counter()
     model = build_model(problem, budgets, objective, clock)
     if any(not cands for cands in model.active.values()):    # e.g. a pinned layer over the II budget
         return "infeasible", {}
-    try:
-        model.lp.solve(solver)
-    except pulp.PulpSolverError:
-        if problem.solver != "cbc":
-            raise
-        model.lp.solve(make_solver("cbc", time_limit_s, preprocess=True))
-    elapsed = time.perf_counter() - t0
+    best, best_value, proven = {}, math.inf, True
+    for _ in range(MAX_CUTS + 1):
+        left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+        try:
+            model.lp.solve(make_solver(problem.solver, left))
+        except pulp.PulpSolverError:
+            if problem.solver != "cbc":
+                raise
+            model.lp.solve(make_solver("cbc", left, preprocess=True))
+        st, sst = model.lp.status, model.lp.sol_status
+        chosen = _read(model) if sst in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible) else {}
+        proven = proven and sst == pulp.LpSolutionOptimal
+        if not chosen:
+            break
+        totals = totals_of(problem, {l: c.key for l, c in chosen.items()})
+        bad = within_budgets(problem, totals, budgets)
+        exact = 0.0 if objective is None else totals.get(objective)
+        if not bad:
+            if exact < best_value:
+                best, best_value = {l: c.key for l, c in chosen.items()}, exact
+            bound = pulp.value(model.lp.objective) if objective is not None else exact
+            if problem.design is None or objective is None or exact <= (bound or 0.0) + TOL * max(1.0, abs(exact)):
+                return ("optimal" if proven else "time_limit_feasible"), best
+        if problem.design is None:
+            break
+        picked = pulp.lpSum(model.x[l, model.active[l].index(c)] for l, c in chosen.items())
+        if bad:                                              # the exact design breaks a budget: cut it off
+            model.lp += picked <= len(chosen) - 1
+        else:                                                # its exact objective is above the bound: say so
+            model.lp += model.lp.objective >= exact - exact * (len(chosen) - picked)
+        if time.perf_counter() - t0 >= 0.95 * time_limit_s:
+            proven = False
+            break
+    else:
+        proven = False
+    if best:
+        return ("optimal" if proven else "time_limit_feasible"), best
     st, sst = model.lp.status, model.lp.sol_status
-    assignment = {}
-    if sst in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        assignment = _extract(problem, model, budgets)
-    if assignment and sst == pulp.LpSolutionOptimal:
-        return "optimal", assignment
-    if assignment:
-        return "time_limit_feasible", assignment
     if st == pulp.LpStatusInfeasible or sst == pulp.LpSolutionInfeasible:
         return "infeasible", {}
-    if elapsed >= 0.95 * time_limit_s:
+    if time.perf_counter() - t0 >= 0.95 * time_limit_s or not proven:
         return "time_limit_no_solution", {}
     return "not_solved", {}
 
 
-def _extract(problem: Problem, model: _Model, budgets: Mapping[str, float]) -> dict[str, tuple[int, int, str]]:
-    """The assignment the solver chose, or {} if it is incomplete or breaks a budget."""
+def _read(model: _Model) -> dict[str, Candidate]:
+    """The candidates the solver chose ({} when a layer has none or several)."""
     out = {}
     for layer, cands in model.active.items():
         on = [c for i, c in enumerate(cands) if (model.x[layer, i].value() or 0.0) > 0.5]
         if len(on) != 1:
             return {}
-        out[layer] = on[0].key
-    if within_budgets(problem, totals_of(problem, out), budgets):
-        return {}
+        out[layer] = on[0]
     return out

@@ -15,6 +15,13 @@ status ``ok``) whose (w_bits, a_bits) is in the sensitivity table: the fold (par
   per-layer ``params``/``macs`` in ``layer_meta``);
 - ``damage``: the summed objective (a bound for the reverse problem, ``minimize`` = a metric).
 
+With the complete design (``design``, a :class:`~ohq_flow.solve.design_view.DesignView`), the candidates
+are priced in the design the build makes: resources are the design's (kernel or folded unit, the glue
+each candidate brings, pairwise terms between neighbours, a constant for the rest and the board shell)
+in the budgets' units (post-route where the family is calibrated); ``latency_cycles`` and
+``ii_cycles`` are the streamed pipeline's exact latency (fill + bottleneck) and II, in either
+latency mode; ``latency_ns`` is cycles at ``clock_mhz`` (the design's target clock).
+
 A budget on a metric that some candidate lacks is an error — a missing cost is never taken as 0.
 """
 
@@ -104,6 +111,8 @@ class Problem:
     clock_mhz: float | None = None                   # cap on the design clock (MHz)
     minimize: str | None = None                      # None: the damage; else a metric (reverse problem)
     prune_dominated: bool = True                     # off only to measure what pruning saves (bench/bench_ilp.py)
+    design: object | None = None                     # DesignView: the complete design's terms
+    exclude: list = field(default_factory=list)      # assignments (layer -> (w, a, fold)) the ILP may not choose
 
     def __post_init__(self) -> None:
         self.ties = [normalize_tie(t) for t in self.ties]
@@ -121,6 +130,11 @@ class Problem:
     def clock_model(self) -> bool:
         """True when latency_ns comes from cycles and a design clock (fmax_mhz and/or clock_mhz)."""
         return self.clock_mhz is not None or self._any_fmax()
+
+    def design_metric(self, metric: str) -> bool:
+        """Whether the complete design (not the candidates' own rows) gives ``metric``."""
+        return self.design is not None and metric in ("lut", "ff", "dsp", "bram18", "latency_cycles", "ii_cycles",
+                                                      "latency_ns")
 
     def capped_fmax(self, c: Candidate) -> float:
         """The candidate's clock limit: its fmax_mhz capped by clock_mhz (inf when neither is known)."""
@@ -173,7 +187,13 @@ class Problem:
                                  f"budgets can be: {', '.join(BUDGETABLE)}")
             if not math.isfinite(limit) or limit < 0:
                 raise InputError(f"budget {metric}={limit} must be a finite number >= 0")
+        if self.design is not None and ("latency_ns" in self.budgets or self.minimize == "latency_ns") \
+                and self.clock_mhz is None:
+            raise InputError("latency_ns of the complete design needs its clock (clock_mhz)",
+                             "give implement.target_mhz or a board clock")
         for metric in list(self.budgets) + ([self.minimize] if self.minimize else []):
+            if self.design_metric(metric):
+                continue
             if metric == "ii_cycles" and self.latency_mode != "dataflow":
                 raise InputError("an ii_cycles budget or objective needs latency_mode 'dataflow'",
                                  "in sequential mode the network's II is its latency: budget latency_cycles instead")
@@ -241,7 +261,7 @@ class Problem:
         """A copy with other budgets (same candidates, ties, pins, settings unless given in ``changes``)."""
         kw = dict(latency_mode=self.latency_mode, ties=list(self.ties), pins=dict(self.pins), solver=self.solver,
                   time_limit_s=self.time_limit_s, dropped=list(self.dropped), objective=self.objective,
-                  clock_mhz=self.clock_mhz, minimize=self.minimize)
+                  clock_mhz=self.clock_mhz, minimize=self.minimize, design=self.design, exclude=list(self.exclude))
         kw.update(changes)
         return Problem(self.candidates, dict(budgets), **kw)
 
@@ -330,13 +350,19 @@ def build_problem(sensitivity: Mapping[tuple[str, int, int], float], costs: Sequ
                   budgets: Mapping[str, float] | None = None, layer_order: Sequence[str] | None = None,
                   layer_meta: Mapping | None = None, latency_mode: str = "sequential", ties: Sequence | None = None,
                   pins: Mapping | None = None, objective: str = "kl", solver: str = "cbc",
-                  time_limit_s: float = 60.0, clock_mhz: float | None = None, minimize: str | None = None) -> Problem:
+                  time_limit_s: float = 60.0, clock_mhz: float | None = None, minimize: str | None = None,
+                  design=None) -> Problem:
     """Candidates = (layer, w, a, fold) with an ok cost row and (layer, w, a) in ``sensitivity``.
 
     The rest goes to ``dropped``. Layers are ``layer_order`` when given, else every layer of
     either table (sensitivity order first). A layer left without any candidate raises InputError
-    naming it and why.
+    naming it and why. ``design``: the complete design's terms (:class:`~ohq_flow.design.terms.DesignTerms`):
+    candidates are then priced in the design (module docstring), and only those the design can build remain.
     """
+    view = None
+    if design is not None:
+        from ohq_flow.solve.design_view import DesignView
+        view = DesignView.of(design)
     ok, bad = _ok_cost_rows(costs)
     ok_bits: dict[tuple, list[CostRow]] = {}
     for key, row in ok.items():
@@ -360,10 +386,19 @@ def build_problem(sensitivity: Mapping[tuple[str, int, int], float], costs: Sequ
             if l != layer:
                 continue
             for row in ok_bits.get((l, w, a), []):
+                fold = "" if row.fold == "px1" and view is not None else (row.fold or "")
                 cost = {m: getattr(row, m) for m in COST_METRICS}
                 cost["fmax_mhz"] = row.fmax_mhz
+                if view is not None:
+                    from ohq_flow.design.terms import label
+                    unary = view.terms.unary.get(l, {}).get(label(w, a, fold))
+                    if unary is None:
+                        dropped.append(DroppedCandidate(l, w, a, f"fold {fold or 'unrolled'}: not a candidate of the "
+                                                                 "complete design"))
+                        continue
+                    cost = {**dict.fromkeys(COST_METRICS), **view.budget_units(unary), "fmax_mhz": None}
                 cost.update(_meta_cost(layer_meta, l, w, a))
-                cands.append(Candidate(w, a, float(damage), cost, row.fold or ""))
+                cands.append(Candidate(w, a, float(damage), cost, fold))
         if not cands:
             why = [str(d) for d in dropped if d.layer == layer][:6]
             where = ("in neither table" if layer not in sens_layers and layer not in cost_layers
@@ -374,4 +409,4 @@ def build_problem(sensitivity: Mapping[tuple[str, int, int], float], costs: Sequ
                              + (f"; dropped: {'; '.join(why)}" if why else ""))
         candidates[layer] = sorted(cands, key=lambda c: c.key)
     return Problem(candidates, dict(budgets or {}), latency_mode, list(ties or []), dict(pins or {}),
-                   solver, time_limit_s, dropped, objective, clock_mhz, minimize)
+                   solver, time_limit_s, dropped, objective, clock_mhz, minimize, design=view)

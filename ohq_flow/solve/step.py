@@ -51,13 +51,15 @@ def layer_meta(layers) -> dict[str, dict]:
 def solve_run(sens_csv: Path, costs_csv: Path | None, out_dir: Path, *, budgets: dict, board, layers=None, ties=None,
               pins=None, latency_mode="sequential", objective="kl", solver="cbc", time_limit_s=60.0, sweeps=(),
               clock_mhz: float | None = None, minimize: str | None = None, max_damage: float | None = None,
-              strategy: str = "ilp", seed: int = 0, options: dict | None = None, on_demand=None) -> Solution:
+              strategy: str = "ilp", seed: int = 0, options: dict | None = None, on_demand=None,
+              design=None, exclude=()) -> Solution:
     """Select, sweep, write solution.json/.txt and pareto.csv; raise FlowError (with diagnosis) when infeasible.
 
     ``strategy`` (a registered name) with ``seed`` and its ``options``; ``minimize`` a metric (the
     reverse problem, ILP only) with ``max_damage`` as the damage bound; ``clock_mhz`` caps the
     design clock. ``on_demand=(model, cfg)`` (HAQ): no costs.csv; the costs the agent needs are
-    measured through the job runner and cache. The FlowError carries the Solution as ``.solution``.
+    measured through the job runner and cache. ``design``: the complete design's terms (design_costs.json):
+    every candidate is priced in the design the build makes. The FlowError carries the Solution as ``.solution``.
     """
     totals = board_totals(board)
     budgets = dict(budgets)
@@ -73,7 +75,9 @@ def solve_run(sens_csv: Path, costs_csv: Path | None, out_dir: Path, *, budgets:
     source = None
     if on_demand is None:
         problem = problem_from_tables(sens_csv, costs_csv, budgets, board_totals=totals, layer_meta=meta,
-                                      layer_order=[l.name for l in layers] if layers else None, **settings)
+                                      layer_order=[l.name for l in layers] if layers else None, design=design,
+                                      **settings)
+        problem.exclude = list(exclude)
         budgets_abs = problem.budgets
     else:
         problem, source, budgets_abs = _on_demand_problem(sens_csv, out_dir, budgets, totals, layers, meta, settings,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ohq_flow.design import generate_design
-from ohq_flow.design.rtl import predict_timing
+from ohq_flow.design.timing import predict_timing
 from ohq_flow.design.sim import simulate_network
 from ohq_flow.errors import InputError
 from ohq_flow.model.layers import discover_layers
@@ -67,24 +67,17 @@ def test_fold_timing_model_throttles_beats():
     assert (lat, ii) == (10 + 4, 12)
 
 
-def test_layers_past_fold_above_are_folded_automatically(mlp_final, root, tmp_path):
-    """``fold_above`` (build.fold_above_weights): a layer with more weights than that and no PE/SIMD fold is built as
-    an MVAU at the fewest lanes keeping the network's throughput, else the fastest within ``fold_max_lanes``."""
-    from ohq_flow.design.rtl import auto_fold
-    # the 784x64 first layer of TFC, one vector per frame: the fastest fold within 256 lanes, 196 cycles
-    assert auto_fold(784, 64, 1, 1, 256) == "pe16_simd16"
-    # 9 windows per frame of a 64-beat network: 9 x (32/16) x (27/9) = 54 <= 64 cycles at the fewest lanes
-    assert auto_fold(27, 32, 9, 64, 256) == "pe16_simd9"
-    final, layers = mlp_final
-    l0, l1 = layers[0].node, layers[1].node                  # 64x32 (2,048 weights), 32x10 (320)
-    design = generate_design(final, tmp_path / "design", fold_above=1000, fold_max_lanes=64)
-    kinds = {s["node"]: s["kind"] for s in design.meta["stages"] if s["kind"] in ("kernel", "mvau")}
-    assert kinds == {l0: "mvau", l1: "kernel"}
-    assert design.meta["auto_folds"] == {l0: "pe1_simd64"} == {l0: design.meta["folds"][l0]}  # 32 cycles at 64 lanes
-    # a fold given for the layer wins; a px fold (not built) does not stop the automatic one
-    assert generate_design(final, tmp_path / "d2", fold_above=1000, folds={l0: "pe4_simd8"}).meta["auto_folds"] == {}
-    assert generate_design(final, tmp_path / "d3", fold_above=1000, folds={l0: "px1"}).meta["auto_folds"] == {l0: "pe4_simd64"}
+def test_wide_products_in_dsps_and_weights_in_lut_rom_stay_bit_exact(mlp_final, root, tmp_path):
+    """w8a8 products (the DSP style: ``*``) and shallow weight memories (LUT-ROM) of the folded unit, bit-exact."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    model = ModelWrapper(str(root / "tests" / "fixtures" / "models" / "digits_mlp_seed0.onnx"))
+    layers = discover_layers(model)
+    final, _ = apply_bits(model, layers, {layers[0].name: (8, 8), layers[1].name: (3, 6)})
+    l0, l1 = layers[0].node, layers[1].node
+    design = generate_design(final, tmp_path / "design", folds={l0: "pe8_simd16", l1: "pe2_simd4"})
+    st = {s["node"]: s for s in design.meta["stages"] if s["kind"] == "mvau"}
+    assert (st[l0]["mul"], st[l0]["mem"]) == (1, 0) and (st[l1]["mul"], st[l1]["mem"]) == (0, 0)
     x = np.load(root / "examples" / "digits" / "digits_test.npz")["x"][:32].astype(np.float32)
-    rec = simulate_network(final, design, x, tmp_path / "sim", simulator="iverilog", backpressure=False)
+    rec = simulate_network(final, design, x, tmp_path / "sim", simulator="iverilog")
     assert rec["mismatches"] == 0 and rec["latency_cycles"] == rec["predicted_latency_cycles"]
-    assert rec["ii_cycles"] == rec["predicted_ii_cycles"] == 32
+    assert rec["ii_cycles"] == rec["predicted_ii_cycles"]

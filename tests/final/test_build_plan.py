@@ -24,18 +24,15 @@ def test_build_refuses_a_wide_model_before_any_work(root, tmp_path, digits_cfg):
     (run / "solution.json").write_text(json.dumps({"status": "optimal", "assignment": {l.name: {"w_bits": 4, "a_bits": 4} for l in layers},
                                                    "totals": {}}))
     cfg = digits_cfg.model_copy(deep=True)
-    # by default (build.fold_above_weights) such a layer is built as a folded MVAU: no da4ml kernel, nothing refused
-    plan = build_plan(layers, cfg)
+    # a PE/SIMD fold in the solution folds a layer of any size (no da4ml kernel, nothing refused)
+    plan = build_plan(layers, cfg, {layers[0].name: "pe4_simd8"})
     assert plan.folded == [layers[0].name] and not plan.too_large and "1 folded (MVAU" in plan.text()
-    # a PE/SIMD fold in the solution folds a layer of any size; without the complete design nothing is folded
-    assert build_plan(layers, cfg.model_copy(update={"build": cfg.build.model_copy(update={"fold_above_weights": 10**6})}),
-                      {layers[0].name: "pe4_simd8"}).folded == [layers[0].name]
-    cfg.build.fold_above_weights = None                       # never fold: the unrolled kernel is refused
+    # without a fold the layer's unrolled kernel is refused: the build never overrides the solution
     with pytest.raises(InputError) as err:
         build(RunContext(cfg, run), model, layers)
     assert err.value.exit_code == 2
     assert "1 layer(s) past build.max_kernel_weights=16,384" in err.value.message and "65,536" in err.value.message
-    assert "build.max_kernel_weights" in err.value.hint and "build.fold_above_weights" in err.value.hint
+    assert "build.max_kernel_weights" in err.value.hint and "search.unroll_max_weights" in err.value.hint
     assert not (run / "final").exists()                       # nothing was started
     cfg.build.max_kernel_weights = 100_000                    # allowed per kernel, but far over the time limit
     with pytest.raises(InputError, match="over build.max_minutes=60"):

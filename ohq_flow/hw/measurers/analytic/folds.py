@@ -76,7 +76,7 @@ def _folded_candidates(layer, w: int, a: int) -> list[tuple[Fold, dict]]:
             for pe in divisors(mh) for simd in divisors(mw)]
 
 
-def _pareto(items: list[tuple[Fold, dict]], keys=("cycles", "lut", "dsp", "bram18")) -> list[tuple[Fold, dict]]:
+def pareto_front(items: list[tuple[Fold, dict]], keys=("cycles", "lut", "dsp", "bram18")) -> list[tuple[Fold, dict]]:
     """Items no other item is at least as good as in every key (ties: the first wins)."""
     out = []
     for i, (f, e) in enumerate(items):
@@ -86,7 +86,7 @@ def _pareto(items: list[tuple[Fold, dict]], keys=("cycles", "lut", "dsp", "bram1
     return out
 
 
-def _spread(items: list, cycles, cap: int) -> list:
+def spread_log(items: list, cycles, cap: int) -> list:
     """At most ``cap`` items, evenly spaced in log(cycles), the fastest and the slowest kept."""
     items = sorted(items, key=cycles)
     if len(items) <= cap:
@@ -121,7 +121,7 @@ def folded_folds(layer, w: int, a: int, folds, max_folds: int, report: FoldRepor
     mh, mw, _ = mvau_dims(layer)
     if folds == "auto":
         cands = _folded_candidates(layer, w, a)
-        out = [f for f, _ in _spread(_pareto(cands), lambda x: x[1]["cycles"], max_folds)]
+        out = [f for f, _ in spread_log(pareto_front(cands), lambda x: x[1]["cycles"], max_folds)]
     else:
         cands = out = _listed(layer, folds, False, lambda f: mh % f.pe == 0 and mw % f.simd == 0, f"MH={mh}, MW={mw}",
                               f"PE must divide MH: one of {divisors(mh)}; SIMD must divide MW: one of {divisors(mw)}")
@@ -138,7 +138,7 @@ def streamed_folds(layer, pixels: int, folds, max_folds: int, report: FoldReport
         return [Fold(px=1)]
     if folds == "auto":
         ks = divisors(pixels)
-        out = [Fold(px=k) for k in _spread(ks, lambda k: pixels / k, max_folds)]
+        out = [Fold(px=k) for k in spread_log(ks, lambda k: pixels / k, max_folds)]
     else:
         out = [Fold(px=1)] + _listed(layer, folds, True, lambda f: pixels % f.px == 0, f"{pixels} output pixels",
                                      f"parallel pixels must divide the pixel count: one of {divisors(pixels)}")

@@ -1,5 +1,5 @@
-"""The glue model (ohq_flow.design.estimate) against real Yosys runs of a small complete design synthesised per
-part (ohq_flow.design.synth)."""
+"""The price list (ohq_flow.design.price) against real Yosys runs of a small complete design synthesised per
+part (ohq_flow.design.synth), on both calibrated families."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ import pytest
 import torch
 
 from ohq_flow.design import generate_design
-from ohq_flow.design.estimate import FIT_PATH, block, estimate_lut, features, stage_cost
+from ohq_flow.design.price import block, features, fit_path, glue_price, stage_price, top_price
 
 pytestmark = pytest.mark.skipif(__import__("shutil").which("yosys") is None, reason="yosys not installed")
 
 # documented bounds (docs/design.md, "Resource estimate")
-GLUE_BOUND = 0.15       # the glue model against the glue synthesised around black-box kernels
-TOTAL_BOUND = 0.10      # kernels (da4ml) + glue model against the whole design (kernels + glue synthesised)
+GLUE_BOUND = {"xc7": 0.15, "ecp5": 0.25}    # the glue model against the glue synthesised around black-box kernels
+TOTAL_BOUND = 0.10      # kernels (as synthesised alone) + glue model against the whole design
+
+
+def stage_cost(rec: dict, metric: str = "lut", family: str = "xc7") -> float:
+    return glue_price(rec, family)[metric]
 
 
 class TinyCNN(torch.nn.Module):
@@ -45,18 +49,22 @@ def tiny_design(tmp_path_factory):
     return generate_design(model, root / "design"), root
 
 
-def test_fit_covers_every_glue_block_and_records_how_it_was_made():
-    data = json.loads(FIT_PATH.read_text())
-    assert "bench.calibrate_glue" in data["made_by"] and data["yosys"] and data["points"]
-    for b in ("kernel", "requant_thr", "requant_ms", "window", "maxpool", "sumpool", "collect", "fifo", "add", "argmax"):
+@pytest.mark.parametrize("family", ["xc7", "ecp5"])
+def test_fit_covers_every_block_and_records_how_it_was_made(family):
+    data = json.loads(fit_path(family).read_text())
+    assert "bench.calibrate_glue" in data["made_by"] and data["yosys"] and data["points"] and data["family"] == family
+    assert data["rule_mismatches"] == []        # the folded unit's DSP and block-RAM counts are what the rule says
+    for b in ("kernel", "requant_thr", "requant_ms", "window", "maxpool", "sumpool", "collect", "fifo", "add", "argmax",
+              "mvau"):
         f = data["fit"][b]
         pts = [p for p in data["points"] if p["block"] == b]
         assert len(pts) >= 2, b
-        assert f["features"] == list(features(pts[0]["record"])), b     # the fit's inputs are the estimate's
+        assert f["features"] == list(features(pts[0]["record"], family)), b     # the fit's inputs are the price list's
         assert all(c >= 0 for c in f["lut"] + f["ff"]), b
         # the stored error is what the fit gives on its own points (the block less the top around it)
         assert all(p["block_only"]["lut"] <= p["lut"] for p in pts), b
-        err = max(abs(stage_cost(p["record"]) - p["block_only"]["lut"]) / max(p["block_only"]["lut"], 8) for p in pts)
+        price = (lambda r: stage_price(r, family)["lut"]) if b == "mvau" else (lambda r: stage_cost(r, "lut", family))
+        err = max(abs(price(p["record"]) - p["block_only"]["lut"]) / max(p["block_only"]["lut"], 8) for p in pts)
         assert err == pytest.approx(f["lut_max_rel_err"], abs=2e-3), b
 
 
@@ -70,24 +78,40 @@ def test_estimate_grows_with_the_block_it_models():
     assert block({"kind": "requant", "method": "multiply_shift"}) == "requant_ms"
 
 
-def test_glue_and_whole_estimate_within_bounds_of_yosys(tiny_design, tmp_path):
-    """Yosys on the tiny CNN per part (each kernel alone + the glue around black boxes; on this design within 1 %
-    of the flat run, docs/design.md): the glue model and kernels + glue are within the documented bounds."""
+@pytest.mark.parametrize("family", ["xc7", "ecp5"])
+def test_folded_unit_price_follows_its_rule(family):
+    """One rule builds and prices a folded layer: block RAM for deep weight memories (counted from the shape), DSPs
+    for wide products (one per lane), LUTs that grow with the lanes."""
+    from ohq_flow.design.mvau import MvauShape, bram_blocks
+    rec = dict(kind="mvau", inputs=256, outputs=64, PE=4, SIMD=8, a_bits=3, wb=3, acc_width=13)
+    small, wide = stage_price(rec, family), stage_price({**rec, "PE": 8, "SIMD": 16}, family)
+    assert wide["lut"] > small["lut"] > 0 and small["dsp"] == 0
+    u = MvauShape(256, 64, 4, 8, 3, 3, 13)
+    assert u.mem == 1 and small["bram18"] == bram_blocks(u.cycles, u.word) > 0       # 512 words of 96 bits
+    shallow = stage_price({**rec, "PE": 64, "SIMD": 32}, family)                       # 8 words: a LUT-ROM
+    assert shallow["bram18"] == 0
+    dsp = stage_price({**rec, "a_bits": 8, "wb": 8, "acc_width": 24}, family)
+    assert dsp["dsp"] == 4 * 8                                                          # 8x8 products: a DSP each
+
+
+@pytest.mark.parametrize("family", ["xc7", "ecp5"])
+def test_glue_and_whole_price_within_bounds_of_yosys(tiny_design, tmp_path, family):
+    """Yosys on the tiny CNN per part (each kernel alone + the glue around black boxes): the glue's price and
+    kernels + glue are within the documented bounds of the synthesised counts."""
     from ohq_flow.design.synth import measure_design_parts
     design, _ = tiny_design
-    est = estimate_lut(design.meta)
-    parts = measure_design_parts(design, family="xc7", work_dir=tmp_path / "parts", cache_dir=tmp_path / "cache",
+    glue = top_price(family)["lut"] + sum(stage_cost(s, "lut", family) for s in design.meta["stages"])
+    parts = measure_design_parts(design, family=family, work_dir=tmp_path / "parts", cache_dir=tmp_path / "cache",
                                  timeout_s=600)
     kinds = {s["kind"] for s in design.meta["stages"]}
     assert {"window", "kernel", "requant", "collect"} <= kinds
     assert len(parts["kernels"]) == 2 and all(k["lut"] > 0 for k in parts["kernels"].values())
     assert parts["whole"]["lut"] == parts["glue"]["lut"] + sum(k["lut"] for k in parts["kernels"].values())
     assert parts["glue"]["lut"] > 0 and parts["from_cache"] == 0
-    # the line buffer and the kernels' output FIFOs are LUT-RAM (RAM32M): LUTs, counted in lut
-    assert 0 < parts["glue"]["lutram"] < parts["glue"]["lut"]
-    assert abs(est["glue"] - parts["glue"]["lut"]) <= GLUE_BOUND * parts["glue"]["lut"], (est, parts["glue"])
-    assert abs(est["total"] - parts["whole"]["lut"]) <= TOTAL_BOUND * parts["whole"]["lut"], (est, parts["whole"])
+    assert abs(glue - parts["glue"]["lut"]) <= GLUE_BOUND[family] * parts["glue"]["lut"], (glue, parts["glue"])
+    total = glue + sum(k["lut"] for k in parts["kernels"].values())
+    assert abs(total - parts["whole"]["lut"]) <= TOTAL_BOUND * parts["whole"]["lut"], (total, parts["whole"])
     # a second per-part run measures nothing again (every part from the content cache)
-    again = measure_design_parts(design, family="xc7", work_dir=tmp_path / "parts2", cache_dir=tmp_path / "cache",
+    again = measure_design_parts(design, family=family, work_dir=tmp_path / "parts2", cache_dir=tmp_path / "cache",
                                  timeout_s=600)
     assert again["from_cache"] == 3 and again["whole"] == parts["whole"]

@@ -1,0 +1,213 @@
+"""What each stage of the complete design costs, in the board family's own units — the one price list.
+
+The ILP (through :mod:`ohq_flow.design.terms`), the build's prediction and the benchmarks all price a
+design from its stage records (``design.json``'s ``stages``, or the same records planned without RTL)
+with :func:`stage_price`:
+
+* **glue blocks** (window, requantiser, pooling, collect, FIFO, fork + add, argmax, a kernel's output
+  FIFO and control, the top): a linear model of a few features of the record (:func:`features`:
+  compared/added/stored bits, channels, buffer bits) with coefficients fitted to Yosys runs of that
+  block alone at several widths and geometries (``glue_fit_<family>.json``, made by
+  ``python -m bench.calibrate_glue --family <family>``; the points, the fit and its largest error per
+  block are in the file);
+* **folded layers** (``mvau``): :mod:`ohq_flow.design.mvau` (its LUT/FF fit lives in the same file);
+* **unrolled kernels**: the cost table's row of the layer candidate (measured by the profile step),
+  plus the kernel's output FIFO and control (glue).
+
+Families: ``xc7`` (LUT6, Yosys ``synth_xilinx``; ``xcup``/``xcu`` use it too, stated in reports) and
+``ecp5`` (LUT4-equivalents as :func:`ohq_flow.hw.rtl.yosys.resource_counts` counts them, ``synth_ecp5``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from ohq_flow.design.mvau import BRAM_MIN_DEPTH, MvauShape, bram_blocks
+from ohq_flow.design.mvau import features as mvau_features
+from ohq_flow.errors import InputError
+
+METRICS = ("lut", "ff", "dsp", "bram18")
+FIT_DIR = Path(__file__).parent
+LUTRAM_WORDS = {"ecp5": 16, "xc7": 32}       # words of one distributed-RAM primitive (DPR16X4, RAM32M)
+LUTRAM_MAX_WORDS = {"ecp5": 16, "xc7": 64}   # deeper line buffers go to block RAM (the rule seen in calibration)
+
+
+def fit_family(family: str) -> str:
+    """The calibrated family a Yosys family is priced with (UltraScale parts: the 7-series fit)."""
+    return "ecp5" if family == "ecp5" else "xc7"
+
+
+def fit_path(family: str) -> Path:
+    return FIT_DIR / f"glue_fit_{fit_family(family)}.json"
+
+
+@lru_cache(maxsize=4)
+def fit_doc(family: str) -> dict:
+    """The calibration file of ``family`` (InputError naming the command that makes it when missing)."""
+    path = fit_path(family)
+    if not path.is_file():
+        raise InputError(f"no design calibration for family {family!r} ({path.name})",
+                         f"run python -m bench.calibrate_glue --family {fit_family(family)}")
+    return json.loads(path.read_text())
+
+
+def block(s: dict) -> str:
+    """The calibrated block a stage record is an instance of."""
+    if s["kind"] == "requant":
+        seq = "_seq" if s.get("cycles", 1) > 1 else ""
+        return f"requant{seq}_thr" if s["method"] == "thresholds" else f"requant{seq}_ms"
+    return s["kind"]
+
+
+def features(s: dict, family: str = "xc7") -> dict:
+    """The fitted model's inputs for one stage record (every value >= 0)."""
+    fam = fit_family(family)
+    k = block(s)
+    if k == "kernel":      # the output FIFO of ohq_kernel_ctrl: OUT_W bits x (LAT + 2) words
+        w, d = s["out_width"], s.get("latency", 0) + 2
+        return {"width": w, "width_x_deep": w * max(0, math.ceil(d / LUTRAM_WORDS[fam]) - 1), "one": 1}
+    if k.startswith("requant_seq"):          # P lanes over N steps: the lanes, the constants' LUT-ROM, the beat registers
+        c = s["out_width"] // max(1, s["out_bits"])
+        aw, n = s["in_width"] // max(1, c), s["cycles"]
+        lanes = c // n
+        tw = s.get("tw", aw + 2)
+        per_lut = LUTRAM_WORDS[fam] if fam == "ecp5" else 64
+        if k == "requant_seq_thr":
+            nt = s.get("nt", s.get("levels", 1))
+            return {"cmp_bits": lanes * nt * tw, "rom_bits": lanes * (nt + 2) * tw * math.ceil(n / per_lut),
+                    "reg_bits": c * (aw + s["out_bits"]), "one": 1}
+        mbits = max(int(v) for v in s["mult"]).bit_length()
+        return {"add_bits": lanes * tw, "mul_bits": lanes * aw * mbits, "multipliers": lanes,
+                "rom_bits": lanes * 4 * tw * math.ceil(n / per_lut), "reg_bits": c * (aw + s["out_bits"]), "one": 1}
+    if k.startswith("requant"):
+        c = s["out_width"] // max(1, s["out_bits"])
+        aw = s["in_width"] // max(1, c)
+        if k == "requant_thr":
+            nt = s.get("nt", s.get("levels", 1))
+            return {"cmp_bits": c * nt * aw, "channels": c, "out_bits": s["out_width"]}
+        mbits = max(int(v) for v in s["mult"]).bit_length()
+        pow2 = all(int(v) & (int(v) - 1) == 0 for v in s["mult"])
+        tw = s.get("tw", aw + mbits + 2)
+        return {"add_bits": c * tw, "mul_bits": 0 if pow2 else c * aw * mbits, "multipliers": 0 if pow2 else c,
+                "out_bits": s["out_width"]}
+    if k == "window":
+        # the line buffer: R*W words of one pixel, read KH rows at a time; distributed RAM up to a depth, or when
+        # narrower than 32 bits, else block RAM (the rule observed in the calibration runs)
+        words, rows = s["R"] * s["W"], s.get("KH", 1)
+        lutram = words <= LUTRAM_MAX_WORDS[fam] or s["in_width"] < 32
+        return {"elem_bits": s["out_width"], "pix_bits": s["in_width"],
+                "lutram_bits": s["in_width"] * rows * math.ceil(words / LUTRAM_WORDS[fam]) if lutram else 0,
+                "bram_buffers": 0 if lutram else rows * math.ceil(s["in_width"] / 36), "one": 1}
+    if k == "maxpool":
+        return {"cmp_bits": s["C"] * s["EW"] * (s["K"] - 1), "channels": s["C"], "out_bits": s["out_width"]}
+    if k == "sumpool":
+        return {"add_bits": s["C"] * s.get("OW", s["EW"]) * (s["K"] - 1), "out_bits": s["out_width"]}
+    if k == "collect":
+        return {"bits": s["N"] * s["BW"], "one": 1}
+    if k == "fifo":
+        return {"width": s["W"], "width_x_deep": s["W"] * max(0, math.ceil(s["DEPTH"] / LUTRAM_WORDS[fam]) - 1), "one": 1}
+    if k == "add":                    # with the fork before it
+        return {"bits": s["C"] * s["OW"], "one": 1}
+    if k == "argmax":
+        return {"bits": s["C"] * (s["EW"] + s["IW"]), "one": 1}
+    if k == "mvau":
+        return mvau_features(mvau_shape(s), fam)
+    return {"one": 1}                 # the top (once per design)
+
+
+def mvau_shape(s: dict) -> MvauShape:
+    """The MVAU of a stage record (``kind: mvau``)."""
+    return MvauShape(mw=s["inputs"], mh=s["outputs"], pe=s["PE"], simd=s["SIMD"], iw=s["a_bits"], wb=s["wb"],
+                     aw=s["acc_width"])
+
+
+def _linear(fit: dict, x: dict, metric: str) -> float:
+    return float(sum(c * x[n] for c, n in zip(fit[metric], fit["features"])))
+
+
+def glue_price(s: dict, family: str) -> dict[str, float]:
+    """lut/ff/dsp/bram18 of one stage record's glue (a kernel stage: its FIFO and control, not the kernel;
+    a fork: priced with the add it feeds); InputError for a block without a calibration."""
+    fit = fit_doc(family)["fit"].get(block(s))
+    if fit is None:
+        if s["kind"] == "fork":                 # calibrated with the add it feeds
+            return dict.fromkeys(METRICS, 0.0)
+        raise InputError(f"{fit_path(family).name} has no calibration of block {block(s)} (a cost is never taken as 0)",
+                         f"run python -m bench.calibrate_glue --family {fit_family(family)} --only {block(s)}")
+    x = features(s, family)
+    return {m: max(0.0, _linear(fit, x, m)) for m in METRICS}
+
+
+def mvau_price(s: dict, family: str) -> dict[str, float]:
+    """lut, ff (calibrated), dsp (one per lane with DSP products), bram18 (the weight memory's shape) of an MVAU."""
+    u = mvau_shape(s)
+    fit = fit_doc(family)["fit"].get("mvau")
+    if fit is None:
+        raise InputError(f"{fit_path(family).name} has no MVAU calibration",
+                         f"run python -m bench.calibrate_glue --family {fit_family(family)} --only mvau")
+    x = features(s, family)
+    out = {m: max(0.0, _linear(fit, x, m)) for m in ("lut", "ff")}
+    out["dsp"] = float(u.lanes if u.mul else 0)
+    out["bram18"] = float(bram_blocks(u.cycles, u.word) if u.mem else 0)
+    return out
+
+
+def stage_price(s: dict, family: str, kernel: dict | None = None) -> dict[str, float]:
+    """Everything one stage record costs: glue blocks and MVAUs from the calibration; an unrolled kernel stage from
+    ``kernel`` (its measured lut/ff/dsp/bram18, e.g. the cost table's row) plus its output FIFO and control."""
+    if s["kind"] == "mvau":
+        return mvau_price(s, family)
+    out = glue_price(s, family)
+    if s["kind"] == "kernel":
+        if kernel is None:
+            raise InputError(f"stage {s.get('node')}: an unrolled kernel needs its measured cost to be priced")
+        for m in METRICS:
+            v = kernel.get(m)
+            if v is None:
+                raise InputError(f"stage {s.get('node')}: the kernel's {m} is not known (a cost is never taken as 0)")
+            out[m] += float(v)
+    return out
+
+
+def top_price(family: str) -> dict[str, float]:
+    """The top's own logic (the frame's tlast counter), once per design."""
+    return glue_price({"kind": "top"}, family)
+
+
+def max_rel_error(family: str) -> dict[str, dict[str, float]]:
+    """Per calibrated block, the fit's largest relative error per metric (the label of a glue estimate)."""
+    return {b: {m: f.get(f"{m}_max_rel_err") for m in METRICS} for b, f in fit_doc(family)["fit"].items()}
+
+
+def post_route_fit(family: str, implemented: bool = True) -> dict[str, dict]:
+    """The family's synthesis -> place-and-route calibration (``impl_fit_<family>.json``, made by
+    ``python -m bench.calibrate_impl`` from measured implementations): metric -> {coef: {synth metric: factor},
+    const (the board shell and what place and route adds, when ``implemented``), max_rel_err, points, describe}.
+    Empty when the family has none (no open place and route for it here)."""
+    path = FIT_DIR / f"impl_fit_{family}.json"
+    if not path.is_file():
+        return {}
+    doc = json.loads(path.read_text())
+    out = {}
+    for m, f in doc["fit"].items():
+        const = float(f.get("const", 0.0)) if implemented else 0.0
+        terms = " + ".join(f"{c:g}*{k}" for k, c in f["coef"].items())
+        out[m] = {"coef": dict(f["coef"]), "const": const, "max_rel_err": f.get("max_rel_err"), "points": f.get("points"),
+                  "describe": f"post-route = {terms}" + (f" + {const:,.0f}" if const else "")
+                              + f" (max error {100 * f.get('max_rel_err', 0):.0f}% on {f.get('points')} designs)"}
+    return out
+
+
+def post_route(synth: dict[str, float], fit: dict[str, dict]) -> dict[str, float]:
+    """Predicted post-route counts of synthesised ``synth`` counts (metrics without a calibration: as synthesised)."""
+    out = dict(synth)
+    for m, f in fit.items():
+        out[m] = sum(c * float(synth.get(k, 0.0)) for k, c in f["coef"].items()) + f["const"]
+    return out
+
+
+__all__ = ["post_route", "post_route_fit", "BRAM_MIN_DEPTH", "METRICS", "block", "features", "fit_doc", "fit_path", "glue_price", "max_rel_error",
+           "mvau_price", "mvau_shape", "stage_price", "top_price"]
