@@ -4,7 +4,7 @@ For each model: ``generate_design`` (wall time), the whole-network simulation on
 (Verilator, else Icarus; build time, simulation wall time per frame, mismatches against the QONNX
 executor, latency/II measured vs predicted) and Yosys on the whole design (xc7) against two
 predictions: the kernels only (da4ml's cost, what the ILP budgets) and kernels + the glue model
-(``ohq_flow.design.estimate``). Untrained models (random weights, random BatchNorm statistics) —
+(``ohq_flow.design.price``, the ILP's price list). Untrained models (random weights, random BatchNorm statistics) —
 costs and exactness do not depend on training.
 
     python -m bench.bench_design [--only digits_cnn,tfc_w1a1] [--frames 32]
@@ -126,11 +126,19 @@ def _cpu() -> float:
 
 
 def _prediction(row: dict) -> dict:
-    """The estimate (current glue fit) of a row's stage records."""
-    from ohq_flow.design.estimate import estimate_lut
-    est = estimate_lut({"stages": row["stage_records"]})
-    return {"lut_pred_kernels": est["kernels"], "lut_pred_glue": est["glue"], "lut_pred_total": est["total"],
-            "dsp_pred": est["glue_dsp"], "bram18_pred": est["glue_bram18"]}
+    """The design price list (``ohq_flow.design.price``, xc7) of a row's stage records; a kernel's LUT from
+    da4ml's adder cost recorded in its stage (what the ILP's cost row holds for an estimated kernel)."""
+    from ohq_flow.design.price import stage_price, top_price
+    total, kernels = dict(top_price("xc7")), 0.0
+    for s in row["stage_records"]:
+        kernel = None
+        if s["kind"] == "kernel":
+            kernel = {"lut": float(s["da4ml_cost"]), "ff": 0.0, "dsp": 0.0, "bram18": 0.0}
+            kernels += kernel["lut"]
+        for m, v in stage_price(s, "xc7", kernel=kernel).items():
+            total[m] = total.get(m, 0.0) + v
+    return {"lut_pred_kernels": round(kernels), "lut_pred_glue": round(total["lut"] - kernels),
+            "lut_pred_total": round(total["lut"]), "dsp_pred": round(total["dsp"]), "bram18_pred": round(total["bram18"])}
 
 
 def _dsp_bram(name: str, row: dict) -> tuple:
@@ -215,7 +223,7 @@ def main() -> int:
     print("\nLUT Yosys: each kernel synthesised on its own plus the glue around the kernels as black boxes "
           "(`ohq_flow/design/synth.py`; no optimisation across a kernel's boundary; `flat`: the whole design in one "
           "flattened run where measured). LUT predicted: the kernels alone (da4ml's adder cost, what the ILP budgets), the "
-          "glue model (`ohq_flow/design/estimate.py`, fitted to single-block Yosys runs, `ohq_flow/design/glue_fit.json`) "
+          "design price list (`ohq_flow/design/price.py`, fitted to single-block Yosys runs, `ohq_flow/design/glue_fit_xc7.json`) "
           "and both; in brackets the error against the Yosys count (glue against the glue, the others against the whole). "
           "Simulation: back to back; `mismatches` against the QONNX executor's integers. Times: wall / CPU seconds of "
           "this process and its tools (Yosys: the synthesis alone; bench: generation, simulation and synthesis).")
@@ -232,9 +240,10 @@ def main() -> int:
 
 
 def fit_summary() -> str:
-    """One line per glue block of ohq_flow/design/glue_fit.json: points and the largest LUT error of the fit."""
-    from ohq_flow.design.estimate import FIT_PATH
-    data = json.loads(FIT_PATH.read_text())
+    """One line per glue block of the xc7 calibration (ohq_flow/design/glue_fit_xc7.json): points and the largest LUT
+    error of the fit."""
+    from ohq_flow.design.price import fit_doc
+    data = fit_doc("xc7")
     n = {}
     for pt in data["points"]:
         n[pt["block"]] = n.get(pt["block"], 0) + 1

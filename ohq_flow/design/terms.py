@@ -66,7 +66,7 @@ class DesignTerms:
     timing: dict                                              # in_beats, out_sid, stages (skeleton), kernel: layer -> label -> {lat|cycles}
     stages: list[dict] = field(default_factory=list)          # per stage: index, kind, node, owner, deps {layer: part}
     bounded: list[int] = field(default_factory=list)
-    post_route: dict = field(default_factory=dict)            # metric -> {factor, max_rel_err, points, source}
+    post_route: dict = field(default_factory=dict)            # metric -> {coef, const, max_rel_err, points, describe}
     shell: dict[str, float] = field(default_factory=dict)     # the board shell's cost (in constant)
     calibration: dict = field(default_factory=dict)
     nodes: dict[str, str] = field(default_factory=dict)       # layer -> compute node
@@ -116,10 +116,6 @@ class DesignTerms:
         """(latency, II) in cycles of the streamed design of an assignment: the generator's exact cycle model."""
         from ohq_flow.design.timing import predict_timing
         return predict_timing(self.timing_stages(choice), self.timing["in_beats"], self.timing["out_sid"])
-
-    def scaled(self, metric: str) -> float:
-        """The synthesis -> post-route factor of ``metric`` (1 without a calibration)."""
-        return float((self.post_route.get(metric) or {}).get("factor", 1.0))
 
 
 def write_terms(path, terms: DesignTerms) -> None:

@@ -57,7 +57,8 @@ def test_big_layers_are_folded_by_the_solution_and_built_so(run):
     meta = json.loads((run_dir / "final" / "design" / "design.json").read_text())
     units = [s for s in meta["stages"] if s["kind"] == "mvau"]
     assert units and any(s["mem"] == 1 for s in units) and all(s["mul"] == 0 for s in units)
-    assert d["measured"]["bram18"] > 0 and d["measured"]["dsp"] == 0     # weights in block RAM, LUT products
+    assert d["measured"]["bram18"] > 0                                    # weights in block RAM, LUT products:
+    assert abs(d["measured"]["dsp"] - d["resources"]["dsp"]["ilp"]) <= 1  # DSPs only where priced (requantisers)
 
 
 def test_whole_design_within_ten_percent_of_the_ilp_and_within_budget(run):
@@ -66,7 +67,7 @@ def test_whole_design_within_ten_percent_of_the_ilp_and_within_budget(run):
     build = json.loads((run_dir / "final" / "build.json").read_text())
     for m in ("lut", "ff", "bram18"):
         r = build["design"]["resources"][m]
-        assert abs(r["ilp"] - r["measured_whole"]) <= 0.10 * max(r["measured_whole"], 1), (m, r)
+        assert abs(r["ilp"] - r["measured_whole"]) <= 0.10 * max(r["ilp"], 1), (m, r)   # within 10% of the ILP's
     v = build["verdict"]
     assert v["over"] == []
     rows = {r["metric"]: r for r in v["rows"]}
