@@ -185,11 +185,12 @@ def _finish_loop(ctx, rec: dict, loop) -> None:
     ctx.echo(format_verdict(v))
     if loop is not None:
         ctx.echo("closed budget loop:\n" + format_rounds(loop.get("final", loop)))
+    if loop is not None and "final" not in loop:
+        missed = [r["metric"] for r in v["rows"] if r.get("within") is False]
+        raise Replan(f"post-route {', '.join(missed)} over budget: solving again with the budget scaled by the "
+                     "measured error (implement.close_loop)")
     if not v["over"]:
         return
-    if loop is not None and "final" not in loop:
-        raise Replan(f"post-route {', '.join(v['over'])} over budget: solving again with the budget scaled by the "
-                     "measured error (implement.close_loop)")
     raise FlowError(f"the implemented design is OVER BUDGET: {', '.join(v['over'])} beyond budgets.tolerance "
                     f"{100 * v['tolerance']:g}% after place and route; see {IMPL_JSON}",
                     "lower the budget, allow more rounds (implement.max_rounds), or target a larger board")
