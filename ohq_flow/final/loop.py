@@ -44,9 +44,13 @@ def read_loop(cfg, run_dir: Path) -> dict:
 
 
 def solve_overrides(cfg, run_dir: Path) -> tuple[dict, list]:
-    """(budget overrides, assignments to exclude) for the solve step's next round; ({}, []) outside a loop."""
+    """(budget overrides, assignments to exclude) for the solve step's next round; ({}, []) outside a loop, and then
+    the record of a finished loop is removed: a solve that is no loop round starts a new loop."""
     doc = read_loop(cfg, run_dir)
     nxt = doc.get("next") or {}
+    if not nxt:
+        (Path(run_dir) / LOOP_JSON).unlink(missing_ok=True)
+        return {}, []
     excl = [{l: tuple(v) for l, v in a.items()} for a in nxt.get("exclude", [])]
     return dict(nxt.get("budgets") or {}), excl
 

@@ -53,8 +53,7 @@ def test_a_miss_within_tolerance_is_solved_again_with_a_scaled_budget_and_a_cut(
 def test_a_design_within_budget_ends_the_loop_and_max_rounds_bounds_it(tmp_path):
     cfg, run = _cfg(tmp_path, max_rounds=2)
     doc, again = close_round(cfg, run, _solution(9900.0), verdict(cfg, _solution(9900.0), _build(7000), _impl(9800)))
-    assert not again and solve_overrides(cfg, run) == ({}, [])
-    (run / LOOP_JSON).unlink()
+    assert not again and solve_overrides(cfg, run) == ({}, [])   # and the finished loop's record is gone
     v = verdict(cfg, _solution(9900.0), _build(7000), _impl(15000))
     assert v["over"] == ["lut"]                                   # 50% over: a failure once the loop is done
     _, again = close_round(cfg, run, _solution(9900.0), v)
@@ -76,3 +75,11 @@ def test_close_loop_off_never_solves_again(tmp_path):
     cfg, run = _cfg(tmp_path, close_loop=False)
     _, again = close_round(cfg, run, _solution(9900.0), verdict(cfg, _solution(9900.0), _build(7000), _impl(15000)))
     assert not again
+
+
+def test_a_solve_outside_a_loop_round_starts_a_new_loop(tmp_path):
+    cfg, run = _cfg(tmp_path)
+    close_round(cfg, run, _solution(9900.0), verdict(cfg, _solution(9900.0), _build(7000), _impl(9000)))
+    assert (run / LOOP_JSON).is_file()                            # finished: no next round
+    assert solve_overrides(cfg, run) == ({}, [])                   # the next run's solve: a fresh loop
+    assert not (run / LOOP_JSON).exists()
