@@ -171,6 +171,9 @@ def insert_input_quant(model, decl: dict) -> str:
             if t == x:
                 n.input[i] = y
     g.node.insert(0, node)
+    # the type is now the quantiser's: the executor would refuse inputs off the annotation's grid (MQE's synthetic ones)
+    from qonnx.core.datatype import DataType
+    model.set_tensor_datatype(x, DataType["FLOAT32"])
     if shape is not None:
         model.set_tensor_shape(y, list(shape))
     if not any(o.domain == QONNX_DOMAIN for o in model.model.opset_import):
