@@ -6,7 +6,7 @@
   all use the model without it, so every step sees the same tensor. A Softmax anywhere else stays in the
   graph and the design check refuses it, naming the node.
 * Input: an input that goes straight into a layer (no Quant node) gets its datatype from ``model.input`` or,
-  failing that, from the file's QONNX tensor datatype annotation (FINN's INT8, UINT8, BIPOLAR, ...). The flow
+  failing that, from the file's QONNX tensor datatype annotation (FINN's INT8, UINT8, BIPOLAR, FIXED<w,i>, ...). The flow
   inserts that type as an explicit quantiser (Quant, or BipolarQuant for +-1) — an identity on inputs of that
   type — so it is the first layer's input quantiser, with its activation bits fixed to the declared ones.
   Without either, the analysis steps run (warning, naming ``model.input``) and only the build refuses.
@@ -22,7 +22,7 @@ import logging
 
 import numpy as np
 
-from ohq_flow.errors import InputError
+from ohq_flow.errors import InputError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,11 @@ def input_from_annotation(model) -> dict | None:
     if dt is None or dt == DataType["FLOAT32"]:
         return None
     where = f"the QONNX datatype annotation {dt.name} of input {name}"
+    if dt.is_fixed_point():                           # FIXED<w,i>: w-bit signed integers times 2^-(w-i)
+        return {"bits": int(dt.bitwidth()), "signed": bool(dt.signed()), "bipolar": False,
+                "scale": float(dt.scale_factor()), "zero_point": 0, "source": where}
     if not dt.is_integer():
-        raise InputError(f"{where}: not an integer type; the design needs an integer input",
+        raise ModelError(f"{where}: not an integer type; the design needs an integer input",
                          f"set {INPUT_KEY}: {{bits, signed, scale}} in the config (it takes precedence)")
     if dt.name == "BIPOLAR":
         return {"bits": 1, "signed": True, "bipolar": True, "scale": 1.0, "zero_point": 0, "source": where}

@@ -64,7 +64,7 @@ def test_softmax_in_the_middle_is_refused_by_name(tmp_path):
 
 
 @pytest.mark.parametrize("annotation, op, bits", [("INT8", "Quant", 8), ("UINT8", "Quant", 8), ("BIPOLAR", "BipolarQuant", 1),
-                                                  ("INT4", "Quant", 4)])
+                                                  ("INT4", "Quant", 4), ("FIXED<6,2>", "Quant", 6)])
 def test_annotated_input_becomes_the_fixed_input_quantiser(tmp_path, annotation, op, bits):
     from qonnx.core.datatype import DataType
     from ohq_flow.config import SearchSection
@@ -77,12 +77,17 @@ def test_annotated_input_becomes_the_fixed_input_quantiser(tmp_path, annotation,
     first = discover_layers(model)[0]
     assert first.input_quant.node == done["input"]["node"] and first.input_quant.op_type == op
     assert first.input_quant.fixed and first.a_bits == bits
+    if annotation.startswith("FIXED"):                             # FIXED<6,2>: 6-bit signed integers x 2^-4
+        qn = model.get_node_from_name(first.input_quant.node)
+        assert float(model.get_initializer(qn.input[1])) == 2.0 ** -4
     cands = candidates_for(first, SearchSection(weight_bits=[2, 4], act_bits=[3, 4, 6]))
     assert cands == [(2, bits), (4, bits)]                         # not searched: the declared type
     assert check_supported(model) == []
     # the inserted quantiser is an identity on inputs of the declared type
     dt = DataType[annotation]
-    x = np.random.default_rng(0).integers(int(dt.min()), int(dt.max()) + 1, (5, 16)).astype(np.float32)
+    step = dt.scale_factor() if dt.is_fixed_point() else 1.0
+    x = (np.random.default_rng(0).integers(round(dt.min() / step), round(dt.max() / step) + 1, (5, 16))
+         * step).astype(np.float32)
     if annotation == "BIPOLAR":
         x = np.where(x > 0, 1.0, -1.0).astype(np.float32)
     np.testing.assert_array_equal(_run(model, x), _run(clean_qonnx(path), x))
@@ -141,3 +146,14 @@ def test_integer_weights_keep_the_nodes_scale_at_its_bits(tmp_path):
     assert changed == []
     node = final.get_node_from_name(layer.weight_quant.node)
     assert float(final.get_initializer(node.input[1])) == float(scale)
+
+
+def test_float_annotation_is_refused_naming_model_input(tmp_path):
+    from ohq_flow.errors import ModelError
+    from ohq_flow.model.boundary import prepare_ends
+    from ohq_flow.model.export import clean_qonnx
+    path = tmp_path / "m.onnx"
+    mlp(input_quant=False, annotation="FLOAT16", tail=None).save(str(path))
+    with pytest.raises(ModelError) as exc:
+        prepare_ends(clean_qonnx(path), None)
+    assert exc.value.exit_code == 2 and "FLOAT16" in str(exc.value) and "model.input" in str(exc.value)
