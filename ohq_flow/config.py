@@ -98,11 +98,48 @@ class BrevitasSource(_Strict):
         return v
 
 
+class InputType(_Strict):
+    """The datatype of a model input that goes straight into a layer (no Quant node): real value = (q - zero_point) * scale."""
+
+    bits: int = Field(ge=1, le=MAX_BITS, description="bits of the integer q (1 with bipolar: +-1)")
+    signed: bool = Field(description="q is two's complement (signed) or unsigned")
+    bipolar: bool = Field(False, description="q is -1 or +1 (then bits: 1, signed: true)")
+    scale: float = Field(1.0, description="real value of one step of q (> 0)")
+    zero_point: int = Field(0, description="integer subtracted from q (0 unless the input is unsigned with an offset)")
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, v: float) -> float:
+        import math
+        if not math.isfinite(v) or v <= 0:
+            raise ValueError(f"scale {v!r} must be a finite number > 0")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "InputType":
+        if self.bipolar and (self.bits != 1 or not self.signed):
+            raise ValueError(f"bipolar: true (+-1) needs bits: 1 and signed: true (got bits: {self.bits}, "
+                             f"signed: {str(self.signed).lower()})")
+        if self.bits == 1 and self.signed and not self.bipolar:
+            raise ValueError("bits: 1 with signed: true is not a useful input type; set bipolar: true for +-1, or "
+                             "signed: false for 0/1")
+        if self.bipolar and self.zero_point:
+            raise ValueError("bipolar: true takes no zero_point")
+        lo, hi = (-(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1) if self.signed else (0, (1 << self.bits) - 1)
+        if not self.bipolar and not lo <= self.zero_point <= hi:
+            raise ValueError(f"zero_point {self.zero_point} is outside the {self.bits}-bit "
+                             f"{'signed' if self.signed else 'unsigned'} range {lo}..{hi}")
+        return self
+
+
 class ModelSection(_Strict):
     """Exactly one of ``brevitas`` or ``qonnx``."""
 
     brevitas: BrevitasSource | None = None
     qonnx: Path | None = Field(None, description="path of a QONNX .onnx file")
+    input: InputType | None = Field(None, description="datatype of a model input that goes straight into a "
+                                    "Gemm/MatMul/Conv with no Quant node (else read from the QONNX tensor datatype "
+                                    "annotation): {bits, signed, bipolar, scale, zero_point}")
 
     @field_validator("qonnx")
     @classmethod

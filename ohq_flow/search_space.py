@@ -3,7 +3,8 @@
 Candidates are ``search.weight_bits × search.act_bits``, replaced per layer by matching
 ``overrides`` (names or glob patterns, last match wins), reduced to the pin for ``pinned``
 layers. A layer whose input has no activation quantizer has one activation "candidate":
-``search.unquantized_input_bits`` (used for hardware cost; MQE does not mask it).
+``search.unquantized_input_bits`` (used for hardware cost; MQE does not mask it). A layer fed by the
+model input's declared type (``model.input``, or the QONNX datatype annotation) has that type's bits.
 """
 
 from __future__ import annotations
@@ -47,11 +48,15 @@ def candidates_for(layer, search) -> list[tuple[int, int]]:
         if _matches(layer.name, ov.layers):
             w_bits = ov.weight_bits or w_bits
             a_bits = ov.act_bits or a_bits
+    fixed = layer.input_quant is not None and layer.input_quant.fixed and layer.input_quant.bits is not None
     if layer.input_quant is None:
         a_bits = [search.unquantized_input_bits]
+    elif fixed:                        # the model input's declared type (model.input): not searched
+        a_bits = [int(layer.input_quant.bits)]
     pin = search.pinned.get(layer.name)
     if pin is not None:
         a = pin.a_bits if layer.input_quant is not None else search.unquantized_input_bits
+        a = int(layer.input_quant.bits) if fixed else a
         return [(pin.w_bits, a)]
     return sorted((w, a) for w in w_bits for a in a_bits)
 

@@ -33,7 +33,19 @@ def step_export(ctx: RunContext) -> dict:
         owners = map_quantizers(module, ctx.cfg.model.brevitas.input_shape, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
     atomic_write_json(ctx.path(QUANT_OWNERS), owners)
-    return {"nodes": len(model.graph.node)}
+    from ohq_flow.model.boundary import META_INPUT_DECLARED, host_output
+    result = {"nodes": len(model.graph.node)}
+    host = host_output(model)
+    if host:
+        result["host_output"] = f"{host['node']} ({host['op_type']}) left to the host; the design emits {host['logits']}"
+        ctx.echo(f"output: {result['host_output']} (argmax unchanged)")
+    declared = model.get_metadata_prop(META_INPUT_DECLARED)
+    if declared:
+        import json
+        d = json.loads(declared)
+        result["input"] = f"declared by {d['source']}: quantiser {d['node']}"
+        ctx.echo(f"input: {result['input']}")
+    return result
 
 
 def _quant_owners(ctx: RunContext) -> dict[str, str]:
@@ -54,10 +66,14 @@ def step_layers(ctx: RunContext) -> dict:
     """Discover quantizable layers -> layers.json and layers.txt."""
     from ohq_flow.model.layers import discover_layers, layers_table, tied_groups
 
+    from ohq_flow.model.boundary import warn_undeclared, with_placeholder_input
     model = load_run_model(ctx)
+    undeclared = warn_undeclared(model, ctx.cfg, "layers")
     if ctx.cfg.build.design:
         from ohq_flow.design.graph import require_supported
-        require_supported(model, ctx.cfg.build.output)
+        # an input of unknown type: the rest of the design is checked with a placeholder input quantiser
+        require_supported(with_placeholder_input(model, ctx.cfg.search.unquantized_input_bits) if undeclared
+                          else model, ctx.cfg.build.output)
     layers = discover_layers(model, _quant_owners(ctx))
     atomic_write_json(ctx.path(LAYERS_JSON), {"layers": [l.to_dict() for l in layers],
                                               "tied_groups": tied_groups(layers)})
@@ -89,8 +105,10 @@ def step_sensitivity(ctx: RunContext) -> dict:
     from ohq_flow.mqe.distill import distilled_inputs
     from ohq_flow.mqe.health import format_health, sensitivity_health
 
+    from ohq_flow.model.boundary import warn_undeclared
     cfg = ctx.cfg
     model, layers = load_run_model(ctx), load_layers(ctx)
+    warn_undeclared(model, cfg, "sensitivity")
     shape = model_input_shape(ctx)
     if cfg.mqe.inputs == "distilled":
         x = distilled_inputs(cfg, shape)
@@ -119,8 +137,10 @@ def step_profile(ctx: RunContext) -> dict:
     """OQA: a real per-layer design per candidate, measured -> costs.csv (cached, parallel)."""
     from ohq_flow.hw.profile import monotonic_violations, run_profile, summarize_rows
     from ohq_flow.fileio import atomic_write_text
+    from ohq_flow.model.boundary import warn_undeclared, with_placeholder_input
     import logging
 
+    undeclared = warn_undeclared(load_run_model(ctx), ctx.cfg, "profile")
     if on_demand_costs(ctx.cfg):
         from ohq_flow.solve.strategies.costs import cached_rows
         rows = cached_rows(load_run_model(ctx), load_layers(ctx), run_space(ctx), ctx.cfg, ctx.run_dir)
@@ -147,7 +167,10 @@ def step_profile(ctx: RunContext) -> dict:
     notes = []
     from ohq_flow.design.profile import profile_design, write_disabled
     if cfg.build.design:
-        rows, text = profile_design(load_run_model(ctx), layers, run_space(ctx), rows, cfg, ctx.run_dir, folded)
+        design_model = load_run_model(ctx)
+        if undeclared:                         # priced with a placeholder input quantiser (unquantized_input_bits)
+            design_model = with_placeholder_input(design_model, cfg.search.unquantized_input_bits)
+        rows, text = profile_design(design_model, layers, run_space(ctx), rows, cfg, ctx.run_dir, folded)
         notes.append(text)
         ctx.echo(text)
     else:
@@ -194,8 +217,10 @@ def step_solve(ctx: RunContext) -> dict:
     from ohq_flow.search_space import tie_groups
     from ohq_flow.solve.step import board_budgets, board_totals, format_result, solve_run
 
+    from ohq_flow.model.boundary import warn_undeclared
     cfg = ctx.cfg
     layers = load_layers(ctx)
+    warn_undeclared(load_run_model(ctx), cfg, "solve")
     pins = {name: (p.w_bits, p.a_bits) for name, p in cfg.search.pinned.items()}
     on_demand = (load_run_model(ctx), cfg) if on_demand_costs(cfg) else None
     from ohq_flow.design.profile import load_design_costs
@@ -234,7 +259,10 @@ def step_build(ctx: RunContext) -> dict:
     """Write-back, final design, synthesis, verification, accuracy -> final/build.json."""
     from ohq_flow.final.step import build, format_build
     from ohq_flow.errors import FlowError
+    from ohq_flow.model.boundary import require_declared
 
+    if ctx.cfg.build.design:              # the design's input stream needs the input's integer type (model.input)
+        require_declared(load_run_model(ctx))
     record = build(ctx, load_run_model(ctx), load_layers(ctx))
     ctx.echo(format_build(record))
     bad = record["verify"]["mismatches"] + (record["design"]["network_sim"]["mismatches"] if record.get("design") else 0)

@@ -250,7 +250,8 @@ class _Walker:
             raise InputError("complete design: the model input must go (through reshapes and constant Mul/Add) into one "
                              "Quant node, "
                              f"found {', '.join(c.op_type + ' ' + c.name for c in cons) or 'the output'}",
-                             "quantise the input (e.g. a QuantIdentity first)")
+                             "quantise the input (e.g. a QuantIdentity first), or declare its integer type with "
+                             "model.input {bits, signed, scale} or a QONNX datatype annotation on the input")
         node = cons[0]
         s, _, bits, signed, narrow, _ = _quant_params(m, node)
         shape = self.shape(node.output[0])

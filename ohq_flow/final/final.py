@@ -43,6 +43,8 @@ def generate_layers(model, layers, assignment, cfg, out_dir: Path, held: bool = 
     for layer in layers:
         w, a = assignment[layer.name]
         signed = bool(layer.input_quant.signed) if layer.input_quant is not None and layer.input_quant.signed is not None else True
+        if layer.input_quant is not None and layer.input_quant.op_type == "BipolarQuant":
+            a, signed = max(int(a), 2), True     # +-1 inputs: 2-bit signed, as the design carries them to a kernel
         designs[layer.name] = generate_cmvm_rtl(layer_integer_matrix(model, layer, w, held)[0], w_bits=w, a_bits=a, a_signed=signed,
                                                 out_dir=out_dir / layer.name, top=_module_name(layer.name),
                                                 latency_cutoff=cfg.hardware.latency_cutoff, part=board.part,

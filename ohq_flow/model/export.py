@@ -194,16 +194,25 @@ def clean_qonnx(model_or_path):
 
 
 def export_model(cfg, out_path: Path):
-    """Export (or load and clean) the config's model, save it at ``out_path``; return (ModelWrapper, module|None)."""
+    """Export (or load and clean) the config's model, save it at ``out_path``; return (ModelWrapper, module|None).
+
+    A final Softmax/LogSoftmax is removed (left to the host) and an input without a quantiser gets its declared
+    type (``model.input`` or the QONNX datatype annotation) as one: see :mod:`ohq_flow.model.boundary`.
+    """
+    from ohq_flow.model.boundary import prepare_ends
     m = cfg.model
     if m.qonnx is not None:
         model = clean_qonnx(m.qonnx)
+        prepare_ends(model, m.input)       # a final softmax left to the host; the declared input type
         out_path.parent.mkdir(parents=True, exist_ok=True)
         model.save(str(out_path))
         return model, None
     b = m.brevitas
     module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
-    return export_brevitas(module, b.input_shape, out_path), module
+    model = export_brevitas(module, b.input_shape, out_path)
+    if prepare_ends(model, m.input):
+        model.save(str(out_path))
+    return model, module
 
 
 def execute(model, x: np.ndarray) -> np.ndarray:

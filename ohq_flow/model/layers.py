@@ -26,6 +26,7 @@ class QuantizerInfo:
     bitwidth_input: str | None  # name of the bit-width initializer (for Quant)
     owner: str | None = None  # the Brevitas quantizer this node was exported from (when known)
     siblings: list[str] = field(default_factory=list)  # other Quant nodes of the same Brevitas quantizer
+    fixed: bool = False       # the declared type of the model input (model.input / QONNX annotation): not searched
 
     @property
     def nodes(self) -> list[str]:
@@ -176,6 +177,12 @@ def discover_layers(model, quant_owners: dict[str, str] | None = None) -> list[L
                          "ohq_flow searches bit-widths of Conv/Gemm/MatMul layers; export the model with Brevitas quant layers")
     if quant_owners:
         _mark_owners(model, layers, quant_owners)
+    from ohq_flow.model.boundary import declared_input_quant
+    declared = declared_input_quant(model)
+    if declared:
+        for layer in layers:
+            if layer.input_quant is not None and layer.input_quant.node == declared:
+                layer.input_quant.fixed = True
     by_quant: dict[str, list[LayerInfo]] = {}
     for layer in layers:
         if layer.input_quant is not None:
@@ -233,7 +240,8 @@ def layers_table(layers: list[LayerInfo]) -> str:
         if q is None:
             return "float"
         b = "?" if q.bits is None else (f"{q.bits:g}")
-        return f"{b}{'s' if q.signed else 'u' if q.signed is False else ''}{' pc' if q.per_channel else ''}"
+        return (f"{b}{'s' if q.signed else 'u' if q.signed is False else ''}{' pc' if q.per_channel else ''}"
+                f"{' declared' if q.fixed else ''}")
     head = ["layer", "op", "weight", "out shape", "params", "MACs", "w bits", "a bits", "w quant", "a quant", "tied"]
     rows = []
     for l in layers:

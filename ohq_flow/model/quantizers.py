@@ -149,7 +149,8 @@ def integer_weights(model, layer, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """(integer weights at ``bits`` in the graph's layout, their scale) by the module rule.
 
     Same computation as the QONNX Quant node after :func:`set_quant_bits`: clamp then round
-    (half to even) of ``w / scale``.
+    (half to even) of ``w / scale``. At the node's own bit-width the node's own scale is kept, as
+    :func:`apply_bits` keeps it (a QONNX file's scale need not follow the module rule).
     """
     q = layer.weight_quant
     if q is None or q.op_type != "Quant":
@@ -159,7 +160,11 @@ def integer_weights(model, layer, bits: int) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(model.get_initializer(node.input[0]), dtype=np.float64)
     scale = model.get_initializer(node.input[1])
     signed, narrow = bool(_attr(node, "signed", 1)), bool(_attr(node, "narrow", 0))
-    new_scale = weight_scale(w, np.shape(scale), bits, signed, narrow, is_power_of_two(scale)).astype(np.float64)
+    held_bits = model.get_initializer(node.input[3])
+    if held_bits is not None and float(np.asarray(held_bits).item()) == float(bits):
+        new_scale = np.asarray(scale, dtype=np.float64)
+    else:
+        new_scale = weight_scale(w, np.shape(scale), bits, signed, narrow, is_power_of_two(scale)).astype(np.float64)
     lo = -(2.0 ** (bits - 1)) + (1 if narrow else 0) if signed else 0.0
     w_int = np.round(np.clip(w / new_scale.reshape(np.shape(scale)), lo, qmax(bits, signed, narrow)))
     return w_int, new_scale
