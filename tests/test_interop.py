@@ -174,9 +174,9 @@ def test_flow_api_shares_the_run_and_returns_tables(quickstart):
     with pytest.raises(ConfigError, match="budgets.luts"):
         flow.solve({"luts": 100})
     before = json.loads((run_dir / "manifest.json").read_text())["steps"]
-    tighter = flow.solve({"lut": "8%"})      # like `ohq-flow solve CONFIG --budget lut=8%`: only solve re-runs
+    tighter = flow.solve({"lut": "10%"})     # like `ohq-flow solve CONFIG --budget lut=10%`: only solve re-runs
     after = json.loads((run_dir / "manifest.json").read_text())["steps"]
-    assert tighter.totals["lut"] <= 0.08 * 53200 + 1e-6 < sol.totals["lut"]
+    assert tighter.totals["lut"] <= 0.10 * 53200 + 1e-6 < sol.totals["lut"]
     assert after["profile"] == before["profile"] and after["solve"]["input_hash"] != before["solve"]["input_hash"]
     again = flow.solve({"lut": "15%"})       # back to the notebook's budget: the same design
     assert again.bits == sol.bits

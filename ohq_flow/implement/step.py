@@ -166,7 +166,8 @@ def _budget_gate(ctx, rec: dict):
     from ohq_flow.tables.solution import read_solution
     run_dir = ctx.run_dir
     build = json.loads((run_dir / "final" / "build.json").read_text()) if (run_dir / "final" / "build.json").is_file() else {}
-    sol = read_solution(run_dir / "solution.json") if ctx.cfg.build.source == "solution" else None
+    has_sol = ctx.cfg.build.source == "solution" and (run_dir / "solution.json").is_file()
+    sol = read_solution(run_dir / "solution.json") if has_sol else None     # a design built without a solve: no ILP
     rec["verdict"] = verdict(ctx.cfg, sol or {"totals": build.get("predicted", {})}, build, rec)
     if sol is None:
         return None
