@@ -333,6 +333,8 @@ class HardwareSection(_Strict):
     dask_address: str | None = None
     cache_dir: Path | None = Field(None, description="default: $OHQ_CACHE_DIR or ~/.cache/ohq_flow")
     timeout_s: PositiveFloat = 900.0
+    max_memory_gb: PositiveFloat | None = Field(None, description="resident memory bound of every tool run and job "
+                                                "(Yosys, nextpnr, Verilator, da4ml); default: half the machine's memory")
     estimate_timeout_s: PositiveFloat = Field(60.0, description="time box of one da4ml_estimate job; past it the "
                                               "calibrated analytic model of the same kernel is used (labelled)")
     board_command: list[str] | None = Field(None, description="argv of a command that prints measured latency JSON")

@@ -25,6 +25,7 @@ from ohq_flow import __version__
 from ohq_flow.config import FlowConfig
 from ohq_flow.errors import InputError, Replan
 from ohq_flow.fileio import atomic_write_json, sha256_file, sha256_json
+from ohq_flow.hw import memlimit
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,7 @@ def run_steps(steps: list[Step], ctx: RunContext, *, start: str | None = None, s
     i0 = names.index(start) if start else 0
     i1 = names.index(stop) if stop else len(steps) - 1
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    memlimit.set_limit_gb(ctx.cfg.hardware.max_memory_gb)     # every tool run of this run is bounded by it
     with run_dir_lock(ctx.run_dir), run_log(ctx):
         previous, ctx.echo = ctx.echo, echo
         try:

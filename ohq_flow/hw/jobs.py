@@ -75,6 +75,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal
 
 from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
+from ohq_flow.hw.memlimit import REMEDY as MEM_REMEDY, MemoryWatch, child_env as memlimit_env
 from ohq_flow.tables.costs import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT, CostRow, row_from_dict
 
 if TYPE_CHECKING:
@@ -193,6 +194,7 @@ def _child_env(sys_path: list[str]) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env["OHQ_JOB_RUNNER_PID"] = str(os.getpid())   # the child dies with us even if we die before it looks
     env["OHQ_JOB_SYS_PATH"] = os.pathsep.join(sys_path)
+    env.update(memlimit_env())                     # the job's own tools run under the same limit
     return env
 
 
@@ -308,7 +310,8 @@ def _execute(spec: _Spec, live: _LiveSet | None = None) -> dict:
     if live is not None:
         live.add(proc.pid)
     try:
-        finished = _wait_exited(proc, spec.timeout_s)
+        with MemoryWatch(proc.pid) as watch:    # the job and its tools, under the run's memory limit
+            finished = _wait_exited(proc, spec.timeout_s)
     finally:
         _kill_group(proc.pid)                    # the job's tools die with it, timeout or not
         if live is not None:
@@ -316,6 +319,10 @@ def _execute(spec: _Spec, live: _LiveSet | None = None) -> dict:
         rc = proc.wait()
     elapsed = time.monotonic() - t0
     job_file.unlink(missing_ok=True)
+    if watch.exceeded:
+        msg = watch.message(f"job {spec.layer} w{spec.w_bits} a{spec.a_bits}", log_path) + "; " + MEM_REMEDY
+        _note(log_path, msg)
+        return _error_row(spec, STATUS_FAILED, msg, log_path, elapsed)
     if not finished:
         msg = f"timed out after {spec.timeout_s:g} s; process group killed"
         _note(log_path, msg)

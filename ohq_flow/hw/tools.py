@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ohq_flow.errors import FlowError, InputError
+from ohq_flow.hw.memlimit import REMEDY, MemoryWatch
 
 
 @dataclass
@@ -44,12 +46,20 @@ def open_log(path: Path):
     return os.fdopen(fd, "w")
 
 
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def run_tool(argv: Sequence[str], *, log_path: str | os.PathLike, timeout_s: float,
              cwd: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
              check: bool = True) -> ToolResult:
     """Run ``argv`` with a timeout, writing stdout+stderr to ``log_path``.
 
-    Raises :class:`FlowError` naming the log on a non-zero exit (when ``check``) or a timeout.
+    Raises :class:`FlowError` naming the log on a non-zero exit (when ``check``), a timeout, or resident memory
+    past the run's limit (:mod:`ohq_flow.hw.memlimit`); the tool's process group is killed in each case.
     ``env`` entries are added to a copy of the current environment (ours is never modified).
     """
     argv = [str(a) for a in argv]
@@ -64,19 +74,27 @@ def run_tool(argv: Sequence[str], *, log_path: str | os.PathLike, timeout_s: flo
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
         try:
-            proc = subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, timeout=timeout_s,
-                                  errors="replace")
-        except subprocess.TimeoutExpired as exc:
-            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            log.write(out + f"\n[ohq_flow] timed out after {timeout_s:g} s\n")
-            raise FlowError(f"{Path(argv[0]).name} timed out after {timeout_s:g} s; log: {log_path}",
-                            "raise the timeout in the config (hardware.timeout_s) or use a faster measurer") from None
+            proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, errors="replace", start_new_session=True)
         except FileNotFoundError:
             raise InputError(f"tool '{argv[0]}' not found", f"install it or put it on PATH; log: {log_path}") from None
-        log.write(proc.stdout)
+        with MemoryWatch(proc.pid) as watch:
+            try:
+                stdout, _ = proc.communicate(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid)
+                stdout, _ = proc.communicate()
+                log.write((stdout or "") + f"\n[ohq_flow] timed out after {timeout_s:g} s\n")
+                raise FlowError(f"{Path(argv[0]).name} timed out after {timeout_s:g} s; log: {log_path}",
+                                "raise the timeout in the config (hardware.timeout_s) or use a faster measurer") from None
+            finally:
+                _kill_group(proc.pid)                 # nothing the tool started outlives it
+        if watch.exceeded:
+            log.write((stdout or "") + f"\n[ohq_flow] {watch.message(Path(argv[0]).name, log_path)}\n")
+            raise FlowError(watch.message(Path(argv[0]).name, log_path), REMEDY)
+        log.write(stdout)
     elapsed = time.monotonic() - t0
     if check and proc.returncode != 0:
-        tail = "\n".join(proc.stdout.strip().splitlines()[-5:])
+        tail = "\n".join(stdout.strip().splitlines()[-5:])
         raise FlowError(f"{Path(argv[0]).name} exited with code {proc.returncode}; log: {log_path}\n{tail}")
-    return ToolResult(argv, proc.returncode, elapsed, log_path, proc.stdout)
+    return ToolResult(argv, proc.returncode, elapsed, log_path, stdout)

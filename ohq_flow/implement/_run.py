@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ohq_flow.errors import FlowError, InputError
+from ohq_flow.hw.memlimit import REMEDY, MemoryWatch
 
 
 def run_streaming(argv: Sequence[str], *, log_path: Path, timeout_s: float, cwd: Path,
@@ -41,16 +42,20 @@ def run_streaming(argv: Sequence[str], *, log_path: Path, timeout_s: float, cwd:
                 pass
         timer = threading.Timer(timeout_s, _kill)
         timer.start()
-        try:
-            for line in proc.stdout:
-                log.write(line)
-                tail.append(line.rstrip())
-                del tail[:-40]
-                if on_line is not None:
-                    on_line(line.rstrip())
-            code = proc.wait()
-        finally:
-            timer.cancel()
+        with MemoryWatch(proc.pid) as watch:
+            try:
+                for line in proc.stdout:
+                    log.write(line)
+                    tail.append(line.rstrip())
+                    del tail[:-40]
+                    if on_line is not None:
+                        on_line(line.rstrip())
+                code = proc.wait()
+            finally:
+                timer.cancel()
+        if watch.exceeded:
+            log.write(f"\n[ohq_flow] {watch.message(Path(argv[0]).name, log_path)}\n")
+            raise FlowError(watch.message(Path(argv[0]).name, log_path), REMEDY)
         if timed_out.is_set():
             log.write(f"\n[ohq_flow] timed out after {timeout_s:g} s\n")
             raise FlowError(f"{Path(argv[0]).name} timed out after {timeout_s:g} s; log: {log_path}",
