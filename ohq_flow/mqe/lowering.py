@@ -49,6 +49,15 @@ def _init(model: onnx.ModelProto, name: str) -> np.ndarray | None:
     return None
 
 
+def _float(b: _Builder, model, name: str, hint: str) -> str:
+    """``name``, or a float32 copy of it when it is an initialiser of another type (int64/int8 zero points, float64
+    scales as other converters write them): ONNX arithmetic needs one element type."""
+    value = _init(model, name)
+    if value is None or value.dtype == np.float32:
+        return name
+    return b.const(value.astype(np.float32), hint)
+
+
 def _round(b: _Builder, x: str, mode: str, hint: str, node) -> str:
     op = _ROUND_OPS.get(str(mode).upper())
     if op is None:
@@ -58,6 +67,7 @@ def _round(b: _Builder, x: str, mode: str, hint: str, node) -> str:
 
 def _lower_quant(b: _Builder, model, node) -> None:
     x, s, z, bw = node.input[:4]
+    s, z = _float(b, model, s, node.name), _float(b, model, z, node.name)
     bits = _init(model, bw)
     if bits is None:
         raise ModelError(f"node {node.name}: non-constant bit-width cannot be lowered", "use mqe.executor: qonnx")
@@ -78,6 +88,7 @@ def _lower_quant(b: _Builder, model, node) -> None:
 def _lower_bipolar(b: _Builder, model, node) -> None:
     x, s = node.input[:2]
     h = node.name
+    s = _float(b, model, s, h)
     y = b.op("Where", [b.op("GreaterOrEqual", [x, b.const(0.0, h)], h), b.const(1.0, h), b.const(-1.0, h)], h)
     b.op("Mul", [y, s], h, output=node.output[0])
 
@@ -88,6 +99,7 @@ def _lower_trunc(b: _Builder, model, node) -> None:
     mode = _attr(node, "rounding_mode", "FLOOR")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     x, s, z = node.input[:3]
+    s, z = _float(b, model, s, h), _float(b, model, z, h)
     consts = [_init(model, n) for n in node.input[1:]]
     if any(c is None for c in consts):
         raise ModelError(f"node {node.name}: Trunc with non-constant parameters has no fast lowering", "use mqe.executor: qonnx")

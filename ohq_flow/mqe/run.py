@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ohq_flow.errors import InputError
+from ohq_flow.errors import InputError, ModelError
 from ohq_flow.fileio import atomic_write_text
 from ohq_flow.model.quantizers import apply_bits
 from ohq_flow.tables.sensitivity import SensitivityRow, read_sensitivity_rows, write_sensitivity
@@ -110,6 +110,7 @@ class QonnxExecutor:
     """The reference semantics: ``qonnx.core.onnx_exec`` on the whole masked model, per sample."""
 
     name = "qonnx"
+    fallback: str | None = None      # why the fast path was not used (open_executor)
 
     def __init__(self, model):
         self.model = model
@@ -148,9 +149,9 @@ class FastExecutor:
     """
 
     name = "fast"
+    fallback: str | None = None
 
     def __init__(self, model, threads: int | None = None, layers=None):
-        from ohq_flow.errors import ModelError
         from ohq_flow.mqe.lowering import OrtRunner, expose_all, lower_to_onnx, suffix_model
         self.model = model
         self.threads = threads
@@ -180,7 +181,6 @@ class FastExecutor:
         return int(sum(v.nbytes for v in self._cache.values()))
 
     def masked(self, masked_model, changed: list[str], x: np.ndarray) -> np.ndarray:
-        from ohq_flow.errors import ModelError
         from ohq_flow.mqe.lowering import OrtRunner, lower_to_onnx, suffix_model
         if not changed:
             return self._cache[self.oname]
@@ -213,6 +213,34 @@ class FastExecutor:
 def make_executor(kind: str, model, threads: int | None = None, layers=None):
     """The MQE executor: ``fast`` (keeping the cut tensors of ``layers``' masks) or ``qonnx``."""
     return FastExecutor(model, threads, layers) if kind == "fast" else QonnxExecutor(model)
+
+
+FAST_CHECK_SAMPLES = 4
+FAST_CHECK_TOL = 0.05     # of the largest reference logit: catches a wrong lowering, not a rounding tie
+
+
+def open_executor(kind: str, model, threads: int | None, layers, x: np.ndarray):
+    """(executor, reference logits). The fast path is used only where it runs and its reference equals the QONNX
+    executor's on the first samples; otherwise the QONNX executor, with the reason logged (``executor.fallback``)."""
+    if kind != "fast":
+        ex = QonnxExecutor(model)
+        return ex, ex.reference(x)
+    try:
+        ex = FastExecutor(model, threads, layers)
+        ref = ex.reference(x)
+        k = min(len(x), FAST_CHECK_SAMPLES)
+        want = QonnxExecutor(model).reference(x[:k])
+        err = float(np.max(np.abs(ref[:k] - want))) if want.size else 0.0
+        if not np.isfinite(err) or err > FAST_CHECK_TOL * max(float(np.max(np.abs(want))), 1e-12):
+            raise ModelError(f"its outputs differ from the QONNX executor's by {err:.3g} on {k} samples")
+        return ex, ref
+    except Exception as exc:         # onnxruntime's own errors included: the QONNX executor is the reference
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        log.warning("sensitivity: the fast path cannot run this model (%s); using the QONNX executor (slower; set "
+                    "mqe.executor: qonnx to skip the attempt)", reason)
+        ex = QonnxExecutor(model)
+        ex.fallback = reason
+        return ex, ex.reference(x)
 
 
 # ------------------------------------------------------------------------- the run
@@ -347,8 +375,10 @@ def compute_sensitivity(model, layers, space: dict[str, list[tuple[int, int]]], 
             except InputError as exc:
                 log.warning("sensitivity: recomputing %s (damaged part: %s)", layer.name, exc)
         todo.append(layer)
-    executor = executor or make_executor(mqe.executor, model, mqe.workers, layers=todo)
-    ref_logits = executor.reference(x)
+    if executor is None:
+        executor, ref_logits = open_executor(mqe.executor, model, mqe.workers, todo, x)
+    else:
+        ref_logits = executor.reference(x)
     if len(todo) < len(layers):
         log.info("sensitivity: %d of %d layers already done, resuming", len(layers) - len(todo), len(layers))
     bar = JobProgress(len(todo), enabled=progress, desc="sensitivity layers", unit="layer")
