@@ -112,7 +112,11 @@ def layer_vectors(model, layer, context: dict) -> tuple[np.ndarray, np.ndarray]:
     """(integer input vectors, expected integer outputs) of a layer from QONNX execution contexts."""
     node = model.get_node_from_name(layer.node)
     x = np.concatenate([c[node.input[0]] for c in context])
-    y = np.concatenate([c[node.output[0]] for c in context])
+    y = np.concatenate([c[node.output[0]] for c in context]).astype(np.float64)
+    if layer.op_type in ("Conv", "Gemm") and len(node.input) > 2 and node.input[2]:
+        from ohq_flow.design.graph import const_value     # the kernel computes x·W; the design adds the bias after it
+        bias = const_value(model, node.input[2])
+        y = y - (bias.reshape(1, -1, *[1] * (y.ndim - 2)) if layer.op_type == "Conv" else bias)
     in_scale = 1.0
     if layer.input_quant is not None:
         qn = model.get_node_from_name(layer.input_quant.node)

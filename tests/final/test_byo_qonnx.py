@@ -4,7 +4,9 @@
   logits and matches the QONNX model without the softmax;
 * MLPs whose input has no Quant node: an INT8 or BIPOLAR QONNX datatype annotation, or ``model.input`` in the
   config, becomes the input quantiser (activation bits fixed);
-* neither: layers..solve run with a warning naming ``model.input``; build refuses with exit 2.
+* neither: layers..solve run with a warning naming ``model.input``; build refuses with exit 2;
+* QONNX as other converters write it (bias Add, Quant on the bias, Gemm transB, BatchNorm after MatMul, Sub/Div
+  input preprocessing, int64 zero points): built and bit-exact.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import yaml
 from tests.test_cli import ROOT, ohq
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "models"))
-from qonnx_mlp import mlp  # noqa: E402
+import numpy as np  # noqa: E402
+from qonnx_mlp import CONVERTER_FORMS, converter_mlp, mlp  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("yosys") is None or shutil.which("verilator") is None,
                                                    reason="yosys and verilator are installed by make test")]
@@ -30,6 +33,8 @@ CASES = {
     "bipolar": (dict(input_quant=False, annotation="BIPOLAR"), None),
     "config": (dict(input_quant=False, tail=None), {"bits": 4, "signed": False, "scale": 0.25}),
     "undeclared": (dict(input_quant=False, tail=None), None),
+    "int64_zp": (dict(tail=None, zp_dtype=np.int64), None),
+    **{form: (form, None) for form in CONVERTER_FORMS},
 }
 
 
@@ -38,7 +43,7 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("byo")
     out = {}
     for name, (kw, declared) in CASES.items():
-        mlp(**kw).save(str(tmp / f"{name}.onnx"))
+        (converter_mlp(kw) if isinstance(kw, str) else mlp(**kw)).save(str(tmp / f"{name}.onnx"))
         cfg = {"name": name, "model": {"qonnx": f"{name}.onnx", **({"input": declared} if declared else {})},
                "board": "ulx3s-85f", "search": {"weight_bits": [2, 4], "act_bits": [3, 4]}, "mqe": {"samples": 8},
                "hardware": {"rules": [{"measurer": "da4ml_estimate"}], "cache_dir": str(tmp / "cache")},
@@ -87,3 +92,13 @@ def test_undeclared_input_runs_to_solve_and_build_refuses(runs):
     assert (run_dir / "solution.json").is_file()
     err = res.stderr[res.stderr.index("error:"):]
     assert err.startswith("error: build:") and "set model.input:" in err and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("name", ["int64_zp", *CONVERTER_FORMS])
+def test_converter_forms_built_bit_exact(runs, name):
+    run_dir, res = runs[name]
+    _built(run_dir, res)
+    layers = [l["name"] for l in json.loads((run_dir / "layers.json").read_text())["layers"]]
+    assert layers == (["Gemm_0", "MatMul_0"] if name == "gemm_transB" else ["MatMul_0", "MatMul_1"])
+    if name == "int64_zp":                       # MQE's fast path ran it (no fallback to the QONNX executor)
+        assert "fast path cannot run" not in res.stderr
