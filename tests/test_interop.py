@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("yosys") is None
 
 
 def _snippet(needle: str) -> str:
-    """The fenced python block containing ``needle`` of README.md (where the lead puts it), else of the interop doc."""
+    """The fenced python block containing ``needle`` of README.md, else of the interop doc."""
     for doc in (ROOT / "README.md", DOC):
         blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S) if doc.is_file() else []
         found = [b for b in blocks if needle in b and re.search(r'^run = "', b, flags=re.M)]
