@@ -99,21 +99,26 @@ def model_input_shape(ctx: RunContext) -> list[int]:
     return [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
 
 
+def mqe_inputs(ctx: RunContext, model, layers):
+    """The data-free inputs of MQE (synthetic, seeded; or distilled from the Brevitas module's BatchNorm)."""
+    from ohq_flow.mqe.run import synthetic_inputs
+    shape = model_input_shape(ctx)
+    if ctx.cfg.mqe.inputs == "distilled":
+        from ohq_flow.mqe.distill import distilled_inputs
+        return distilled_inputs(ctx.cfg, shape)
+    return synthetic_inputs(ctx.cfg.mqe, shape, _input_range(model, layers))
+
+
 def step_sensitivity(ctx: RunContext) -> dict:
     """MQE: masked quantization per layer and candidate -> sensitivity.csv, .png, ranking."""
-    from ohq_flow.mqe.run import QonnxExecutor, compute_sensitivity, synthetic_inputs, write_outputs
-    from ohq_flow.mqe.distill import distilled_inputs
+    from ohq_flow.mqe.run import QonnxExecutor, compute_sensitivity, write_outputs
     from ohq_flow.mqe.health import format_health, sensitivity_health
 
     from ohq_flow.model.boundary import warn_undeclared
     cfg = ctx.cfg
     model, layers = load_run_model(ctx), load_layers(ctx)
     warn_undeclared(model, cfg, "sensitivity")
-    shape = model_input_shape(ctx)
-    if cfg.mqe.inputs == "distilled":
-        x = distilled_inputs(cfg, shape)
-    else:
-        x = synthetic_inputs(cfg.mqe, shape, _input_range(model, layers))
+    x = mqe_inputs(ctx, model, layers)
     auto = None
     if cfg.mqe.samples == "auto":
         from ohq_flow.mqe.samples import choose_samples
@@ -239,8 +244,37 @@ def step_solve(ctx: RunContext) -> dict:
                     max_damage=cfg.solver.max_damage, strategy=cfg.solver.strategy, seed=cfg.solver.seed,
                     options=strategy_options(cfg, ctx.run_dir), on_demand=on_demand, design=design)
     ctx.echo(format_result(sol, board_totals(cfg.board_obj())))
+    joint = _joint_damage(ctx, sol)
     return {"status": sol.status, "objective": sol.objective, "strategy": cfg.solver.strategy,
+            **({"damage_joint": joint["joint"], "damage_predicted": joint["predicted"]} if joint else {}),
             **{k: v for k, v in getattr(sol, "strategy_info", {}).items() if isinstance(v, (int, float, str))}}
+
+
+def _joint_damage(ctx: RunContext, sol) -> dict | None:
+    """Evaluate the chosen design jointly (every layer at its bits at once) and record it in solution.json next to
+    the ILP's predicted (summed) damage, with the prediction's error."""
+    import json
+    from ohq_flow.mqe.run import joint_damage
+    if not sol.assignment:
+        return None
+    model, layers = load_run_model(ctx), load_layers(ctx)
+    x = mqe_inputs(ctx, model, layers)
+    if sol.totals.get("damage") is None:
+        return None
+    measured = joint_damage(model, layers, dict(sol.assignment), ctx.cfg.mqe, x)
+    metric = ctx.cfg.solver.objective
+    predicted = float(sol.totals["damage"])
+    doc = {"metric": metric, "predicted": predicted, "joint": measured[metric], "samples": measured["samples"],
+           "executor": measured["executor"],
+           "error": (predicted - measured[metric]) / measured[metric] if measured[metric] > 0 else None}
+    path = ctx.path("solution.json")
+    record = json.loads(path.read_text())
+    record["damage_joint"] = doc
+    atomic_write_json(path, record)
+    err = f"{100 * doc['error']:+.0f}%" if doc["error"] is not None else "n/a"
+    ctx.echo(f"damage ({metric}): predicted {predicted:.4g} (sum of the per-layer sensitivities), measured jointly "
+             f"{doc['joint']:.4g} on {doc['samples']} synthetic inputs (prediction error {err})")
+    return doc
 
 
 def step_finetune(ctx: RunContext) -> dict:

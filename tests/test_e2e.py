@@ -41,6 +41,10 @@ def test_full_run_verifies_bit_exactly(run):
     solution = json.loads((run_dir / "solution.json").read_text())
     assert solution["status"] == "optimal"
     assert solution["totals"]["lut"] <= 0.15 * 53200 + 1e-6
+    joint = solution["damage_joint"]           # the chosen design evaluated jointly, next to the ILP's sum
+    assert joint["predicted"] == pytest.approx(solution["totals"]["damage"]) and joint["joint"] > 0
+    assert joint["error"] == pytest.approx((joint["predicted"] - joint["joint"]) / joint["joint"])
+    assert "measured jointly" in first.stdout
     build = json.loads((run_dir / "final" / "build.json").read_text())
     assert build["verify"]["mismatches"] == 0 and build["verify"]["vectors"] > 1000
     assert build["hls4ml"]["mismatches"] == 0 and build["hls4ml"]["samples"] == 32  # whole network, C-simulation

@@ -336,6 +336,21 @@ def separable_joint(executor, model, layer, candidates, x, ref_logits, *, seed: 
     return rows
 
 
+def joint_damage(model, layers, assignment: dict[str, tuple[int, int]], mqe, x: np.ndarray) -> dict:
+    """The chosen design's damage measured, not summed: every layer masked at its bits at once, on the MQE inputs.
+
+    Returns {"kl", "mse", "samples", "executor"}: what the per-layer sum (the ILP's objective) predicts, evaluated
+    jointly on the same synthetic inputs and executor as the sensitivity step.
+    """
+    maskable = [layer if (layer.input_quant is not None and layer.input_quant.op_type == "Quant")
+                else dataclasses.replace(layer, input_quant=None) for layer in layers]
+    executor, ref = open_executor(mqe.executor, model, mqe.workers, None, x)
+    masked, changed = apply_bits(model, maskable, {k: tuple(v) for k, v in assignment.items()})
+    logits = executor.masked(masked, changed, x) if changed else ref
+    return {"kl": kl_divergence(ref, logits), "mse": mse(ref, logits), "samples": int(len(x)),
+            "executor": executor.name}
+
+
 def flag_monotonic(rows: list[SensitivityRow], rel: float = 0.10, eps: float = 1e-6) -> list[str]:
     """Mark rows where fewer weight bits (same a_bits and mode) score lower damage beyond noise.
 

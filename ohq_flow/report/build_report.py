@@ -227,6 +227,12 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     if solution and solution.get("assignment"):
         text(f"ILP status: {solution['status']}; predicted damage {solution['objective']:.4g}; budgets: "
              + ", ".join(f"{k} ≤ {v:,.0f}" for k, v in solution.get("budgets", {}).items()))
+        joint = solution.get("damage_joint")
+        if joint:
+            err = f"{100 * joint['error']:+.0f}%" if joint.get("error") is not None else "n/a"
+            text(f"Damage ({joint['metric']}) of the chosen design: predicted {joint['predicted']:.4g} (the sum of the "
+                 f"per-layer sensitivities), measured jointly {joint['joint']:.4g} on {joint['samples']} synthetic "
+                 f"inputs: prediction error {err}")
         image("allocation.png", plot_allocation(solution, layer_names), "bit allocation along the network")
     else:
         text("missing: solution.json (run the solve step)" if not solution else f"no solution: {solution['status']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from ohq_flow.mqe.run import FastExecutor, QonnxExecutor, open_executor
@@ -55,3 +56,21 @@ def test_a_model_the_fast_path_cannot_run_falls_back_with_the_reason(caplog):
     assert "using the QONNX executor" in caplog.text and "MultiThreshold_0" in caplog.text
     np.testing.assert_array_equal(ref, QonnxExecutor(model).reference(x))
     assert ref.shape == (5, 2) and np.unique(ref).size > 1
+
+
+def test_joint_damage_masks_every_layer_at_once():
+    from ohq_flow.config import MQESection
+    from ohq_flow.model.layers import discover_layers
+    from ohq_flow.model.quantizers import apply_bits
+    from ohq_flow.mqe.run import joint_damage, kl_divergence
+    model = _shaped(mlp(tail=None))
+    layers = discover_layers(model, None)
+    x = _x(16)
+    mqe = MQESection(executor="fast")
+    both = joint_damage(model, layers, {"MatMul_0": (2, 3), "MatMul_1": (2, 3)}, mqe, x)
+    one = joint_damage(model, layers, {"MatMul_0": (2, 3)}, mqe, x)
+    ref = QonnxExecutor(model)
+    masked, _ = apply_bits(model, layers, {"MatMul_0": (2, 3), "MatMul_1": (2, 3)})
+    want = kl_divergence(ref.reference(x), ref.masked(masked, [], x))
+    assert both["kl"] == pytest.approx(want, rel=1e-4) and both["samples"] == 16 and both["executor"] == "fast"
+    assert both["kl"] > one["kl"] > 0
