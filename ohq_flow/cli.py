@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import typer
 
-from ohq_flow import __version__
+from ohq_flow.version import __version__
 from ohq_flow.errors import FlowError, InputError, OhqError
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
