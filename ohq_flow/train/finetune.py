@@ -242,7 +242,7 @@ def written_back_module(ctx):
     """(the config's Brevitas module with the solution's bit-widths, {quantizer path: bits})."""
     from ohq_flow.final.writeback import writeback_brevitas
     from ohq_flow.model.export import build_brevitas_model
-    from ohq_flow.steps import QUANT_OWNERS, load_layers
+    from ohq_flow.artifacts import QUANT_OWNERS, load_layers
     b = ctx.cfg.model.brevitas
     module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
     qmap = json.loads(ctx.path(QUANT_OWNERS).read_text())

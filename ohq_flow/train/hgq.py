@@ -354,7 +354,7 @@ def run_hgq(ctx, echo=print) -> dict:
     -> hgq/hgq.json, hgq/hgq_state_dict.pt, hgq/hgq.onnx. Reused when made from the same inputs."""
     from ohq_flow.fileio import atomic_write_json, sha256_file
     from ohq_flow.model.export import build_brevitas_model
-    from ohq_flow.steps import load_layers, load_run_model
+    from ohq_flow.artifacts import load_layers, load_run_model
     from ohq_flow.train.data import load_data
     from ohq_flow.train.finetune import _eval_set, _save_torch, accuracy, n_outputs
     from ohq_flow.train.hgq_export import hgq_qonnx
