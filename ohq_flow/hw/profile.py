@@ -19,7 +19,6 @@ dropped when it finishes, so the runner's memory does not grow with layers × ca
 from __future__ import annotations
 
 import logging
-
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
