@@ -7,7 +7,8 @@ Python API: ``ohq_flow.Flow(config)`` (the CLI's steps from a notebook) and
 ``ohq_flow.load_brevitas(run_dir)`` (the final Brevitas module at its chosen bit-widths).
 """
 
-__version__ = "0.1.0"
+from ohq_flow.version import __version__
+
 __all__ = ["Flow", "load_brevitas", "__version__"]
 
 

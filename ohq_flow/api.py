@@ -104,7 +104,7 @@ class Flow:
     # ----------------------------------------------------------------------------- the steps
     def export(self):
         """The cleaned QONNX model (``model.onnx``) as a qonnx ModelWrapper."""
-        from ohq_flow.steps import load_run_model
+        from ohq_flow.artifacts import load_run_model
         self.run("export")
         return load_run_model(self.ctx)
 

@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import typer
 
-from ohq_flow import __version__
+from ohq_flow.version import __version__
 from ohq_flow.errors import FlowError, InputError, OhqError
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -177,11 +177,11 @@ def _parse_budgets(items: List[str]) -> dict:
 def _merge_budgets(budgets, update: dict):
     """The config's budgets with ``--budget`` values, validated like the config (ConfigError naming --budget)."""
     from pydantic import ValidationError
-    from ohq_flow.config import BudgetsSection, ConfigError, _problems
+    from ohq_flow.config import BudgetsSection, ConfigError, validation_problems
     try:
         return BudgetsSection.model_validate({**budgets.model_dump(), **update})
     except ValidationError as exc:
-        raise ConfigError("--budget", [(f"budgets.{p}", m) for p, m in _problems(exc)]) from None
+        raise ConfigError("--budget", [(f"budgets.{p}", m) for p, m in validation_problems(exc)]) from None
 
 
 def _check_budgets(update: dict) -> dict:

@@ -728,7 +728,7 @@ def _describe(err: dict) -> str:
     return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
 
 
-def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     seen, out = set(), []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("float", "str", "int"))))
@@ -746,7 +746,7 @@ def parse_config(data: Any, *, base_dir: Path, source: str = "<config>") -> Flow
     try:
         cfg = FlowConfig.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError(source, _problems(exc)) from None
+        raise ConfigError(source, validation_problems(exc)) from None
     cfg._base_dir = Path(base_dir).resolve()
     return cfg
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ohq_flow import __version__
+from ohq_flow.version import __version__
 from ohq_flow.config import FlowConfig
 from ohq_flow.errors import InputError, Replan
 from ohq_flow.fileio import atomic_write_json, sha256_file, sha256_json

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from ohq_flow.artifacts import (LAYERS_JSON, MODEL_ONNX, QUANT_OWNERS, load_layers, load_run_model,
+                                model_input_shape, quant_owners, run_space)
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
 from ohq_flow.pipeline import RunContext, Step
 
 log = logging.getLogger(__name__)
-
-MODEL_ONNX = "model.onnx"
-LAYERS_JSON = "layers.json"
-QUANT_OWNERS = "quant_owners.json"
 
 
 def step_export(ctx: RunContext) -> dict:
@@ -48,20 +46,6 @@ def step_export(ctx: RunContext) -> dict:
     return result
 
 
-def _quant_owners(ctx: RunContext) -> dict[str, str]:
-    import json
-    path = ctx.path(QUANT_OWNERS)
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def load_run_model(ctx: RunContext):
-    """The cleaned QONNX model of the run (cached in memory per run)."""
-    from qonnx.core.modelwrapper import ModelWrapper
-    if "model" not in ctx.cache:
-        ctx.cache["model"] = ModelWrapper(str(ctx.path(MODEL_ONNX)))
-    return ctx.cache["model"]
-
-
 def step_layers(ctx: RunContext) -> dict:
     """Discover quantizable layers -> layers.json and layers.txt."""
     from ohq_flow.model.layers import discover_layers, layers_table, tied_groups
@@ -74,29 +58,11 @@ def step_layers(ctx: RunContext) -> dict:
         # an input of unknown type: the rest of the design is checked with a placeholder input quantiser
         require_supported(with_placeholder_input(model, ctx.cfg.search.unquantized_input_bits) if undeclared
                           else model, ctx.cfg.build.output)
-    layers = discover_layers(model, _quant_owners(ctx))
+    layers = discover_layers(model, quant_owners(ctx))
     atomic_write_json(ctx.path(LAYERS_JSON), {"layers": [l.to_dict() for l in layers],
                                               "tied_groups": tied_groups(layers)})
     atomic_write_text(ctx.path("layers.txt"), layers_table(layers) + "\n")
     return {"layers": len(layers)}
-
-
-def load_layers(ctx: RunContext):
-    """Layers of the run's model (discovered again from model.onnx; cheap and always consistent)."""
-    from ohq_flow.model.layers import discover_layers
-    if "layers" not in ctx.cache:
-        ctx.cache["layers"] = discover_layers(load_run_model(ctx), _quant_owners(ctx))
-    return ctx.cache["layers"]
-
-
-def run_space(ctx: RunContext):
-    from ohq_flow.search_space import search_space
-    return search_space(load_layers(ctx), ctx.cfg.search)
-
-
-def model_input_shape(ctx: RunContext) -> list[int]:
-    model = load_run_model(ctx)
-    return [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
 
 
 def mqe_inputs(ctx: RunContext, model, layers):

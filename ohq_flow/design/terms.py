@@ -403,7 +403,7 @@ def fold_options(rec: dict, family: str, fold_list="auto", max_folds: int = 6, m
 def kernel_rows_of(rows, layers) -> dict[tuple[str, int, int], dict]:
     """(layer, w, a) -> the measured unrolled kernel's lut/ff/dsp/bram18 and pipeline latency (its streamed
     row's latency less the pixels after the first) from cost-table rows."""
-    from ohq_flow.hw.profile import n_pixels
+    from ohq_flow.model.geometry import n_pixels
     by_name = {l.name: l for l in layers}
     out = {}
     for r in rows:

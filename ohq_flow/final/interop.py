@@ -38,8 +38,8 @@ _PRECISION_KEYS = {"weight_t": "weight", "bias_t": "bias", "accum_t": "accum", "
 
 # ---------------------------------------------------------------------------------------- hls4ml
 def _hls4ml():
-    from ohq_flow.hw.generators.hls4ml_gen.project import _require_hls4ml
-    return _require_hls4ml()
+    from ohq_flow.hw.generators.hls4ml_gen.project import require_hls4ml
+    return require_hls4ml()
 
 
 def to_channels_last(x: np.ndarray) -> np.ndarray:
@@ -52,9 +52,9 @@ def to_channels_last(x: np.ndarray) -> np.ndarray:
 
 def _resolved_config(prepared, settings: dict, no_bias: bool) -> dict:
     """hls4ml's per-node config for ``prepared`` with every precision hls4ml infers written out."""
-    from ohq_flow.hw.generators.hls4ml_gen.project import _infer_no_bias
+    from ohq_flow.hw.generators.hls4ml_gen.project import no_bias_option
     hls4ml = _hls4ml()
-    with contextlib.redirect_stdout(io.StringIO()), _infer_no_bias(no_bias):
+    with contextlib.redirect_stdout(io.StringIO()), no_bias_option(no_bias):
         cfg = hls4ml.utils.config.config_from_onnx_model(
             prepared, granularity="name", backend=settings["Backend"], default_precision=settings["default_precision"],
             default_reuse_factor=settings["ReuseFactor"])
@@ -91,7 +91,7 @@ def write_hls4ml_bundle(cfg, final, x: np.ndarray, out: Path) -> dict:
     """
     import shutil
     import yaml
-    from ohq_flow.hw.generators.hls4ml_gen.project import _has_bias, prepare_for_hls4ml
+    from ohq_flow.hw.generators.hls4ml_gen.project import has_bias, prepare_for_hls4ml
     from ohq_flow.mqe.run import QonnxExecutor
 
     # nothing of an earlier build survives (hls4ml_config.json: earlier versions, not hls4ml's format)
@@ -104,7 +104,7 @@ def write_hls4ml_bundle(cfg, final, x: np.ndarray, out: Path) -> dict:
                 "default_precision": "fixed<32,16>", "scratch": str(out / "hls4ml_scratch")}
     try:
         prepared = prepare_for_hls4ml(final)
-        hls_cfg = _resolved_config(prepared, settings, no_bias=not _has_bias(final))
+        hls_cfg = _resolved_config(prepared, settings, no_bias=not has_bias(final))
     except Exception as exc:  # an op hls4ml's QONNX front end cannot convert: the RTL design still stands
         msg = f"hls4ml could not convert the final model: {type(exc).__name__}: {str(exc).strip()[:400]}"
         log.warning("whole-network hls4ml project not generated: %s", msg)
@@ -257,7 +257,7 @@ def finn_folding(layers, assignment: dict, pe: int = 1, simd: int = 1, model=Non
     divides MH (output channels), SIMD divides MW (C_in/g·k_h·k_w), as FINN requires. ``Defaults``
     keeps every other node fully folded (PE = SIMD = 1).
     """
-    from ohq_flow.hw.measurers.analytic.model import MVAU, _largest_divisor, mvau_dims, mvau_estimate
+    from ohq_flow.hw.measurers.analytic.model import MVAU, largest_divisor, mvau_dims, mvau_estimate
     table, cfg = [], {"Defaults": {"PE": [1, list(_MVAU + _VVAU)], "SIMD": [1, list(_MVAU + _VVAU + _SWG)]}}
     swg_of: dict[str, int] = {}
     if model is not None:   # FINN lowers Conv and MaxPool/AveragePool to a sliding-window unit each
@@ -271,7 +271,7 @@ def finn_folding(layers, assignment: dict, pe: int = 1, simd: int = 1, model=Non
         want_pe, want_simd = _fold_of(assignment.get(layer.name, {}), (pe, simd))
         if kind == "VVAU":   # PE over channels, SIMD over the kernel window
             mw = int(np.prod(layer.kernel_shape)) if layer.kernel_shape else 1
-        p, s = _largest_divisor(mh, want_pe), _largest_divisor(mw, want_simd)
+        p, s = largest_divisor(mh, want_pe), largest_divisor(mw, want_simd)
         node = f"{kind}_hls_{counts[kind]}"
         counts[kind] += 1
         cfg[node] = {"PE": p, "SIMD": s}
@@ -283,7 +283,7 @@ def finn_folding(layers, assignment: dict, pe: int = 1, simd: int = 1, model=Non
         if layer.op_type == "Conv" and layer.node in swg_of:
             swg = f"ConvolutionInputGenerator_rtl_{swg_of[layer.node]}"
             channels = int(layer.input_shape[1])   # its SIMD divides the input channels (FINN adds width converters)
-            cfg[swg] = {"SIMD": _largest_divisor(channels, p if kind == "VVAU" else s)}
+            cfg[swg] = {"SIMD": largest_divisor(channels, p if kind == "VVAU" else s)}
             row["finn_swg_node"] = swg
         row.update(w_bits=a.get("w_bits"), a_bits=a.get("a_bits"))
         table.append(row)

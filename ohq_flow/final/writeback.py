@@ -22,7 +22,7 @@ _TAG_BASE = 9  # tags 9, 10, ... are distinct from usual bit-widths; batches kee
 _TAG_MAX = 24
 
 
-def _bit_width_buffers(module) -> dict[str, object]:
+def bit_width_buffers(module) -> dict[str, object]:
     """Quantizer path -> its constant bit-width module (has a ``value`` buffer)."""
     out = {}
     for name, sub in module.named_modules():
@@ -37,7 +37,7 @@ def map_quantizers(module, input_shape, work_dir: Path) -> dict[str, str]:
     from ohq_flow.model.export import export_brevitas
 
     tagged = copy.deepcopy(module).eval()
-    buffers = _bit_width_buffers(tagged)
+    buffers = bit_width_buffers(tagged)
     if not buffers:
         raise ModelError("the Brevitas model has no quantizer with a constant bit-width",
                          "write-back supports quantizers with a fixed bit_width (the usual Brevitas quantizers)")
@@ -65,7 +65,7 @@ def map_quantizers(module, input_shape, work_dir: Path) -> dict[str, str]:
 def writeback_brevitas(module, layers, assignment: dict[str, tuple[int, int]], quant_map: dict[str, str]):
     """A copy of ``module`` with the chosen bit-widths; returns (module, {quantizer path: bits})."""
     out = copy.deepcopy(module).eval()
-    buffers = _bit_width_buffers(out)
+    buffers = bit_width_buffers(out)
     by_name = {l.name: l for l in layers}
     bits_set: dict[str, int] = {}
     for name, (w_bits, a_bits) in assignment.items():
@@ -111,7 +111,7 @@ def save_brevitas(module, bits: dict[str, int], out_dir: Path) -> tuple[Path, Pa
 def apply_saved_bits(module, bits_json: Path):
     """Set a Brevitas module's quantizer bit-widths from ``brevitas_bit_widths.json``."""
     bits = json.loads(Path(bits_json).read_text())
-    buffers = _bit_width_buffers(module)
+    buffers = bit_width_buffers(module)
     for path, b in bits.items():
         if path not in buffers:
             raise ModelError(f"{bits_json}: quantizer '{path}' is not in this model", "build the same model definition")
@@ -122,7 +122,7 @@ def apply_saved_bits(module, bits_json: Path):
 def saved_bits_differ(module, bits_json: Path) -> dict[str, tuple[float, int]]:
     """Quantizers whose bit-width in ``module`` is not the one in ``brevitas_bit_widths.json``."""
     bits = json.loads(Path(bits_json).read_text())
-    buffers = _bit_width_buffers(module)
+    buffers = bit_width_buffers(module)
     return {p: (float(buffers[p].value) if p in buffers else float("nan"), int(b)) for p, b in bits.items()
             if p not in buffers or float(buffers[p].value) != float(b)}
 

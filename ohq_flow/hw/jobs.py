@@ -183,8 +183,7 @@ class _LiveSet:
 
 
 def _package_root() -> str:
-    import ohq_flow
-    return str(Path(ohq_flow.__file__).resolve().parent.parent)
+    return str(Path(__file__).resolve().parents[2])          # the directory that holds ohq_flow/
 
 
 def _child_env(sys_path: list[str]) -> dict[str, str]:

@@ -19,7 +19,6 @@ dropped when it finishes, so the runner's memory does not grow with layers × ca
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ohq_flow.errors import InputError
+from ohq_flow.model.geometry import n_pixels
 from ohq_flow.tables.costs import CostRow
 
 log = logging.getLogger(__name__)
@@ -166,13 +166,6 @@ def summarize_rows(rows: list[CostRow]) -> str:
     if any(r.error.startswith("fallback:") for r in rows):
         lines.append("  * da4ml_estimate past its time box: calibrated analytic fallback (see the error column of costs.csv)")
     return "\n".join(lines)
-
-
-def n_pixels(layer) -> int:
-    """Output pixels per inference of a Conv layer (1 for dense layers)."""
-    if layer.op_type != "Conv":
-        return 1 if len(layer.output_shape) <= 2 else math.prod(layer.output_shape[1:-1])
-    return math.prod(layer.output_shape[2:])
 
 
 def tool_version(measurer: str) -> str:

@@ -24,7 +24,7 @@ from typing import Callable
 from ohq_flow.boards import Board
 from ohq_flow.errors import FlowError, InputError
 from ohq_flow.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
-from ohq_flow.hw.rtl.yosys import _SCRIPT_WORD, _script_sources, find_yosys, yosys_version
+from ohq_flow.hw.rtl.yosys import SCRIPT_WORD, script_sources, find_yosys, yosys_version
 from ohq_flow.hw.tools import run_tool
 
 from ._run import run_streaming
@@ -55,13 +55,13 @@ class Ecp5Settings:
 def _script_dir(d: Path, work: Path) -> str:
     """An include directory as a plain relative word for the Yosys script (refused otherwise)."""
     rel = os.path.relpath(Path(d).resolve(), work)
-    if not _SCRIPT_WORD.match(rel):
+    if not SCRIPT_WORD.match(rel):
         raise InputError(f"include directory {d} has characters a Yosys script cannot carry",
                          "use a directory path of letters, digits, '_', '-', '.', '/' only")
     return rel
 
 
-def _child_cpu() -> float:
+def child_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
@@ -156,7 +156,7 @@ def synthesise(yosys: str, files: list[Path], top: str, work: Path, *, params: d
     stat.unlink(missing_ok=True)                  # never read the statistics of an earlier run
     chparams = " ".join(f"-chparam {k} {int(v)}" for k, v in (params or {}).items())
     script = string.Template(SYNTH_TEMPLATE.read_text()).substitute(   # plain relative words only (no Yosys quoting)
-        sources=" ".join(_script_sources(files, work)), top=top, chparams=chparams,
+        sources=" ".join(script_sources(files, work)), top=top, chparams=chparams,
         include_args=" ".join("-I" + _script_dir(d, work) for d in include_dirs),
         netlist=netlist.name, stat_json=stat.name)
     atomic_write_text(work / "synth.ys", script)
@@ -204,10 +204,10 @@ def implement_ecp5(spec: DesignSpec, sources: list[Path], include_dirs: list[Pat
     for stale in _OUTPUTS:
         (out_dir / stale).unlink(missing_ok=True)
     echo(f"[implement] synth_ecp5 (yosys {versions['yosys']}) ...")
-    cpu = [_child_cpu()]
+    cpu = [child_cpu()]
     syn, netlist, cells = synthesise(yosys, files, BOARD_TOP, work, params=params, include_dirs=include_dirs,
                                      timeout_s=settings.timeout_s)
-    cpu.append(_child_cpu())
+    cpu.append(child_cpu())
     need = check_fits(cells, board)
     echo(f"[implement] synthesis done in {syn.elapsed_s:.1f} s: {need['lut4']:,} LUT4, {need['ff']:,} FF, "
          f"{need['mult18']} MULT18X18D, {need['dp16kd']} DP16KD")
@@ -223,7 +223,7 @@ def implement_ecp5(spec: DesignSpec, sources: list[Path], include_dirs: list[Pat
         raise FlowError(f"nextpnr-ecp5 failed (exit {code}) for {board.name}: {' | '.join(errors)}; "
                         f"synthesised {need['lut4']:,} LUT4 of {board.resources.lut:,}; log: {work / 'nextpnr.log'}",
                         "see the log; a design near the device's size may need a bigger board or smaller budgets")
-    cpu.append(_child_cpu())
+    cpu.append(child_cpu())
     from ohq_flow.hw.reports.detect import parse_report
     rec = parse_report(work / "nextpnr_report.json")[0]
 
@@ -231,7 +231,7 @@ def implement_ecp5(spec: DesignSpec, sources: list[Path], include_dirs: list[Pat
     echo("[implement] ecppack ...")
     pack = run_tool([ecppack, "--compress", "--svf", "design.svf", "design.config", "design.bit"], log_path=work / "ecppack.log",
                     timeout_s=settings.timeout_s, cwd=work)
-    cpu.append(_child_cpu())
+    cpu.append(child_cpu())
     bit = work / "design.bit"
     data = bit.read_bytes() if bit.is_file() else b""
     if PREAMBLE not in data[:4096]:

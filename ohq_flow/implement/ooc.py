@@ -18,7 +18,7 @@ from ohq_flow.errors import FlowError
 from ohq_flow.hw.rtl.yosys import find_yosys, yosys_version
 
 from ._run import run_streaming
-from .ecp5 import NEXTPNR, Ecp5Settings, _child_cpu, comb_cells, find_yowasp, pnr_argv, require_device, synthesise, tool_version
+from .ecp5 import NEXTPNR, Ecp5Settings, child_cpu, comb_cells, find_yowasp, pnr_argv, require_device, synthesise, tool_version
 
 
 def ooc_ecp5(sources: list[Path], top: str, board: Board, work_dir: Path, *, target_mhz: float = 100.0,
@@ -36,14 +36,14 @@ def ooc_device(sources: list[Path], top: str, device_args: list[str], part: str,
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     yosys, nextpnr = find_yosys(), find_yowasp(NEXTPNR)
-    cpu = [_child_cpu()]
+    cpu = [child_cpu()]
     syn, netlist, cells = synthesise(yosys, [Path(s) for s in sources], top, work, timeout_s=settings.timeout_s)
-    cpu.append(_child_cpu())
+    cpu.append(child_cpu())
     (work / "nextpnr_report.json").unlink(missing_ok=True)   # never read the report of an earlier run
     argv = pnr_argv(nextpnr, device_args, netlist.name, target_mhz, settings, ["--out-of-context"])
     code, pnr_s, tail = run_streaming(argv, log_path=work / "nextpnr.log", cwd=work,
                                       timeout_s=max(1.0, settings.timeout_s - syn.elapsed_s))
-    cpu.append(_child_cpu())
+    cpu.append(child_cpu())
     if code != 0 or not (work / "nextpnr_report.json").is_file():
         errors = [line for line in tail.splitlines() if "ERROR" in line] or tail.splitlines()[-3:]
         raise FlowError(f"nextpnr-ecp5 --out-of-context failed (exit {code}) for {top} on {part}: "

@@ -16,6 +16,7 @@ from ohq_flow.hw.measurers.xilinx._common import TEMPLATES, parse_vivado_report,
 from ohq_flow.hw.tools import run_tool
 
 from .design import DesignSpec
+from .record import IMPL_JSON, format_impl, impl_record
 from .shell import BOARD_TOP, clks_per_bit, shell_params, shell_sources
 
 TCL = TEMPLATES / "vivado" / "impl.tcl"
@@ -43,7 +44,6 @@ def implement_vivado(spec: DesignSpec, sources: list[Path], include_dirs: list[P
     The network runs on the board oscillator (no MMCM); impl.json follows the ECP5 one with
     LUT/FF/DSP/BRAM18 and the routed timing from the existing report parsers.
     """
-    from .step import IMPL_JSON, format_impl, impl_record
     work = (out_dir / "vivado").resolve()
     work.mkdir(parents=True, exist_ok=True)
     xdc = write_xdc(board, work / "board.xdc")

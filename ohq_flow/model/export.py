@@ -26,7 +26,7 @@ MAX_IR_VERSION = 10  # onnxruntime 1.31 (QONNX executor) accepts up to this
 
 
 @contextlib.contextmanager
-def _import_path(dirs: list[Path]):
+def import_path(dirs: list[Path]):
     """Temporarily prepend ``dirs`` to sys.path (restored afterwards)."""
     added = [str(d) for d in dirs if str(d) not in sys.path]
     sys.path[:0] = added
@@ -41,7 +41,7 @@ def _import_path(dirs: list[Path]):
 def load_factory(spec: str, python_path: list[Path] | None = None) -> Callable[..., Any]:
     """Import ``"package.module:function"`` and return the function."""
     module_name, _, func_name = spec.partition(":")
-    with _import_path(python_path or []):
+    with import_path(python_path or []):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -76,7 +76,7 @@ def build_brevitas_model(factory: str, kwargs: dict | None = None, checkpoint: P
     """Call the factory, load the checkpoint (if any) and return the module in eval mode."""
     import torch
     fn = load_factory(factory, python_path)
-    with _import_path(python_path or []):
+    with import_path(python_path or []):
         try:
             module = fn(**(kwargs or {}))
         except TypeError as exc:

@@ -19,7 +19,7 @@ from ohq_flow.errors import InputError
 from ohq_flow.fileio import atomic_write_text
 from ohq_flow.metrics import SWEEP, SWEEP_HINT
 from ohq_flow.solve.ilp import solve, totals_of, within_budgets
-from ohq_flow.solve.problem import BUDGETABLE, METRICS, Problem, _did_you_mean, resolve_budget
+from ohq_flow.solve.problem import BUDGETABLE, METRICS, Problem, did_you_mean, resolve_budget
 
 CSV_COLUMNS = ["kind", "label", "budget_metric", "budget", "status", "objective", *METRICS, "clock_mhz", "damage",
                "assignment"]
@@ -57,7 +57,7 @@ def parse_sweep(spec: str, total: float | Mapping[str, float] | None = None) -> 
         raise InputError(f"sweep {spec!r} {SWEEP_HINT}")
     metric, start, stop, n = m.group(1), m.group(2), m.group(3), int(m.group(4))
     if metric not in BUDGETABLE:
-        raise InputError(f"sweep metric '{metric}' unknown" + _did_you_mean(metric, BUDGETABLE),
+        raise InputError(f"sweep metric '{metric}' unknown" + did_you_mean(metric, BUDGETABLE),
                          f"one of: {', '.join(BUDGETABLE)}")
     if isinstance(total, Mapping):
         total = total.get(metric)

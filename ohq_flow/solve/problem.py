@@ -179,11 +179,11 @@ class Problem:
         if self.clock_mhz is not None and not (math.isfinite(self.clock_mhz) and self.clock_mhz > 0):
             raise InputError(f"clock_mhz {self.clock_mhz!r} must be a number > 0")
         if self.minimize is not None and self.minimize not in MINIMIZABLE:
-            raise InputError(f"cannot minimise '{self.minimize}'" + _did_you_mean(self.minimize, MINIMIZABLE),
+            raise InputError(f"cannot minimise '{self.minimize}'" + did_you_mean(self.minimize, MINIMIZABLE),
                              f"minimise one of: {', '.join(MINIMIZABLE)} (or leave it unset for the damage)")
         for metric, limit in self.budgets.items():
             if metric not in BUDGETABLE:
-                raise InputError(f"unknown budget metric '{metric}'" + _did_you_mean(metric, BUDGETABLE),
+                raise InputError(f"unknown budget metric '{metric}'" + did_you_mean(metric, BUDGETABLE),
                                  f"budgets can be: {', '.join(BUDGETABLE)}")
             if not math.isfinite(limit) or limit < 0:
                 raise InputError(f"budget {metric}={limit} must be a finite number >= 0")
@@ -235,7 +235,7 @@ class Problem:
 
     def _check_layer(self, layer: str, what: str) -> None:
         if layer not in self.candidates:
-            raise InputError(f"{what} layer '{layer}' is not in the tables" + _did_you_mean(layer, self.candidates))
+            raise InputError(f"{what} layer '{layer}' is not in the tables" + did_you_mean(layer, self.candidates))
 
     def candidate(self, layer: str, choice) -> Candidate:
         """The candidate of ``layer``: ``choice`` is a Candidate, (w_bits, a_bits, fold) or (w_bits, a_bits).
@@ -266,7 +266,7 @@ class Problem:
         return Problem(self.candidates, dict(budgets), **kw)
 
 
-def _did_you_mean(name: str, options: Iterable[str]) -> str:
+def did_you_mean(name: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(options), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -118,7 +118,7 @@ def _npz(path: Path, keys: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
 def load_data(section, input_shape: list[int], n_classes: int | None) -> Dataset:
     """Load and check the data named by the config's ``data`` section."""
     if section.factory is not None:
-        from ohq_flow.model.export import _import_path, load_factory
+        from ohq_flow.model.export import import_path, load_factory
         from ohq_flow.errors import ModelError
         where = f"data.factory {section.factory}"
         try:
@@ -126,7 +126,7 @@ def load_data(section, input_shape: list[int], n_classes: int | None) -> Dataset
         except ModelError as exc:
             raise InputError(exc.message.replace("model.brevitas.factory", "data.factory"), exc.hint) from None
         try:
-            with _import_path(section.python_path):
+            with import_path(section.python_path):
                 out = fn(**section.kwargs)
         except Exception as exc:
             raise InputError(f"{where} failed: {type(exc).__name__}: {exc}",

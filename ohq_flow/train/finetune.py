@@ -68,7 +68,7 @@ def _logits(out):
     return out.value if hasattr(out, "value") and not hasattr(out, "detach") else out
 
 
-def _save_torch(obj, path: Path) -> None:
+def save_torch(obj, path: Path) -> None:
     import torch
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -82,9 +82,9 @@ def load_state(module, state: dict, bits: dict[str, int]) -> None:
     new activation-scale Parameter objects): so bits are re-applied here, and an optimizer must be
     created after loading.
     """
-    from ohq_flow.final.writeback import _bit_width_buffers
+    from ohq_flow.final.writeback import bit_width_buffers
     module.load_state_dict(state)
-    buffers = _bit_width_buffers(module)
+    buffers = bit_width_buffers(module)
     for path, b in bits.items():
         buffers[path].value.fill_(float(b))
 
@@ -139,7 +139,7 @@ class Trainer:
                 "best_state": self.best_state, "bad_evals": self.bad_evals, "history": self.history}
 
     def save_checkpoint(self) -> None:
-        _save_torch(self._state(), self.ckpt_path)
+        save_torch(self._state(), self.ckpt_path)
 
     def try_resume(self) -> dict | None:
         """Load the checkpoint if it exists and was written for the same inputs; returns its optimizer state."""
@@ -242,7 +242,7 @@ def written_back_module(ctx):
     """(the config's Brevitas module with the solution's bit-widths, {quantizer path: bits})."""
     from ohq_flow.final.writeback import writeback_brevitas
     from ohq_flow.model.export import build_brevitas_model
-    from ohq_flow.steps import QUANT_OWNERS, load_layers
+    from ohq_flow.artifacts import QUANT_OWNERS, load_layers
     b = ctx.cfg.model.brevitas
     module = build_brevitas_model(b.factory, b.kwargs, b.checkpoint, b.python_path)
     qmap = json.loads(ctx.path(QUANT_OWNERS).read_text())
@@ -260,7 +260,7 @@ def checkpoint_key(ctx, data_fingerprint: str) -> str:
                         "checkpoint": sha256_file(b.checkpoint) if b.checkpoint else None, "code": code_hash()})
 
 
-def _eval_set(cfg, input_shape):
+def eval_set(cfg, input_shape):
     if cfg.build.eval_npz is None:
         return None
     from ohq_flow.train.data import check_batch
@@ -286,7 +286,7 @@ def run_finetune(ctx, echo=print, stop_after: int | None = None) -> dict:
     shape = cfg.model.brevitas.input_shape
     module, bits = written_back_module(ctx)
     data = load_data(cfg.data, shape, n_outputs(module, shape))   # every batch checked before training starts
-    evalset = _eval_set(cfg, shape)
+    evalset = eval_set(cfg, shape)
     before = {"val": accuracy(module, data.x_val, data.y_val)}
     if evalset is not None:
         before["eval"] = accuracy(module, *evalset)

@@ -354,9 +354,9 @@ def run_hgq(ctx, echo=print) -> dict:
     -> hgq/hgq.json, hgq/hgq_state_dict.pt, hgq/hgq.onnx. Reused when made from the same inputs."""
     from ohq_flow.fileio import atomic_write_json, sha256_file
     from ohq_flow.model.export import build_brevitas_model
-    from ohq_flow.steps import load_layers, load_run_model
+    from ohq_flow.artifacts import load_layers, load_run_model
     from ohq_flow.train.data import load_data
-    from ohq_flow.train.finetune import _eval_set, _save_torch, accuracy, n_outputs
+    from ohq_flow.train.finetune import eval_set, save_torch, accuracy, n_outputs
     from ohq_flow.train.hgq_export import hgq_qonnx
     cfg, h = ctx.cfg, ctx.cfg.hgq
     if not h.enabled:
@@ -377,7 +377,7 @@ def run_hgq(ctx, echo=print) -> dict:
     fit = fit_lut_model(ctx.path("costs.csv"), ctx.path("layers.json"))
     echo(f"hgq: LUT = {fit.lut_per_ebop:.4f} x EBOPs + {fit.lut_per_layer:.1f} per layer "
          f"(R^2 {fit.r2:.3f} over {fit.rows} measured layer designs)")
-    evalset = _eval_set(cfg, b.input_shape)
+    evalset = eval_set(cfg, b.input_shape)
     model = HGQModel(module, h.weight_granularity, h.init_bits, h.act_granularity)
     info = train_hgq(model, data, steps=h.steps, beta=h.beta, lut_per_ebop=fit.lut_per_ebop, lr=h.lr,
                      bits_lr=h.bits_lr, batch_size=h.batch_size, seed=h.seed, echo=echo)
@@ -390,7 +390,7 @@ def run_hgq(ctx, echo=print) -> dict:
     tmp = ctx.path(HGQ_ONNX + ".tmp")
     qonnx.save(str(tmp))
     tmp.replace(ctx.path(HGQ_ONNX))
-    _save_torch(model.state_dict(), ctx.path(HGQ_STATE))
+    save_torch(model.state_dict(), ctx.path(HGQ_STATE))
     record = {"enabled": True, "key": key, "settings": h.model_dump(mode="json"), "lut_model": fit.to_dict(),
               "ebops": ebops, "ebops_per_layer": per_layer,
               "predicted_lut": fit.lut_per_ebop * ebops + fit.lut_per_layer * len(per_layer),

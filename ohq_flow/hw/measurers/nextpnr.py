@@ -64,11 +64,11 @@ def measure_nextpnr(sources: list[Path], top: str, *, nextpnr_args: list[str], c
                     timeout_s: float, part: str = "ECP5") -> NextpnrResult:
     """Synthesise ``sources`` (top ``top``) with synth_ecp5 and place and route them out of context
     (:func:`ohq_flow.implement.ooc.ooc_device` with this measurer's seed and router)."""
-    from ohq_flow.hw.rtl.yosys import _TOP
+    from ohq_flow.hw.rtl.yosys import TOP
     from ohq_flow.implement.ecp5 import Ecp5Settings
     from ohq_flow.implement.ooc import ooc_device
 
-    if not _TOP.match(top):
+    if not TOP.match(top):
         raise InputError(f"top module name {top!r} is not a plain Verilog identifier")
     res = ooc_device(sources, top, nextpnr_args, part, work_dir, target_mhz=clock_mhz,
                      settings=Ecp5Settings(seed=SEED, router=ROUTER, timeout_s=timeout_s))

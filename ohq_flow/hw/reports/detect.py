@@ -11,6 +11,7 @@ from ohq_flow.errors import ReportParseError
 
 from . import finn, hls, nextpnr, vivado
 from ._text import NotAReportError, head, read_text
+from .network import mark_network_top
 from .record import ReportRecord
 
 _KNOWN = ("HLS csynth .rpt/.xml, Vitis csynth.rpt summary, Vivado report_utilization / "
@@ -84,7 +85,6 @@ def parse_report(path: str | Path) -> list[ReportRecord]:
         raise ReportParseError(p, "report holds no records")
     for rec in recs:
         check_record(rec)
-    from .discover import mark_network_top
     return mark_network_top(recs)
 
 

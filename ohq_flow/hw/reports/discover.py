@@ -21,6 +21,7 @@ from ohq_flow.errors import ReportParseError
 
 from ._text import NotAReportError
 from .detect import parse_report, sniff
+from .network import network_top
 from .record import ReportRecord
 
 _EXTS = (".rpt", ".xml", ".json")
@@ -90,23 +91,6 @@ def _project_top(recs: list[ReportRecord]) -> str | None:
     return max(tops, key=lambda r: ((r.lut or 0) + (r.ff or 0), -len(r.module or ""))).module
 
 
-def _network_top(top: str | None, modules: set[str]) -> str | None:
-    """The module a wrapper top wraps (hls4ml's ``<project>_axi`` -> ``<project>``), else the top itself."""
-    if top and top.endswith("_axi") and top[:-len("_axi")] in modules:
-        return top[:-len("_axi")]
-    return top
-
-
-def mark_network_top(recs: list[ReportRecord]) -> list[ReportRecord]:
-    """Set ``network_top``/``wrapper`` on the HLS records of one report (its modules are all it knows)."""
-    modules = {r.module for r in recs if r.module}
-    for r in recs:
-        if r.kind in ("hls_csynth", "hls_summary") and r.top:
-            r.network_top = _network_top(r.top, modules)
-            r.wrapper = r.level == "top" and r.module == r.top and r.network_top != r.top
-    return recs
-
-
 def _rank(r: ReportRecord) -> tuple:
     name = os.path.basename(r.file)
     own = name.startswith(f"{r.module}_csynth.") or (name == "csynth.xml" and r.level == "top")
@@ -119,7 +103,7 @@ def merge_hls(recs: list[ReportRecord]) -> list[ReportRecord]:
     groups: dict[str, list[ReportRecord]] = defaultdict(list)
     for r in recs:
         groups[r.module or r.top or "?"].append(r)
-    network = _network_top(top, set(groups))
+    network = network_top(top, set(groups))
     out = []
     for name, group in groups.items():
         best = min(group, key=_rank)

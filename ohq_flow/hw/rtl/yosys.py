@@ -97,11 +97,11 @@ def yosys_version(binary: str | None = None, timeout_s: float = VERSION_TIMEOUT_
 
 
 # what reaches the Yosys script: one word each, nothing Yosys' command parser could split or interpret
-_SCRIPT_WORD = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./+-]*$")
-_TOP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SCRIPT_WORD = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./+-]*$")
+TOP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _script_sources(sources: list[Path], work_dir: Path, copies: str = "src") -> list[str]:
+def script_sources(sources: list[Path], work_dir: Path, copies: str = "src") -> list[str]:
     """Source names as the script (run with cwd=work_dir) reads them: relative and plain.
 
     Yosys splits script lines on blanks and treats ``#`` / ``;`` specially, and it has no quoting
@@ -112,9 +112,9 @@ def _script_sources(sources: list[Path], work_dir: Path, copies: str = "src") ->
     for i, src in enumerate(sources):
         src = Path(src).resolve()
         rel = os.path.relpath(src, work_dir)
-        if not _SCRIPT_WORD.match(rel):
+        if not SCRIPT_WORD.match(rel):
             stem = re.sub(r"[^A-Za-z0-9_]", "_", src.stem)[:40] or "src"
-            dst = work_dir / copies / f"{i}_{stem}{src.suffix if _SCRIPT_WORD.match(src.suffix or 'x') else '.v'}"
+            dst = work_dir / copies / f"{i}_{stem}{src.suffix if SCRIPT_WORD.match(src.suffix or 'x') else '.v'}"
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
             rel = os.path.relpath(dst, work_dir)
@@ -163,16 +163,16 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     if family not in LEVEL_DELAY_NS:
         raise InputError(f"yosys family {family!r} is not one of {', '.join(LEVEL_DELAY_NS)}",
                          "set yosys_family in the board file to xc7 (7-series) or xcup (UltraScale+)")
-    if not _TOP.match(top):
+    if not TOP.match(top):
         raise InputError(f"top module name {top!r} is not a plain Verilog identifier")
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     stat_json = work_dir / "yosys_stat.json"
     stat_json.unlink(missing_ok=True)            # never read the statistics of an earlier run
     script = string.Template(_template(family).read_text()).substitute(
-        sources=" ".join(_script_sources(sources, work_dir)), family=family, top=top, stat_json=stat_json.name)
+        sources=" ".join(script_sources(sources, work_dir)), family=family, top=top, stat_json=stat_json.name)
     if blackboxes:
-        script = f"read_verilog -lib {' '.join(_script_sources(blackboxes, work_dir, 'lib'))}\n" + script
+        script = f"read_verilog -lib {' '.join(script_sources(blackboxes, work_dir, 'lib'))}\n" + script
     script_path = work_dir / "synth.ys"
     atomic_write_text(script_path, script)        # replaces whatever is there (a symlink too)
     log_path = work_dir / "yosys.log"

@@ -31,8 +31,8 @@ NAMES = tuple(REGISTRY)
 def check_name(name: str) -> str:
     """``name`` if registered, else InputError naming the allowed strategies."""
     if name not in REGISTRY:
-        from ohq_flow.solve.problem import _did_you_mean
-        raise InputError(f"unknown selection strategy '{name}'" + _did_you_mean(name, REGISTRY),
+        from ohq_flow.solve.problem import did_you_mean
+        raise InputError(f"unknown selection strategy '{name}'" + did_you_mean(name, REGISTRY),
                          f"strategy must be one of: {', '.join(NAMES)}")
     return name
 

@@ -35,7 +35,7 @@ PREPARED_FILE = "ohq_layer_prepared.onnx"
 PROJECT_NAME = "myproject"
 
 
-def _require_hls4ml():
+def require_hls4ml():
     try:
         import hls4ml  # noqa: F401
     except ImportError:
@@ -66,7 +66,7 @@ def _pow2_scales(model) -> bool:
     return True
 
 
-def _has_bias(model) -> bool:
+def has_bias(model) -> bool:
     for node in model.graph.node:
         if node.op_type in ("Conv", "Gemm") and len(node.input) > 2 and node.input[2]:
             b = model.get_initializer(node.input[2])
@@ -78,7 +78,7 @@ def _has_bias(model) -> bool:
 
 
 @contextlib.contextmanager
-def _infer_no_bias(enabled: bool):
+def no_bias_option(enabled: bool):
     """Temporarily set hls4ml's ``infer_no_bias`` option (restored afterwards)."""
     from hls4ml.model.optimizer import get_optimizer
     opt = get_optimizer("infer_precision_types")
@@ -92,10 +92,10 @@ def _infer_no_bias(enabled: bool):
 
 def _convert(prepared, out_dir: Path, settings: dict, what: str, cfg: dict | None = None):
     """Run hls4ml's QONNX converter and write the project; returns (ModelGraph, hls config)."""
-    hls4ml = _require_hls4ml()
+    hls4ml = require_hls4ml()
     buf = io.StringIO()
     try:
-        with contextlib.redirect_stdout(buf), _infer_no_bias(settings["no_bias"]):
+        with contextlib.redirect_stdout(buf), no_bias_option(settings["no_bias"]):
             if cfg is None:
                 cfg = hls4ml.utils.config.config_from_onnx_model(
                     prepared, granularity="name", backend=settings["backend"],
@@ -126,7 +126,7 @@ def write_hls4ml_project(layer_model, out_dir, *, part: str, clock_ns: float, io
                          reuse_factor: int = 1, backend: str = "Vitis", default_precision: str = "fixed<32,16>",
                          strategy: str = "Latency") -> Path:
     """Write the hls4ml project of an extracted layer (see :func:`ohq_flow.hw.extract.extract_layer`) into ``out_dir``."""
-    _require_hls4ml()
+    require_hls4ml()
     if io_type not in ("io_parallel", "io_stream"):
         raise InputError(f"io_type must be io_parallel or io_stream, got {io_type!r}")
     out_dir = Path(out_dir).resolve()
@@ -136,7 +136,7 @@ def write_hls4ml_project(layer_model, out_dir, *, part: str, clock_ns: float, io
     out_shape = [int(d) for d in layer_model.get_tensor_shape(out_name)]
     settings = {"part": part, "clock_ns": float(clock_ns), "io_type": io_type, "reuse_factor": int(reuse_factor),
                 "backend": backend, "default_precision": default_precision, "strategy": strategy,
-                "no_bias": not _has_bias(layer_model)}
+                "no_bias": not has_bias(layer_model)}
     try:
         prepared = prepare_for_hls4ml(layer_model)
     except Exception as exc:
@@ -155,7 +155,7 @@ def write_hls4ml_project(layer_model, out_dir, *, part: str, clock_ns: float, io
             "output": out_name, "output_shape": out_shape,
             "channels_last_input": len(in_shape) > 2, "project_name": PROJECT_NAME, "top": PROJECT_NAME,
             **settings, "bit_exact": _pow2_scales(layer_model),
-            "hls4ml_version": _require_hls4ml().__version__, "precisions": precisions}
+            "hls4ml_version": require_hls4ml().__version__, "precisions": precisions}
     atomic_write_json(out_dir / META_FILE, meta)
     return out_dir
 

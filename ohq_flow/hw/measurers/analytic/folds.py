@@ -180,7 +180,7 @@ def calibration_check(rows: list[CostRow], layers, family: str) -> list[str]:
 def expand_folds(rows: list[CostRow], layers, folds, max_folds: int, family: str) -> tuple[list[CostRow], FoldReport]:
     """One row per (layer, bits, fold) from one row per (layer, bits): analytic rows re-costed per
     PE/SIMD, measured streaming rows replicated per parallel-pixel count. Failed rows pass through."""
-    from ohq_flow.hw.profile import n_pixels
+    from ohq_flow.model.geometry import n_pixels
     by_name = {l.name: l for l in layers}
     report, out = FoldReport(), []
     for row in rows:

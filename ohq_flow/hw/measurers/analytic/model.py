@@ -44,7 +44,7 @@ LUTRAM_DEPTH = 64              # bits per LUT as distributed RAM (RAM64X1)
 RAMB18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
 
 
-def _largest_divisor(n: int, cap: int) -> int:
+def largest_divisor(n: int, cap: int) -> int:
     cap = max(1, min(cap, n))
     return next(d for d in range(cap, 0, -1) if n % d == 0)
 
@@ -88,7 +88,7 @@ class MVAU:
     def folded(self) -> "MVAU":
         """PE/SIMD reduced to divisors of MH/MW (FINN's folding constraint)."""
         from dataclasses import replace
-        return replace(self, pe=_largest_divisor(self.mh, self.pe), simd=_largest_divisor(self.mw, self.simd))
+        return replace(self, pe=largest_divisor(self.mh, self.pe), simd=largest_divisor(self.mw, self.simd))
 
 
 def mvau_estimate(u: MVAU) -> dict:
@@ -132,7 +132,7 @@ class SWG:
 
 def swg_estimate(s: SWG) -> dict:
     """Cycles, buffer size and LUT/BRAM of the sliding-window generator (estimate)."""
-    simd = _largest_divisor(s.channels, s.simd)
+    simd = largest_divisor(s.channels, s.simd)
     kh, kw = s.kernel
     buf_elems = (kh - 1) * s.ifm_dim[1] * s.channels + kw * s.channels
     fill = math.ceil(buf_elems / simd)
