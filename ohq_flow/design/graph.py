@@ -275,9 +275,10 @@ class _Walker:
             ch = np.arange(stream.channels)
             offset = chain.eval(np.zeros(len(ch)), ch, linear=True)
             stream.scale = chain.eval(np.ones(len(ch)), ch, linear=True) - offset
-            if np.any(stream.scale <= 0):
-                raise InputError(f"complete design: the network output {t} has a non-positive scale in channel "
-                                 f"{int(np.flatnonzero(stream.scale <= 0)[0])} (after {[o.node for o in chain.ops]})")
+            if np.any(stream.scale == 0):          # a negative scale is exact: real value = integer * scale + offset
+                raise InputError(f"complete design: the network output {t} has a zero scale in channel "
+                                 f"{int(np.flatnonzero(stream.scale == 0)[0])} (after {[o.node for o in chain.ops]}): "
+                                 "its integer is not recoverable from the output", "end the network with a Quant")
             if not np.any(offset):
                 offset = None
         return NetworkIR(self.stages, inp, stream, in_quant, t, self.widths, self.sid, offset)
@@ -671,9 +672,10 @@ def _add_argmax(ir: NetworkIR) -> None:
         raise InputError(f"build.output: argmax needs a vector output (one beat per frame); the network output "
                          f"{ir.out_tensor} is a feature map of {o.beats} pixels x {o.channels} channels",
                          "use build.output: logits")
-    if np.ptp(o.scale) != 0 or np.ptp(off) != 0:
+    if np.ptp(o.scale) != 0 or np.ptp(off) != 0 or o.scale[0] < 0:
         raise InputError(f"build.output: argmax over the integers of {ir.out_tensor} would not be the argmax of the "
-                         "logits: their scales/offsets differ per element (per-channel output scale)",
+                         "logits: their scales/offsets differ per element (per-channel output scale), or the "
+                         "scale is negative",
                          "use build.output: logits, or a per-tensor scale in the last layer")
     iw = max(1, (o.channels - 1).bit_length())
     out = Stream("vector", 1, 1, (1, 1), iw, False, np.zeros(1), np.full(1, o.channels - 1), np.ones(1))

@@ -77,19 +77,20 @@ def features(s: dict, family: str = "xc7") -> dict:
         per_lut = LUTRAM_WORDS[fam] if fam == "ecp5" else 64
         if k == "requant_seq_thr":
             nt = s.get("nt", s.get("levels", 1))
-            return {"cmp_bits": lanes * nt * tw, "rom_bits": lanes * (nt + 2) * tw * math.ceil(n / per_lut),
+            dir_bit = 1 if s.get("falling") else 0    # the ROM's threshold-direction column (constant 0 otherwise)
+            return {"cmp_bits": lanes * nt * tw, "rom_bits": lanes * ((nt + 2) * tw + dir_bit) * math.ceil(n / per_lut),
                     "reg_bits": c * (aw + s["out_bits"]), "one": 1}
-        mbits = max(int(v) for v in s["mult"]).bit_length()
+        mbits = max(abs(int(v)) for v in s["mult"]).bit_length()
         return {"add_bits": lanes * tw, "mul_bits": lanes * aw * mbits, "multipliers": lanes,
                 "rom_bits": lanes * 4 * tw * math.ceil(n / per_lut), "reg_bits": c * (aw + s["out_bits"]), "one": 1}
     if k.startswith("requant"):
         c = s["out_width"] // max(1, s["out_bits"])
         aw = s["in_width"] // max(1, c)
         if k == "requant_thr":
-            nt = s.get("nt", s.get("levels", 1))
+            nt = s.get("nt", s.get("levels", 1))      # a falling channel's direction inverts constant comparators: free
             return {"cmp_bits": c * nt * aw, "channels": c, "out_bits": s["out_width"]}
-        mbits = max(int(v) for v in s["mult"]).bit_length()
-        pow2 = all(int(v) & (int(v) - 1) == 0 for v in s["mult"])
+        mbits = max(abs(int(v)) for v in s["mult"]).bit_length()
+        pow2 = all(int(v) & (int(v) - 1) == 0 for v in s["mult"])   # a negative factor counts as a multiplier
         tw = s.get("tw", aw + mbits + 2)
         return {"add_bits": c * tw, "mul_bits": 0 if pow2 else c * aw * mbits, "multipliers": 0 if pow2 else c,
                 "out_bits": s["out_width"]}

@@ -1,15 +1,23 @@
 """Exact requantisation: accumulator -> (scale, bias, BatchNorm, ReLU, ...) -> Quant, as integers.
 
 The QONNX ops between a layer's integer accumulator and the next quantised tensor form a
-monotone non-decreasing step function ``f_c`` per channel. It is evaluated in float64 from the
-graph's parameters (:func:`chain_eval`); the hardware implements it either as
+monotone step function ``f_c`` per channel: non-decreasing where the channel's effective scale is
+positive, non-increasing where it is negative (e.g. a negative BatchNorm factor), constant where it
+is zero. It is evaluated in float64 from the graph's parameters (:meth:`Chain.eval`); the hardware
+implements it either as
 
 * **multiply-shift** — ``clip(round((acc·M_c + B_c) / 2**S), LO_c, HI_c)`` with the Quant's
   rounding mode, used only when it equals ``f_c`` at every accumulator value of the reachable
   range (checked exactly: two monotone step functions are equal on a range iff they agree at its
   ends and have the same thresholds, found by binary search), or
-* **thresholds** (FINN's technique) — ``LO_c + #{k : acc >= T_ck}``, ``T_ck`` the smallest
-  accumulator giving level ``LO_c + k + 1``; exact by construction.
+* **thresholds** (FINN's technique) — ``LO_c + #{k : (acc >= T_ck) xor D_c}``; for a rising channel
+  (``D_c = 0``) ``T_ck`` is the smallest accumulator giving level ``LO_c + k + 1`` or more, for a
+  falling one (``D_c = 1``, the channel's threshold direction) the smallest giving less; exact by
+  construction. A zero-scale channel is falling with no thresholds: the constant code ``LO_c``.
+
+A negative multiply-shift factor ``M_c`` is a falling channel, ``M_c = 0`` a constant one. The
+direction is per channel in the requantiser, so it also serves a requantiser after a pooling, a
+residual Add or the input (no weights to fold a sign into).
 
 Power-of-two scales give ``M = 1`` (a shift) — the digits models.
 """
@@ -119,8 +127,9 @@ class Chain:
         return s
 
 
-def _thresholds(f, amin: np.ndarray, amax: np.ndarray, levels: np.ndarray, ch: np.ndarray) -> np.ndarray:
-    """Smallest a in [amin, amax] with f(a, ch) >= level (amax + 1 if none), vectorised binary search."""
+def _thresholds(f, amin: np.ndarray, amax: np.ndarray, levels: np.ndarray, ch: np.ndarray, desc: np.ndarray) -> np.ndarray:
+    """Smallest a in [amin, amax] with f(a, ch) >= level (``desc[ch]``: f(a, ch) < level), amax + 1 if none;
+    vectorised binary search."""
     lo = amin[ch].astype(object).copy()
     hi = (amax[ch] + 1).astype(object).copy()
     while True:
@@ -129,7 +138,7 @@ def _thresholds(f, amin: np.ndarray, amax: np.ndarray, levels: np.ndarray, ch: n
             return lo
         mid = (lo + hi) // 2
         mid_eval = np.where(open_, mid, lo)
-        ge = f(mid_eval, ch) >= levels
+        ge = (f(mid_eval, ch) >= levels) != desc[ch]
         hi = np.where(open_ & ge, mid, hi)
         lo = np.where(open_ & ~ge, mid + 1, lo)
 
@@ -147,7 +156,8 @@ class Requant:
     mult: np.ndarray | None = None
     bias: np.ndarray | None = None
     rounding: int = 1
-    thresholds: np.ndarray | None = None   # [C, NT] ascending
+    thresholds: np.ndarray | None = None   # [C, NT] per level, ascending (descending in a falling channel)
+    desc: np.ndarray | None = None         # per channel: falls with the accumulator or is constant (thresholds' direction)
     step: int = 1                          # thresholds: output step per threshold (2 for a +-1 BipolarQuant)
     acc_min: np.ndarray | None = None
     acc_max: np.ndarray | None = None
@@ -158,7 +168,8 @@ class Requant:
         acc = np.asarray(acc).astype(object)
         if self.method == "thresholds":
             t = self.thresholds[ch]
-            return (self.lo[ch] + self.step * np.sum(acc[..., None] >= t, axis=-1)).astype(object)
+            d = self.desc[ch][..., None]
+            return (self.lo[ch] + self.step * np.sum((acc[..., None] >= t) != d, axis=-1)).astype(object)
         t = acc * self.mult[ch].astype(object) + self.bias[ch].astype(object)
         fl = t >> self.shift
         r = t - (fl << self.shift)
@@ -188,27 +199,25 @@ def build_requant(chain: Chain, amin: np.ndarray, amax: np.ndarray, node: str, p
     q = chain.quant
     if q is None:
         raise InputError(f"{node}: the ops after the accumulator end without a quantiser", "only a Quant can follow")
-    if np.any(chain.slope_sign() <= 0):
-        bad = int(np.flatnonzero(chain.slope_sign() <= 0)[0])
-        raise InputError(f"{node}: channel {bad} has a non-positive effective scale (e.g. a negative BatchNorm factor); "
-                         "the requantiser supports monotone non-decreasing channels only")
+    desc = chain.slope_sign() <= 0               # falling channels, and zero-scale ones (constant)
     c = len(amin)
     chs = np.arange(c)
     f = lambda a, ch: chain.eval(np.asarray(a, dtype=np.float64), np.asarray(ch, dtype=int)).astype(np.int64)
-    lo = f(amin, chs)
-    hi = f(amax, chs)
+    f_min, f_max = f(amin, chs), f(amax, chs)
+    lo, hi = np.minimum(f_min, f_max), np.maximum(f_min, f_max)
     step = 2 if q.rounding == "BIPOLAR" else 1      # +-1: one threshold from -1 to +1
     nt = int(max((hi - lo).max(), 0)) // step
     ch_grid = np.repeat(chs, nt)
     levels = (lo[ch_grid] + step * np.tile(np.arange(1, nt + 1), c)).astype(np.int64)
-    thr = _thresholds(f, amin.astype(np.int64), amax.astype(np.int64), levels, ch_grid).reshape(c, nt) if nt else np.zeros((c, 0), object)
+    thr = _thresholds(f, amin.astype(np.int64), amax.astype(np.int64), levels, ch_grid, desc).reshape(c, nt) if nt else np.zeros((c, 0), object)
     qlo, qhi = q.lo, q.hi
     if q.kind == "trunc" and not q.clamp:        # Trunc v1 does not clamp: the grid is what is reachable
         qlo, qhi = min(int(lo.min()), 0), max(int(hi.max()), 1)
         b = max((-qlo - 1).bit_length(), qhi.bit_length()) + 1 if qlo < 0 else qhi.bit_length()
         qlo, qhi = (-(1 << (b - 1)), (1 << (b - 1)) - 1) if qlo < 0 else (0, (1 << b) - 1)
     bits = int(round(np.log2(qhi - qlo + 1))) if qlo < 0 else int(np.ceil(np.log2(qhi + 1)))
-    base = dict(lo=lo, hi=hi, out_bits=max(bits, 1), out_signed=qlo < 0, acc_min=amin, acc_max=amax, node=node)
+    base = dict(lo=lo, hi=hi, out_bits=max(bits, 1), out_signed=qlo < 0, acc_min=amin, acc_max=amax, node=node,
+                desc=desc)
     th = Requant("thresholds", thresholds=thr, step=step, **base)
     if prefer == "thresholds" or step != 1:
         return th
@@ -218,12 +227,11 @@ def build_requant(chain: Chain, amin: np.ndarray, amax: np.ndarray, node: str, p
     for s in _shift_candidates(slope, offset):
         mult = np.array([int(v) for v in np.round(slope * 2.0 ** s)], dtype=object)
         bias = np.array([int(v) for v in np.round(offset * 2.0 ** s)], dtype=object)
-        if np.any(mult <= 0):
-            continue
         cand = Requant("multiply_shift", shift=s, mult=mult, bias=bias, rounding=ROUNDING[q.rounding.upper()], **base)
         g = lambda a, ch: cand.apply(np.asarray(a), np.asarray(ch, dtype=int)).astype(np.int64)
-        if np.array_equal(g(amin, chs), lo) and np.array_equal(g(amax, chs), hi) and (
-                nt == 0 or np.array_equal(_thresholds(g, amin.astype(np.int64), amax.astype(np.int64), levels, ch_grid).reshape(c, nt), thr)):
+        if np.array_equal(g(amin, chs), f_min) and np.array_equal(g(amax, chs), f_max) and np.array_equal(
+                np.sign(mult.astype(np.int64)) < 0, chain.slope_sign() < 0) and (nt == 0 or np.array_equal(
+                _thresholds(g, amin.astype(np.int64), amax.astype(np.int64), levels, ch_grid, desc).reshape(c, nt), thr)):
             return cand
     if prefer == "multiply_shift":
         raise InputError(f"{node}: no exact multiply-shift form found", "use thresholds")

@@ -80,8 +80,13 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
         p += [("MODE", 0), ("S", rq.shift), ("RND", rq.rounding), ("MULT", _vlit(rq.mult, tw)), ("BIAS", _vlit(rq.bias, tw))]
     else:
         nt = max(1, rq.thresholds.shape[1])
-        thr = rq.thresholds if rq.thresholds.shape[1] else np.full((c, 1), int(rq.acc_max.max()) + 1)
-        p += [("MODE", 1), ("NT", nt), ("STEP", step), ("THR", _vlit(np.asarray(thr).reshape(-1), tw))]
+        thr = rq.thresholds if rq.thresholds.shape[1] else np.where(rq.desc, rq.acc_min, rq.acc_max + 1)[:, None]
+        # a falling channel's unused thresholds (never counted in range) at the smallest AW-bit value: a constant
+        # comparator, so a zero-scale channel is the constant code LO_c
+        floor = -(1 << (acc_width - 1)) if st.inp.signed else 0
+        thr = np.where(rq.desc[:, None] & (np.asarray(thr) <= rq.acc_min[:, None]), floor, thr)
+        p += [("MODE", 1), ("NT", nt), ("STEP", step), ("THR", _vlit(np.asarray(thr).reshape(-1), tw)),
+              ("DIR", _vlit(rq.desc.astype(int), 1))]
     return [(k, str(v)) for k, v in p]
 
 
@@ -293,7 +298,8 @@ def stage_record(i: int, st: Stage, kernel=None, latency: int | None = None) -> 
         rq = st.info["requant"]
         rec.update(method=rq.method, out_bits=st.out.bits, out_signed=bool(st.out.signed), packed=bool(st.out.packed),
                    levels=int((rq.hi - rq.lo).max()), acc_range=[int(rq.acc_min.min()), int(rq.acc_max.max())],
-                   tw=rq.internal_width(st.inp.bits), nt=int(max(1, rq.thresholds.shape[1])) if rq.method == "thresholds" else 0)
+                   tw=rq.internal_width(st.inp.bits), nt=int(max(1, rq.thresholds.shape[1])) if rq.method == "thresholds" else 0,
+                   falling=int(np.sum(rq.desc)))
         if rq.method == "multiply_shift":
             rec.update(shift=rq.shift, mult=[int(v) for v in rq.mult], bias=[int(v) for v in rq.bias], rounding=rq.rounding)
         if st.params.get("P"):

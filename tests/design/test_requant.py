@@ -45,12 +45,44 @@ def test_float_per_channel_scales_bias_and_batchnorm_are_exact():
     assert th.method == "thresholds" and th.thresholds.shape == (c, int((th.hi - th.lo).max()))
 
 
-def test_negative_scale_is_refused():
-    from ohq_flow.errors import InputError
-    chain = Chain(unit_scale=np.array([0.01]), ops=[Op("mul", "neg", a=np.array([-1.0])),
-                                                   Op("quant", "q", a=np.array([0.1]), b=np.zeros(1), lo=-8, hi=7)])
-    with pytest.raises(InputError, match="non-positive effective scale"):
-        build_requant(chain, np.array([-100]), np.array([100]), "q")
+def _falling_and_constant_chain(rounding="ROUND"):
+    """Channels: rising, falling (negative BatchNorm factor), constant (zero factor), falling through a ReLU;
+    non-power-of-two scales, a bias."""
+    lo, hi = qrange(3, True, False)
+    return Chain(unit_scale=np.array([0.0123, 0.0093, 0.011, 0.0071]),
+                 ops=[Op("add", "bias", a=np.array([0.05, -0.1, 0.2, 0.3])),
+                      Op("bn", "bn", a=np.array([0.8, -1.3, 0.0, -0.6]), b=np.array([0.1, 0.2, 0.47, -0.05])),
+                      Op("relu", "r") if rounding == "ROUND" else Op("mul", "m", a=np.ones(4)),
+                      Op("quant", "q", a=np.full(4, 0.21), b=np.zeros(4), lo=lo, hi=hi, rounding=rounding)])
+
+
+@pytest.mark.parametrize("rounding", ["ROUND", "FLOOR", "HALF_UP"])
+@pytest.mark.parametrize("prefer", ["auto", "thresholds"])
+def test_falling_and_zero_scale_channels_are_exact(prefer, rounding):
+    chain = _falling_and_constant_chain(rounding)
+    amin, amax = np.full(4, -700), np.full(4, 900)
+    rq = build_requant(chain, amin, amax, "q", prefer)
+    _exhaustive(chain, rq, amin, amax)
+    assert list(rq.desc) == [False, True, True, True]
+    assert rq.lo[2] == rq.hi[2] == chain.eval(np.zeros(1), np.array([2]))[0] == 2   # zero scale: one constant code
+    assert rq.hi[1] - rq.lo[1] >= 3 and rq.hi[3] > rq.lo[3]              # the falling channels span levels
+    if rq.method == "thresholds":
+        assert np.all(rq.thresholds[2] == amin[2])                       # never counted: the constant LO
+        d = np.diff(rq.thresholds.astype(np.int64), axis=1)
+        assert np.all(d[0] >= 0) and np.all(d[[1, 3]] <= 0)             # a falling channel's higher levels come first
+
+
+def test_negative_and_zero_dyadic_factors_are_a_multiply_shift():
+    lo, hi = qrange(5, True, False)
+    chain = Chain(unit_scale=np.full(3, 2.0 ** -8), ops=[Op("mul", "m", a=np.array([1.0, -0.5, 0.0])),
+                                                         Op("add", "b", a=np.array([0.0, 0.25, 0.375])),
+                                                         Op("quant", "q", a=np.full(3, 2.0 ** -4), b=np.zeros(3),
+                                                            lo=lo, hi=hi, rounding="ROUND")])
+    amin, amax = np.full(3, -600), np.full(3, 500)
+    rq = build_requant(chain, amin, amax, "q")
+    assert rq.method == "multiply_shift" and int(rq.mult[0]) > 0 > int(rq.mult[1]) and int(rq.mult[2]) == 0
+    _exhaustive(chain, rq, amin, amax)
+    assert rq.lo[2] == rq.hi[2] == 6
 
 
 @pytest.mark.parametrize("prefer,in_signed", [("auto", False), ("thresholds", False), ("auto", True)])
@@ -62,9 +94,9 @@ def test_requant_rtl_equals_the_integer_model(tmp_path, prefer, in_signed):
     from ohq_flow.design.rtl import RTL_BLOCKS, _requant_params
     if shutil.which("iverilog") is None:
         pytest.skip("iverilog not installed")
-    c, aw = 3, 9
+    c, aw = 5, 9
     lo_in, hi_in = (-256, 255) if in_signed else (0, 511)
-    chain = Chain(unit_scale=np.array([0.0123, 0.031, 0.0071]),
+    chain = Chain(unit_scale=np.array([0.0123, 0.031, 0.0071, -0.0093, 0.0]),     # with a falling and a constant channel
                   ops=[Op("quant", "q", a=np.array([0.05] * c), b=np.zeros(c), lo=-8, hi=7, rounding="HALF_UP")])
     rq = build_requant(chain, np.full(c, lo_in), np.full(c, hi_in), "q", prefer)
     s_in = Stream("pixels", c, 1, (1, 1), aw, in_signed, np.full(c, lo_in), np.full(c, hi_in), np.ones(c))
@@ -85,3 +117,5 @@ endmodule
     exp = np.stack([rq.apply(vals, np.full(len(vals), k)).astype(np.int64) for k in range(c)], 1)
     ref = np.stack([chain.eval(vals, np.full(len(vals), k)) for k in range(c)], 1)
     assert np.array_equal(exp, ref) and np.array_equal(got, exp)
+    assert list(rq.desc) == [False, False, False, True, True] and len(np.unique(ref[:, 3])) > 3
+    assert np.all(ref[:, 4] == 0)

@@ -4,15 +4,15 @@
 //          (0 floor, 1 half-even, 2 ceil, 3 half-up (ties away from 0), 4 half-down (ties to 0),
 //          5 up (away from 0), 6 down (to 0)); out = clip(q, LO_c, HI_c). MULT/BIAS are TW-bit
 //          signed, t is TW bits wide.
-//   MODE 1 (thresholds): out = LO_c + STEP * #{k < NT : acc >= THR_{c,k}} (THR TW-bit signed, ascending;
-//          STEP 2 for a +-1 BipolarQuant output).
+//   MODE 1 (thresholds): out = LO_c + STEP * #{k < NT : (acc >= THR_{c,k}) xor DIR_c} (THR TW-bit signed,
+//          one per level; DIR_c: the channel falls with the accumulator; STEP 2 for a +-1 BipolarQuant output).
 `timescale 1ns/1ps
 module ohq_requant #(
   parameter C = 1, parameter AW = 16, parameter OW = 8, parameter MODE = 0, parameter ASIGNED = 1,
   parameter TW = 32, parameter S = 1, parameter RND = 1, parameter NT = 1, parameter STEP = 1,
   parameter [C*TW-1:0] MULT = 0, parameter [C*TW-1:0] BIAS = 0,
   parameter [C*TW-1:0] LO = 0, parameter [C*TW-1:0] HI = 0,
-  parameter [C*NT*TW-1:0] THR = 0
+  parameter [C*NT*TW-1:0] THR = 0, parameter [C-1:0] DIR = 0
 ) (
   input  wire            clk,
   input  wire            rst,
@@ -55,7 +55,7 @@ module ohq_requant #(
         wire [CNTW-1:0] cnt [0:NT] /* verilator split_var */;
         assign cnt[0] = 0;
         for (k = 0; k < NT; k = k + 1) begin : g_k
-          assign cnt[k + 1] = cnt[k] + (accx >= $signed(THR[(c * NT + k) * TW +: TW]) ? 1 : 0);
+          assign cnt[k + 1] = cnt[k] + ((accx >= $signed(THR[(c * NT + k) * TW +: TW])) != DIR[c] ? 1 : 0);
         end
         wire signed [TW-1:0] o = lo + STEP * $signed({1'b0, cnt[NT]});
         assign q[c * OW +: OW] = o[OW-1:0];

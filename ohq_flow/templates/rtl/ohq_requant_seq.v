@@ -12,7 +12,7 @@ module ohq_requant_seq #(
   parameter MB = TW,
   parameter [C*TW-1:0] MULT = 0, parameter [C*TW-1:0] BIAS = 0,
   parameter [C*TW-1:0] LO = 0, parameter [C*TW-1:0] HI = 0,
-  parameter [C*NT*TW-1:0] THR = 0
+  parameter [C*NT*TW-1:0] THR = 0, parameter [C-1:0] DIR = 0
 ) (
   input  wire            clk,
   input  wire            rst,
@@ -34,7 +34,7 @@ module ohq_requant_seq #(
   assign s_tready = !rst && (!busy || (last && !stall));
 
   wire [P*OW-1:0] q;
-  localparam KW = (MODE == 0) ? MB + 3 * TW : (NT + 1) * TW;     // one channel's constants
+  localparam KW = (MODE == 0) ? MB + 3 * TW : (NT + 1) * TW + 1; // one channel's constants
   integer i;
   genvar p, k;
   generate
@@ -43,7 +43,7 @@ module ohq_requant_seq #(
       initial for (i = 0; i < N; i = i + 1)
         rom[i] = (MODE == 0) ? {MULT[(i * P + p) * TW +: MB], BIAS[(i * P + p) * TW +: TW], HI[(i * P + p) * TW +: TW],
                                 LO[(i * P + p) * TW +: TW]}
-                             : {THR[(i * P + p) * NT * TW +: NT * TW], LO[(i * P + p) * TW +: TW]};
+                             : {DIR[i * P + p], THR[(i * P + p) * NT * TW +: NT * TW], LO[(i * P + p) * TW +: TW]};
       wire [KW-1:0] cst = rom[g];
       wire [AW-1:0] raw = xs[p * AW +: AW];
       wire signed [AW:0] acc1 = ASIGNED ? {raw[AW-1], raw} : {1'b0, raw};
@@ -73,7 +73,7 @@ module ohq_requant_seq #(
         wire [CNTW-1:0] cnt [0:NT] /* verilator split_var */;
         assign cnt[0] = 0;
         for (k = 0; k < NT; k = k + 1) begin : g_k
-          assign cnt[k + 1] = cnt[k] + (accx >= $signed(cst[(k + 1) * TW +: TW]) ? 1 : 0);
+          assign cnt[k + 1] = cnt[k] + ((accx >= $signed(cst[(k + 1) * TW +: TW])) != cst[(NT + 1) * TW] ? 1 : 0);
         end
         wire signed [TW-1:0] o = lo + STEP * $signed({1'b0, cnt[NT]});
         assign q[p * OW +: OW] = o[OW-1:0];
