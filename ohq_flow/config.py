@@ -430,6 +430,9 @@ class SolverSection(_Strict):
                       "weight_bits", "bops"] = Field(
         "damage", description="what the ILP minimises; a metric = the reverse problem (bound the damage with max_damage)")
     max_damage: PositiveFloat | None = Field(None, description="bound on the summed damage (with minimize: a metric)")
+    refine: int = Field(8, ge=1, le=64, description=(
+        "ilp: score the ILP's best N distinct bit assignments jointly (all layers masked at once on the MQE inputs) "
+        "and keep the least damaged; 1 = the ILP's optimum of the summed damage as it is"))
 
     @field_validator("strategy")
     @classmethod

@@ -198,6 +198,8 @@ def step_solve(ctx: RunContext) -> dict:
     from ohq_flow.final.loop import solve_overrides
     design = load_design_costs(ctx.run_dir)
     overrides, exclude = solve_overrides(cfg, ctx.run_dir)       # a later round of the closed budget loop
+    scorer = joint_scorer(ctx) if cfg.solver.minimize == "damage" else None
+    refine = (cfg.solver.refine, lambda asg: scorer(asg)[cfg.solver.objective]) if scorer is not None else None
     if overrides:
         ctx.echo("closed loop: budgets " + ", ".join(f"{m} {v:,.0f}" for m, v in overrides.items())
                  + f" (scaled by the last round's predicted/post-route), {len(exclude)} assignment(s) excluded")
@@ -208,26 +210,35 @@ def step_solve(ctx: RunContext) -> dict:
                     time_limit_s=cfg.solver.time_limit_s, sweeps=cfg.solver.sweep, clock_mhz=1000.0 / cfg.clock_ns(),
                     minimize=None if cfg.solver.minimize == "damage" else cfg.solver.minimize,
                     max_damage=cfg.solver.max_damage, strategy=cfg.solver.strategy, seed=cfg.solver.seed,
-                    options=strategy_options(cfg, ctx.run_dir), on_demand=on_demand, design=design)
+                    options=strategy_options(cfg, ctx.run_dir), on_demand=on_demand, design=design, refine=refine)
     ctx.echo(format_result(sol, board_totals(cfg.board_obj())))
-    joint = _joint_damage(ctx, sol)
+    ref = getattr(sol, "strategy_info", {}).get("refine")
+    if ref:
+        first, kept = ref["candidates"][0], ref["candidates"][ref["kept"]]
+        ctx.echo(f"refine: the ILP's {ref['evaluated']} best bit assignments scored jointly; kept rank {ref['kept']} "
+                 f"(joint {cfg.solver.objective} {kept['joint']:.4g}; the ILP's optimum {first['joint']:.4g})")
+    joint = _joint_damage(ctx, sol, scorer)
     return {"status": sol.status, "objective": sol.objective, "strategy": cfg.solver.strategy,
             **({"damage_joint": joint["joint"], "damage_predicted": joint["predicted"]} if joint else {}),
             **{k: v for k, v in getattr(sol, "strategy_info", {}).items() if isinstance(v, (int, float, str))}}
 
 
-def _joint_damage(ctx: RunContext, sol) -> dict | None:
+def joint_scorer(ctx: RunContext):
+    """The joint damage of whole assignments on the run's MQE inputs (:class:`ohq_flow.mqe.run.JointScorer`)."""
+    from ohq_flow.mqe.run import JointScorer
+    model, layers = load_run_model(ctx), load_layers(ctx)
+    return JointScorer(model, layers, ctx.cfg.mqe, mqe_inputs(ctx, model, layers))
+
+
+def _joint_damage(ctx: RunContext, sol, scorer=None) -> dict | None:
     """Evaluate the chosen design jointly (every layer at its bits at once) and record it in solution.json next to
     the ILP's predicted (summed) damage, with the prediction's error."""
     import json
-    from ohq_flow.mqe.run import joint_damage
     if not sol.assignment:
         return None
-    model, layers = load_run_model(ctx), load_layers(ctx)
-    x = mqe_inputs(ctx, model, layers)
     if sol.totals.get("damage") is None:
         return None
-    measured = joint_damage(model, layers, dict(sol.assignment), ctx.cfg.mqe, x)
+    measured = (scorer or joint_scorer(ctx))(dict(sol.assignment))
     metric = ctx.cfg.solver.objective
     predicted = float(sol.totals["damage"])
     doc = {"metric": metric, "predicted": predicted, "joint": measured[metric], "samples": measured["samples"],

@@ -45,6 +45,12 @@ def test_full_run_verifies_bit_exactly(run):
     assert joint["predicted"] == pytest.approx(solution["totals"]["damage"]) and joint["joint"] > 0
     assert joint["error"] == pytest.approx((joint["predicted"] - joint["joint"]) / joint["joint"])
     assert "measured jointly" in first.stdout
+    ref = solution["strategy_info"]["refine"]  # the ILP's best assignments scored jointly, the least damaged kept
+    assert ref["evaluated"] >= 2 and len({str(c["assignment"]) for c in ref["candidates"]}) == ref["evaluated"]
+    kept = ref["candidates"][ref["kept"]]
+    assert kept["joint"] == min(c["joint"] for c in ref["candidates"]) == pytest.approx(joint["joint"])
+    assert kept["assignment"] == {l: f"w{v['w_bits']}a{v['a_bits']}" for l, v in solution["assignment"].items()}
+    assert "refine: the ILP's" in first.stdout
     build = json.loads((run_dir / "final" / "build.json").read_text())
     assert build["verify"]["mismatches"] == 0 and build["verify"]["vectors"] > 1000
     assert build["hls4ml"]["mismatches"] == 0 and build["hls4ml"]["samples"] == 32  # whole network, C-simulation

@@ -336,19 +336,35 @@ def separable_joint(executor, model, layer, candidates, x, ref_logits, *, seed: 
     return rows
 
 
-def joint_damage(model, layers, assignment: dict[str, tuple[int, int]], mqe, x: np.ndarray) -> dict:
-    """The chosen design's damage measured, not summed: every layer masked at its bits at once, on the MQE inputs.
+class JointScorer:
+    """Damage of whole assignments measured, not summed: every layer masked at its bits at once, on the MQE inputs.
 
-    Returns {"kl", "mse", "samples", "executor"}: what the per-layer sum (the ILP's objective) predicts, evaluated
-    jointly on the same synthetic inputs and executor as the sensitivity step.
+    The executor (and the reference logits) are opened once; each call evaluates one assignment and returns
+    {"kl", "mse", "samples", "executor"} — what the per-layer sum (the ILP's objective) predicts, evaluated jointly
+    on the same synthetic inputs and executor as the sensitivity step. Results are kept per assignment.
     """
-    maskable = [layer if (layer.input_quant is not None and layer.input_quant.op_type == "Quant")
-                else dataclasses.replace(layer, input_quant=None) for layer in layers]
-    executor, ref = open_executor(mqe.executor, model, mqe.workers, None, x)
-    masked, changed = apply_bits(model, maskable, {k: tuple(v) for k, v in assignment.items()})
-    logits = executor.masked(masked, changed, x) if changed else ref
-    return {"kl": kl_divergence(ref, logits), "mse": mse(ref, logits), "samples": int(len(x)),
-            "executor": executor.name}
+
+    def __init__(self, model, layers, mqe, x: np.ndarray):
+        self.model, self.x = model, x
+        self.layers = [layer if (layer.input_quant is not None and layer.input_quant.op_type == "Quant")
+                       else dataclasses.replace(layer, input_quant=None) for layer in layers]
+        self.executor, self.ref = open_executor(mqe.executor, model, mqe.workers, None, x)
+        self.seen: dict[tuple, dict] = {}
+
+    def __call__(self, assignment: dict[str, tuple[int, int]]) -> dict:
+        bits = {k: (int(v[0]), int(v[1])) for k, v in assignment.items()}
+        key = tuple(sorted(bits.items()))
+        if key not in self.seen:
+            masked, changed = apply_bits(self.model, self.layers, bits)
+            logits = self.executor.masked(masked, changed, self.x) if changed else self.ref
+            self.seen[key] = {"kl": kl_divergence(self.ref, logits), "mse": mse(self.ref, logits),
+                              "samples": int(len(self.x)), "executor": self.executor.name}
+        return self.seen[key]
+
+
+def joint_damage(model, layers, assignment: dict[str, tuple[int, int]], mqe, x: np.ndarray) -> dict:
+    """One assignment's joint damage (:class:`JointScorer`)."""
+    return JointScorer(model, layers, mqe, x)(assignment)
 
 
 def flag_monotonic(rows: list[SensitivityRow], rel: float = 0.10, eps: float = 1e-6) -> list[str]:

@@ -194,9 +194,11 @@ def build_model(problem: Problem, budgets: Mapping[str, float] | None = None,
                 lp += (pulp.lpSum(x[first, i] for i, c in enumerate(active[first]) if _class_of(c, kind) == cls)
                        == pulp.lpSum(x[other, i] for i, c in enumerate(active[other]) if _class_of(c, kind) == cls))
     for asg in problem.exclude:                       # no-good cuts: assignments already tried (and rejected)
-        idx = [next((i for i, c in enumerate(active.get(l, [])) if c.key == tuple(v)), None) for l, v in asg.items()]
-        if asg and all(i is not None for i in idx):
-            lp += pulp.lpSum(x[l, i] for l, i in zip(asg, idx)) <= len(asg) - 1
+        # a (w, a, fold) value cuts that candidate; a (w, a) value cuts every fold of those bits
+        idx = {l: [i for i, c in enumerate(active.get(l, [])) if (c.key if len(v) == 3 else c.bits) == tuple(v)]
+               for l, v in asg.items()}
+        if asg and all(idx.values()):
+            lp += pulp.lpSum(x[l, i] for l, ii in idx.items() for i in ii) <= len(asg) - 1
     if problem.design is not None:
         target = _design_model(lp, problem, active, x, budgets, objective)
         if target is not None:

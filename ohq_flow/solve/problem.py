@@ -112,7 +112,8 @@ class Problem:
     minimize: str | None = None                      # None: the damage; else a metric (reverse problem)
     prune_dominated: bool = True                     # off only to measure what pruning saves (bench/bench_ilp.py)
     design: object | None = None                     # DesignView: the complete design's terms
-    exclude: list = field(default_factory=list)      # assignments (layer -> (w, a, fold)) the ILP may not choose
+    exclude: list = field(default_factory=list)      # assignments the ILP may not choose: layer -> (w, a, fold),
+                                                     # or layer -> (w, a) for every fold of those bits
 
     def __post_init__(self) -> None:
         self.ties = [normalize_tie(t) for t in self.ties]
@@ -261,7 +262,8 @@ class Problem:
         """A copy with other budgets (same candidates, ties, pins, settings unless given in ``changes``)."""
         kw = dict(latency_mode=self.latency_mode, ties=list(self.ties), pins=dict(self.pins), solver=self.solver,
                   time_limit_s=self.time_limit_s, dropped=list(self.dropped), objective=self.objective,
-                  clock_mhz=self.clock_mhz, minimize=self.minimize, design=self.design, exclude=list(self.exclude))
+                  clock_mhz=self.clock_mhz, minimize=self.minimize, design=self.design, exclude=list(self.exclude),
+                  prune_dominated=self.prune_dominated)
         kw.update(changes)
         return Problem(self.candidates, dict(budgets), **kw)
 

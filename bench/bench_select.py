@@ -1,0 +1,326 @@
+"""Selection quality with seeds and standard errors: the default (MQE + ILP + joint refinement) vs the baselines.
+
+For every suite model (examples/suite; checkpoints by `python -m examples.suite.train`) and every seed s of
+``SEEDS``, the flow runs to ``profile`` with ``mqe.seed: s`` (kernel cost rows: the da4ml estimate of every
+layer candidate, the same table for every method and seed), and at the LUT budgets 30-90% of the W8A8
+design every method chooses a design:
+
+- ``ohq``: the default — MQE sensitivity, the ILP, then its ``solver.refine`` best distinct bit assignments
+  scored jointly on the run's synthetic inputs (all layers masked at once) and the least damaged kept
+  (data-free: no labels, no training data);
+- ``ohq_sum``: the ILP's optimum of the summed MQE damage as it is (``solver.refine: 1``);
+- ``hawq``: HAWQ-V3-style Hessian-trace sensitivity on 256 training samples (seed s picks them) + the ILP;
+- ``haq``: evolutionary search scored by validation accuracy (seed s), as many evaluations as MQE's passes;
+- ``greedy``: bit lowering by least MQE damage per LUT freed; ``uniform``: best uniform W/A on validation;
+- ``oracle``: every assignment's exact test accuracy (bit spaces up to ``ORACLE_MAX``).
+
+Accuracy is exact (QONNX re-quantized, onnxruntime). Test sets: digits keeps its 450 held-out images
+(one sample = 0.22 points: the dataset has 1,797); MNIST-1D is generated fresh (``BIG_TEST`` samples from
+an unseen generator seed, normalised with the training statistics; one sample = 0.005 points). Per budget:
+the mean over seeds and its standard error; "best-or-tied" = within one standard error of the best
+non-oracle mean; a paired Wilcoxon test of ``ohq`` vs the best baseline over (budget, seed) pairs. The
+ranking quality of the damage: Spearman rho against the test-accuracy drop, for single-layer candidates
+and for ``MIXED`` random mixed assignments (summed MQE vs joint MQE).
+
+    python -m bench.bench_select [--models digits_mlp,mnist1d_mlp] [--seeds 0,1,2] [--reuse]
+
+Prints a markdown section; writes docs/bench_select.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MODELS_DIR = ROOT / "bench" / "models"
+RUNS = ROOT / "bench" / "runs" / "select"
+DOCS = ROOT / "docs"
+SEEDS = (0, 1, 2)
+FRACTIONS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+SEARCH = {"weight_bits": [2, 3, 4, 6, 8], "act_bits": [4, 6, 8]}
+ORACLE_MAX = 5000
+MIXED = 200
+BIG_TEST = 25000
+REFINE = 8
+METHODS = ("ohq", "ohq_sum", "hawq", "haq", "greedy", "uniform", "oracle")
+BASELINES = ("ohq_sum", "hawq", "haq", "greedy", "uniform")
+
+
+def write_config(name: str, factory: str, shape: list, seed: int, run_dir: Path, cache: Path) -> Path:
+    """The flow config of one model and MQE seed (gaussian synthetic inputs scaled like the data)."""
+    std = 0.6 if name.startswith("digits") else 1.0
+    cfg = {"name": name,
+           "model": {"brevitas": {"factory": factory, "checkpoint": str(MODELS_DIR / f"{name}.pt"),
+                                  "input_shape": shape, "python_path": [str(ROOT)]}},
+           "board": "pynq-z2", "search": SEARCH,
+           "mqe": {"samples": 64, "seed": seed, "inputs": "gaussian", "mean": [0.0], "std": [std], "metric": "kl"},
+           "hardware": {"cache_dir": str(cache), "timeout_s": 900, "rules": [{"measurer": "da4ml_estimate"}]},
+           "budgets": {"lut": "100%"}, "solver": {"refine": REFINE}, "build": {"design": False},
+           "output_dir": str(run_dir)}
+    path = run_dir.parent / f"{run_dir.name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def run_to_profile(config: Path, run_dir: Path, reuse: bool) -> None:
+    if reuse and (run_dir / "costs.csv").is_file() and (run_dir / "sensitivity.csv").is_file():
+        return
+    with open(run_dir.parent / f"{run_dir.name}.log", "w") as log:
+        subprocess.run([sys.executable, "-m", "ohq_flow", "-q", "run", str(config), "--to", "profile"], cwd=ROOT,
+                       check=True, timeout=5400, stdout=log, stderr=subprocess.STDOUT)
+
+
+def big_mnist1d(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` fresh MNIST-1D samples (generator seed unseen in training), normalised like the training data."""
+    from mnist1d.data import get_dataset_args, make_dataset
+    a = get_dataset_args()
+    a.num_samples, a.seed = 4000, 0                        # the suite's training set (examples/suite/data.py)
+    train = make_dataset(a)["x"]
+    mu, sd = train.mean(), train.std()
+    b = get_dataset_args()
+    b.num_samples, b.seed = n, 987654
+    d = make_dataset(b)
+    x = np.concatenate([d["x"], d["x_test"]]).astype(np.float32)
+    y = np.concatenate([d["y"], d["y_test"]]).astype(np.int64)
+    return ((x - mu) / sd)[:, None, :].astype(np.float32), y
+
+
+def _npz(name: str, split: str):
+    d = np.load(MODELS_DIR / f"{name}_{split}.npz")
+    return d["x"].astype(np.float32), d["y"]
+
+
+def _spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+    return float(spearmanr(a, b).statistic)
+
+
+def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
+    """Every method at every budget and seed; the damage's rank correlations."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from bench.eval import methods as M
+    from bench.eval.accuracy import AccuracyEvaluator
+    from bench.eval.hawq import hawq_sensitivity
+    from ohq_flow.config import load_config
+    from ohq_flow.hw.costs import read_costs
+    from ohq_flow.model.export import build_brevitas_model
+    from ohq_flow.model.layers import discover_layers
+    from ohq_flow.mqe.run import JointScorer
+    from ohq_flow.pipeline import run_context
+    from ohq_flow.solve.ilp import totals_of
+    from ohq_flow.solve.problem import build_problem
+    from ohq_flow.solve.refine import refine
+    from ohq_flow.solve.sensitivity_table import read_sensitivity
+    from ohq_flow.solve.step import layer_meta
+    from ohq_flow.solve.strategies import select
+    from ohq_flow.steps import mqe_inputs
+
+    test_xy = big_mnist1d(BIG_TEST) if name.startswith("mnist1d") else _npz(name, "test")
+    x_tr, y_tr = _npz(name, "train")
+    module = build_brevitas_model(factory, {}, checkpoint=MODELS_DIR / f"{name}.pt")
+    cache = RUNS / "cache"
+    rows, rank, walls = [], [], {m: 0.0 for m in METHODS}
+    oracle_by_frac, test = None, None
+    for seed in seeds:
+        run_dir = RUNS / f"{name}_s{seed}"
+        cfg_path = write_config(name, factory, shape, seed, run_dir, cache)
+        run_to_profile(cfg_path, run_dir, reuse)
+        model = ModelWrapper(str(run_dir / "model.onnx"))
+        layers = discover_layers(model)
+        order = [l.name for l in layers]
+        meta = layer_meta(layers)
+        costs = read_costs(run_dir / "costs.csv")
+        mqe = read_sensitivity(run_dir / "sensitivity.csv")
+        problem = build_problem(mqe, costs, layer_order=order, layer_meta=meta)
+        space = {l: [c.bits for c in cands] for l, cands in problem.candidates.items()}
+        if test is None:
+            test = AccuracyEvaluator(model, layers, *test_xy)
+            val = AccuracyEvaluator(model, layers, *_npz(name, "val"))
+        fc = load_config(cfg_path)
+        ctx = run_context(fc)
+        scorer = JointScorer(model, layers, fc.mqe, mqe_inputs(ctx, model, layers))
+        w8a8 = {l: (8, 8) for l in order}
+        ref_acc, ref_lut = test.accuracy(w8a8), totals_of(problem, w8a8)["lut"]
+        rng = np.random.default_rng(seed)
+        pick = rng.permutation(len(x_tr))[:256]
+        t0 = time.perf_counter()
+        hawq = hawq_sensitivity(module, model, layers, space, x_tr[pick], y_tr[pick], seed=seed)
+        walls["hawq"] += time.perf_counter() - t0
+        problem_h = build_problem(hawq, costs, layer_order=order, layer_meta=meta)
+        # rank quality: single-layer candidates and random mixed assignments vs the real accuracy drop
+        single = [(mqe[(l, w, a)], ref_acc - test.accuracy({**w8a8, l: (w, a)})) for l in order for (w, a) in space[l]]
+        mixed = []
+        for _ in range(MIXED):
+            asg = {l: space[l][rng.integers(len(space[l]))] for l in order}
+            mixed.append((sum(mqe[(l, *asg[l])] for l in order), scorer(asg)["kl"], ref_acc - test.accuracy(asg)))
+        rank.append({"seed": seed, "single": _spearman(*zip(*single)),
+                     "mixed_sum": _spearman([m[0] for m in mixed], [m[2] for m in mixed]),
+                     "mixed_joint": _spearman([m[1] for m in mixed], [m[2] for m in mixed])})
+        if oracle_by_frac is None and M.space_size(problem) <= ORACLE_MAX:
+            t0 = time.perf_counter()
+            everything = [(asg, test.accuracy(asg), totals_of(problem, asg)["lut"]) for asg in M.enumerate_all(problem)]
+            oracle_by_frac = {}
+            for frac in FRACTIONS:
+                fits = [o for o in everything if o[2] <= frac * ref_lut * (1 + 1e-9)]
+                oracle_by_frac[frac] = max(fits, key=lambda o: o[1])[0] if fits else {}
+            walls["oracle"] += time.perf_counter() - t0
+        ilp = lambda p: select(p, p.budgets, strategy="ilp", diagnose=False)
+        for frac in FRACTIONS:
+            budget = {"lut": frac * ref_lut}
+            p, ph = problem.with_budgets(budget), problem_h.with_budgets(budget)
+            chosen = {}
+            for method in METHODS:
+                t0 = time.perf_counter()
+                if method in ("ohq", "ohq_sum"):
+                    sol = ilp(p)
+                    if method == "ohq" and sol.assignment:
+                        sol, _ = refine(p, sol, REFINE, lambda asg: scorer(asg)["kl"], ilp)
+                    chosen[method] = sol.assignment
+                elif method == "hawq":
+                    chosen[method] = ilp(ph).assignment
+                elif method == "greedy":
+                    chosen[method] = M.greedy(p)
+                elif method == "uniform":
+                    chosen[method] = M.uniform(p, val.accuracy)
+                elif method == "haq":
+                    chosen[method], _ = M.evolutionary(p, val.accuracy, evaluations=len(mqe), seed=seed)
+                elif oracle_by_frac is not None:
+                    chosen[method] = oracle_by_frac[frac]
+                walls[method] += time.perf_counter() - t0
+            for method, asg in chosen.items():
+                rows.append({"seed": seed, "fraction": frac, "method": method, "feasible": bool(asg),
+                             "test_accuracy": test.accuracy(asg) if asg else None,
+                             "assignment": {l: f"w{w}a{a}" for l, (w, a) in asg.items()}})
+        print(f"[{name}] seed {seed} done", file=sys.stderr, flush=True)
+    return {"model": name, "n_test": int(len(test.y)), "seeds": list(seeds), "space": M.space_size(problem),
+            "reference_accuracy": ref_acc, "rows": rows, "rank": rank,
+            "wall_s": {k: round(v, 2) for k, v in walls.items() if v}}
+
+
+# ----------------------------------------------------------------------------- summaries
+def per_budget(rec: dict, method: str, frac: float) -> list[float] | None:
+    """Test accuracies (%) over seeds; None when some seed found no design."""
+    v = [r["test_accuracy"] for r in rec["rows"] if r["method"] == method and r["fraction"] == frac]
+    return None if not v or any(a is None for a in v) else [100 * a for a in v]
+
+
+def mean_se(v: list[float]) -> tuple[float, float]:
+    return float(np.mean(v)), float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+
+
+def summary(rec: dict) -> dict:
+    """Per method: mean accuracy over budgets; budgets where ohq is best-or-tied; regret; the paired test."""
+    from scipy.stats import wilcoxon
+    out = {"ties": 0, "budgets": 0, "mean": {}, "regret": {}, "paired": None}
+    for m in METHODS:
+        vals = [per_budget(rec, m, f) for f in FRACTIONS]
+        out["mean"][m] = float(np.mean([np.mean(v) for v in vals])) if all(v is not None for v in vals) else None
+    for f in FRACTIONS:
+        stats = {m: mean_se(v) for m in METHODS if m != "oracle" and (v := per_budget(rec, m, f)) is not None}
+        if "ohq" not in stats:
+            continue
+        best = max(stats, key=lambda m: stats[m][0])
+        out["budgets"] += 1
+        ours, se = stats["ohq"]
+        out["ties"] += ours >= stats[best][0] - max(se, stats[best][1], 1e-9)
+    orc = [per_budget(rec, "oracle", f) for f in FRACTIONS]
+    if all(v is not None for v in orc):
+        for m in METHODS[:-1]:
+            vals = [per_budget(rec, m, f) for f in FRACTIONS]
+            if all(v is not None for v in vals):
+                out["regret"][m] = float(np.mean([o[0] - a for o, v in zip(orc, vals) for a in v]))
+    means = {m: out["mean"][m] for m in BASELINES if out["mean"][m] is not None}
+    if means:
+        best = max(means, key=means.get)
+        diffs = [a - b for f in FRACTIONS for a, b in zip(per_budget(rec, "ohq", f) or [], per_budget(rec, best, f) or [])]
+        nz = [d for d in diffs if abs(d) > 1e-12]
+        p = float(wilcoxon(nz).pvalue) if len(nz) >= 5 else None
+        out["paired"] = {"baseline": best, "mean_diff": float(np.mean(diffs)) if diffs else None, "pairs": len(diffs),
+                         "wins": sum(d > 1e-12 for d in diffs), "losses": sum(d < -1e-12 for d in diffs), "p": p}
+    return out
+
+
+def markdown(records: list[dict]) -> str:
+    head = ["| model | n test | seeds | " + " | ".join(METHODS) + " | budgets where ohq is best-or-tied (1 SE) |",
+            "|---|---|---|" + "---|" * (len(METHODS) + 1)]
+    lines = ["### Mean test accuracy (%) over the LUT budgets 30-90% of W8A8, mean of the seeds", ""] + head
+    sums = {r["model"]: summary(r) for r in records}
+    for r in records:
+        s = sums[r["model"]]
+        cells = ["-" if s["mean"][m] is None else f"{s['mean'][m]:.2f}" for m in METHODS]
+        lines.append(f"| {r['model']} | {r['n_test']:,} | {len(r['seeds'])} | " + " | ".join(cells)
+                     + f" | {s['ties']} of {s['budgets']} |")
+    total = sum(s["ties"] for s in sums.values()), sum(s["budgets"] for s in sums.values())
+    lines += ["", f"ohq best-or-tied at **{total[0]} of {total[1]}** budgets (goal: 24 of 28).", ""]
+    for r in records:
+        lines += [f"### {r['model']}: test accuracy (%) per LUT budget, mean ± standard error over "
+                  f"{len(r['seeds'])} seeds", "", "| budget | " + " | ".join(METHODS) + " |",
+                  "|---|" + "---|" * len(METHODS)]
+        for f in FRACTIONS:
+            cells = []
+            for m in METHODS:
+                v = per_budget(r, m, f)
+                cells.append("-" if v is None else "{:.2f} ± {:.2f}".format(*mean_se(v)))
+            lines.append(f"| {int(100 * f)}% | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["### Regret vs the exhaustive oracle (points, mean over budgets and seeds)", "",
+              "| model | " + " | ".join(METHODS[:-1]) + " |", "|---|" + "---|" * (len(METHODS) - 1)]
+    for r in records:
+        g = sums[r["model"]]["regret"]
+        if g:
+            lines.append(f"| {r['model']} | " + " | ".join(f"{g[m]:.2f}" if m in g else "-" for m in METHODS[:-1]) + " |")
+    lines += ["", "### Paired: ohq vs the best baseline (per budget and seed)", "",
+              "| model | best baseline | mean difference (points) | wins / losses / pairs | Wilcoxon p |", "|---|---|---|---|---|"]
+    for r in records:
+        pr = sums[r["model"]]["paired"]
+        if pr:
+            p = "-" if pr["p"] is None else f"{pr['p']:.3f}"
+            lines.append(f"| {r['model']} | {pr['baseline']} | {pr['mean_diff']:+.2f} | {pr['wins']} / {pr['losses']} / "
+                         f"{pr['pairs']} | {p} |")
+    lines += ["", f"### Does the damage rank designs? Spearman rho vs the test-accuracy drop (mean over seeds)", "",
+              f"| model | single-layer candidates (MQE) | {MIXED} random mixed assignments: summed MQE | the same: joint MQE |",
+              "|---|---|---|---|"]
+    for r in records:
+        k = {key: float(np.mean([x[key] for x in r["rank"]])) for key in ("single", "mixed_sum", "mixed_joint")}
+        lines.append(f"| {r['model']} | {k['single']:.3f} | {k['mixed_sum']:.3f} | {k['mixed_joint']:.3f} |")
+    lines += ["", "Costs: the da4ml estimate of each layer kernel (one table per model, the same for every method and "
+              f"seed). ohq = MQE + ILP + joint refinement of its {REFINE} best assignments (the default); ohq_sum = the "
+              "ILP's optimum of the summed MQE damage. Seeds: MQE's synthetic inputs, HAWQ's training batch, HAQ's "
+              "search; uniform and the oracle do not depend on the seed."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from examples.suite.train import SUITE
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", default=",".join(SUITE))
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--reuse", action="store_true", help="keep run directories that already have costs and sensitivity")
+    args = ap.parse_args()
+    names = args.models.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    missing = [n for n in names if not (MODELS_DIR / f"{n}.pt").is_file() or not (MODELS_DIR / f"{n}_val.npz").is_file()]
+    if missing:
+        subprocess.run([sys.executable, "-m", "examples.suite.train", "--only", ",".join(missing)], cwd=ROOT,
+                       check=True, timeout=3600)
+    records = []
+    for name in names:
+        records.append(evaluate(name, SUITE[name][0], SUITE[name][2], seeds, args.reuse))
+    (DOCS / "bench_select.json").write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "models": records}, indent=1))
+    print(markdown(records))
+
+
+if __name__ == "__main__":
+    main()
