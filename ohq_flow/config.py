@@ -255,7 +255,8 @@ class MQESection(_Strict):
     npz: Path | None = Field(None, description="calibration inputs (.npz), used when inputs: npz")
     npz_key: str = "x"
     distill_steps: PositiveInt = 200
-    metric: Literal["kl", "mse"] = "kl"
+    metric: Literal["kl", "mse"] = Field("mse", description="the damage shown in the sensitivity plot and checked "
+                                         "by the health checks (both are always computed)")
     reference: Literal["as_given", "float", "int8"] = "as_given"
     executor: Literal["qonnx", "fast"] = Field("fast", description="fast = vectorised path, checked against the QONNX executor")
     modes: list[Literal["joint", "weight_only", "act_only"]] = Field(default_factory=lambda: ["joint"])
@@ -424,7 +425,8 @@ class SolverSection(_Strict):
     evaluations: PositiveInt = Field(2000, description="evolutionary: distinct assignments scored at most")
     backend: Literal["cbc", "highs"] = "cbc"
     time_limit_s: PositiveFloat = 60.0
-    objective: Literal["kl", "mse"] = "kl"
+    objective: Literal["kl", "mse"] = Field("mse", description=(
+        "the damage the ILP sums: mse = mean squared error of the logits (ranks mixed designs like their accuracy drop better than KL in the selection benchmark), kl = KL divergence of the output distributions"))
     sweep: list[str] = Field(default_factory=list, description='Pareto sweeps, e.g. "lut=30%:100%:8"')
     minimize: Literal["damage", "latency_ns", "latency_cycles", "ii_cycles", "lut", "ff", "dsp", "bram18", "uram",
                       "weight_bits", "bops"] = Field(
@@ -804,7 +806,7 @@ mqe:
   inputs: gaussian        # gaussian | uniform | distilled (BatchNorm statistics) | npz
   mean: [0.0]
   std: [1.0]
-  metric: kl              # kl | mse
+  metric: mse             # mse | kl (both are computed)
   reference: as_given     # as_given | float | int8 (precision of the layers not being masked)
 
 hardware:
@@ -823,6 +825,8 @@ budgets:                  # numbers, or % of the board for lut/ff/dsp/bram18/ura
 
 solver:
   backend: cbc            # cbc (bundled) | highs
+  objective: mse          # the summed damage: mse (of the logits) | kl
+  refine: 8               # the ILP's 8 best bit assignments scored jointly, the least damaged kept; 1 = off
   time_limit_s: 60
   sweep: ["lut=20%:100%:9"]
 
