@@ -30,6 +30,7 @@ from ohq_flow.fileio import atomic_write_json, atomic_write_text  # noqa: E402
 # (name, module, extra args, timeout s) — in the order they appear in the document
 BENCHES = [
     ("eval", "bench.bench_eval", [], 10800),
+    ("select", "bench.bench_select", ["--reuse"], 7200),
     ("mqe", "bench.bench_mqe", [], 3600),
     ("jobs", "bench.bench_jobs", [], 1800),
     ("oqa_digits", "bench.bench_oqa_digits", [], 3600),
