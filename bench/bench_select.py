@@ -55,7 +55,7 @@ BIG_TEST = 25000
 REFINE = 8
 METHODS = ("ohq_kl", "ohq_mse", "ohq_mse_joint", "hawq", "haq", "greedy", "uniform", "oracle")
 OURS = ("ohq_kl", "ohq_mse", "ohq_mse_joint")
-DEFAULT = "ohq_mse_joint"             # the flow's default (solver.objective: mse, solver.refine: 8)
+DEFAULT = "ohq_mse"                   # the flow's default (solver.objective: mse, solver.refine: 1)
 BASELINES = ("hawq", "haq", "greedy", "uniform")
 
 

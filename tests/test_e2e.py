@@ -28,6 +28,7 @@ def run(tmp_path_factory):
     data["hardware"]["rules"] = [{"measurer": "yosys", "max_weights": 200}, {"measurer": "da4ml_estimate"}]
     data["budgets"] = {"lut": "15%"}
     data["solver"]["sweep"] = ["lut=3%:30%:4"]
+    data["solver"]["refine"] = 4                # the ILP's 4 best assignments scored jointly
     data["output_dir"] = str(tmp / "run")
     cfg = tmp / "flow.yaml"
     cfg.write_text(yaml.safe_dump(data))
