@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from ohq_flow.artifacts import (LAYERS_JSON, MODEL_ONNX, QUANT_OWNERS, load_layers, load_run_model,
@@ -198,8 +199,9 @@ def step_solve(ctx: RunContext) -> dict:
     from ohq_flow.final.loop import solve_overrides
     design = load_design_costs(ctx.run_dir)
     overrides, exclude = solve_overrides(cfg, ctx.run_dir)       # a later round of the closed budget loop
-    scorer = joint_scorer(ctx) if cfg.solver.minimize == "damage" else None
-    refine = (cfg.solver.refine, lambda asg: scorer(asg)[cfg.solver.objective]) if scorer is not None else None
+    scorer = functools.cache(lambda: joint_scorer(ctx))         # opened once, only when a design is scored
+    refine = ((cfg.solver.refine, lambda asg: scorer()(asg)[cfg.solver.objective])
+              if cfg.solver.refine > 1 and cfg.solver.minimize == "damage" else None)
     if overrides:
         ctx.echo("closed loop: budgets " + ", ".join(f"{m} {v:,.0f}" for m, v in overrides.items())
                  + f" (scaled by the last round's predicted/post-route), {len(exclude)} assignment(s) excluded")
@@ -230,15 +232,16 @@ def joint_scorer(ctx: RunContext):
     return JointScorer(model, layers, ctx.cfg.mqe, mqe_inputs(ctx, model, layers))
 
 
-def _joint_damage(ctx: RunContext, sol, scorer=None) -> dict | None:
-    """Evaluate the chosen design jointly (every layer at its bits at once) and record it in solution.json next to
-    the ILP's predicted (summed) damage, with the prediction's error."""
+def _joint_damage(ctx: RunContext, sol, scorer) -> dict | None:
+    """Evaluate the chosen design jointly (every layer at its bits at once; ``scorer()`` gives the run's
+    :func:`joint_scorer`) and record it in solution.json next to the ILP's predicted (summed) damage, with the
+    prediction's error."""
     import json
     if not sol.assignment:
         return None
     if sol.totals.get("damage") is None:
         return None
-    measured = (scorer or joint_scorer(ctx))(dict(sol.assignment))
+    measured = scorer()(dict(sol.assignment))
     metric = ctx.cfg.solver.objective
     predicted = float(sol.totals["damage"])
     doc = {"metric": metric, "predicted": predicted, "joint": measured[metric], "samples": measured["samples"],
