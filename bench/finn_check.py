@@ -7,7 +7,8 @@ FINN (finn-plus) lives in its own environment (it pins brevitas 0.13.0 and its o
 
 FINN runs its estimate-only steps on final/finn/ (model.onnx, folding_config.json,
 specialize_layers_config.json); its Vivado simulator import is stubbed (estimates need no Vivado).
-Prints, per layer, FINN's MVAU / sliding-window estimates next to ohq_flow's analytic model, and
+Prints, per layer, FINN's MVAU / sliding-window estimates next to ohq_flow's copy of FINN's estimate
+(:mod:`ohq_flow.design.finn_estimate`, the analytic measurer's model), and
 fails if FINN left one of our folding entries unused.
 """
 
@@ -47,7 +48,8 @@ def main(argv=None) -> int:
     from qonnx.core.modelwrapper import ModelWrapper
     from ohq_flow.final.interop import write_finn_bundle
     from ohq_flow.config import load_config
-    from ohq_flow.hw.measurers.analytic.model import MVAU, SWG, mvau_dims, mvau_estimate, swg_estimate
+    from ohq_flow.design.finn_estimate import MVAU, layer_swg, mvau_estimate, swg_estimate
+    from ohq_flow.model.geometry import mvau_dims
     from ohq_flow.model.layers import discover_layers
 
     run = args.run_dir
@@ -86,10 +88,7 @@ def main(argv=None) -> int:
               f"{res[n]['BRAM_18K']} / {e['bram18']:.0f} | {res[n]['DSP']} / {e['dsp']:.0f} | {cyc[n]} / {e['cycles']:.0f} |")
         if "finn_swg_node" in row:
             s = row["finn_swg_node"]
-            kh, kw = layer.kernel_shape
-            oh, ow = layer.output_shape[2:]
-            ih, iw = max(layer.input_shape[2], oh + kh - 1), max(layer.input_shape[3], ow + kw - 1)
-            e = swg_estimate(SWG((ih, iw), layer.input_shape[1], (kh, kw), (oh, ow), a, applied[s]["SIMD"]))
+            e = swg_estimate(layer_swg(layer, a, applied[s]["SIMD"]))
             print(f"| {layer.name} (window) | {s} | SIMD {applied[s]['SIMD']} | a{a} | {res[s]['LUT']:.0f} / {e['lut']:.0f} | "
                   f"{res[s]['BRAM_18K']} / {e['bram18']:.0f} | {res[s]['DSP']} / 0 | {cyc[s]} / {e['cycles']:.0f} |")
     if unused:

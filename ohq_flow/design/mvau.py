@@ -36,6 +36,12 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+def largest_divisor(n: int, cap: int) -> int:
+    """The largest divisor of ``n`` not above ``cap`` (a fold that divides the matrix)."""
+    cap = max(1, min(cap, n))
+    return next(d for d in range(cap, 0, -1) if n % d == 0)
+
+
 def signed_bits(lo, hi) -> int:
     """Two's complement width holding every integer in [min(lo), max(hi)]."""
     lo, hi = int(np.min(lo)), int(np.max(hi))

@@ -251,7 +251,7 @@ def _apply_folds(ir: NetworkIR, folds: dict[str, str]) -> None:
     """Mark the kernel stages with a PE/SIMD fold as ``mvau`` (``px1`` or "" keep the unrolled kernel; a
     parallel-pixel fold ``px{K}``, K > 1, is not generated: InputError, such candidates are never costed)."""
     from ohq_flow.errors import InputError
-    from ohq_flow.hw.measurers.analytic.folds import parse_fold
+    from ohq_flow.design.folds import parse_fold
     kernels = {st.node: st for st in ir.stages if st.kind == "kernel"}
     unknown = sorted(set(n for n, f in folds.items() if f) - set(kernels))
     if unknown:

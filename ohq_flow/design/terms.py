@@ -380,7 +380,7 @@ def fold_options(rec: dict, family: str, fold_list="auto", max_folds: int = 6, m
     log cycles to at most ``max_folds``; a list is checked against the layer (PE/SIMD labels only)."""
     from ohq_flow.design.mvau import divisors
     from ohq_flow.design.price import mvau_price
-    from ohq_flow.hw.measurers.analytic.folds import Fold, parse_fold, pareto_front, spread_log
+    from ohq_flow.design.folds import Fold, pareto_front, parse_fold, spread_log
     if fold_list != "auto":
         out = []
         for lab in fold_list:

@@ -257,7 +257,9 @@ def finn_folding(layers, assignment: dict, pe: int = 1, simd: int = 1, model=Non
     divides MH (output channels), SIMD divides MW (C_in/g·k_h·k_w), as FINN requires. ``Defaults``
     keeps every other node fully folded (PE = SIMD = 1).
     """
-    from ohq_flow.hw.measurers.analytic.model import MVAU, largest_divisor, mvau_dims, mvau_estimate
+    from ohq_flow.design.finn_estimate import MVAU, mvau_estimate
+    from ohq_flow.design.mvau import largest_divisor
+    from ohq_flow.model.geometry import mvau_dims
     table, cfg = [], {"Defaults": {"PE": [1, list(_MVAU + _VVAU)], "SIMD": [1, list(_MVAU + _VVAU + _SWG)]}}
     swg_of: dict[str, int] = {}
     if model is not None:   # FINN lowers Conv and MaxPool/AveragePool to a sliding-window unit each

@@ -34,8 +34,8 @@ def fallback_key(job_key: str, timeout_s: float) -> str:
 
 def unrolled_analytic(layer, w_bits: int, a_bits: int, *, clock_ns: float | None, part: str) -> CostRow:
     """Analytic row of the fully unrolled kernel (PE = MH, SIMD = MW): the architecture da4ml costs."""
-    from ohq_flow.hw.measurers.analytic import estimate_layer
-    from ohq_flow.hw.measurers.analytic.model import mvau_dims
+    from ohq_flow.design.finn_estimate import estimate_layer
+    from ohq_flow.model.geometry import mvau_dims
     mh, mw, _ = mvau_dims(layer)
     row = estimate_layer(layer, w_bits, a_bits, pe=mh, simd=mw, clock_ns=clock_ns, part=part)
     row.layer, row.w_bits, row.a_bits = layer.name, w_bits, a_bits

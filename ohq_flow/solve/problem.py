@@ -325,7 +325,8 @@ def resolve_budgets(budgets: Mapping[str, str | float], board_totals: Mapping[st
     return {m: resolve_budget(v, totals.get(m), m) for m, v in budgets.items()}
 
 
-def _meta_cost(layer_meta: Mapping | None, layer: str, w: int, a: int) -> dict[str, float | None]:
+def meta_cost(layer_meta: Mapping | None, layer: str, w: int, a: int) -> dict[str, float | None]:
+    """The model-level costs of a candidate: weight bits (params·w) and BOPs (MACs·w·a); None when unknown."""
     meta = (layer_meta or {}).get(layer) or {}
     params, macs = meta.get("params"), meta.get("macs")
     return {"weight_bits": float(params) * w if params is not None else None,
@@ -399,7 +400,7 @@ def build_problem(sensitivity: Mapping[tuple[str, int, int], float], costs: Sequ
                                                                  "complete design"))
                         continue
                     cost = {**dict.fromkeys(COST_METRICS), **view.budget_units(unary), "fmax_mhz": None}
-                cost.update(_meta_cost(layer_meta, l, w, a))
+                cost.update(meta_cost(layer_meta, l, w, a))
                 cands.append(Candidate(w, a, float(damage), cost, fold))
         if not cands:
             why = [str(d) for d in dropped if d.layer == layer][:6]

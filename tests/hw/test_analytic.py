@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from ohq_flow.hw.costs import CostRow
-from ohq_flow.hw.measurers.analytic import (MVAU, SWG, apply_calibration, bram18_for_memory, calibrate, estimate_layer,
-                                            min_accumulator_bits, mvau_estimate, swg_estimate)
+from ohq_flow.design.finn_estimate import MVAU, SWG, estimate_layer, min_accumulator_bits, mvau_estimate, swg_estimate
+from ohq_flow.design.mvau import bram_blocks
+from ohq_flow.hw.measurers.analytic import apply_calibration, calibrate
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 CYBER = FIX / "finn-v0.7-cybersecurity-mlp-estimates"
@@ -90,8 +91,8 @@ def test_swg_cycles_close_to_finn():
 
 def test_formulas_by_hand():
     assert min_accumulator_bits(64, 2, 2, True) == 10
-    assert bram18_for_memory(64, 2) == 1 and bram18_for_memory(600, 4) == 1 and bram18_for_memory(21600, 4) == 6
-    assert bram18_for_memory(60, 1280) == 36 and bram18_for_memory(2048, 36) == 2 * 2  # 1K x 18 blocks
+    assert bram_blocks(64, 2) == 1 and bram_blocks(600, 4) == 1 and bram_blocks(21600, 4) == 6
+    assert bram_blocks(60, 1280) == 36 and bram_blocks(2048, 36) == 2 * 2  # 1K x 18 blocks
     e = mvau_estimate(MVAU(mh=10, mw=64, pe=3, simd=7, w_bits=8, a_bits=8))
     assert (e["pe"], e["simd"]) == (2, 4) and e["cycles"] == 5 * 16  # folded to divisors
     assert e["dsp"] == 2 * 4  # >4-bit operands use DSPs

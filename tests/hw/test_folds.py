@@ -6,7 +6,9 @@ import pytest
 
 from ohq_flow.errors import InputError
 from ohq_flow.hw.costs import CostRow
-from ohq_flow.hw.measurers.analytic import MVAU, expand_folds, fmax_estimate, mvau_estimate, parse_fold
+from ohq_flow.design.finn_estimate import MVAU, fmax_estimate, mvau_estimate
+from ohq_flow.design.folds import parse_fold
+from ohq_flow.hw.measurers.analytic import expand_folds
 from ohq_flow.model.layers import LayerInfo, QuantizerInfo
 
 

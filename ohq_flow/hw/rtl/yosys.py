@@ -186,10 +186,15 @@ def measure_yosys(sources: list[Path], top: str, *, family: str, work_dir: Path,
     if not depth:
         raise FlowError(f"yosys printed no logic depth (ltp); log: {log_path.with_suffix('.full.log')}")
     c = resource_counts(cells, family)
-    t0, per_level = LEVEL_DELAY_NS.get(family, LEVEL_DELAY_NS["xc7"])
     d = max(int(x) for x in depth)
-    return YosysResult(c["lut"], c["ff"], c["carry"], c["dsp"], c["bram18"], d, round(t0 + per_level * d, 3), cells,
+    return YosysResult(c["lut"], c["ff"], c["carry"], c["dsp"], c["bram18"], d, round(depth_delay_ns(d, family), 3), cells,
                        yosys_version(binary), res.elapsed_s, log_path.with_suffix(".full.log"), c["lutram"])
+
+
+def depth_delay_ns(levels: int, family: str) -> float:
+    """The clock period (ns) of a path of ``levels`` logic levels in ``family`` (the depth model)."""
+    t0, per_level = LEVEL_DELAY_NS.get(family, LEVEL_DELAY_NS["xc7"])
+    return t0 + per_level * levels
 
 
 def _checked(res: YosysResult) -> YosysResult:

@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 
 from ohq_flow.errors import InputError
 from ohq_flow.tables.costs import CostRow
-from ohq_flow.solve.problem import COST_METRICS, Candidate, Problem
+from ohq_flow.solve.problem import COST_METRICS, Candidate, Problem, meta_cost
 
 
 class TableCosts:
@@ -115,15 +115,13 @@ def skeleton_problem(sensitivity: Mapping[tuple[str, int, int], float], layers, 
     (weight_bits/bops from ``layer_meta`` only), for :class:`OnDemandCosts` to fill."""
     cands = {}
     for layer in layers:
-        meta = (layer_meta or {}).get(layer.name) or {}
         cs = []
         for w, a in space[layer.name]:
             if (layer.name, w, a) not in sensitivity:
                 continue
             cost = {m: None for m in COST_METRICS}
             cost["fmax_mhz"] = None
-            cost["weight_bits"] = float(meta["params"]) * w if meta.get("params") is not None else None
-            cost["bops"] = float(meta["macs"]) * w * a if meta.get("macs") is not None else None
+            cost.update(meta_cost(layer_meta, layer.name, w, a))
             cs.append(Candidate(w, a, float(sensitivity[(layer.name, w, a)]), cost))
         if not cs:
             raise InputError(f"layer {layer.name} has no row in the sensitivity table for its search space")

@@ -1,8 +1,8 @@
-"""Parallelism candidates ("folds") per layer, and the cost rows of each (layer, bits, fold).
+"""The cost rows of each (layer, bits, fold) when the per-layer kernels are budgeted (``build.design: false``).
 
-Two kinds of layers (FINN's rules for the first):
+Fold labels and the choice among folds are :mod:`ohq_flow.design.folds`'. Two kinds of layers:
 
-* **folded** (analytic measurer, a FINN-style MVAU): ``pe{P}_simd{S}`` with ``P | MH`` and
+* **folded** (analytic measurer: FINN's estimate, :mod:`ohq_flow.design.finn_estimate`): ``pe{P}_simd{S}`` with ``P | MH`` and
   ``S | MW``; cycles = MH/P · MW/S · output pixels. ``search.folds: auto`` models every divisor
   pair, keeps the Pareto front of (cycles, LUT, DSP, BRAM18) and at most ``search.max_folds``
   of it (spread evenly over log cycles, fastest and smallest always kept); an explicit list is
@@ -18,43 +18,17 @@ anything is costed and :class:`FoldReport` says how many rows were measured vs m
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field, replace
 
+from ohq_flow.design.finn_estimate import MVAU, estimate_layer, mvau_estimate
+from ohq_flow.design.folds import Fold, pareto_front, parse_fold, spread_log
+from ohq_flow.design.mvau import divisors
 from ohq_flow.errors import InputError
+from ohq_flow.model.geometry import mvau_dims, n_pixels
 from ohq_flow.tables.costs import CostRow
 
-from .model import MVAU, estimate_layer, mvau_dims, mvau_estimate
-
-_LABEL = re.compile(r"^(?:pe(\d+)_simd(\d+)|px(\d+))$")
 _EST_CLOCK = re.compile(r"est_clock_ns=([0-9.]+)")
-
-
-@dataclass(frozen=True)
-class Fold:
-    """PE/SIMD of a folded layer, or parallel pixels of a streamed one."""
-
-    pe: int = 1
-    simd: int = 1
-    px: int = 0                  # > 0: a streamed layer's pixels per cycle
-
-    @property
-    def label(self) -> str:
-        return f"px{self.px}" if self.px else f"pe{self.pe}_simd{self.simd}"
-
-
-def parse_fold(label: str) -> Fold:
-    """``pe4_simd8`` or ``px2`` -> Fold (InputError otherwise)."""
-    m = _LABEL.match(str(label).strip())
-    if not m or any(g is not None and int(g) < 1 for g in m.groups()):
-        raise InputError(f"fold {label!r} is not like 'pe4_simd8' or 'px2' (all values >= 1)")
-    return Fold(px=int(m.group(3))) if m.group(3) else Fold(pe=int(m.group(1)), simd=int(m.group(2)))
-
-
-def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
 
 @dataclass
 class FoldReport:
@@ -74,32 +48,6 @@ def _folded_candidates(layer, w: int, a: int) -> list[tuple[Fold, dict]]:
     mh, mw, pixels = mvau_dims(layer)
     return [(Fold(pe, simd), mvau_estimate(MVAU(mh=mh, mw=mw, pe=pe, simd=simd, w_bits=w, a_bits=a, pixels=pixels)))
             for pe in divisors(mh) for simd in divisors(mw)]
-
-
-def pareto_front(items: list[tuple[Fold, dict]], keys=("cycles", "lut", "dsp", "bram18")) -> list[tuple[Fold, dict]]:
-    """Items no other item is at least as good as in every key (ties: the first wins)."""
-    out = []
-    for i, (f, e) in enumerate(items):
-        if not any(all(e2[k] <= e[k] for k in keys) and (any(e2[k] < e[k] for k in keys) or j < i)
-                   for j, (_, e2) in enumerate(items) if j != i):
-            out.append((f, e))
-    return out
-
-
-def spread_log(items: list, cycles, cap: int) -> list:
-    """At most ``cap`` items, evenly spaced in log(cycles), the fastest and the slowest kept."""
-    items = sorted(items, key=cycles)
-    if len(items) <= cap:
-        return items
-    if cap == 1:
-        return [items[0]]
-    logs = [math.log(max(cycles(x), 1.0)) for x in items]
-    picked = []
-    for t in range(cap):
-        target = logs[0] + (logs[-1] - logs[0]) * t / (cap - 1)
-        best = min((i for i in range(len(items)) if i not in picked), key=lambda i: abs(logs[i] - target))
-        picked.append(best)
-    return [items[i] for i in sorted(picked)]
 
 
 def _listed(layer, folds, streamed: bool, fits, dims: str, allowed: str) -> list[Fold]:
@@ -180,7 +128,6 @@ def calibration_check(rows: list[CostRow], layers, family: str) -> list[str]:
 def expand_folds(rows: list[CostRow], layers, folds, max_folds: int, family: str) -> tuple[list[CostRow], FoldReport]:
     """One row per (layer, bits, fold) from one row per (layer, bits): analytic rows re-costed per
     PE/SIMD, measured streaming rows replicated per parallel-pixel count. Failed rows pass through."""
-    from ohq_flow.model.geometry import n_pixels
     by_name = {l.name: l for l in layers}
     report, out = FoldReport(), []
     for row in rows:
