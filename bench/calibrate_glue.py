@@ -14,8 +14,8 @@ their DSP and block-RAM counts are not fitted (the rule counts them) but checked
 
     python -m bench.calibrate_glue [--family xc7|ecp5] [--only requant_thr,window,mvau] [--refit]
 
-A point whose one-stage top is unchanged and whose Yosys statistics exist in bench/runs/calibrate_glue
-is read back instead of synthesised again (a killed run resumes).
+A point whose one-stage top and building blocks are unchanged and whose Yosys statistics exist in
+bench/runs/calibrate_glue is read back instead of synthesised again (a killed run resumes).
 """
 
 from __future__ import annotations
@@ -289,20 +289,24 @@ def main() -> int:
     rows = [] if not args.refit else old["points"]
     if not args.refit:
         from ohq_flow.design.rtl import BLOCKS, RTL_BLOCKS
+        import hashlib
         keep = [r for r in old["points"] if only and r["block"] not in only]
+        blocks_sha = hashlib.sha256(b"".join((RTL_BLOCKS / b).read_bytes() for b in BLOCKS)).hexdigest()
         for n, (block, params, rec) in enumerate(points(only)):
             d = work / f"{n:02d}_{block}"
-            top = d / "ohq_top.v"
+            top, sha = d / "ohq_top.v", d / "blocks.sha256"
             before = top.read_text() if top.is_file() else None
             render(block, params, rec, top)
             stat = d / "yosys" / "yosys_stat.json"
-            if before == top.read_text() and stat.is_file() and (d / "yosys" / "yosys.full.log").is_file():
+            same_rtl = sha.is_file() and sha.read_text() == blocks_sha      # the building blocks unchanged too
+            if before == top.read_text() and same_rtl and stat.is_file() and (d / "yosys" / "yosys.full.log").is_file():
                 rows.append({"block": block, "record": rec, **_counts(stat), "seconds": None})   # measured before
                 continue
             srcs = [top] + [RTL_BLOCKS / b for b in BLOCKS]
             t0 = time.perf_counter()
             r = measure_yosys(srcs, "ohq_top", family=args.family, work_dir=d / "yosys", timeout_s=1800,
                               blackboxes=[STUB] if block == "kernel" else [])
+            sha.write_text(blocks_sha)
             rows.append({"block": block, "record": rec, "lut": r.lut, "lutram": r.lutram, "ff": r.ff, "carry": r.carry,
                          "dsp": r.dsp, "bram18": r.bram18,
                          "seconds": round(time.perf_counter() - t0, 1)})

@@ -32,7 +32,7 @@ from ohq_flow.fileio import atomic_write_json, atomic_write_text
 from ohq_flow.resources import TEMPLATES
 
 RTL_BLOCKS = TEMPLATES / "rtl"
-BLOCKS = ["ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_requant_seq.v", "ohq_maxreduce.v",
+BLOCKS = ["ohq_common.v", "ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_requant_seq.v", "ohq_maxreduce.v",
           "ohq_collect.v", "ohq_fork.v", "ohq_add.v", "ohq_argmax.v", "ohq_mvau.v", "ohq_unpack_bipolar.v"]
 MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "sumpool": "ohq_maxreduce", "collect": "ohq_collect",
            "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add", "argmax": "ohq_argmax", "mvau": "ohq_mvau"}

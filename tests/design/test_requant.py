@@ -110,7 +110,7 @@ ohq_requant #({params}) u (.clk(clk), .rst(1'b0), .s_tdata(d), .s_tvalid(1'b1), 
 initial begin $readmemh("in.hex", mem); for (i = 0; i < {len(vals)}; i = i + 1) begin d = mem[i]; #1 clk = 1; #1 clk = 0; $display("Q %h", q); end end
 endmodule
 """)
-    subprocess.run(["iverilog", "-g2012", "-o", "sim.vvp", "tb.v", str(RTL_BLOCKS / "ohq_requant.v")], cwd=tmp_path, check=True)
+    subprocess.run(["iverilog", "-g2012", "-o", "sim.vvp", "tb.v", str(RTL_BLOCKS / "ohq_common.v"), str(RTL_BLOCKS / "ohq_requant.v")], cwd=tmp_path, check=True)
     out = subprocess.run(["vvp", "-n", "sim.vvp"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     words = [int(l.split()[1], 16) for l in out.splitlines() if l.startswith("Q ")]
     got = np.array([[((w >> (4 * k)) & 15) - 16 * (((w >> (4 * k)) & 15) >> 3) for k in range(c)] for w in words])

@@ -1,5 +1,5 @@
 // Argmax of a vector of C integers (EW bits, two's complement if SIGNED): the index (IW bits) of the first
-// largest element, registered; one vector in, one index out per beat.
+// largest element, registered; one vector in, one index out per beat. Output register: ohq_out_reg (ohq_common.v).
 `timescale 1ns/1ps
 module ohq_argmax #(parameter C = 10, parameter EW = 8, parameter SIGNED = 1, parameter IW = 4) (
   input  wire            clk,
@@ -7,11 +7,10 @@ module ohq_argmax #(parameter C = 10, parameter EW = 8, parameter SIGNED = 1, pa
   input  wire [C*EW-1:0] s_tdata,
   input  wire            s_tvalid,
   output wire            s_tready,
-  output reg  [IW-1:0]   m_tdata,
-  output reg             m_tvalid,
+  output wire [IW-1:0]   m_tdata,
+  output wire            m_tvalid,
   input  wire            m_tready
 );
-  assign s_tready = !m_tvalid || m_tready;
   wire signed [EW:0] best [0:C-1] /* verilator split_var */;
   wire [IW-1:0] idx [0:C-1] /* verilator split_var */;
   genvar k;
@@ -29,11 +28,6 @@ module ohq_argmax #(parameter C = 10, parameter EW = 8, parameter SIGNED = 1, pa
       end
     end
   endgenerate
-  always @(posedge clk) begin
-    if (rst) m_tvalid <= 1'b0;
-    else if (s_tready) begin
-      m_tvalid <= s_tvalid;
-      if (s_tvalid) m_tdata <= idx[C-1];
-    end
-  end
+  ohq_out_reg #(.W(IW)) u_out (.clk(clk), .rst(rst), .d(idx[C-1]), .s_tvalid(s_tvalid), .s_tready(s_tready),
+                               .m_tdata(m_tdata), .m_tvalid(m_tvalid), .m_tready(m_tready));
 endmodule

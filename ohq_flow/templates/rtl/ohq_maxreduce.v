@@ -1,6 +1,6 @@
 // Reduction over the K window elements of each of C channels (window ordered (channel, k)), registered:
 // OP 0 = max (MaxPool), OP 1 = sum (AveragePool; the division is folded into the next requantiser).
-// Elements are EW bits (two's complement if SIGNED), results OW bits (OW = EW for max).
+// Elements are EW bits (two's complement if SIGNED), results OW bits (OW = EW for max). Output register: ohq_out_reg (ohq_common.v).
 `timescale 1ns/1ps
 module ohq_maxreduce #(parameter C = 1, parameter K = 4, parameter EW = 8, parameter SIGNED = 0,
                        parameter OP = 0, parameter OW = EW) (
@@ -9,11 +9,10 @@ module ohq_maxreduce #(parameter C = 1, parameter K = 4, parameter EW = 8, param
   input  wire [C*K*EW-1:0] s_tdata,
   input  wire              s_tvalid,
   output wire              s_tready,
-  output reg  [C*OW-1:0]   m_tdata,
-  output reg               m_tvalid,
+  output wire [C*OW-1:0]   m_tdata,
+  output wire              m_tvalid,
   input  wire              m_tready
 );
-  assign s_tready = !m_tvalid || m_tready;
   wire [C*OW-1:0] red;
   genvar c, k;
   generate
@@ -31,11 +30,6 @@ module ohq_maxreduce #(parameter C = 1, parameter K = 4, parameter EW = 8, param
       assign red[c * OW +: OW] = acc[K-1];
     end
   endgenerate
-  always @(posedge clk) begin
-    if (rst) m_tvalid <= 1'b0;
-    else if (s_tready) begin
-      m_tvalid <= s_tvalid;
-      if (s_tvalid) m_tdata <= red;
-    end
-  end
+  ohq_out_reg #(.W(C * OW)) u_out (.clk(clk), .rst(rst), .d(red), .s_tvalid(s_tvalid), .s_tready(s_tready),
+                                   .m_tdata(m_tdata), .m_tvalid(m_tvalid), .m_tready(m_tready));
 endmodule

@@ -4,7 +4,7 @@
 // (filled from the parameter vectors), so the datapath is P channels wide, not C. MB: the multipliers' bits.
 // Timing (as ohq_mvau): a beat accepted in cycle t is computed in cycles t+1..t+N, its result valid from
 // t+N+1; the next beat is accepted in the last compute cycle, so back to back the unit takes one beat
-// every N cycles.
+// every N cycles. Control: ohq_seq_out, rounding and thresholds: ohq_round_clip, ohq_thr_count (ohq_common.v).
 `timescale 1ns/1ps
 module ohq_requant_seq #(
   parameter C = 1, parameter P = 1, parameter AW = 16, parameter OW = 8, parameter MODE = 0, parameter ASIGNED = 1,
@@ -19,24 +19,22 @@ module ohq_requant_seq #(
   input  wire [C*AW-1:0] s_tdata,
   input  wire            s_tvalid,
   output wire            s_tready,
-  output reg  [C*OW-1:0] m_tdata,
-  output reg             m_tvalid,
+  output wire [C*OW-1:0] m_tdata,
+  output wire            m_tvalid,
   input  wire            m_tready
 );
   localparam N = C / P;
   reg [C*AW-1:0] xs;                     // the beat, shifted down by P channels per step
-  reg [C*OW-1:0] res;                    // finished channels, shifted in from the top
-  reg busy;
   reg [GW-1:0] g;
-  wire last = busy && g == N - 1;
-  wire stall = last && m_tvalid && !m_tready;
-  wire step = busy && !stall;
-  assign s_tready = !rst && (!busy || (last && !stall));
-
+  wire busy, step;
   wire [P*OW-1:0] q;
+  ohq_seq_out #(.W(C * OW), .PW(P * OW), .N(N)) u_ctl (
+    .clk(clk), .rst(rst), .done(g == N - 1), .push(1'b1), .part(q), .s_tvalid(s_tvalid), .s_tready(s_tready),
+    .busy(busy), .step(step), .last(), .m_tdata(m_tdata), .m_tvalid(m_tvalid), .m_tready(m_tready));
+
   localparam KW = (MODE == 0) ? MB + 3 * TW : (NT + 1) * TW + 1; // one channel's constants
   integer i;
-  genvar p, k;
+  genvar p;
   generate
     for (p = 0; p < P; p = p + 1) begin : g_p
       reg [KW-1:0] rom [0:N-1];
@@ -50,64 +48,23 @@ module ohq_requant_seq #(
       wire signed [TW-1:0] accx = acc1;
       wire signed [TW-1:0] lo = $signed(cst[0 +: TW]);
       if (MODE == 0) begin : g_ms
-        wire signed [TW-1:0] hi = $signed(cst[TW +: TW]);
         wire signed [MB-1:0] mult = $signed(cst[3 * TW +: MB]);
         wire signed [TW-1:0] t = acc1 * mult + $signed(cst[2 * TW +: TW]);
-        wire signed [TW-1:0] fl = t >>> S;
-        wire [S-1:0] r = t[S-1:0];
-        wire [S-1:0] half = {1'b1, {(S-1){1'b0}}};
-        wire neg = t[TW-1];
-        wire nz = r != 0;
-        wire up = (RND == 0) ? 1'b0 :
-                  (RND == 1) ? (r > half || (r == half && fl[0])) :
-                  (RND == 2) ? nz :
-                  (RND == 3) ? (neg ? r > half : r >= half) :
-                  (RND == 4) ? (neg ? r >= half : r > half) :
-                  (RND == 5) ? (neg ? 1'b0 : nz) :
-                               (neg ? nz : 1'b0);
-        wire signed [TW-1:0] rq = fl + (up ? 1 : 0);
-        wire signed [TW-1:0] cl = rq < lo ? lo : (rq > hi ? hi : rq);
-        assign q[p * OW +: OW] = cl[OW-1:0];
+        ohq_round_clip #(.TW(TW), .S(S), .RND(RND), .OW(OW)) u_rc (
+          .t(t), .lo(lo), .hi($signed(cst[TW +: TW])), .q(q[p * OW +: OW]));
       end else begin : g_th
-        localparam CNTW = $clog2(NT + 1) + 1;
-        wire [CNTW-1:0] cnt [0:NT] /* verilator split_var */;
-        assign cnt[0] = 0;
-        for (k = 0; k < NT; k = k + 1) begin : g_k
-          assign cnt[k + 1] = cnt[k] + ((accx >= $signed(cst[(k + 1) * TW +: TW])) != cst[(NT + 1) * TW] ? 1 : 0);
-        end
-        wire signed [TW-1:0] o = lo + STEP * $signed({1'b0, cnt[NT]});
-        assign q[p * OW +: OW] = o[OW-1:0];
+        ohq_thr_count #(.TW(TW), .NT(NT), .STEP(STEP), .OW(OW)) u_th (
+          .acc(accx), .thr(cst[TW +: NT * TW]), .dir(cst[(NT + 1) * TW]), .lo(lo), .q(q[p * OW +: OW]));
       end
-    end
-  endgenerate
-  wire [C*OW-1:0] res_next;
-  generate
-    if (N == 1) begin : g_one
-      assign res_next = q;
-    end else begin : g_many
-      assign res_next = {q, res[C*OW-1:P*OW]};
     end
   endgenerate
 
   always @(posedge clk) begin
-    if (rst) begin
-      busy <= 1'b0; m_tvalid <= 1'b0; g <= 0;
-    end else begin
-      if (m_tvalid && m_tready) m_tvalid <= 1'b0;
-      if (step) begin
-        res <= res_next;
-        xs <= xs >> (P * AW);
-        g <= (g == N - 1) ? 0 : g + 1'b1;
-        if (last) begin
-          m_tdata <= res_next;
-          m_tvalid <= 1'b1;
-          busy <= 1'b0;
-        end
-      end
-      if (s_tvalid && s_tready) begin
-        xs <= s_tdata;
-        busy <= 1'b1;
-      end
+    if (rst) g <= 0;
+    else if (step) begin
+      xs <= xs >> (P * AW);
+      g <= (g == N - 1) ? 0 : g + 1'b1;
     end
+    if (!rst && s_tvalid && s_tready) xs <= s_tdata;
   end
 endmodule
