@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ohq_flow.errors import InputError
+from ohq_flow.tables.csv_table import read_csv_table
 from ohq_flow.fileio import atomic_write_json, atomic_write_text
 from ohq_flow.metrics import LATENCY_METRICS, RESOURCES
 
@@ -174,21 +175,14 @@ def write_costs(rows: Iterable[CostRow], csv_path: str | Path, json_path: str | 
 
 def read_costs(csv_path: str | Path) -> list[CostRow]:
     """Read a cost CSV. Needs ``layer,w_bits,a_bits``; unknown columns are ignored, missing ones are None."""
-    csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise InputError(f"cost table {csv_path} does not exist", "run `ohq-flow profile CONFIG` first")
-    with open(csv_path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        cols = set(reader.fieldnames or [])
-        missing = {"layer", "w_bits", "a_bits"} - cols
-        if missing:
-            raise InputError(f"{csv_path}: missing column(s) {sorted(missing)}",
-                             "the header needs at least layer,w_bits,a_bits and one cost column")
-        out = []
-        for i, raw in enumerate(reader, start=2):
-            kw = {n: _parse_cell(n, raw.get(n), f"{csv_path}:{i}") for n in _FIELD_TYPES if n in raw}
-            kw = {k: v for k, v in kw.items() if v is not None or k not in _STR_FIELDS}
-            out.append(check_row(CostRow(**kw), f"{csv_path}:{i}"))
+    _, rows = read_csv_table(csv_path, "cost table", ("layer", "w_bits", "a_bits"),
+                             absent_hint="run `ohq-flow profile CONFIG` first",
+                             header_hint="the header needs at least layer,w_bits,a_bits and one cost column")
+    out = []
+    for where, raw in rows:
+        kw = {n: _parse_cell(n, raw.get(n), where) for n in _FIELD_TYPES if n in raw}
+        kw = {k: v for k, v in kw.items() if v is not None or k not in _STR_FIELDS}
+        out.append(check_row(CostRow(**kw), where))
     return out
 
 

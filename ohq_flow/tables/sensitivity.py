@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ohq_flow.errors import InputError
+from ohq_flow.tables.csv_table import read_csv_table
 from ohq_flow.fileio import atomic_write_text
 
 REQUIRED = ("layer", "w_bits", "a_bits", "kl")
@@ -70,43 +71,34 @@ def _flag(raw: str | None, where: str) -> bool | None:
 
 def read_sensitivity_rows(path: str | Path, *, mode: str | None = "joint") -> list[SensitivityRow]:
     """All rows of ``path`` (of ``mode`` when the file has a mode column; ``mode=None`` keeps all)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"sensitivity table {path} does not exist", "run the sensitivity step first")
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        cols = list(reader.fieldnames or [])
-        missing = [c for c in REQUIRED if c not in cols]
-        if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(missing)}",
-                             f"the header needs {','.join(REQUIRED)} (optional: {','.join(OPTIONAL)})")
-        rows, seen = [], {}
-        for i, raw in enumerate(reader, start=2):
-            where = f"{path}:{i}"
-            row_mode = (raw.get("mode") or "").strip() or None
-            if mode is not None and "mode" in cols and row_mode is not None and row_mode != mode:
-                continue
-            layer = (raw.get("layer") or "").strip()
-            if not layer:
-                raise InputError(f"{where}: column 'layer' is empty")
-            row = SensitivityRow(layer, _num(raw["w_bits"], int, where, "w_bits", True),
-                                 _num(raw["a_bits"], int, where, "a_bits", True),
-                                 _num(raw["kl"], float, where, "kl", True),
-                                 _num(raw.get("mse"), float, where, "mse", False),
-                                 _num(raw.get("n_samples"), int, where, "n_samples", False),
-                                 _num(raw.get("seed"), int, where, "seed", False), row_mode,
-                                 {k: v for k, v in raw.items() if k not in REQUIRED + OPTIONAL and k is not None},
-                                 _flag(raw.get("monotonic_violation"), where))
-            for col in ("kl", "mse"):
-                if getattr(row, col) is not None and getattr(row, col) < 0:
-                    raise InputError(f"{where}: column '{col}' is negative ({getattr(row, col)!r}); a damage is >= 0",
-                                     "re-run the sensitivity step")
-            dup_key = (row.key, row.mode)
-            if dup_key in seen:
-                raise InputError(f"{where}: duplicate row for {layer} w{row.w_bits}a{row.a_bits} "
-                                 f"(first at line {seen[dup_key]})")
-            seen[dup_key] = i
-            rows.append(row)
+    cols, table = read_csv_table(path, "sensitivity table", REQUIRED, absent_hint="run the sensitivity step first",
+                                 header_hint=f"the header needs {','.join(REQUIRED)} (optional: {','.join(OPTIONAL)})")
+    rows, seen = [], {}
+    for where, raw in table:
+        row_mode = (raw.get("mode") or "").strip() or None
+        if mode is not None and "mode" in cols and row_mode is not None and row_mode != mode:
+            continue
+        layer = (raw.get("layer") or "").strip()
+        if not layer:
+            raise InputError(f"{where}: column 'layer' is empty")
+        row = SensitivityRow(layer, _num(raw["w_bits"], int, where, "w_bits", True),
+                             _num(raw["a_bits"], int, where, "a_bits", True),
+                             _num(raw["kl"], float, where, "kl", True),
+                             _num(raw.get("mse"), float, where, "mse", False),
+                             _num(raw.get("n_samples"), int, where, "n_samples", False),
+                             _num(raw.get("seed"), int, where, "seed", False), row_mode,
+                             {k: v for k, v in raw.items() if k not in REQUIRED + OPTIONAL and k is not None},
+                             _flag(raw.get("monotonic_violation"), where))
+        for col in ("kl", "mse"):
+            if getattr(row, col) is not None and getattr(row, col) < 0:
+                raise InputError(f"{where}: column '{col}' is negative ({getattr(row, col)!r}); a damage is >= 0",
+                                 "re-run the sensitivity step")
+        dup_key = (row.key, row.mode)
+        if dup_key in seen:
+            raise InputError(f"{where}: duplicate row for {layer} w{row.w_bits}a{row.a_bits} "
+                             f"(first at line {seen[dup_key]})")
+        seen[dup_key] = where.rsplit(":", 1)[1]
+        rows.append(row)
     if "mode" in cols and mode is not None and not rows:
         raise InputError(f"{path}: no rows of mode '{mode}'", "choose a mode present in the file's 'mode' column")
     return rows
