@@ -362,7 +362,7 @@ def result_key(run_dir: Path) -> str:
     h = hashlib.sha256()
     h.update(COMPARE_VERSION.encode())
     for f in (run_dir / "costs.csv", run_dir / "sensitivity.csv", ROOT / "ohq_flow" / "design" / "rtl.py",
-              ROOT / "ohq_flow" / "templates" / "rtl" / "ohq_mvau.v"):
+              ROOT / "ohq_flow" / "templates" / "rtl" / "ohq_mvau.v", ROOT / "ohq_flow" / "templates" / "rtl" / "ohq_common.v"):
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
