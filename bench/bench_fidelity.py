@@ -117,7 +117,7 @@ def read_point(name: str, point: str, run_dir: Path) -> dict | None:
     d = b["design"]
     sim = d.get("network_sim") or {}
     row = {"model": name, "point": point, "budget_lut": meta.get("budget_lut"),
-           "bits": {l: f"W{v['w']}A{v['a']}" + (f" {v['fold']}" if v.get("fold") else "")
+           "bits": {l: f"W{v['w_bits']}A{v['a_bits']}" + (f" {v['fold']}" if v.get("fold") else "")
                     for l, v in sol["assignment"].items()},
            "resources": {m: {"ilp": d["resources"][m]["ilp"], "yosys": d["resources"][m]["measured_whole"],
                              "glue_yosys": d["resources"][m]["glue"], "kernels_yosys": d["resources"][m]["measured_kernels"]}
@@ -150,13 +150,17 @@ def err(ilp, real) -> float | None:
     return (ilp - real) / real
 
 
+def num(v) -> str:
+    return "-" if v is None else f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.1f}"
+
+
 def cell(ilp, real, pct: bool = True) -> str:
     e = err(ilp, real)
-    s = f"{ilp:,.0f} / {real:,.0f}" if ilp is not None and real is not None else "-"
+    s = f"{num(ilp)} / {num(real)}" if ilp is not None and real is not None else "-"
     if pct and e is not None:
         s += f" ({100 * e:+.1f}%)"
-    elif ilp is not None and real is not None and abs(ilp - real) > 0.5:
-        s += f" ({ilp - real:+.0f})"
+    elif ilp is not None and real is not None and abs(ilp - real) > 0.05:
+        s += f" ({ilp - real:+.1f})"
     return s
 
 
@@ -187,7 +191,7 @@ def markdown(doc: dict) -> str:
         out.append(f"| {r['model']} | {r['point']} {r['budget_lut']:,} | {bits} | {cell(res['lut']['ilp'], res['lut']['yosys'])} "
                    f"| {cell(res['ff']['ilp'], res['ff']['yosys'])} | {cell(res['dsp']['ilp'], res['dsp']['yosys'], False)} "
                    f"| {cell(res['bram18']['ilp'], res['bram18']['yosys'], False)} "
-                   f"| {r['latency']['ilp']:,} / {r['latency']['sim']:,} | {r['ii']['ilp']:,} / {r['ii']['sim']:,}{mism} |")
+                   f"| {num(r['latency']['ilp'])} / {num(r['latency']['sim'])} | {num(r['ii']['ilp'])} / {num(r['ii']['sim'])}{mism} |")
     out += ["", f"Largest |error| over the {len(rows)} designs (counts of 8 or more): "
             + ", ".join(f"{UNITS[m]} {100 * worst[m]:.1f}%" for m in METRICS)
             + f"; latency and II equal to the simulation's in {exact} of {len(rows)}."]
