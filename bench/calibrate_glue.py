@@ -140,7 +140,7 @@ def points(only: set[str]) -> list[tuple[str, dict, dict]]:
         add("requant_ms", requant_ms(c, aw, ow, mb, s))
     for c, ew, h, w, k, s, pad in [(1, 8, 8, 8, 3, 1, 1), (8, 4, 8, 8, 3, 1, 1), (16, 4, 16, 16, 3, 1, 1), (8, 6, 8, 8, 2, 2, 0),
                                    (16, 2, 16, 16, 3, 1, 1), (4, 8, 32, 32, 3, 1, 0), (8, 4, 1, 40, 5, 1, 2), (16, 4, 1, 20, 2, 2, 0),
-                                   (3, 8, 16, 16, 3, 2, 1)]:
+                                   (3, 8, 16, 16, 3, 2, 1), (8, 4, 8, 8, 2, 2, 0), (1, 4, 6, 6, 3, 2, 1)]:
         add("window", window(c, ew, h, w, k, s, pad))
     for c, k, ew, op in [(8, 4, 4, 0), (8, 4, 6, 0), (8, 9, 2, 0), (8, 2, 8, 0), (8, 4, 8, 1), (4, 16, 4, 1)]:
         add("maxpool" if op == 0 else "sumpool", maxpool(c, k, ew, op))
