@@ -108,9 +108,12 @@ def features(s: dict, family: str = "xc7") -> dict:
     if k == "window":
         # the line buffer: R*W words of one pixel, read KH rows at a time, in distributed or block RAM
         # (lutram_line_buffer); read from distributed RAM, the window's output is registered apart (lutram_elem_bits)
+        # and each output bit selects among the buffer's distributed-RAM banks (lutram_mux_bits)
         words, rows = s["R"] * s["W"], s.get("KH", 1)
         lutram = lutram_line_buffer(words, s["in_width"], fam)
-        return {"elem_bits": s["out_width"], "lutram_elem_bits": s["out_width"] if lutram else 0, "pix_bits": s["in_width"],
+        banks = math.ceil(words / LUTRAM_WORDS[fam])
+        return {"elem_bits": s["out_width"], "lutram_elem_bits": s["out_width"] if lutram else 0,
+                "lutram_mux_bits": s["out_width"] * (banks - 1) if lutram else 0, "pix_bits": s["in_width"],
                 "lutram_bits": s["in_width"] * rows * math.ceil(words / LUTRAM_WORDS[fam]) if lutram else 0,
                 "bram_buffers": 0 if lutram else rows * math.ceil(s["in_width"] / 36), "one": 1}
     if k == "maxpool":
