@@ -32,7 +32,7 @@ from ohq_flow.errors import InputError
 METRICS = ("lut", "ff", "dsp", "bram18")
 FIT_DIR = Path(__file__).parent
 LUTRAM_WORDS = {"ecp5": 16, "xc7": 32}       # words of one distributed-RAM primitive (DPR16X4, RAM32M)
-LUTRAM_MAX_WORDS = {"ecp5": 16, "xc7": 64}   # deeper line buffers go to block RAM (the rule seen in calibration)
+LUTRAM_MAX_WORDS_XC7 = 64                    # xc7: deeper line buffers go to block RAM (the rule seen in calibration)
 
 
 def fit_family(family: str) -> str:
@@ -52,6 +52,17 @@ def fit_doc(family: str) -> dict:
         raise InputError(f"no design calibration for family {family!r} ({path.name})",
                          f"run python -m bench.calibrate_glue --family {fit_family(family)}")
     return json.loads(path.read_text())
+
+
+def lutram_line_buffer(words: int, width: int, family: str) -> bool:
+    """Whether Yosys maps a line buffer of ``words`` x ``width`` bits to distributed RAM (else block RAM).
+
+    ECP5: ``memory_libmap``'s cost comparison (``share/yosys/ecp5/lutrams.txt``, ``brams.txt``): DPR16X4
+    primitives (16 words x 4 bits, cost 4 each) against PDPW16KD blocks (36 bits wide, cost 128 each), a tie
+    going to block RAM — it agrees with every calibrated window. xc7: up to 64 words, or narrower than 32 bits."""
+    if fit_family(family) == "ecp5":
+        return 4 * math.ceil(words / 16) * math.ceil(width / 4) < 128 * math.ceil(width / 36)
+    return words <= LUTRAM_MAX_WORDS_XC7 or width < 32
 
 
 def block(s: dict) -> str:
@@ -95,11 +106,14 @@ def features(s: dict, family: str = "xc7") -> dict:
         return {"add_bits": c * tw, "mul_bits": 0 if pow2 else c * aw * mbits, "multipliers": 0 if pow2 else c,
                 "out_bits": s["out_width"]}
     if k == "window":
-        # the line buffer: R*W words of one pixel, read KH rows at a time; distributed RAM up to a depth, or when
-        # narrower than 32 bits, else block RAM (the rule observed in the calibration runs)
+        # the line buffer: R*W words of one pixel, read KH rows at a time, in distributed or block RAM
+        # (lutram_line_buffer); read from distributed RAM, the window's output is registered apart (lutram_elem_bits)
+        # and each output bit selects among the buffer's distributed-RAM banks (lutram_mux_bits)
         words, rows = s["R"] * s["W"], s.get("KH", 1)
-        lutram = words <= LUTRAM_MAX_WORDS[fam] or s["in_width"] < 32
-        return {"elem_bits": s["out_width"], "pix_bits": s["in_width"],
+        lutram = lutram_line_buffer(words, s["in_width"], fam)
+        banks = math.ceil(words / LUTRAM_WORDS[fam])
+        return {"elem_bits": s["out_width"], "lutram_elem_bits": s["out_width"] if lutram else 0,
+                "lutram_mux_bits": s["out_width"] * (banks - 1) if lutram else 0, "pix_bits": s["in_width"],
                 "lutram_bits": s["in_width"] * rows * math.ceil(words / LUTRAM_WORDS[fam]) if lutram else 0,
                 "bram_buffers": 0 if lutram else rows * math.ceil(s["in_width"] / 36), "one": 1}
     if k == "maxpool":
@@ -210,5 +224,6 @@ def post_route(synth: dict[str, float], fit: dict[str, dict]) -> dict[str, float
     return out
 
 
-__all__ = ["post_route", "post_route_fit", "BRAM_MIN_DEPTH", "METRICS", "block", "features", "fit_doc", "fit_path", "glue_price", "max_rel_error",
+__all__ = ["post_route", "post_route_fit", "BRAM_MIN_DEPTH", "METRICS", "block", "features", "fit_doc", "fit_path", "glue_price",
+           "lutram_line_buffer", "max_rel_error",
            "mvau_price", "mvau_shape", "stage_price", "top_price"]

@@ -68,6 +68,20 @@ def test_fit_covers_every_block_and_records_how_it_was_made(family):
         assert err == pytest.approx(f["lut_max_rel_err"], abs=2e-3), b
 
 
+@pytest.mark.parametrize("family", ["xc7", "ecp5"])
+def test_line_buffer_memory_rule_agrees_with_every_calibrated_window(family):
+    """Distributed or block RAM for a window's line buffer: the price list's rule is what Yosys chose on every
+    calibrated window (on ECP5, 32 words of 32 bits, the digits CNN's first pooling window, is distributed RAM;
+    128 words of 24 bits is block RAM)."""
+    from ohq_flow.design.price import lutram_line_buffer
+    pts = [p for p in json.loads(fit_path(family).read_text())["points"] if p["block"] == "window"]
+    assert len(pts) >= 5 and {p["bram18"] == 0 for p in pts} == {True, False}
+    for p in pts:
+        r = p["record"]
+        assert lutram_line_buffer(r["R"] * r["W"], r["in_width"], family) == (p["bram18"] == 0), (family, r)
+        assert (features(r, family)["bram_buffers"] == 0) == (p["bram18"] == 0)
+
+
 def test_estimate_grows_with_the_block_it_models():
     thr = dict(kind="requant", method="thresholds", in_width=16 * 12, out_width=16 * 4, out_bits=4, nt=15, levels=15)
     assert stage_cost({**thr, "nt": 15}) > stage_cost({**thr, "nt": 3, "out_width": 16 * 2, "out_bits": 2}) > 0
