@@ -2,8 +2,10 @@
 //   ohq_out_reg    a registered stream output (the output register of ohq_requant, ohq_maxreduce, ohq_argmax)
 //   ohq_round_clip t / 2**S rounded by RND, clipped to [lo, hi] (ohq_requant's multiply-shift, see there)
 //   ohq_thr_count  lo + STEP * #{k < NT : (acc >= thr_k) xor dir} (ohq_requant's thresholds, see there)
-//   ohq_seq_out    the control of a sequential unit (ohq_mvau, ohq_requant_seq): one beat in, N steps, the
-//                  result collected PW bits per step from the top, out valid the cycle after the last step
+//   ohq_seq_out    the control of a sequential unit (ohq_requant_seq): one beat in, N steps, the result
+//                  collected PW bits per step from the top, out valid the cycle after the last step. ohq_mvau
+//                  keeps the same control inline: as a separate module Yosys maps the MVAU differently
+//                  (ECP5 -5% LUT on the calibration points), below what the calibrated price list predicts.
 `timescale 1ns/1ps
 module ohq_out_reg #(parameter W = 8) (
   input  wire         clk,

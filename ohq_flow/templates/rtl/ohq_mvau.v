@@ -27,8 +27,8 @@ module ohq_mvau #(
   input  wire [MW*IW-1:0] s_tdata,
   input  wire            s_tvalid,
   output wire            s_tready,
-  output wire [MH*AW-1:0] m_tdata,
-  output wire            m_tvalid,
+  output reg  [MH*AW-1:0] m_tdata,
+  output reg             m_tvalid,
   input  wire            m_tready
 );
   localparam WORD = PE * SIMD * WB;
@@ -36,14 +36,14 @@ module ohq_mvau #(
 
   reg [MW*IW-1:0] x;                     // the vector being computed
   reg [MW*IW-1:0] xs;                    // x shifted by SIMD elements per synapse fold (lanes in the LSBs)
+  reg busy;
   reg [CW-1:0] nf, sf, addr;
   reg [PE*AW-1:0] acc;
-  reg [PE*AW-1:0] nxt;
-  wire busy, step;                 // finished neuron folds are collected in u_ctl (ohq_common.v)
-  ohq_seq_out #(.W(MH * AW), .PW(PE * AW), .N(NF)) u_ctl (
-    .clk(clk), .rst(rst), .done(nf == NF - 1 && sf == SF - 1), .push(sf == SF - 1), .part(nxt),
-    .s_tvalid(s_tvalid), .s_tready(s_tready), .busy(busy), .step(step), .last(),
-    .m_tdata(m_tdata), .m_tvalid(m_tvalid), .m_tready(m_tready));
+  reg [MH*AW-1:0] res;                   // finished neuron folds, shifted in from the top
+  wire last = busy && nf == NF - 1 && sf == SF - 1;
+  wire stall = last && m_tvalid && !m_tready;
+  wire step = busy && !stall;
+  assign s_tready = !rst && (!busy || (last && !stall));
   wire [CW-1:0] addr_n = (addr == T - 1) ? {CW{1'b0}} : addr + 1'b1;
   wire [WORD-1:0] wv;
   integer i;
@@ -62,6 +62,7 @@ module ohq_mvau #(
   endgenerate
 
   // PE dot products of SIMD lanes, added to the running sums (the first synapse fold starts from 0)
+  reg [PE*AW-1:0] nxt;
   reg signed [AW-1:0] sum;
   reg signed [WB-1:0] we;
   reg signed [IW:0] xe;
@@ -82,13 +83,24 @@ module ohq_mvau #(
       nxt[p * AW +: AW] = sum;
     end
   end
+  wire [MH*AW-1:0] res_next;
+  generate
+    if (NF == 1) begin : g_one
+      assign res_next = nxt;
+    end else begin : g_many
+      assign res_next = {nxt, res[MH*AW-1:PE*AW]};
+    end
+  endgenerate
+
   always @(posedge clk) begin
     if (rst) begin
-      nf <= 0; sf <= 0; addr <= 0;
+      busy <= 1'b0; m_tvalid <= 1'b0; nf <= 0; sf <= 0; addr <= 0;
     end else begin
+      if (m_tvalid && m_tready) m_tvalid <= 1'b0;
       if (step) begin
         acc <= nxt;
         if (sf == SF - 1) begin
+          res <= res_next;
           xs <= x;
           sf <= 0;
           nf <= (nf == NF - 1) ? 0 : nf + 1;
@@ -97,10 +109,16 @@ module ohq_mvau #(
           sf <= sf + 1;
         end
         addr <= addr_n;
+        if (last) begin
+          m_tdata <= res_next;
+          m_tvalid <= 1'b1;
+          busy <= 1'b0;
+        end
       end
       if (s_tvalid && s_tready) begin
         x <= s_tdata;
         xs <= s_tdata;
+        busy <= 1'b1;
       end
     end
   end
