@@ -6,6 +6,9 @@ hls4ml tutorial's QKeras jet tagger (16-64-32-32-5, 6-bit). Each goes through ``
 a plain config (the complete design, Yosys ``synth_ecp5``, Verilator whole-network simulation against the QONNX
 executor, nextpnr-ecp5 place and route), twice:
 
+Both runs take the peer's initiation interval as an ``ii_cycles`` budget (the ILP chooses the folds of the layers
+too large to unroll: without it the cheapest, slowest fold wins):
+
 * ``own``: every layer pinned at the bit-widths the file carries;
 * ``ilp``: the ILP's choice (weights 2..8 bits, activations 2..8 bits; a layer whose quantiser cannot change keeps
   its bits) under a LUT budget equal to the ``own`` design's post-route (else synthesised) LUT4 count: the most
@@ -69,9 +72,10 @@ PEERS = {
         "tool": "FINN (Vivado out-of-context synthesis; rtlsim latency; target_fps 1M)",
         "part": "AMD xc7z020clg400-1 (PYNQ-Z1, LUT6)", "clock_ns": 10.0,
         "lut": 7073, "ff": 7534, "dsp": 0, "bram18": 18, "fmax_mhz": 106.7, "latency_cycles": 229, "latency_ns": 2290.0,
-        "throughput_fps": 954654,
+        "ii_cycles": 80, "throughput_fps": 954654,
         "source": "FINN cybersecurity tutorial 3-build-accelerator-with-finn.ipynb, ooc_synth_and_timing.json and "
-                  "rtlsim_performance.json outputs (github.com/Xilinx/finn, notebooks/end2end_example/cybersecurity)"},
+                  "rtlsim_performance.json outputs (github.com/Xilinx/finn, notebooks/end2end_example/cybersecurity); "
+                  "II 80 cycles from its estimate_network_performance.json (max_cycles), rtlsim throughput at 100 MHz"},
     "tfc_w1a1": {
         "tool": "FINN (finn-examples bnn-pynq build, folding II 64 cycles at 100 MHz; on-board throughput test)",
         "part": "AMD xc7z020 (PYNQ-Z1, LUT6)", "clock_ns": 10.0, "ii_cycles": 64, "throughput_fps": 837019,
@@ -109,12 +113,12 @@ def _config(name: str, zoo: Path, run_dir: Path, *, pinned: dict | None, lut_bud
     if declared:
         model["input"] = declared
     cfg = {"name": name, "model": model, "board": BOARD, "output_dir": str(run_dir),
-           "implement": {"enabled": bool(implement)}}
+           "implement": {"enabled": bool(implement)}, "budgets": {"ii_cycles": PEERS[name]["ii_cycles"]}}
     if pinned is not None:
         cfg["search"] = {"pinned": pinned}
     else:
         cfg["search"] = {"weight_bits": [2, 3, 4, 5, 6, 8], "act_bits": [2, 3, 4, 6, 8]}
-        cfg["budgets"] = {"lut": int(lut_budget)}
+        cfg["budgets"]["lut"] = int(lut_budget)
     return cfg
 
 
@@ -272,7 +276,7 @@ def section(rows: dict, meta: dict) -> str:
             "Verilator whole-network simulation against the QONNX executor, nextpnr-ecp5 post-route Fmax where "
             "implemented (latency and throughput at that Fmax). `own`: every layer at the file's bit-widths; `ILP`: "
             "weights 2..8, activations 2..8 bits chosen by the ILP (MQE damage, data-free) under a LUT budget equal to "
-            "the own design's post-route (else Yosys) LUT4. Peer rows are the figures the peer tool published for the "
+            "the own design's post-route (else Yosys) LUT4. Both under an `ii_cycles` budget equal to the peer's II. Peer rows are the figures the peer tool published for the "
             "same network on a different device and tool (AMD LUT6 counts, Vivado/Vitis HLS): comparable in order of "
             f"magnitude, not one for one.\n\nModels:\n{notes}\n\n{table(rows)}\n\n"
             + "\n".join(verdicts(rows)) + f"\n\nPeer sources:\n{srcs}\n\nBuild and implementation times:\n"
