@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT_JSON = ROOT / "docs" / "bench_peers.json"
 BOARD = "ulx3s-85f"
+MAX_LANES = 1024          # FINN's folds of these models reach 784 lanes (TFC 784x64 at PE 16 x SIMD 49)
 
 # name -> zoo path, model.input where the file leaves the input undeclared, description
 MODELS = {
@@ -115,9 +116,9 @@ def _config(name: str, zoo: Path, run_dir: Path, *, pinned: dict | None, lut_bud
     cfg = {"name": name, "model": model, "board": BOARD, "output_dir": str(run_dir),
            "implement": {"enabled": bool(implement)}, "budgets": {"ii_cycles": PEERS[name]["ii_cycles"]}}
     if pinned is not None:
-        cfg["search"] = {"pinned": pinned}
+        cfg["search"] = {"pinned": pinned, "max_lanes": MAX_LANES}
     else:
-        cfg["search"] = {"weight_bits": [2, 3, 4, 5, 6, 8], "act_bits": [2, 3, 4, 6, 8]}
+        cfg["search"] = {"weight_bits": [2, 3, 4, 5, 6, 8], "act_bits": [2, 3, 4, 6, 8], "max_lanes": MAX_LANES}
         cfg["budgets"]["lut"] = int(lut_budget)
     return cfg
 
