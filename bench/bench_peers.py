@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 OUT_JSON = ROOT / "docs" / "bench_peers.json"
 BOARD = "ulx3s-85f"
 MAX_LANES = 1024          # FINN's folds of these models reach 784 lanes (TFC 784x64 at PE 16 x SIMD 49)
+MAX_FOLDS = 16           # enough folds that one lands near the II budget (6 jump from 40 to 128 cycles on UNSW)
 
 # name -> zoo path, model.input where the file leaves the input undeclared, description
 MODELS = {
@@ -100,7 +101,7 @@ PEERS = {
 
 def instructions() -> str:
     need = "\n".join(f"- `{path}` ({desc})" for path, _, desc in MODELS.values())
-    return ("## peers\n\nNot run: this benchmark needs a local checkout of the public QONNX model zoo "
+    return ("Not run here: this benchmark needs a local checkout of the public QONNX model zoo "
             "(`git clone https://github.com/fastmachinelearning/qonnx_model_zoo`) and its path as `--zoo DIR`:\n\n"
             f"{need}\n\n    python -m bench.bench_peers --zoo /path/to/qonnx_model_zoo\n\n"
             "The figures are written to docs/bench_peers.json and this section (run it with `make bench` by setting "
@@ -116,9 +117,10 @@ def _config(name: str, zoo: Path, run_dir: Path, *, pinned: dict | None, lut_bud
     cfg = {"name": name, "model": model, "board": BOARD, "output_dir": str(run_dir),
            "implement": {"enabled": bool(implement)}, "budgets": {"ii_cycles": PEERS[name]["ii_cycles"]}}
     if pinned is not None:
-        cfg["search"] = {"pinned": pinned, "max_lanes": MAX_LANES}
+        cfg["search"] = {"pinned": pinned, "max_lanes": MAX_LANES, "max_folds": MAX_FOLDS}
     else:
-        cfg["search"] = {"weight_bits": [2, 3, 4, 5, 6, 8], "act_bits": [2, 3, 4, 6, 8], "max_lanes": MAX_LANES}
+        cfg["search"] = {"weight_bits": [2, 3, 4, 5, 6, 8], "act_bits": [2, 3, 4, 6, 8], "max_lanes": MAX_LANES,
+                         "max_folds": MAX_FOLDS}
         cfg["budgets"]["lut"] = int(lut_budget)
     return cfg
 
@@ -272,7 +274,7 @@ def section(rows: dict, meta: dict) -> str:
             times.append(f"- {key}: " + ", ".join(f"{k} {v:,.0f} s" for k, v in bt.items())
                          + (f"; implement {', '.join(f'{k} {v:,.0f} s' for k, v in (r.get('impl_seconds') or {}).items())}"
                             if r.get("impl_seconds") else ""))
-    return (f"## peers\n\nPublic trained QONNX models (QONNX model zoo, {meta.get('zoo_commit', 'local checkout')}) "
+    return (f"Public trained QONNX models (QONNX model zoo, {meta.get('zoo_commit', 'local checkout')}) "
             f"through `ohq-flow run` on the ULX3S 85F (LFE5U-85F, ECP5 LUT4): Yosys synth_ecp5 whole-design counts, "
             "Verilator whole-network simulation against the QONNX executor, nextpnr-ecp5 post-route Fmax where "
             "implemented (latency and throughput at that Fmax). `own`: every layer at the file's bit-widths; `ILP`: "
@@ -302,7 +304,7 @@ def main() -> int:
     if not args.zoo or not Path(args.zoo).is_dir():
         print(instructions())
         if doc["rows"]:                  # the recorded run stays in the document
-            print(section(doc["rows"], doc["meta"]).split("\n", 2)[2])
+            print("Recorded run (docs/bench_peers.json):\n\n" + section(doc["rows"], doc["meta"]))
         return 0
     from bench.run_all import machine
     from ohq_flow.fileio import atomic_write_json
