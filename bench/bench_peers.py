@@ -154,6 +154,10 @@ def collect(run_dir: Path) -> dict:
            "latency_cycles": sim.get("latency_cycles"), "ii_cycles": sim.get("ii_cycles"),
            "damage": (build.get("predicted") or {}).get("damage"), "build_times_s": build.get("times_s"),
            "hls4ml": (build.get("hls4ml") or {}).get("status")}
+    stat = run_dir / "final" / "impl" / "work" / "yosys_stat.json"     # the implementation's flat synth_ecp5
+    if stat.is_file():
+        cells = next(iter(json.loads(stat.read_text())["modules"].values()))["num_cells_by_type"]
+        row["flat"] = {k: cells.get(k, 0) for k in ("LUT4", "CCU2C", "TRELLIS_FF", "MULT18X18D", "DP16KD")}
     impl_path = run_dir / "final" / "impl" / "impl.json"
     if impl_path.is_file():
         impl = json.loads(impl_path.read_text())
@@ -214,28 +218,30 @@ def _n(v, fmt="{:,.0f}") -> str:
 
 
 def table(rows: dict) -> str:
-    out = ["| model | design | bits | LUT4 / FF (Yosys) | post-route LUT4 | DSP / BRAM18 | Fmax MHz | latency cycles (ns) "
-           "| II cycles, frames/s | sim mismatches | run exit, wall s |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| model | design | bits | LUT4 / FF (Yosys per part) | DSP / BRAM18 | flat synth LUT4 + CCU2C, MULT18 | "
+           "post-route LUT4 | Fmax MHz | latency cycles (ns) | II cycles, frames/s | sim mismatches | run exit, wall s |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in MODELS:
         for variant in ("own", "ilp"):
             r = rows.get(f"{name}/{variant}")
             if r is None:
                 continue
             if "error" in r and "lut" not in r:
-                out.append(f"| {name} | {variant} | error: {r['error'][:200].replace('|', '/')} | | | | | | | | |")
+                out.append(f"| {name} | {variant} | error: {r['error'][:200].replace('|', '/')} | | | | | | | | | |")
                 continue
             bits = sorted(set((r.get("assignment") or {}).values()))
             label = "own bits" if variant == "own" else f"ILP, LUT <= {_n(r.get('lut_budget'))}"
+            fl = r.get("flat")
+            flat = f"{fl['LUT4']:,} + {fl['CCU2C']:,}, {fl['MULT18X18D']}" if fl else "-"
             out.append(f"| {name} | {label} | {', '.join(bits)} | {_n(r.get('lut'))} / {_n(r.get('ff'))} | "
-                       f"{_n(r.get('post_route_lut'))} | {_n(r.get('dsp'))} / {_n(r.get('bram18'))} | "
+                       f"{_n(r.get('dsp'))} / {_n(r.get('bram18'))} | {flat} | {_n(r.get('post_route_lut'))} | "
                        f"{_n(r.get('fmax_mhz'), '{:.1f}')} | {_n(r.get('latency_cycles'))} ({_n(r.get('latency_ns'), '{:,.1f}')}) | "
                        f"{_n(r.get('ii_cycles'))}, {_n(r.get('throughput_fps'))} | "
                        f"{_n(r.get('mismatches'))} in {_n(r.get('sim_inputs'))} | {r.get('exit')}, {_n(r.get('wall_s'))} |")
         p = PEERS[name]
         lat = f"{_n(p.get('latency_cycles'))} ({_n(p.get('latency_ns'), '{:,.1f}')})"
-        out.append(f"| {name} | **peer**: {p['tool']}; {p['part']} | | {_n(p.get('lut'))} / {_n(p.get('ff'))} (LUT6) | - | "
-                   f"{_n(p.get('dsp'))} / {_n(p.get('bram18'))} | {_n(p.get('fmax_mhz'), '{:.1f}')} | {lat} | "
+        out.append(f"| {name} | **peer**: {p['tool']}; {p['part']} | | {_n(p.get('lut'))} / {_n(p.get('ff'))} (LUT6) | "
+                   f"{_n(p.get('dsp'))} / {_n(p.get('bram18'))} | - | - | {_n(p.get('fmax_mhz'), '{:.1f}')} | {lat} | "
                    f"{_n(p.get('ii_cycles'))}, {_n(p.get('throughput_fps'))} | - | - |")
     return "\n".join(out)
 
@@ -250,9 +256,13 @@ def verdicts(rows: dict) -> list[str]:
             lut = r.get("post_route_lut") or r.get("lut")
             if lut is None:
                 continue
+            what = "post-route" if r.get("post_route_lut") else "Yosys per part"
             parts = []
             if p.get("lut"):
-                parts.append(f"LUT4 {lut:,} vs the peer's {p['lut']:,} LUT6 ({100 * (lut - p['lut']) / p['lut']:+.0f}%)")
+                parts.append(f"LUT4 {lut:,} ({what}) vs the peer's {p['lut']:,} LUT6 ({100 * (lut - p['lut']) / p['lut']:+.0f}%)")
+                if r.get("flat") and not r.get("post_route_lut"):
+                    fl = r["flat"]["LUT4"] + 2 * r["flat"]["CCU2C"]
+                    parts.append(f"flat synthesis {fl:,} LUT4 incl. carry cells ({100 * (fl - p['lut']) / p['lut']:+.0f}%)")
             else:
                 parts.append("the peer published no LUT count")
             if p.get("latency_ns") and r.get("latency_ns"):
@@ -299,6 +309,13 @@ def main() -> int:
     args = ap.parse_args()
     doc = json.loads(OUT_JSON.read_text()) if OUT_JSON.is_file() else {"rows": {}, "meta": {}}
     if args.table_only:
+        for key, row in doc["rows"].items():      # refresh what a run directory holds now (an implement finished later)
+            run_dir = Path(args.runs) / key
+            if (run_dir / "final" / "build.json").is_file():
+                row.update(collect(run_dir))
+        if doc["rows"]:
+            from ohq_flow.fileio import atomic_write_json
+            atomic_write_json(OUT_JSON, doc)
         print(section(doc["rows"], doc["meta"]))
         return 0
     if not args.zoo or not Path(args.zoo).is_dir():
