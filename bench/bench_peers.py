@@ -10,6 +10,7 @@ Both runs take the peer's initiation interval as an ``ii_cycles`` budget (the IL
 too large to unroll: without it the cheapest, slowest fold wins):
 
 * ``own``: every layer pinned at the bit-widths the file carries;
+* ``plain`` (``--variants plain``): the plain config alone (no pins, no budget but the board);
 * ``ilp``: the ILP's choice (weights 2..8 bits, activations 2..8 bits; a layer whose quantiser cannot change keeps
   its bits) under a LUT budget equal to the ``own`` design's post-route (else synthesised) LUT4 count: the most
   accurate (least MQE damage) design that costs no more than the model's own.
@@ -144,7 +145,12 @@ def own_bits(run_dir: Path) -> dict:
 
 def collect(run_dir: Path) -> dict:
     """The figures of a built (and implemented) run: whole-design Yosys, simulation, post-route, build times."""
-    build = json.loads((run_dir / "final" / "build.json").read_text())
+    build_path, sim_path = run_dir / "final" / "build.json", run_dir / "final" / "verify" / "network_sim.json"
+    if not build_path.is_file() and sim_path.is_file():     # stopped during the whole-design synthesis
+        build = {"assignment": json.loads((run_dir / "solution.json").read_text())["assignment"],
+                 "design": {"network_sim": json.loads(sim_path.read_text())}, "build_incomplete": True}
+    else:
+        build = json.loads(build_path.read_text())
     d = build.get("design") or {}
     sim, meas = d.get("network_sim") or {}, d.get("measured") or {}
     row = {"assignment": {k: f"w{v['w_bits']}a{v['a_bits']}" + (f" {v['fold']}" if v.get("fold") else "")
@@ -153,7 +159,7 @@ def collect(run_dir: Path) -> dict:
            "synthesis": meas.get("synthesis"), "sim_inputs": sim.get("inputs"), "mismatches": sim.get("mismatches"),
            "latency_cycles": sim.get("latency_cycles"), "ii_cycles": sim.get("ii_cycles"),
            "damage": (build.get("predicted") or {}).get("damage"), "build_times_s": build.get("times_s"),
-           "hls4ml": (build.get("hls4ml") or {}).get("status")}
+           "hls4ml": (build.get("hls4ml") or {}).get("status"), "build_incomplete": build.get("build_incomplete", False)}
     stat = run_dir / "final" / "impl" / "work" / "yosys_stat.json"     # the implementation's flat synth_ecp5
     if stat.is_file():
         cells = next(iter(json.loads(stat.read_text())["modules"].values()))["num_cells_by_type"]
@@ -180,7 +186,12 @@ def run_model(name: str, zoo: Path, runs: Path, variants: list[str], implement: 
         run_dir = base / variant
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg_path = run_dir.parent / f"{variant}.yaml"
-        if variant == "own":
+        if variant == "plain":         # what a user's first config does: no pins, no budget (the board is the budget)
+            cfg = _config(name, zoo, run_dir, pinned={}, lut_budget=None, implement=implement)
+            cfg.pop("budgets")
+            cfg.pop("search")
+            budget = None
+        elif variant == "own":
             probe = _config(name, zoo, run_dir, pinned={}, lut_budget=None, implement=implement)
             cfg_path.write_text(yaml.safe_dump(probe))
             rc, _, log = _flow("layers", cfg_path, timeout=timeout)
@@ -222,15 +233,16 @@ def table(rows: dict) -> str:
            "post-route LUT4 | Fmax MHz | latency cycles (ns) | II cycles, frames/s | sim mismatches | run exit, wall s |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in MODELS:
-        for variant in ("own", "ilp"):
+        for variant in ("own", "ilp", "plain"):
             r = rows.get(f"{name}/{variant}")
             if r is None:
                 continue
-            if "error" in r and "lut" not in r:
+            if "error" in r and "mismatches" not in r:
                 out.append(f"| {name} | {variant} | error: {r['error'][:200].replace('|', '/')} | | | | | | | | | |")
                 continue
             bits = sorted(set((r.get("assignment") or {}).values()))
-            label = "own bits" if variant == "own" else f"ILP, LUT <= {_n(r.get('lut_budget'))}"
+            label = {"own": "own bits", "plain": "plain config (ILP, no budget)"}.get(
+                variant, f"ILP, LUT <= {_n(r.get('lut_budget'))}")
             fl = r.get("flat")
             flat = f"{fl['LUT4']:,} + {fl['CCU2C']:,}, {fl['MULT18X18D']}" if fl else "-"
             out.append(f"| {name} | {label} | {', '.join(bits)} | {_n(r.get('lut'))} / {_n(r.get('ff'))} | "
@@ -251,7 +263,7 @@ def verdicts(rows: dict) -> list[str]:
     lines = []
     for name in MODELS:
         p = PEERS[name]
-        for variant in ("own", "ilp"):
+        for variant in ("own", "ilp", "plain"):
             r = rows.get(f"{name}/{variant}") or {}
             lut = r.get("post_route_lut") or r.get("lut")
             if lut is None:
@@ -311,8 +323,10 @@ def main() -> int:
     if args.table_only:
         for key, row in doc["rows"].items():      # refresh what a run directory holds now (an implement finished later)
             run_dir = Path(args.runs) / key
-            if (run_dir / "final" / "build.json").is_file():
+            if (run_dir / "final" / "build.json").is_file() or (run_dir / "final" / "verify" / "network_sim.json").is_file():
                 row.update(collect(run_dir))
+                if row.get("error") and row.get("mismatches") is not None:
+                    row["note"] = row.pop("error")
         if doc["rows"]:
             from ohq_flow.fileio import atomic_write_json
             atomic_write_json(OUT_JSON, doc)
