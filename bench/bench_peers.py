@@ -296,14 +296,23 @@ def section(rows: dict, meta: dict) -> str:
             times.append(f"- {key}: " + ", ".join(f"{k} {v:,.0f} s" for k, v in bt.items())
                          + (f"; implement {', '.join(f'{k} {v:,.0f} s' for k, v in (r.get('impl_seconds') or {}).items())}"
                             if r.get("impl_seconds") else ""))
+    missing = [n for n in MODELS if not any(f"{n}/{v}" in rows for v in ("own", "ilp", "plain"))]
+    unrouted = [k for k, r in rows.items() if r.get("mismatches") is not None and r.get("fmax_mhz") is None]
+    gaps = ((f"Not run: {', '.join(missing)}. " if missing else "")
+            + (f"Not placed and routed (no Fmax, so no latency in ns or frames/s): {', '.join(unrouted)}. "
+               if unrouted else "")
+            + ("Rows with exit 130 were stopped by hand after their whole-network simulation: during the whole-design "
+               "Yosys run (no LUT count) or during place and route. "
+               if any(r.get("exit") == 130 for r in rows.values()) else ""))
     return (f"Public trained QONNX models (QONNX model zoo, {meta.get('zoo_commit', 'local checkout')}) "
             f"through `ohq-flow run` on the ULX3S 85F (LFE5U-85F, ECP5 LUT4): Yosys synth_ecp5 whole-design counts, "
             "Verilator whole-network simulation against the QONNX executor, nextpnr-ecp5 post-route Fmax where "
-            "implemented (latency and throughput at that Fmax). `own`: every layer at the file's bit-widths; `ILP`: "
+            "implemented (latency and throughput at that Fmax). `own`: every layer at the file's bit-widths; `plain`: the "
+            "plain config alone (the ILP with the board as the only budget); `ILP`: "
             "weights 2..8, activations 2..8 bits chosen by the ILP (MQE damage, data-free) under a LUT budget equal to "
             "the own design's post-route (else Yosys) LUT4. Both under an `ii_cycles` budget equal to the peer's II. Peer rows are the figures the peer tool published for the "
             "same network on a different device and tool (AMD LUT6 counts, Vivado/Vitis HLS): comparable in order of "
-            f"magnitude, not one for one.\n\nModels:\n{notes}\n\n{table(rows)}\n\n"
+            f"magnitude, not one for one.\n\nModels:\n{notes}\n\n{table(rows)}\n\n{gaps}\n\n"
             + "\n".join(verdicts(rows)) + f"\n\nPeer sources:\n{srcs}\n\nBuild and implementation times:\n"
             + "\n".join(times) + f"\n\n_({meta.get('machine', '')}; run {meta.get('date', '')})_\n")
 
