@@ -48,17 +48,26 @@ def candidates_for(layer, search) -> list[tuple[int, int]]:
         if _matches(layer.name, ov.layers):
             w_bits = ov.weight_bits or w_bits
             a_bits = ov.act_bits or a_bits
-    fixed = layer.input_quant is not None and layer.input_quant.fixed and layer.input_quant.bits is not None
+    fixed = layer.input_quant is not None and layer.input_quant.bits is not None and (
+        layer.input_quant.fixed or not takes_bits(layer.input_quant))
     if layer.input_quant is None:
         a_bits = [search.unquantized_input_bits]
-    elif fixed:                        # the model input's declared type (model.input): not searched
+    elif fixed:                        # the declared input type (model.input), or a BipolarQuant/Trunc: not searched
         a_bits = [int(layer.input_quant.bits)]
+    w_fixed = layer.weight_quant is not None and layer.weight_quant.bits is not None and not takes_bits(layer.weight_quant)
+    if w_fixed:                        # BipolarQuant (FINN's w1 layers) keeps its precision
+        w_bits = [int(layer.weight_quant.bits)]
     pin = search.pinned.get(layer.name)
     if pin is not None:
         a = pin.a_bits if layer.input_quant is not None else search.unquantized_input_bits
         a = int(layer.input_quant.bits) if fixed else a
-        return [(pin.w_bits, a)]
+        return [(int(layer.weight_quant.bits) if w_fixed else pin.w_bits, a)]
     return sorted((w, a) for w in w_bits for a in a_bits)
+
+
+def takes_bits(quant) -> bool:
+    """Whether the flow can set this quantiser's bit-width (a Quant node; BipolarQuant and Trunc keep theirs)."""
+    return getattr(quant, "op_type", "Quant") == "Quant"
 
 
 def search_space(layers, search) -> dict[str, list[tuple[int, int]]]:

@@ -38,3 +38,14 @@ def test_unknown_names_listed_with_suggestions():
 def test_tie_groups_from_shared_quantizers_and_config():
     layers = [_layer("a", tied="q"), _layer("b", tied="q"), _layer("c"), _layer("d")]
     assert tie_groups(layers, SearchSection(tied=[["c", "d"]])) == [["a", "b"], ["c", "d"]]
+
+
+def test_bipolar_quantisers_keep_their_bits():
+    """FINN's TFC-w1a1: BipolarQuant weights and inputs cannot take other bit-widths, so they are not searched
+    (a pin may set the other one)."""
+    bq = QuantizerInfo("bq", "BipolarQuant", 1.0, True, False, False, None)
+    q = QuantizerInfo("q", "Quant", 2.0, False, False, False, "bw")
+    s = SearchSection(weight_bits=[2, 4, 8], act_bits=[4, 8], pinned={"p": {"w_bits": 4, "a_bits": 4}})
+    assert candidates_for(LayerInfo("w1a1", "MatMul", "w1a1", bq, bq, [1, 4], [1, 4], [4, 4], 16, 16), s) == [(1, 1)]
+    assert candidates_for(LayerInfo("w1", "MatMul", "w1", bq, q, [1, 4], [1, 4], [4, 4], 16, 16), s) == [(1, 4), (1, 8)]
+    assert candidates_for(LayerInfo("p", "MatMul", "p", bq, q, [1, 4], [1, 4], [4, 4], 16, 16), s) == [(1, 4)]

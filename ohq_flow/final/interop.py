@@ -83,6 +83,18 @@ def _resolved_config(prepared, settings: dict, no_bias: bool) -> dict:
     return cfg
 
 
+def hls4ml_layer_of(exc: BaseException) -> str | None:
+    """The hls4ml layer (name, type, inputs) whose method raised ``exc`` — innermost first — or None."""
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        lay = tb.tb_frame.f_locals.get("self", tb.tb_frame.f_locals.get("node"))
+        if type(lay).__module__.startswith("hls4ml.") and isinstance(getattr(lay, "name", None), str) \
+                and hasattr(lay, "inputs"):
+            found = f"{lay.name} ({type(lay).__name__}, inputs {list(lay.inputs)})"
+        tb = tb.tb_next
+    return found
+
+
 def write_hls4ml_bundle(cfg, final, x: np.ndarray, out: Path) -> dict:
     """``model_hls4ml.onnx`` + ``hls4ml_config.yml`` + the project ``hls4ml/`` converted from them.
 
@@ -106,7 +118,9 @@ def write_hls4ml_bundle(cfg, final, x: np.ndarray, out: Path) -> dict:
         prepared = prepare_for_hls4ml(final)
         hls_cfg = _resolved_config(prepared, settings, no_bias=not has_bias(final))
     except Exception as exc:  # an op hls4ml's QONNX front end cannot convert: the RTL design still stands
-        msg = f"hls4ml could not convert the final model: {type(exc).__name__}: {str(exc).strip()[:400]}"
+        where = hls4ml_layer_of(exc)
+        msg = (f"hls4ml could not convert the final model{f' (at hls4ml layer {where})' if where else ''}: "
+               f"{type(exc).__name__}: {str(exc).strip()[:400]}")
         log.warning("whole-network hls4ml project not generated: %s", msg)
         return {"status": "not_generated", "error": msg}
     finally:

@@ -143,11 +143,80 @@ def _quant_form(decl: dict) -> dict:
     return {"bits": bits, "signed": signed, "narrow": narrow, "zero_point": zp, "note": note}
 
 
+def _affine_prep(model) -> tuple[str, float, float] | None:
+    """(tensor, a, b): the input's float preprocessing up to its first consumer that is not one, as y = a*x + b.
+
+    None when a constant in the chain is not one scalar (a per-channel normalisation changes the type per channel).
+    """
+    t, a, b = model.graph.input[0].name, 1.0, 0.0
+    cons = model.find_consumers(t)
+    while len(cons) == 1 and (cons[0].op_type in _PREP or cons[0].op_type in _PREP_CONST):
+        n = cons[0]
+        if n.op_type in _PREP_CONST:
+            c = model.get_initializer(n.input[1]) if len(n.input) == 2 and n.input[0] == t else None
+            if c is None or np.asarray(c).size == 0 or not np.all(np.asarray(c) == np.asarray(c).flat[0]):
+                return None
+            c = float(np.asarray(c).flat[0])
+            if n.op_type == "Mul":
+                a, b = a * c, b * c
+            elif n.op_type == "Div":
+                a, b = a / c, b / c
+            else:
+                b = b + c if n.op_type == "Add" else b - c
+        t = n.output[0]
+        cons = model.find_consumers(t)
+    return t, a, b
+
+
+def _through_prep(model, decl: dict) -> tuple[str, dict]:
+    """(tensor, type): the declared input type carried through scalar float preprocessing (Add/Sub/Mul/Div).
+
+    A FINN model that declares a BIPOLAR input and computes ``(x + 1) / 2`` feeds its first layer 0/1 values:
+    the quantiser goes after the preprocessing, with the type of what the layer receives. Where the image of the
+    declared grid is not an integer grid (or a constant is per channel), the quantiser stays at the input.
+    """
+    x = model.graph.input[0].name
+    prep = _affine_prep(model)
+    if prep is None or (prep[1], prep[2]) == (1.0, 0.0) or prep[1] <= 0:
+        return x, decl
+    t, a, b = prep
+    s = float(decl.get("scale", 1.0)) * a
+    if decl.get("bipolar"):                           # values -s0, +s0 -> a*(-s0)+b, a*s0+b
+        lo, hi = -s + b, s + b
+        if abs(lo) <= 1e-9 * abs(hi):                 # 0 / hi: a 0/1 input at scale hi
+            out = {"bits": 1, "signed": False, "bipolar": False, "scale": hi, "zero_point": 0}
+        elif abs(lo + hi) <= 1e-9 * abs(hi):          # still +-: bipolar at scale hi
+            out = {"bits": 1, "signed": True, "bipolar": True, "scale": hi, "zero_point": 0}
+        else:
+            return x, decl
+    else:
+        bits, signed = int(decl["bits"]), bool(decl["signed"])
+        zp = float(decl.get("zero_point", 0))
+        qmin = (-(1 << (bits - 1)) + int(bool(decl.get("narrow")))) if signed else 0
+        qmax = ((1 << (bits - 1)) - 1) if signed else (1 << bits) - 1
+        off = b / s - zp                              # y = s * (q - zp) + b = s * (q + off)
+        if abs(off - round(off)) > 1e-6:
+            return x, decl
+        lo, hi = qmin + round(off), qmax + round(off)
+        if lo >= 0:
+            out = {"bits": max(1, int(hi).bit_length()), "signed": False, "bipolar": False, "scale": s,
+                   "zero_point": 0}
+        else:
+            nb = max(int(hi).bit_length(), int(-lo - 1).bit_length()) + 1
+            out = {"bits": nb, "signed": True, "bipolar": False, "scale": s, "zero_point": 0}
+    out["source"] = f"{decl['source']}, through the input preprocessing y = {a:g}*x + {b:g}"
+    return t, out
+
+
 def insert_input_quant(model, decl: dict) -> str:
-    """Insert the declared type as the input's quantiser, right after the graph input; returns the node name."""
+    """Insert the declared type as the input's quantiser; returns the node name.
+
+    Right after the graph input, or after the input's scalar float preprocessing when the declared type's image
+    through it is an integer grid (:func:`_through_prep`): the quantiser then carries that image's type.
+    """
     from onnx import helper, numpy_helper
     g = model.graph
-    x = g.input[0].name
+    x, decl = _through_prep(model, decl)
     y = f"{x}_declared"
     name = "Quant_input" if not decl.get("bipolar") else "BipolarQuant_input"
     names = {n.name for n in g.node}
@@ -173,10 +242,11 @@ def insert_input_quant(model, decl: dict) -> str:
         for i, t in enumerate(n.input):
             if t == x:
                 n.input[i] = y
-    g.node.insert(0, node)
+    producer = model.find_producer(x)
+    g.node.insert(0 if producer is None else list(g.node).index(producer) + 1, node)
     # the type is now the quantiser's: the executor would refuse inputs off the annotation's grid (MQE's synthetic ones)
     from qonnx.core.datatype import DataType
-    model.set_tensor_datatype(x, DataType["FLOAT32"])
+    model.set_tensor_datatype(g.input[0].name, DataType["FLOAT32"])
     if shape is not None:
         model.set_tensor_shape(y, list(shape))
     if not any(o.domain == QONNX_DOMAIN for o in model.model.opset_import):

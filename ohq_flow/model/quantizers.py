@@ -153,6 +153,11 @@ def integer_weights(model, layer, bits: int) -> tuple[np.ndarray, np.ndarray]:
     :func:`apply_bits` keeps it (a QONNX file's scale need not follow the module rule).
     """
     q = layer.weight_quant
+    if q is not None and q.op_type == "BipolarQuant" and int(bits) == 1:   # +-1 (FINN's w1): at its own bits
+        node = _node(model, q.node)
+        w = np.asarray(model.get_initializer(node.input[0]), dtype=np.float64)
+        scale = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+        return np.where(w >= 0, 1.0, -1.0), scale
     if q is None or q.op_type != "Quant":
         raise ModelError(f"layer {layer.name}: weights have no Quant node ({q.op_type if q else 'float'})",
                          "only Quant-quantized weights can be re-quantized; pin this layer")

@@ -103,6 +103,10 @@ def generate_cmvm_rtl(w_int: np.ndarray, *, w_bits: int, a_bits: int, a_signed: 
         raise InputError(f"layer matrix must be 2-D [inputs, outputs] or 3-D [groups, inputs/g, outputs/g], "
                          f"got shape {w_int.shape}")
     n_in, n_out = kernel_shape(w_int)
+    if w_bits == 1:                    # +-1 (bipolar) weights are carried as 2-bit signed, as the design streams them
+        w_bits = 2
+    if a_bits == 1 and a_signed:       # likewise +-1 inputs
+        a_bits = 2
     lo, hi = -(2 ** (w_bits - 1)), 2 ** (w_bits - 1) - 1
     if w_int.size and (w_int.min() < lo or w_int.max() > hi or not np.array_equal(w_int, np.round(w_int))):
         raise InputError(f"weights must be integers in [{lo}, {hi}] for {w_bits}-bit weights, got [{w_int.min()}, {w_int.max()}]")

@@ -53,7 +53,48 @@ def prepare_for_hls4ml(layer_model):
     model = cleanup_model(layer_model)
     model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
     model = model.transform(GemmToMatMul())
-    return cleanup_model(model)
+    model = cleanup_model(model)
+    if move_channel_scales(model):
+        model = cleanup_model(model)
+    return model
+
+
+def move_channel_scales(model) -> int:
+    """Move the per-output-channel scale of a MatMul's constant Quant weights after the MatMul (in place).
+
+    ``x @ (s * q) == (x @ q) * s`` for a scale ``s`` per output column: the weight Quant gets scale 1 on ``W / s``
+    (the same integers ``q``) and a ``Mul`` by ``s`` follows the MatMul. hls4ml's QONNX front end folds a per-tensor
+    weight scale itself but not a per-channel one (its scale propagation stops at the MatMul and the conversion
+    fails with ``IndexError``; Brevitas per-channel weight quantisers, e.g. FINN's keyword-spotting MLP, write
+    these). Returns how many MatMuls changed.
+    """
+    from onnx import helper
+    changed = 0
+    for mm in [n for n in model.graph.node if n.op_type == "MatMul"]:
+        q = model.find_producer(mm.input[1])
+        if q is None or q.op_type != "Quant" or model.get_initializer(q.input[0]) is None:
+            continue
+        w, s, zp = (model.get_initializer(q.input[i]) for i in range(3))
+        if s is None or zp is None or np.any(np.asarray(zp) != 0) or np.asarray(w).ndim != 2:
+            continue
+        s = np.asarray(s, dtype=np.float32)
+        n_out = np.asarray(w).shape[1]
+        if s.size == 1 or s.size != n_out or s.shape[-1] != n_out or np.any(s <= 0):
+            continue                                   # per tensor (hls4ml folds it) or not per output column
+        model.set_initializer(q.input[0], (np.asarray(w, dtype=np.float32) / s.reshape(1, n_out)).astype(np.float32))
+        one = f"{q.name}_unit_scale"
+        model.set_initializer(one, np.asarray(1.0, dtype=np.float32))
+        q.input[1] = one
+        scale = f"{mm.name}_channel_scale"
+        model.set_initializer(scale, s.reshape(n_out))
+        out = mm.output[0]
+        raw = f"{out}_unscaled"
+        mm.output[0] = raw
+        mul = helper.make_node("Mul", [raw, scale], [out], name=f"{mm.name}_scale")
+        nodes = list(model.graph.node)
+        model.graph.node.insert(nodes.index(mm) + 1, mul)
+        changed += 1
+    return changed
 
 
 def _pow2_scales(model) -> bool:
