@@ -65,16 +65,15 @@ def flow_config(name: str, rec: dict) -> dict:
             "output_dir": str(RUNS / f"latency_{name}" / "run")}
 
 
-def prepare(name: str, rec: dict, reuse: bool) -> Path:
-    """The flow run to ``profile`` for one model (with ``reuse``: kept when its config is unchanged); its config path."""
+def prepare(name: str, rec: dict) -> Path:
+    """The flow run to ``profile`` for one model (the flow skips the steps whose inputs and code are unchanged, and
+    the kernel costs come from the cache); its config path."""
     out = RUNS / f"latency_{name}"
     out.mkdir(parents=True, exist_ok=True)
     path = out / "flow.yaml"
     text = yaml.safe_dump(flow_config(name, rec), sort_keys=False)
-    done = (out / "run" / "design_costs.json").is_file() and (out / "run" / "sensitivity.csv").is_file()
-    if reuse and done and path.is_file() and path.read_text() == text:
-        return path
-    path.write_text(text)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
     subprocess.run([sys.executable, "-m", "ohq_flow", "-q", "run", str(path), "--to", "profile"], cwd=ROOT,
                    check=True, timeout=3600)
     return path
@@ -256,7 +255,7 @@ def markdown(res: dict) -> str:
            f"({s8['ilp']['latency_cycles']:,.0f} cycles) to {f8['ilp']['lut']:,.0f} LUT4 "
            f"({f8['ilp']['latency_cycles']:,.0f} cycles, fully unrolled where it pays). Budgets: "
            f"{', '.join(f'{k:g}x' for k in LUT_MULTIPLES)} the smallest W8A8 design.", "",
-           "| LUT4 budget | design | bits@fold per layer | ILP LUT4 | ILP latency / II | simulated latency / II "
+           "| LUT4 budget | design | bits@fold per layer | ILP LUT4 / MULT18 | ILP latency / II | simulated latency / II "
            "| test acc | latency vs W8A8 |", "|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
         for kind in ("W8A8", "W4A4", "mixed"):
@@ -267,7 +266,7 @@ def markdown(res: dict) -> str:
             s, i = d["sim"], d["ilp"]
             eq = "" if d["sim_equals_ilp"] else " **(differs)**"
             red = reduction(d, r["W8A8"])
-            out.append(f"| {r['lut_budget']:,} ({r['multiple']:g}x) | {kind} | {short(d['choice'])} | {i['lut']:,.0f} "
+            out.append(f"| {r['lut_budget']:,} ({r['multiple']:g}x) | {kind} | {short(d['choice'])} | {i['lut']:,.0f} / {i['dsp']:.0f} "
                        f"| {i['latency_cycles']:,.0f} / {i['ii_cycles']:,.0f} | {s['latency_cycles']:,} / {s['ii_cycles']:,}"
                        f"{eq} | {100 * d['test_accuracy']:.1f}% | "
                        + ("-" if kind == "W8A8" or red is None else f"{100 * red:+.1f}%") + " |")
@@ -343,8 +342,8 @@ def result_key(name: str, config: Path) -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default=",".join(MODELS), help="comma-separated suite models")
-    ap.add_argument("--reuse", action="store_true", help="keep profiled runs, simulated designs and results whose "
-                                                       "inputs are unchanged")
+    ap.add_argument("--reuse", action="store_true", help="keep simulated designs and results whose inputs are "
+                                                       "unchanged")
     args = ap.parse_args(argv)
     from bench.bench_eval import ensure_models
     names = [n.strip() for n in args.suite.split(",") if n.strip()]
@@ -354,7 +353,7 @@ def main(argv=None) -> None:
     results = []
     print(header() + "\n", flush=True)
     for name in names:
-        config = prepare(name, recs[name], args.reuse)
+        config = prepare(name, recs[name])
         key = result_key(name, config)
         if args.reuse and old.get(name, {}).get("key") == key:
             res = old[name]
