@@ -41,7 +41,7 @@ BENCHES = [
     ("hgq", "bench.bench_hgq", [], 10800),
     ("design", "bench.bench_design", [], 14400),
     ("pack", "bench.bench_pack", [], 3600),
-    ("latency", "bench.bench_latency", ["--suite", "digits_mlp,mnist1d_mlp,mnist1d_cnn,digits_cnn", "--reuse"], 14400),
+    ("latency", "bench.bench_latency", ["--reuse"], 5400),
     ("fidelity", "bench.bench_fidelity", [], 14400),
     ("peers", "bench.bench_peers", [], 21600),           # needs OHQ_ZOO (a QONNX model zoo checkout); else prints how
 ]

@@ -522,7 +522,8 @@ class _Walker:
                      amin, amax, in_scale * w_col)
         self.emit(Stage("kernel", node.name, win, acc,
                                  info={"matrix": mat64, "w_bits": w_bits, "weight_quant": wq.name,
-                                       "in_bits": win.bits, "in_signed": bool(win.signed), "groups": int(a.get("group", 1))}))
+                                       "in_bits": win.bits, "in_signed": bool(win.signed), "groups": int(a.get("group", 1)),
+                                       "row_order": order if node.op_type != "Conv" else None}))
         chain = Chain(unit_scale=in_scale * w_col)
         if bias is not None:
             chain.ops.append(Op("add", node.name + ".bias", a=np.broadcast_to(bias.reshape(-1), (n_out,)).copy()))
@@ -649,6 +650,24 @@ class _Walker:
         if hw > 1:
             self.emit(Stage("collect", node.name, stream, vec, params=dict(N=hw, BW=stream.width)))
         return vec, new_order
+
+
+def kernel_row_orders(model) -> dict[str, np.ndarray]:
+    """Per dense layer (compute node) whose input the design streams in another order than the model's (a feature
+    map flattened channels-last): the order of its kernel matrix's rows in the design (``matrix[order]``). The
+    profile costs the kernel in this order, so the measured kernel is the one the build generates (da4ml's adder
+    graph, its cost and latency depend on the row order). Empty when the design cannot build the model."""
+    from ohq_flow.errors import ModelError
+    try:
+        ir = build_ir(model)
+    except (InputError, ModelError):
+        return {}
+    out = {}
+    for s in ir.stages:
+        order = s.info.get("row_order") if s.kind == "kernel" else None
+        if order is not None and not np.array_equal(order, np.arange(len(order))):
+            out[s.node] = np.asarray(order, dtype=np.int64)
+    return out
 
 
 def build_ir(model, prefer: str = "auto", output: str = "logits") -> NetworkIR:

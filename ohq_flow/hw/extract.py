@@ -252,15 +252,18 @@ def layer_integer_matrix(model, layer, w_bits: int, held: bool = False):
     return np.asarray(mat).astype(np.int64), col_scale, meta
 
 
-def kernel_operand(model, layer, w_bits: int) -> np.ndarray:
+def kernel_operand(model, layer, w_bits: int, row_order=None) -> np.ndarray:
     """The kernel as cost jobs take it: the matrix, or per-group blocks [groups, R, C] for a grouped conv.
 
     A depthwise convolution with G channels is G small kernels, not one G²-sized block-diagonal
     matrix (which, per candidate, is what made profiling ImageNet-size models run out of memory).
+    ``row_order``: the matrix's rows in the order the complete design streams them
+    (:func:`ohq_flow.design.graph.kernel_row_orders`), so the cost is that of the kernel the build generates.
     """
     if layer.op_type == "Conv" and layer.groups > 1:
         from ohq_flow.hw.rtl.cmvm import kernel_blocks
         from ohq_flow.model.quantizers import integer_weights
         w_int, _ = integer_weights(model, layer, w_bits)
         return kernel_blocks(w_int, layer.groups)
-    return layer_integer_matrix(model, layer, w_bits)[0]
+    mat = layer_integer_matrix(model, layer, w_bits)[0]
+    return mat if row_order is None else mat[np.asarray(row_order)]

@@ -178,8 +178,8 @@ def tool_version(measurer: str) -> str:
 NO_KERNEL = ("analytic", "board", "vitis_hls", "vivado_hls")
 
 
-def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys") -> LayerHW:
-    """The payload of one cost job."""
+def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys", row_order=None) -> LayerHW:
+    """The payload of one cost job (``row_order``: the kernel's rows as the complete design streams them)."""
     from ohq_flow.hw.generators import get as get_generator
     from ohq_flow.hw.extract import kernel_operand
     from ohq_flow.hw.measurers import get as get_measurer
@@ -193,7 +193,7 @@ def layer_hw(model, layer, w_bits: int, a_bits: int, cfg, measurer: str = "yosys
     if m.generator is not None and get_generator(m.generator).needs_layer_onnx:
         from ohq_flow.hw.extract import extract_layer
         extra["layer_onnx"] = extract_layer(model, layer, w_bits, a_bits).model.SerializeToString()
-    w_int = np.zeros((0, 0), dtype=np.int64) if measurer in NO_KERNEL else kernel_operand(model, layer, w_bits)
+    w_int = np.zeros((0, 0), dtype=np.int64) if measurer in NO_KERNEL else kernel_operand(model, layer, w_bits, row_order)
     return LayerHW(layer=layer.name, op_type=layer.op_type, w_int=w_int, w_bits=w_bits,
                    a_bits=a_bits, a_signed=a_signed, pixels=n_pixels(layer), family=board.yosys_family, part=board.part,
                    clock_ns=cfg.clock_ns(), latency_cutoff=cfg.hardware.latency_cutoff, pe=cfg.hardware.pe,
@@ -210,9 +210,11 @@ class LazyPayload:
     a_bits: int
     cfg: object
     measurer: str
+    row_order: tuple | None = None
 
     def __call__(self) -> dict:
-        return layer_hw(self.model, self.layer, self.w_bits, self.a_bits, self.cfg, self.measurer).to_json()
+        return layer_hw(self.model, self.layer, self.w_bits, self.a_bits, self.cfg, self.measurer,
+                        self.row_order).to_json()
 
 
 def job_timeout(measurer: str, hw) -> float:
@@ -234,6 +236,10 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
     board = cfg.board_obj()
     jobs = []
     versions: dict[str, str] = {}
+    orders = {}
+    if cfg.build.design:                  # kernels costed in the row order the complete design streams them
+        from ohq_flow.design.graph import kernel_row_orders
+        orders = {node: tuple(int(i) for i in o) for node, o in kernel_row_orders(model).items()}
     for layer in layers:
         measurer = choose_measurer(layer, hw.rules)
         m = get_measurer(measurer)
@@ -242,13 +248,15 @@ def plan_jobs(model, layers, space: dict[str, list[tuple[int, int]]], cfg, work_
         if measurer not in versions:
             versions[measurer] = tool_version(measurer)
         lhash = layer_subgraph_hash(model, layer)
+        order = orders.get(layer.node)
+        extra = dict(cache_key_extra or {}, **({"row_order": list(order)} if order is not None else {}))
         for w, a in space[layer.name]:
             settings = measurer_key_settings(measurer, hw)
             key = make_key(layer=lhash, w_bits=w, a_bits=a, generator=m.generator, measurer=measurer, settings=settings,
                            part=board.part, family=board.yosys_family, clock_ns=cfg.clock_ns(),
-                           tool_version=versions[measurer], **(cache_key_extra or {}))
+                           tool_version=versions[measurer], **extra)
             jobs.append(Job(key=key, layer=layer.name, w_bits=w, a_bits=a, fn=m.run,
-                            payload=LazyPayload(model, layer, w, a, cfg, measurer), timeout_s=job_timeout(measurer, hw),
+                            payload=LazyPayload(model, layer, w, a, cfg, measurer, order), timeout_s=job_timeout(measurer, hw),
                             workdir=work_root / layer.name / f"w{w}a{a}_{measurer}"))
     return jobs
 

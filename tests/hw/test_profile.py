@@ -79,3 +79,30 @@ def test_profile_routes_layers_to_hls_and_analytic_measurers(digits_model, digit
     assert {by[n].source for n in ("Conv_0", "Conv_1", "MatMul_0")} == {"analytic"}
     assert all(by[n].fidelity == "estimate" and by[n].lut > 0 for n in ("Conv_0", "Conv_1", "MatMul_0"))
     assert (tmp_path / "run" / "oqa" / "MatMul_1" / "w4a8_vitis_hls" / "hls4ml").is_dir()
+
+
+def test_profiled_kernels_are_the_kernels_the_design_builds(digits_model, digits_cfg, tmp_path):
+    """The digits CNN flattens a feature map into MatMul_0: the design streams it channels-last and permutes the
+    kernel's rows. The cost jobs get the kernel in that order (da4ml's adder graph, its cost and latency depend on
+    it), and their cache key says so."""
+    import numpy as np
+
+    from ohq_flow.design.rtl import plan_ir
+    from ohq_flow.hw.extract import kernel_operand
+    from ohq_flow.hw.profile import LayerHW, plan_jobs
+    from ohq_flow.model.layers import discover_layers
+    from ohq_flow.model.quantizers import apply_bits
+    model, _ = digits_model
+    layers = discover_layers(model)
+    jobs = plan_jobs(model, layers, {l.name: [(4, 4)] for l in layers}, digits_cfg, tmp_path / "oqa")
+    final, _ = apply_bits(model, layers, {l.name: (4, 4) for l in layers})
+    built = {s.node: np.asarray(s.info["matrix"]) for s in plan_ir(final).stages if s.kind == "kernel"}
+    permuted = 0
+    for job, layer in zip(jobs, layers):
+        w_int = LayerHW.from_json(job.payload()).w_int
+        assert np.array_equal(w_int, built[layer.node]), layer.name
+        permuted += not np.array_equal(w_int, kernel_operand(model, layer, 4))
+    assert permuted == 1                       # MatMul_0, after the flatten
+    off = digits_cfg.model_copy(update={"build": digits_cfg.build.model_copy(update={"design": False})})
+    keys = {j.layer: j.key for j in plan_jobs(model, layers, {l.name: [(4, 4)] for l in layers}, off, tmp_path / "o2")}
+    assert [l.name for l, j in zip(layers, jobs) if keys[l.name] != j.key] == ["MatMul_0"]
