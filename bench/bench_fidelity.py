@@ -217,8 +217,13 @@ def markdown(doc: dict) -> str:
             s, q = p["synth"], p["post"]
             out.append(f"| {p['name']} | {s['lut']:,.0f} / {q['lut']:,.0f} | {s['ff']:,.0f} / {q['ff']:,.0f} "
                        f"| {s['dsp']:,.0f} / {q['dsp']:,.0f} | {s['bram18']:,.0f} / {q['bram18']:,.0f} |")
-    if doc.get("notes"):
-        out += [""] + doc["notes"]
+    missing = [f"{m} {p}" for m in MODELS for p in FRACTIONS if not any(r["model"] == m and r["point"] == p for r in rows)]
+    unrouted = [f"{m} {p}" for m, p in PNR.items() if not any(r["model"] == m and r["point"] == p and r.get("post_route")
+                                                            for r in rows)]
+    if missing or unrouted:
+        out += ["", "Not measured in this run" + (f" (no build): {', '.join(missing)}" if missing else "")
+                + ("; " if missing and unrouted else "") + (f"not placed and routed: {', '.join(unrouted)}" if unrouted else "")
+                + ". `python -m bench.bench_fidelity --models NAME` measures a model (its runs are kept in bench/runs/fidelity)."]
     return "\n".join(out)
 
 
@@ -262,7 +267,7 @@ def main(argv=None) -> int:
     fitdoc = json.loads(fit.read_text()) if fit.is_file() else {}
     doc = {"date": dt.date.today().isoformat(), "machine": machine(), "yosys": f"Yosys {yosys_version()}",
            "fractions": FRACTIONS, "rows": rows, "calibration": fitdoc.get("points", []),
-           "calibration_date": fitdoc.get("date"), "notes": old.get("notes", [])}
+           "calibration_date": fitdoc.get("date")}
     for name in names:
         if args.collect:
             new = [r for p in FRACTIONS if (r := read_point(name, p, RUNS / name / p))]
