@@ -14,7 +14,7 @@ post-route prediction (the ILP's figure, mapped by ``ohq_flow/design/impl_fit_ec
 Each budget point runs in its own copy of the model's solved run directory, so the pipeline skips the
 unchanged steps (export, sensitivity, profile) and a second run of the benchmark re-runs nothing that is done.
 
-    python -m bench.bench_fidelity [--models demo,digits_mlp] [--no-implement] [--markdown-only]
+    python -m bench.bench_fidelity [--models demo,digits_mlp] [--no-implement] [--collect | --markdown-only]
 
 Prints the markdown section ``fidelity``; writes docs/bench_fidelity.json.
 """
@@ -116,7 +116,8 @@ def read_point(name: str, point: str, run_dir: Path) -> dict | None:
     meta = json.loads((run_dir / "bench_point.json").read_text()) if (run_dir / "bench_point.json").is_file() else {}
     d = b["design"]
     sim = d.get("network_sim") or {}
-    row = {"model": name, "point": point, "budget_lut": meta.get("budget_lut"),
+    budget = next((r["budget"] for r in (b.get("verdict") or {}).get("rows", []) if r["metric"] == "lut"), None)
+    row = {"model": name, "point": point, "budget_lut": round(budget) if budget else meta.get("budget_lut"),
            "bits": {l: f"W{v['w_bits']}A{v['a_bits']}" + (f" {v['fold']}" if v.get("fold") else "")
                     for l, v in sol["assignment"].items()},
            "resources": {m: {"ilp": d["resources"][m]["ilp"], "yosys": d["resources"][m]["measured_whole"],
@@ -216,8 +217,13 @@ def markdown(doc: dict) -> str:
             s, q = p["synth"], p["post"]
             out.append(f"| {p['name']} | {s['lut']:,.0f} / {q['lut']:,.0f} | {s['ff']:,.0f} / {q['ff']:,.0f} "
                        f"| {s['dsp']:,.0f} / {q['dsp']:,.0f} | {s['bram18']:,.0f} / {q['bram18']:,.0f} |")
-    if doc.get("notes"):
-        out += [""] + doc["notes"]
+    missing = [f"{m} {p}" for m in MODELS for p in FRACTIONS if not any(r["model"] == m and r["point"] == p for r in rows)]
+    unrouted = [f"{m} {p}" for m, p in PNR.items() if not any(r["model"] == m and r["point"] == p and r.get("post_route")
+                                                            for r in rows)]
+    if missing or unrouted:
+        out += ["", "Not measured in this run" + (f" (no build): {', '.join(missing)}" if missing else "")
+                + ("; " if missing and unrouted else "") + (f"not placed and routed: {', '.join(unrouted)}" if unrouted else "")
+                + ". `python -m bench.bench_fidelity --models NAME` measures a model (its runs are kept in bench/runs/fidelity)."]
     return "\n".join(out)
 
 
@@ -238,7 +244,6 @@ def run_model(name: str, implement: bool) -> list[dict]:
         run_dir = budget_run(name, point, base, budget, "implement" if pnr else "build")
         row = read_point(name, point, run_dir)
         if row:
-            row["w8a8_lut"] = w8a8
             rows.append(row)
     return rows
 
@@ -248,6 +253,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--no-implement", action="store_true", help="no place and route")
     ap.add_argument("--markdown-only", action="store_true", help="print the section from docs/bench_fidelity.json")
+    ap.add_argument("--collect", action="store_true", help="read the points already built, run nothing")
     args = ap.parse_args(argv)
     from bench.run_all import machine
     from ohq_flow.hw.rtl.yosys import yosys_version
@@ -261,9 +267,12 @@ def main(argv=None) -> int:
     fitdoc = json.loads(fit.read_text()) if fit.is_file() else {}
     doc = {"date": dt.date.today().isoformat(), "machine": machine(), "yosys": f"Yosys {yosys_version()}",
            "fractions": FRACTIONS, "rows": rows, "calibration": fitdoc.get("points", []),
-           "calibration_date": fitdoc.get("date"), "notes": old.get("notes", [])}
+           "calibration_date": fitdoc.get("date")}
     for name in names:
-        new = run_model(name, not args.no_implement)
+        if args.collect:
+            new = [r for p in FRACTIONS if (r := read_point(name, p, RUNS / name / p))]
+        else:
+            new = run_model(name, not args.no_implement)
         rows += new
         rows.sort(key=lambda r: (MODELS.index(r["model"]) if r["model"] in MODELS else 99, r["point"] != "tight"))
         OUT.write_text(json.dumps(doc, indent=1))       # after each model: partial results land first
