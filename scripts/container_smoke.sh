@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Container smoke test (`make container`): base image (scripts/container_base_image.sh) -> build the
 # Dockerfile -> in the image: `ohq-flow --version --verbose`, the digits demo (it ends with the ULX3S
-# bitstream, written to a mounted host directory) and the fast tests (pytest -m "not slow"). Works with
+# bitstream, written to a mounted host directory), a Vivado mounted from the host (a stand-in) and the
+# fast tests (pytest -m "not slow"). Works with
 # docker (a reachable daemon), podman or buildah, whichever is found (scripts/container_engine.sh;
 # OHQ_ENGINE forces one). Each step is timed; the first failure stops the script with the step's name
 # and the tail of its log.
 #
 #   scripts/container_smoke.sh [--tag IMAGE] [--base IMAGE] [--registry-base] [--clean-clone]
-#                              [--out DIR] [--skip-demo] [--skip-tests]
+#                              [--out DIR] [--skip-demo] [--skip-vendor] [--skip-tests]
 #     --tag IMAGE      image to build                      (default ohq-flow:latest)
 #     --base IMAGE     base image                          (default ohq-flow-base:bookworm, made
 #                      locally by scripts/container_base_image.sh)
@@ -17,6 +18,7 @@
 #     --out DIR        host directory mounted as the container's runs/ (default runs/container_smoke;
 #                      emptied first); the demo's bitstream and report.html are checked there
 #     --skip-demo      do not run the demo
+#     --skip-vendor    do not check the vendor-tool mount (a stand-in Vivado at /tools/Xilinx)
 #     --skip-tests     do not run the tests
 # Needs root for the base image (debootstrap) and for buildah/podman with vfs storage.
 set -euo pipefail
@@ -27,6 +29,7 @@ LOCAL_BASE=1
 CLEAN=0
 OUT=runs/container_smoke
 DEMO=1
+VENDOR=1
 TESTS=1
 TEST_SELECTION=(-m "not slow and not vivado and not vitis_hls" tests)
 while [ $# -gt 0 ]; do
@@ -37,8 +40,9 @@ while [ $# -gt 0 ]; do
     --clean-clone) CLEAN=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     --skip-demo) DEMO=0; shift ;;
+    --skip-vendor) VENDOR=0; shift ;;
     --skip-tests) TESTS=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "ERROR: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -120,7 +124,50 @@ if [ "$DEMO" = 1 ]; then
   step_done demo
 fi
 
-# 5. the fast tests (the slow ones and the Xilinx ones left out)
+# 5. Vivado mounted from the host, as docs/container.md shows: a stand-in `vivado` (it copies real Vivado
+# reports from tests/fixtures and writes a dummy bitstream; orchestration only, its numbers mean nothing)
+# in a host directory mounted at /tools/Xilinx, found through XILINX_VIVADO by --version --verbose and
+# by the implement step of an Arty A7 run of the implementation tests' small design.
+if [ "$VENDOR" = 1 ]; then
+  step_start "vendor-tool mount: stand-in Vivado at /tools/Xilinx/Vivado/2024.2 in $TAG"
+  vroot=$LOGS/xilinx
+  mkdir -p "$vroot/Vivado/2024.2/bin"
+  cat >"$vroot/Vivado/2024.2/bin/vivado" <<'PY'
+#!/usr/bin/env python3
+import re, shutil, sys
+from pathlib import Path
+cases = Path("/opt/ohq_flow/tests/fixtures/reports/vivado-2024.2-spi-controller-artix7-placed-routed")
+params = Path("ohq_impl_params.tcl").read_text()
+get = lambda k: re.search(r"set ohq_%s \{(.*)\}" % k, params).group(1)
+print("stand-in vivado", sys.argv[1:], "top", get("top"), "part", get("part"))
+shutil.copy(cases / "base_utilization_placed.rpt", get("util_rpt"))
+shutil.copy(cases / "base_timing_summary_routed.rpt", get("timing_rpt"))
+Path(get("bitstream")).write_bytes(b"stand-in bitstream")
+PY
+  cat >"$vroot/check_mount.py" <<'PY'
+import json, os, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, "/opt/ohq_flow")
+from tests.implement.conftest import make_run, run_implement
+tmp = Path(tempfile.mkdtemp())
+outcome, ctx = run_implement(make_run(tmp, board="arty-a7-100t", implement={"allow_timing_failure": True}))
+impl = json.loads((ctx.run_dir / "final/impl/impl.json").read_text())
+log = (ctx.run_dir / "final/impl/vivado/vivado.log").read_text()
+print("implement:", outcome, {k: impl.get(k) for k in ("tool", "status", "lut", "ff", "wns_ns", "bitstream")})
+assert impl["tool"] == "vivado" and impl["bitstream"] == "final/impl/vivado/ohq_top.bit", impl
+assert "stand-in vivado" in log and "-source" in log, log
+PY
+  chmod +x "$vroot/Vivado/2024.2/bin/vivado"
+  ce_run "$TAG" "$vroot" /tools/Xilinx env XILINX_VIVADO=/tools/Xilinx/Vivado/2024.2 \
+      bash -c 'ohq-flow --version --verbose | grep -E "^  (vivado|vitis_hls) " && python /tools/Xilinx/check_mount.py' \
+      >"$LOGS/vendor.log" 2>&1 || fail vendor "$LOGS/vendor.log" "the mounted stand-in Vivado was not found or not run"
+  grep -q "^  vivado */tools/Xilinx/Vivado/2024.2/bin/vivado$" "$LOGS/vendor.log" \
+    || fail vendor "$LOGS/vendor.log" "--version --verbose did not find the mounted vivado"
+  sed 's/^/   | /' "$LOGS/vendor.log" | tail -4
+  step_done vendor
+fi
+
+# 6. the fast tests (the slow ones and the Xilinx ones left out)
 if [ "$TESTS" = 1 ]; then
   step_start "python -m pytest -q ${TEST_SELECTION[*]} in $TAG"
   ce_run "$TAG" "" "" python -m pytest -q -p no:cacheprovider "${TEST_SELECTION[@]}" >"$LOGS/tests.log" 2>&1 \

@@ -37,11 +37,18 @@ def test_version_verbose_lists_packages_and_tools():
     assert listing("--version") == {}                        # without --verbose: the version line only
 
 
-def test_version_verbose_names_a_missing_tool():
-    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}   # the venv's bin only: no Debian tools
+def test_version_verbose_names_a_missing_tool_and_finds_a_mounted_vivado(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XILINX_")}
+    env["PATH"] = str(Path(sys.executable).parent)           # the venv's bin only: no Debian tools
     rows = listing("--version", "--verbose", env=env)
-    assert rows["yosys"] == rows["verilator"] == rows["iverilog"] == "not found"
+    assert rows["yosys"] == rows["verilator"] == rows["iverilog"] == rows["vivado"] == "not found"
     assert rows["nextpnr-ecp5"].startswith("nextpnr-")      # found next to the interpreter
+    vivado = tmp_path / "Xilinx" / "Vivado" / "2024.2" / "bin" / "vivado"   # as a host installation mounted in
+    vivado.parent.mkdir(parents=True)
+    vivado.write_text("#!/bin/sh\n")
+    vivado.chmod(0o755)
+    rows = listing("--version", "--verbose", env={**env, "XILINX_VIVADO": str(vivado.parents[1])})
+    assert rows["vivado"] == str(vivado) and rows["vitis_hls"] == "not found"
 
 
 def test_no_command_is_a_usage_error():
