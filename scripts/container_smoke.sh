@@ -20,6 +20,8 @@
 #     --skip-demo      do not run the demo
 #     --skip-vendor    do not check the vendor-tool mount (a stand-in Vivado at /tools/Xilinx)
 #     --skip-tests     do not run the tests
+#     --tests "ARGS"   pytest arguments (split on blanks) instead of the fast tests' (default: -m "not slow and not
+#                      vivado and not vitis_hls" tests), e.g. --tests "tests/test_versions.py tests/test_cli.py"
 # Needs root for the base image (debootstrap) and for buildah/podman with vfs storage.
 set -euo pipefail
 
@@ -42,7 +44,8 @@ while [ $# -gt 0 ]; do
     --skip-demo) DEMO=0; shift ;;
     --skip-vendor) VENDOR=0; shift ;;
     --skip-tests) TESTS=0; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --tests) read -r -a TEST_SELECTION <<<"$2"; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "ERROR: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
