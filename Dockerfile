@@ -3,10 +3,10 @@
 # The default command is the demo, which ends with an ECP5 bitstream for the ULX3S 85F:
 #   docker run --rm -v $PWD/runs:/opt/ohq_flow/runs ohq-flow            # -> runs/digits/final/impl/ohq_top.bit
 #   openFPGALoader -b ulx3s runs/digits/final/impl/ohq_top.bit           # on the host, board on USB
-# Vivado/Vitis are NOT in the image: mount them from the host and they are found automatically, e.g.
-#   docker run --rm -v /tools/Xilinx:/tools/Xilinx -v $PWD/runs:/opt/ohq_flow/runs ohq-flow run examples/digits/flow_pynq_z2.yaml
-# (XILINX_VIVADO / XILINX_VITIS / XILINX_HLS, or OHQ_XILINX_SETTINGS=/tools/Xilinx/Vivado/<ver>/settings64.sh;
-#  never required).
+# Vivado/Vitis are NOT in the image (never required): mount them from the host and name them, e.g.
+#   docker run --rm -v /tools/Xilinx:/tools/Xilinx:ro -e XILINX_VIVADO=/tools/Xilinx/Vivado/2024.2 \
+#       -v $PWD/runs:/opt/ohq_flow/runs ohq-flow run examples/digits/flow_pynq_z2.yaml
+# (vivado: on PATH or XILINX_VIVADO/bin; vitis_hls: on PATH or XILINX_HLS/bin, XILINX_VITIS/bin).
 #
 # Base image: any Debian bookworm (Python 3.11). Where no registry is reachable, make it locally
 # with scripts/container_base_image.sh (debootstrap + import -> ohq-flow-base:bookworm), then
