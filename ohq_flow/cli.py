@@ -25,17 +25,21 @@ app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_e
 _FLAG = ""  # flags take no value: show none in --help (typer would print <bool>)
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"ohq-flow {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", metavar=_FLAG, help="show full tracebacks"),
+@app.callback(invoke_without_command=True)
+def _main(ctx: typer.Context,
+          debug: bool = typer.Option(False, "--debug", metavar=_FLAG, help="show full tracebacks"),
           verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="more log output (-vv for debug)"),
           quiet: bool = typer.Option(False, "-q", "--quiet", metavar=_FLAG, help="only warnings and errors"),
-          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar=_FLAG, help="print the version")):
+          version: bool = typer.Option(False, "--version", metavar=_FLAG,
+                                       help="print the version (with --verbose: also its packages' and tools' versions)")):
+    if version:
+        typer.echo(f"ohq-flow {__version__}")
+        if verbose:
+            from ohq_flow.versions import verbose_listing
+            typer.echo(verbose_listing())
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        ctx.fail("Missing command.")
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("torch", "onnxscript", "distributed", "matplotlib", "PIL"):

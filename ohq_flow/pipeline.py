@@ -90,14 +90,9 @@ class Step:
 
 
 def _versions() -> dict:
-    import importlib.metadata as md
-    out = {"ohq_flow": __version__, "python": platform.python_version()}
-    for pkg in ("torch", "brevitas", "qonnx", "onnx", "onnxruntime", "da4ml", "pulp"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
+    from ohq_flow.versions import package_versions
+    return {"ohq_flow": __version__, "python": platform.python_version(),
+            **package_versions(("torch", "brevitas", "qonnx", "onnx", "onnxruntime", "da4ml", "pulp"))}
 
 
 class Manifest:

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The Debian packages ohq_flow needs: Yosys (open-source synthesis), Icarus Verilog and Verilator (RTL
-# simulation: the whole-network simulation of the complete design, the board UART shell behind a pty),
+# simulation: the whole-network simulation of the complete design, the board UART shell behind a pty;
+# Verilator builds its simulator with make and g++),
 # Chromium (report browser test), g++ (hls4ml C-simulation in the build step), openFPGALoader (programs
 # ECP5 boards). Used by the Makefile (so CI runs it) and by the Dockerfile (so the image cannot drift
 # from what is tested). Idempotent; needs root to install.
 set -euo pipefail
-want=(yosys iverilog verilator chromium g++ openfpgaloader)
-declare -A binary=([yosys]=yosys [iverilog]=iverilog [verilator]=verilator [chromium]=chromium [g++]=g++ [openfpgaloader]=openFPGALoader)
+want=(yosys iverilog verilator make chromium g++ openfpgaloader)
+declare -A binary=([yosys]=yosys [iverilog]=iverilog [verilator]=verilator [make]=make [chromium]=chromium [g++]=g++ [openfpgaloader]=openFPGALoader)
 missing=()
 for p in "${want[@]}"; do
   command -v "${binary[$p]}" >/dev/null 2>&1 || missing+=("$p")

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Make the Docker base image locally, for machines where no image registry (Docker Hub) is
-# reachable: debootstrap a minimal Debian (bookworm: Python 3.11) from a Debian mirror and
-# `docker import` it. Also puts a CPU torch wheel into docker/wheels/ (if pip can get one here),
+# Make the container base image locally, for machines where no image registry (Docker Hub) is
+# reachable: debootstrap a minimal Debian (bookworm: Python 3.11) from a Debian mirror and import
+# it into the engine found (docker, podman or buildah: scripts/container_engine.sh). Also puts a CPU torch wheel into docker/wheels/ (if pip can get one here),
 # which the Dockerfile installs instead of fetching torch from download.pytorch.org.
 #
-#   scripts/docker_base_image.sh                 # -> image ohq-flow-base:bookworm + docker/wheels/
+#   scripts/container_base_image.sh              # -> image ohq-flow-base:bookworm + docker/wheels/
 #   docker build --network host -t ohq-flow:latest --build-arg BASE=ohq-flow-base:bookworm .
 #
 # Idempotent: an existing image and an existing wheel are kept (use --force / --no-wheel).
-# Needs root (debootstrap) and a running Docker daemon.
+# Needs root (debootstrap) and docker (a running daemon), podman or buildah.
 set -euo pipefail
 
 TAG=ohq-flow-base:bookworm
@@ -55,16 +55,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-say() { echo "[docker_base_image] $*"; }
-die() { echo "[docker_base_image] ERROR: $*" >&2; exit 1; }
+say() { echo "[container_base_image] $*"; }
+die() { echo "[container_base_image] ERROR: $*" >&2; exit 1; }
 
 cd "$(dirname "$0")/.."
-
-command -v docker >/dev/null 2>&1 || die "no 'docker' command on PATH"
-docker info >/dev/null 2>&1 || die "the Docker daemon is not reachable (start it, e.g. 'nohup dockerd >/tmp/dockerd.log 2>&1 &')"
+. scripts/container_engine.sh
+ce_pick || exit 1
+say "engine: $(ce_cmd)"
 
 # 1. The base image.
-if [ "$FORCE" = 0 ] && docker image inspect "$TAG" >/dev/null 2>&1; then
+if [ "$FORCE" = 0 ] && ce_image_exists "$TAG"; then
   say "image $TAG exists; keeping it (--force rebuilds)"
 else
   [ "$(id -u)" = 0 ] || die "debootstrap needs root; run this script as root (or with sudo)"
@@ -81,7 +81,7 @@ else
   elif [ -e "$ROOTFS" ] && [ -n "$(ls -A "$ROOTFS" 2>/dev/null)" ]; then
     die "--rootfs $ROOTFS exists and is not empty; remove it or name another directory"
   fi
-  cleanup() { if [ "$tmp_rootfs" = 1 ]; then rm -rf "$ROOTFS"; fi; }
+  cleanup() { rm -f "$ROOTFS.tar"; if [ "$tmp_rootfs" = 1 ]; then rm -rf "$ROOTFS"; fi; }
   trap cleanup EXIT
   say "debootstrap --variant=minbase $SUITE from $MIRROR into $ROOTFS (a few minutes)"
   debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$ROOTFS" "$MIRROR" >"$ROOTFS.debootstrap.log" 2>&1 \
@@ -96,14 +96,11 @@ EOF
   py=$(chroot "$ROOTFS" python3 --version 2>&1) || die "python3 does not run in the new rootfs: $py"
   say "rootfs has $py ($(du -sh "$ROOTFS" | cut -f1))"
   say "importing it as $TAG"
-  tar -C "$ROOTFS" -c . | docker import \
-      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      --change 'ENV LANG=C.UTF-8' \
-      --change 'CMD ["/bin/bash"]' \
-      --message "debootstrap --variant=minbase --include=$INCLUDE $SUITE $MIRROR" \
-      - "$TAG" >/dev/null || die "docker import failed"
-  rm -f "$ROOTFS.debootstrap.log"
-  say "image $TAG: $(docker image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%.0f MB", $1/1e6}')"
+  tar -C "$ROOTFS" -cf "$ROOTFS.tar" . || die "cannot tar $ROOTFS"
+  ce_import "$ROOTFS.tar" "$TAG" "debootstrap --variant=minbase --include=$INCLUDE $SUITE $MIRROR" \
+    || die "importing $ROOTFS.tar into $ENGINE failed"
+  rm -f "$ROOTFS.debootstrap.log" "$ROOTFS.tar"
+  say "image $TAG: $(ce_image_size "$TAG")"
 fi
 
 # 2. A CPU torch wheel for the build context (the Dockerfile falls back to the PyTorch CPU index).
@@ -145,4 +142,4 @@ if [ -n "$CA_BUNDLE" ]; then
   cp "$CA_BUNDLE" docker/certs/ca-bundle.crt
   say "CA bundle for pip in the build: $CA_BUNDLE -> docker/certs/ca-bundle.crt"
 fi
-say "done. Next: docker build --network host -t ohq-flow:latest --build-arg BASE=$TAG ."
+say "done. Next: scripts/container_smoke.sh, or docker build --network host -t ohq-flow:latest --build-arg BASE=$TAG ."
