@@ -8,7 +8,7 @@ it solves and builds the complete design (whole-network simulation, Yosys ``synt
 per part). Every number is read from the run's artifacts: ``final/build.json`` (the ILP's synthesised
 prediction and the Yosys count per resource: ``design.resources``; the simulated latency/II:
 ``design.network_sim``), ``solution.json`` (the ILP's latency/II) and, for the designs placed and routed
-(``PNR``: the demo and two suite models at the tight budget), ``final/impl/impl.json`` with the verdict's
+(``PNR``: the demo at its tight budget, two suite CNNs at a third budget, ``ROUTE``), ``final/impl/impl.json`` with the verdict's
 post-route prediction (the ILP's figure, mapped by ``ohq_flow/design/impl_fit_ecp5.json``).
 
 Each budget point runs in its own copy of the model's solved run directory, so the pipeline skips the
@@ -40,7 +40,10 @@ BOARD = "ulx3s-85f"
 MODELS = ("demo", "digits_mlp", "mnist1d_mlp", "mnist1d_cnn", "digits_cnn")
 FRACTIONS = {"tight": 0.5, "loose": 0.8}       # LUT budget as a fraction of the uniform W8A8 design's (ILP) LUT4
 BOARD_PCT = {"demo": {"tight": 21, "loose": 25}}  # ... or % of the board: the demo's own 25% and a tighter one
-PNR = {"demo": "tight", "digits_mlp": "tight", "mnist1d_mlp": "tight"}   # placed and routed at one budget
+# Placed and routed at one budget each: the demo at its tight point; two suite CNNs at a third point, 30% of W8A8
+# (~20k LUT4 synthesised; the fully unrolled MLPs' 17k-40k designs take nextpnr's router over 30 min on 2 cores).
+ROUTE = {"digits_cnn": 0.3, "mnist1d_cnn": 0.3}
+PNR = {"demo": "tight", "digits_cnn": "route", "mnist1d_cnn": "route"}
 SUITE_SEARCH = {"weight_bits": [2, 4, 8], "act_bits": [4, 8]}   # suite models: fewer candidates (profile time)
 METRICS = ("lut", "ff", "dsp", "bram18")
 UNITS = {"lut": "LUT4", "ff": "FF", "dsp": "MULT18", "bram18": "DP16KD"}
@@ -170,7 +173,8 @@ def markdown(doc: dict) -> str:
     out = [f"The ILP's prediction of the whole design against the design the flow builds, ULX3S 85F (LFE5U-85F), "
            f"{doc['date']}, {doc['machine']}, {doc['yosys']}, close_loop off. Made by `python -m bench.bench_fidelity` "
            f"(`make bench`): each model solved at two LUT4 budgets ({' and '.join(f'{k} = {100 * v:g}%' for k, v in FRACTIONS.items())} "
-           f"of the uniform W8A8 design's post-route LUT4 as the ILP prices it; the demo at "
+           f"of the uniform W8A8 design's post-route LUT4 as the ILP prices it; {' and '.join(sorted(ROUTE))} also at a third, "
+           f"`route` = {', '.join(sorted({f'{100 * v:g}%' for v in ROUTE.values()}))}, placed and routed; the demo at "
            f"{' and '.join(f'{v}%' for v in BOARD_PCT['demo'].values())} of the board's 83,640 LUT4), built with the complete design; "
            f"ILP = the design model's synthesised prediction (solution totals `synth_*`), Yosys = the whole design "
            f"`synth_ecp5`, per part (final/build.json `design.resources`); error = (ILP - Yosys) / Yosys. "
@@ -200,12 +204,13 @@ def markdown(doc: dict) -> str:
     if pr:
         out += ["", "Placed and routed (nextpnr-ecp5, the board's UART shell included, seed 1): the ILP's post-route "
                 "figure (its synthesised prediction mapped by `ohq_flow/design/impl_fit_ecp5.json`) against nextpnr's.", "",
-                "| model | budget | LUT4 ILP / post-route | FF | MULT18 | DP16KD | Fmax MHz | status | flow s (to implement) |",
-                "|---|---|---|---|---|---|---|---|---|"]
+                "| model | budget | LUT4 ILP / post-route | post-route LUT4 / budget | FF | MULT18 | DP16KD | Fmax MHz | status | flow s (to implement) |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
         for r in pr:
             p = r["post_route"]
+            fit = p['lut']['post_route'] / r['budget_lut']
             out.append(f"| {r['model']} | {r['point']} {r['budget_lut']:,} | {cell(p['lut']['ilp'], p['lut']['post_route'])} "
-                       f"| {cell(p['ff']['ilp'], p['ff']['post_route'])} | {cell(p['dsp']['ilp'], p['dsp']['post_route'], False)} "
+                       f"| {100 * fit:.1f}%{'' if fit <= 1 else ' **OVER BUDGET**'} | {cell(p['ff']['ilp'], p['ff']['post_route'])} | {cell(p['dsp']['ilp'], p['dsp']['post_route'], False)} "
                        f"| {cell(p['bram18']['ilp'], p['bram18']['post_route'], False)} | {p['fmax_mhz'] or 0:.1f} "
                        f"| {p['status']} | {p['pnr_s'] or 0:,.0f} |")
     cal = doc.get("calibration") or []
@@ -217,7 +222,7 @@ def markdown(doc: dict) -> str:
             s, q = p["synth"], p["post"]
             out.append(f"| {p['name']} | {s['lut']:,.0f} / {q['lut']:,.0f} | {s['ff']:,.0f} / {q['ff']:,.0f} "
                        f"| {s['dsp']:,.0f} / {q['dsp']:,.0f} | {s['bram18']:,.0f} / {q['bram18']:,.0f} |")
-    missing = [f"{m} {p}" for m in MODELS for p in FRACTIONS if not any(r["model"] == m and r["point"] == p for r in rows)]
+    missing = [f"{m} {p}" for m in MODELS for p in points(m) if not any(r["model"] == m and r["point"] == p for r in rows)]
     unrouted = [f"{m} {p}" for m, p in PNR.items() if not any(r["model"] == m and r["point"] == p and r.get("post_route")
                                                             for r in rows)]
     if missing or unrouted:
@@ -228,6 +233,11 @@ def markdown(doc: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- main
+def points(name: str) -> dict[str, float]:
+    """The model's budget points: name -> fraction of W8A8 (the two of ``FRACTIONS`` plus its ``ROUTE`` point)."""
+    return {**FRACTIONS, **({"route": ROUTE[name]} if name in ROUTE else {})}
+
+
 def run_model(name: str, implement: bool) -> list[dict]:
     base = RUNS / name / "base"
     cfg = model_config(name, base)
@@ -238,7 +248,7 @@ def run_model(name: str, implement: bool) -> list[dict]:
             raise SystemExit(f"{name}: {e}")
     w8a8 = uniform_lut(base)
     rows = []
-    for point, frac in FRACTIONS.items():
+    for point, frac in points(name).items():
         pnr = implement and PNR.get(name) == point
         budget = f"{BOARD_PCT[name][point]}%" if name in BOARD_PCT else round(frac * w8a8)
         run_dir = budget_run(name, point, base, budget, "implement" if pnr else "build")
@@ -270,11 +280,12 @@ def main(argv=None) -> int:
            "calibration_date": fitdoc.get("date")}
     for name in names:
         if args.collect:
-            new = [r for p in FRACTIONS if (r := read_point(name, p, RUNS / name / p))]
+            new = [r for p in points(name) if (r := read_point(name, p, RUNS / name / p))]
         else:
             new = run_model(name, not args.no_implement)
         rows += new
-        rows.sort(key=lambda r: (MODELS.index(r["model"]) if r["model"] in MODELS else 99, r["point"] != "tight"))
+        rows.sort(key=lambda r: (MODELS.index(r["model"]) if r["model"] in MODELS else 99,
+                                 ("route", "tight", "loose").index(r["point"])))
         OUT.write_text(json.dumps(doc, indent=1))       # after each model: partial results land first
         print(f"{name}: {len(new)} points", file=sys.stderr, flush=True)
     print(markdown(doc))

@@ -70,6 +70,8 @@ def block(s: dict) -> str:
     if s["kind"] == "requant":
         seq = "_seq" if s.get("cycles", 1) > 1 else ""
         return f"requant{seq}_thr" if s["method"] == "thresholds" else f"requant{seq}_ms"
+    if s["kind"] == "window" and s.get("H") == 1:     # 1-D (a row of pixels): calibrated apart from 2-D windows
+        return "window1d"
     return s["kind"]
 
 
@@ -105,7 +107,7 @@ def features(s: dict, family: str = "xc7") -> dict:
         tw = s.get("tw", aw + mbits + 2)
         return {"add_bits": c * tw, "mul_bits": 0 if pow2 else c * aw * mbits, "multipliers": 0 if pow2 else c,
                 "out_bits": s["out_width"]}
-    if k == "window":
+    if k in ("window", "window1d"):
         # the line buffer: R*W words of one pixel, read KH rows at a time, in distributed or block RAM
         # (lutram_line_buffer); read from distributed RAM, the window's output is registered apart (lutram_elem_bits)
         # and each output bit selects among the buffer's distributed-RAM banks (lutram_mux_bits)

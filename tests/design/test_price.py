@@ -54,8 +54,8 @@ def test_fit_covers_every_block_and_records_how_it_was_made(family):
     data = json.loads(fit_path(family).read_text())
     assert "bench.calibrate_glue" in data["made_by"] and data["yosys"] and data["points"] and data["family"] == family
     assert data["rule_mismatches"] == []        # the folded unit's DSP and block-RAM counts are what the rule says
-    for b in ("kernel", "requant_thr", "requant_ms", "window", "maxpool", "sumpool", "collect", "fifo", "add", "argmax",
-              "mvau"):
+    for b in ("kernel", "requant_thr", "requant_ms", "window", "window1d", "maxpool", "sumpool", "collect", "fifo", "add",
+              "argmax", "mvau"):
         f = data["fit"][b]
         pts = [p for p in data["points"] if p["block"] == b]
         assert len(pts) >= 2, b
@@ -74,7 +74,7 @@ def test_line_buffer_memory_rule_agrees_with_every_calibrated_window(family):
     calibrated window (on ECP5, 32 words of 32 bits, the digits CNN's first pooling window, is distributed RAM;
     128 words of 24 bits is block RAM)."""
     from ohq_flow.design.price import lutram_line_buffer
-    pts = [p for p in json.loads(fit_path(family).read_text())["points"] if p["block"] == "window"]
+    pts = [p for p in json.loads(fit_path(family).read_text())["points"] if p["block"] in ("window", "window1d")]
     assert len(pts) >= 5 and {p["bram18"] == 0 for p in pts} == {True, False}
     for p in pts:
         r = p["record"]
@@ -90,6 +90,7 @@ def test_estimate_grows_with_the_block_it_models():
     big = {**win, "W": 32, "H": 32}                                               # 128 words of 32 bits: block RAM
     assert stage_cost(big, "bram18") > 0 == stage_cost(win, "bram18") and stage_cost(big) < stage_cost(win)
     assert block({"kind": "requant", "method": "multiply_shift"}) == "requant_ms"
+    assert block(win) == "window" and block({**win, "H": 1, "KH": 1}) == "window1d"
 
 
 @pytest.mark.parametrize("family", ["xc7", "ecp5"])
