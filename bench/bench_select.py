@@ -9,7 +9,10 @@ design every method chooses a design:
 - ``ohq_mse``: the same with the mean squared error of the logits (``solver.objective: mse``);
 - ``ohq_mse_joint``: ``ohq_mse``, then the ILP's ``REFINE`` best distinct bit assignments scored jointly on
   the run's synthetic inputs (all layers masked at once) and the least damaged kept (``solver.refine``);
-  all three data-free (no labels, no training data);
+- ``ohq_mse_pool``: the same over a larger candidate set: the ILP's ``REFINE`` best, every uniform design within
+  the budget and the ILP optimum's one-layer neighbours (``solver.refine_pools``);
+- ``ohq_mse_pool256``: ``ohq_mse_pool`` scored on ``BIG_JOINT`` synthetic inputs (the 64 and more of the same
+  generator); all data-free (no labels, no training data);
 - ``hawq``: HAWQ-V3-style Hessian-trace sensitivity on 256 training samples (seed s picks them) + the ILP;
 - ``haq``: evolutionary search scored by validation accuracy (seed s), as many evaluations as MQE's passes;
 - ``greedy``: bit lowering by least MQE damage per LUT freed; ``uniform``: best uniform W/A on validation;
@@ -53,8 +56,11 @@ ORACLE_MAX = 5000
 MIXED = 200
 BIG_TEST = 25000
 REFINE = 8
-METHODS = ("ohq_kl", "ohq_mse", "ohq_mse_joint", "hawq", "haq", "greedy", "uniform", "oracle")
-OURS = ("ohq_kl", "ohq_mse", "ohq_mse_joint")
+BIG_JOINT = 256
+JOINT = {"ohq_mse_joint": (("top",), False), "ohq_mse_pool": (("top", "uniform", "neighbours"), False),
+         "ohq_mse_pool256": (("top", "uniform", "neighbours"), True)}       # variant: (refine pools, big inputs)
+METHODS = ("ohq_kl", "ohq_mse", *JOINT, "hawq", "haq", "greedy", "uniform", "oracle")
+OURS = ("ohq_kl", "ohq_mse", *JOINT)
 DEFAULT = "ohq_mse"                   # the flow's default (solver.objective: mse, solver.refine: 1)
 BASELINES = ("hawq", "haq", "greedy", "uniform")
 
@@ -156,6 +162,8 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
         fc = load_config(cfg_path)
         ctx = run_context(fc)
         scorer = JointScorer(model, layers, fc.mqe, mqe_inputs(ctx, model, layers))
+        big = fc.model_copy(update={"mqe": fc.mqe.model_copy(update={"samples": BIG_JOINT})})
+        scorer_big = JointScorer(model, layers, fc.mqe, mqe_inputs(run_context(big), model, layers))
         w8a8 = {l: (8, 8) for l in order}
         ref_acc, ref_lut = test.accuracy(w8a8), totals_of(problem, w8a8)["lut"]
         rng = np.random.default_rng(seed)
@@ -195,10 +203,12 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
                 t0 = time.perf_counter()
                 if method == "ohq_kl":
                     chosen[method] = ilp(p).assignment
-                elif method in ("ohq_mse", "ohq_mse_joint"):
+                elif method == "ohq_mse" or method in JOINT:
                     sol = ilp(pm)
-                    if method == "ohq_mse_joint" and sol.assignment:
-                        sol, _ = refine(pm, sol, REFINE, lambda asg: scorer(asg)["mse"], ilp)
+                    if method in JOINT and sol.assignment:
+                        pools, use_big = JOINT[method]
+                        by = scorer_big if use_big else scorer
+                        sol, _ = refine(pm, sol, REFINE, lambda asg: by(asg)["mse"], ilp, pools)
                     chosen[method] = sol.assignment
                 elif method == "hawq":
                     chosen[method] = ilp(ph).assignment
@@ -324,7 +334,9 @@ def markdown(records: list[dict]) -> str:
     lines += ["", "Costs: the da4ml estimate of each layer kernel (one table per model, the same for every method and "
               "seed). Damage on MQE's synthetic inputs (64 gaussian samples per seed): KL divergence of the output "
               "distributions, or mean squared error of the logits; summed over layers by the ILP, or measured jointly "
-              f"(all layers masked at once; `ohq_mse_joint` refines the ILP's {REFINE} best assignments with it). "
+              f"(all layers masked at once; `ohq_mse_joint` refines the ILP's {REFINE} best assignments with it, "
+              "`ohq_mse_pool` those, the uniform designs within the budget and the ILP optimum's one-layer neighbours, "
+              f"`ohq_mse_pool256` the same on {BIG_JOINT} synthetic inputs). "
               "Seeds: MQE's synthetic inputs, HAWQ's training batch, HAQ's search; uniform and the oracle do not "
               "depend on the seed. Wall time per method and model: docs/bench_select.json."]
     return "\n".join(lines)
