@@ -26,6 +26,12 @@ non-oracle mean; a paired Wilcoxon test of each ohq variant vs the best baseline
 The ranking quality of the damage: Spearman rho against the test-accuracy drop, for single-layer candidates
 and for ``MIXED`` random mixed assignments (KL and MSE, summed over layers and measured jointly).
 
+A study of the choice itself: per budget and seed, a pool of candidate designs (the ILP's ``REFINE`` best under
+the summed MSE and under the summed KL, every uniform design within the budget, the MSE optimum's one-layer
+neighbours), each with its test accuracy and its data-free joint scores (MSE, KL, top-1 flips on up to
+``STUDY_INPUTS`` synthetic inputs); ``STUDY_RULES`` choose from it, and the best test accuracy in a pool bounds
+what any score could reach.
+
     python -m bench.bench_select [--models digits_mlp,mnist1d_mlp] [--seeds 0,1,2] [--reuse]
 
 Prints a markdown section; writes docs/bench_select.json.
@@ -59,6 +65,22 @@ REFINE = 8
 BIG_JOINT = 256
 JOINT = {"ohq_mse_joint": (("top",), False), "ohq_mse_pool": (("top", "uniform", "neighbours"), False),
          "ohq_mse_pool256": (("top", "uniform", "neighbours"), True)}       # variant: (refine pools, big inputs)
+STUDY_INPUTS = (64, 256, 1024)
+STUDY_RULES = (   # (label, pools chosen from, score minimised; "test" = the best test accuracy: a bound)
+    ("ILP top 8, joint MSE (64 inputs) = ohq_mse_joint", ("mse",), "mse64"),
+    ("ILP top 8, joint MSE (256 inputs)", ("mse",), "mse256"),
+    ("ILP top 8, joint MSE (1,024 inputs)", ("mse",), "mse1024"),
+    ("ILP top 8, joint KL (64 inputs)", ("mse",), "kl64"),
+    ("ILP top 8, joint KL (1,024 inputs)", ("mse",), "kl1024"),
+    ("ILP top 8, top-1 flips (1,024 inputs)", ("mse",), "flips1024"),
+    ("ILP top 8, rank sum of joint MSE (64) and flips (1,024)", ("mse",), "mse64+flips1024"),
+    ("KL ILP top 8, joint KL (1,024 inputs)", ("kl",), "kl1024"),
+    ("ILP top 8 + KL ILP top 8, joint MSE (64)", ("mse", "kl"), "mse64"),
+    ("all pools, joint MSE (64)", ("mse", "kl", "uniform", "neighbours"), "mse64"),
+    ("all pools, joint MSE (1,024)", ("mse", "kl", "uniform", "neighbours"), "mse1024"),
+    ("bound: best test accuracy in the ILP top 8", ("mse",), "test"),
+    ("bound: best test accuracy in all pools", ("mse", "kl", "uniform", "neighbours"), "test"),
+)
 METHODS = ("ohq_kl", "ohq_mse", *JOINT, "hawq", "haq", "greedy", "uniform", "oracle")
 OURS = ("ohq_kl", "ohq_mse", *JOINT)
 DEFAULT = "ohq_mse"                   # the flow's default (solver.objective: mse, solver.refine: 1)
@@ -130,7 +152,7 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
     from ohq_flow.pipeline import run_context
     from ohq_flow.solve.ilp import totals_of
     from ohq_flow.solve.problem import build_problem
-    from ohq_flow.solve.refine import refine
+    from ohq_flow.solve.refine import candidates, refine, top_assignments
     from ohq_flow.solve.sensitivity_table import read_sensitivity
     from ohq_flow.solve.step import layer_meta
     from ohq_flow.solve.strategies import select
@@ -140,7 +162,7 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
     x_tr, y_tr = _npz(name, "train")
     module = build_brevitas_model(factory, {}, checkpoint=MODELS_DIR / f"{name}.pt")
     cache = RUNS / "cache"
-    rows, rank, walls = [], [], {m: 0.0 for m in METHODS}
+    rows, rank, study, walls = [], [], [], {m: 0.0 for m in METHODS}
     oracle_by_frac, test = None, None
     for seed in seeds:
         run_dir = RUNS / f"{name}_s{seed}"
@@ -164,6 +186,9 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
         scorer = JointScorer(model, layers, fc.mqe, mqe_inputs(ctx, model, layers))
         big = fc.model_copy(update={"mqe": fc.mqe.model_copy(update={"samples": BIG_JOINT})})
         scorer_big = JointScorer(model, layers, fc.mqe, mqe_inputs(run_context(big), model, layers))
+        many = fc.model_copy(update={"mqe": fc.mqe.model_copy(update={"samples": max(STUDY_INPUTS)})})
+        x_many = mqe_inputs(run_context(many), model, layers)
+        study_scorers = {n: JointScorer(model, layers, fc.mqe, x_many[:n]) for n in STUDY_INPUTS}
         w8a8 = {l: (8, 8) for l in order}
         ref_acc, ref_lut = test.accuracy(w8a8), totals_of(problem, w8a8)["lut"]
         rng = np.random.default_rng(seed)
@@ -225,10 +250,73 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
                 rows.append({"seed": seed, "fraction": frac, "method": method, "feasible": bool(asg),
                              "test_accuracy": test.accuracy(asg) if asg else None,
                              "assignment": {l: f"w{w}a{a}" for l, (w, a) in asg.items()}})
+            first_m, first_k = ilp(pm), ilp(p)
+            if first_m.assignment and first_k.assignment:
+                pools = [("mse", s) for s in top_assignments(pm, first_m, REFINE, ilp)]
+                pools += [("kl", s) for s in top_assignments(p, first_k, REFINE, ilp)]
+                pools += candidates(pm, first_m, 1, ilp, ("uniform", "neighbours"))[1:]
+                study.append({"seed": seed, "fraction": frac,
+                              "candidates": study_pool(pools, mqe_mse, study_scorers, test)})
         print(f"[{name}] seed {seed} done", file=sys.stderr, flush=True)
     return {"model": name, "n_test": int(len(test.y)), "seeds": list(seeds), "space": M.space_size(problem),
-            "reference_accuracy": ref_acc, "rows": rows, "rank": rank,
+            "reference_accuracy": ref_acc, "rows": rows, "rank": rank, "study": study,
             "wall_s": {k: round(v, 2) for k, v in walls.items() if v}}
+
+
+def study_pool(pools, damage, scorers, test) -> list[dict]:
+    """Each distinct design of ``pools`` [(pool, Solution)]: the pools it is in, its data-free scores, test accuracy."""
+    by = {}
+    for pool, sol in pools:
+        key = tuple(sorted(sol.assignment.items()))
+        if key in by:
+            by[key]["pools"].append(pool)
+            continue
+        asg = dict(key)
+        scores = {"sum_mse": sum(damage[(l, *wa)] for l, wa in asg.items())}
+        for n, sc in scorers.items():
+            j = sc(asg)
+            scores.update({f"mse{n}": j["mse"], f"kl{n}": j["kl"], f"flips{n}": j["flips"]})
+        by[key] = {"pools": [pool], "test": 100 * test.accuracy(asg), **scores,
+                   "assignment": {l: f"w{w}a{a}" for l, (w, a) in asg.items()}}
+    return list(by.values())
+
+
+def study_choice(cands: list[dict], pools, score: str) -> dict:
+    """The candidate of ``pools`` with the least ``score`` (``a+b``: the least sum of ranks; ``test``: the best test
+    accuracy); on equal scores the earlier one (the ILP's optimum first)."""
+    inside = [c for c in cands if set(c["pools"]) & set(pools)]
+    if score == "test":
+        return max(inside, key=lambda c: c["test"])
+    parts = score.split("+")
+    ranks = {id(c): 0.0 for c in inside}
+    for part in parts:
+        for r, c in enumerate(sorted(inside, key=lambda c: c[part])):
+            ranks[id(c)] += r
+    return min(inside, key=lambda c: (ranks[id(c)], c[parts[0]]) if len(parts) > 1 else c[score])
+
+
+def tied(rec: dict, frac: float, vals: list[float]) -> bool:
+    """Whether accuracies ``vals`` (%, over seeds) are best-or-tied with the baselines at budget ``frac``: within one
+    standard error of the best non-oracle baseline mean."""
+    stats = {m: mean_se(v) for m in BASELINES if (v := per_budget(rec, m, frac)) is not None}
+    ours = mean_se(vals)
+    if not stats:
+        return True
+    best = max(stats.values(), key=lambda ms: ms[0])
+    return ours[0] >= best[0] - max(ours[1], best[1], 1e-9)
+
+
+def study_summary(rec: dict) -> dict:
+    """Per study rule: budgets best-or-tied with the baselines, mean test accuracy over the budgets."""
+    out = {}
+    for label, pools, score in STUDY_RULES:
+        by_frac = {}
+        for e in rec.get("study", []):
+            by_frac.setdefault(e["fraction"], []).append(study_choice(e["candidates"], pools, score)["test"])
+        full = {f: v for f, v in by_frac.items() if len(v) == len(rec["seeds"])}
+        out[label] = {"ties": sum(tied(rec, f, v) for f, v in full.items()), "budgets": len(full),
+                      "mean": float(np.mean([np.mean(v) for v in full.values()])) if full else None}
+    return out
 
 
 # ----------------------------------------------------------------------------- summaries
@@ -251,14 +339,10 @@ def summary(rec: dict) -> dict:
         vals = [per_budget(rec, m, f) for f in FRACTIONS]
         out["mean"][m] = float(np.mean([np.mean(v) for v in vals])) if all(v is not None for v in vals) else None
     for f in FRACTIONS:
-        stats = {m: mean_se(v) for m in METHODS if m != "oracle" and (v := per_budget(rec, m, f)) is not None}
         out["budgets"] += 1
         for ours in OURS:
-            if ours in stats:
-                rivals = [m for m in stats if m not in OURS or m == ours]
-                best = max(rivals, key=lambda m: stats[m][0])
-                tol = max(stats[ours][1], stats[best][1], 1e-9)
-                out["ties"][ours] = out["ties"].get(ours, 0) + (stats[ours][0] >= stats[best][0] - tol)
+            if (v := per_budget(rec, ours, f)) is not None:
+                out["ties"][ours] = out["ties"].get(ours, 0) + tied(rec, f, v)
     orc = [per_budget(rec, "oracle", f) for f in FRACTIONS]
     if all(v is not None for v in orc):
         for m in METHODS[:-1]:
@@ -331,6 +415,20 @@ def markdown(records: list[dict]) -> str:
     for r in records:
         k = {key: float(np.mean([x[key] for x in r["rank"]])) for key in keys}
         lines.append(f"| {r['model']} | " + " | ".join(f"{k[key]:.3f}" for key in keys) + " |")
+    studies = {r["model"]: study_summary(r) for r in records}
+    n_cands = [len(e["candidates"]) for r in records for e in r.get("study", [])]
+    lines += ["", "### Choosing among candidate designs: budgets best-or-tied with the baselines (study)", "",
+              f"Per budget and seed a pool of {min(n_cands, default=0)}-{max(n_cands, default=0)} distinct designs "
+              f"(mean {np.mean(n_cands) if n_cands else 0:.0f}): the ILP's {REFINE} best under the summed MSE, its "
+              f"{REFINE} best under the summed KL, every uniform design within the budget, the MSE optimum's one-layer "
+              "neighbours. Each rule keeps one design per budget and seed; the bounds keep the best *test* accuracy.", "",
+              "| rule | all | " + " | ".join(r["model"] for r in records) + " | mean accuracy (%) per model |",
+              "|---|---|" + "---|" * len(records) + "---|"]
+    for label, _, _ in STUDY_RULES:
+        per = [studies[r["model"]][label] for r in records]
+        lines.append(f"| {label} | **{sum(x['ties'] for x in per)} of {sum(x['budgets'] for x in per)}** | "
+                     + " | ".join(str(x["ties"]) for x in per) + " | "
+                     + " / ".join("-" if x["mean"] is None else f"{x['mean']:.2f}" for x in per) + " |")
     lines += ["", "Costs: the da4ml estimate of each layer kernel (one table per model, the same for every method and "
               "seed). Damage on MQE's synthetic inputs (64 gaussian samples per seed): KL divergence of the output "
               "distributions, or mean squared error of the logits; summed over layers by the ILP, or measured jointly "
