@@ -255,8 +255,7 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
                 pools = [("mse", s) for s in top_assignments(pm, first_m, REFINE, ilp)]
                 pools += [("kl", s) for s in top_assignments(p, first_k, REFINE, ilp)]
                 pools += candidates(pm, first_m, 1, ilp, ("uniform", "neighbours"))[1:]
-                study.append({"seed": seed, "fraction": frac,
-                              "candidates": study_pool(pools, mqe_mse, study_scorers, test)})
+                study.append(study_entry(seed, frac, study_pool(pools, mqe_mse, study_scorers, test)))
         print(f"[{name}] seed {seed} done", file=sys.stderr, flush=True)
     return {"model": name, "n_test": int(len(test.y)), "seeds": list(seeds), "space": M.space_size(problem),
             "reference_accuracy": ref_acc, "rows": rows, "rank": rank, "study": study,
@@ -295,6 +294,13 @@ def study_choice(cands: list[dict], pools, score: str) -> dict:
     return min(inside, key=lambda c: (ranks[id(c)], c[parts[0]]) if len(parts) > 1 else c[score])
 
 
+def study_entry(seed: int, frac: float, cands: list[dict]) -> dict:
+    """What docs/bench_select.json keeps of one pool: its size and each rule's choice."""
+    return {"seed": seed, "fraction": frac, "candidates": len(cands),
+            "chosen": {label: {k: c[k] for k in ("test", "pools", "assignment")}
+                       for label, pools, score in STUDY_RULES for c in [study_choice(cands, pools, score)]}}
+
+
 def tied(rec: dict, frac: float, vals: list[float]) -> bool:
     """Whether accuracies ``vals`` (%, over seeds) are best-or-tied with the baselines at budget ``frac``: within one
     standard error of the best non-oracle baseline mean."""
@@ -312,7 +318,7 @@ def study_summary(rec: dict) -> dict:
     for label, pools, score in STUDY_RULES:
         by_frac = {}
         for e in rec.get("study", []):
-            by_frac.setdefault(e["fraction"], []).append(study_choice(e["candidates"], pools, score)["test"])
+            by_frac.setdefault(e["fraction"], []).append(e["chosen"][label]["test"])
         full = {f: v for f, v in by_frac.items() if len(v) == len(rec["seeds"])}
         out[label] = {"ties": sum(tied(rec, f, v) for f, v in full.items()), "budgets": len(full),
                       "mean": float(np.mean([np.mean(v) for v in full.values()])) if full else None}
@@ -416,7 +422,7 @@ def markdown(records: list[dict]) -> str:
         k = {key: float(np.mean([x[key] for x in r["rank"]])) for key in keys}
         lines.append(f"| {r['model']} | " + " | ".join(f"{k[key]:.3f}" for key in keys) + " |")
     studies = {r["model"]: study_summary(r) for r in records}
-    n_cands = [len(e["candidates"]) for r in records for e in r.get("study", [])]
+    n_cands = [e["candidates"] for r in records for e in r.get("study", [])]
     lines += ["", "### Choosing among candidate designs: budgets best-or-tied with the baselines (study)", "",
               f"Per budget and seed a pool of {min(n_cands, default=0)}-{max(n_cands, default=0)} distinct designs "
               f"(mean {np.mean(n_cands) if n_cands else 0:.0f}): the ILP's {REFINE} best under the summed MSE, its "
