@@ -1,4 +1,4 @@
-"""Selection quality with seeds and standard errors: the default (MQE + ILP + joint refinement) vs the baselines.
+"""Selection quality with seeds and standard errors: the default (MQE + ILP), its joint refinements and the baselines.
 
 For every suite model (examples/suite; checkpoints by `python -m examples.suite.train`) and every seed s of
 ``SEEDS``, the flow runs to ``profile`` with ``mqe.seed: s`` (kernel cost rows: the da4ml estimate of every
