@@ -1,4 +1,4 @@
-"""Selection quality with seeds and standard errors: the default (MQE + ILP + joint refinement) vs the baselines.
+"""Selection quality with seeds and standard errors: the default (MQE + ILP), its joint refinements and the baselines.
 
 For every suite model (examples/suite; checkpoints by `python -m examples.suite.train`) and every seed s of
 ``SEEDS``, the flow runs to ``profile`` with ``mqe.seed: s`` (kernel cost rows: the da4ml estimate of every
@@ -9,7 +9,10 @@ design every method chooses a design:
 - ``ohq_mse``: the same with the mean squared error of the logits (``solver.objective: mse``);
 - ``ohq_mse_joint``: ``ohq_mse``, then the ILP's ``REFINE`` best distinct bit assignments scored jointly on
   the run's synthetic inputs (all layers masked at once) and the least damaged kept (``solver.refine``);
-  all three data-free (no labels, no training data);
+- ``ohq_mse_pool``: the same over a larger candidate set: the ILP's ``REFINE`` best, every uniform design within
+  the budget and the ILP optimum's one-layer neighbours (``solver.refine_pools``);
+- ``ohq_mse_pool256``: ``ohq_mse_pool`` scored on ``BIG_JOINT`` synthetic inputs (the 64 and more of the same
+  generator); all data-free (no labels, no training data);
 - ``hawq``: HAWQ-V3-style Hessian-trace sensitivity on 256 training samples (seed s picks them) + the ILP;
 - ``haq``: evolutionary search scored by validation accuracy (seed s), as many evaluations as MQE's passes;
 - ``greedy``: bit lowering by least MQE damage per LUT freed; ``uniform``: best uniform W/A on validation;
@@ -22,6 +25,12 @@ the mean over seeds and its standard error; "best-or-tied" = within one standard
 non-oracle mean; a paired Wilcoxon test of each ohq variant vs the best baseline over (budget, seed) pairs.
 The ranking quality of the damage: Spearman rho against the test-accuracy drop, for single-layer candidates
 and for ``MIXED`` random mixed assignments (KL and MSE, summed over layers and measured jointly).
+
+A study of the choice itself: per budget and seed, a pool of candidate designs (the ILP's ``REFINE`` best under
+the summed MSE and under the summed KL, every uniform design within the budget, the MSE optimum's one-layer
+neighbours), each with its test accuracy and its data-free joint scores (MSE, KL, top-1 flips on up to
+``STUDY_INPUTS`` synthetic inputs); ``STUDY_RULES`` choose from it, and the best test accuracy in a pool bounds
+what any score could reach.
 
     python -m bench.bench_select [--models digits_mlp,mnist1d_mlp] [--seeds 0,1,2] [--reuse]
 
@@ -53,8 +62,27 @@ ORACLE_MAX = 5000
 MIXED = 200
 BIG_TEST = 25000
 REFINE = 8
-METHODS = ("ohq_kl", "ohq_mse", "ohq_mse_joint", "hawq", "haq", "greedy", "uniform", "oracle")
-OURS = ("ohq_kl", "ohq_mse", "ohq_mse_joint")
+BIG_JOINT = 256
+JOINT = {"ohq_mse_joint": (("top",), False), "ohq_mse_pool": (("top", "uniform", "neighbours"), False),
+         "ohq_mse_pool256": (("top", "uniform", "neighbours"), True)}       # variant: (refine pools, big inputs)
+STUDY_INPUTS = (64, 256, 1024)
+STUDY_RULES = (   # (label, pools chosen from, score minimised; "test" = the best test accuracy: a bound)
+    ("ILP top 8, joint MSE (64 inputs) = ohq_mse_joint", ("mse",), "mse64"),
+    ("ILP top 8, joint MSE (256 inputs)", ("mse",), "mse256"),
+    ("ILP top 8, joint MSE (1,024 inputs)", ("mse",), "mse1024"),
+    ("ILP top 8, joint KL (64 inputs)", ("mse",), "kl64"),
+    ("ILP top 8, joint KL (1,024 inputs)", ("mse",), "kl1024"),
+    ("ILP top 8, top-1 flips (1,024 inputs)", ("mse",), "flips1024"),
+    ("ILP top 8, rank sum of joint MSE (64) and flips (1,024)", ("mse",), "mse64+flips1024"),
+    ("KL ILP top 8, joint KL (1,024 inputs)", ("kl",), "kl1024"),
+    ("ILP top 8 + KL ILP top 8, joint MSE (64)", ("mse", "kl"), "mse64"),
+    ("all pools, joint MSE (64)", ("mse", "kl", "uniform", "neighbours"), "mse64"),
+    ("all pools, joint MSE (1,024)", ("mse", "kl", "uniform", "neighbours"), "mse1024"),
+    ("bound: best test accuracy in the ILP top 8", ("mse",), "test"),
+    ("bound: best test accuracy in all pools", ("mse", "kl", "uniform", "neighbours"), "test"),
+)
+METHODS = ("ohq_kl", "ohq_mse", *JOINT, "hawq", "haq", "greedy", "uniform", "oracle")
+OURS = ("ohq_kl", "ohq_mse", *JOINT)
 DEFAULT = "ohq_mse"                   # the flow's default (solver.objective: mse, solver.refine: 1)
 BASELINES = ("hawq", "haq", "greedy", "uniform")
 
@@ -124,7 +152,7 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
     from ohq_flow.pipeline import run_context
     from ohq_flow.solve.ilp import totals_of
     from ohq_flow.solve.problem import build_problem
-    from ohq_flow.solve.refine import refine
+    from ohq_flow.solve.refine import candidates, refine, top_assignments
     from ohq_flow.solve.sensitivity_table import read_sensitivity
     from ohq_flow.solve.step import layer_meta
     from ohq_flow.solve.strategies import select
@@ -134,7 +162,7 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
     x_tr, y_tr = _npz(name, "train")
     module = build_brevitas_model(factory, {}, checkpoint=MODELS_DIR / f"{name}.pt")
     cache = RUNS / "cache"
-    rows, rank, walls = [], [], {m: 0.0 for m in METHODS}
+    rows, rank, study, walls = [], [], [], {m: 0.0 for m in METHODS}
     oracle_by_frac, test = None, None
     for seed in seeds:
         run_dir = RUNS / f"{name}_s{seed}"
@@ -156,6 +184,11 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
         fc = load_config(cfg_path)
         ctx = run_context(fc)
         scorer = JointScorer(model, layers, fc.mqe, mqe_inputs(ctx, model, layers))
+        big = fc.model_copy(update={"mqe": fc.mqe.model_copy(update={"samples": BIG_JOINT})})
+        scorer_big = JointScorer(model, layers, fc.mqe, mqe_inputs(run_context(big), model, layers))
+        many = fc.model_copy(update={"mqe": fc.mqe.model_copy(update={"samples": max(STUDY_INPUTS)})})
+        x_many = mqe_inputs(run_context(many), model, layers)
+        study_scorers = {n: JointScorer(model, layers, fc.mqe, x_many[:n]) for n in STUDY_INPUTS}
         w8a8 = {l: (8, 8) for l in order}
         ref_acc, ref_lut = test.accuracy(w8a8), totals_of(problem, w8a8)["lut"]
         rng = np.random.default_rng(seed)
@@ -195,10 +228,12 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
                 t0 = time.perf_counter()
                 if method == "ohq_kl":
                     chosen[method] = ilp(p).assignment
-                elif method in ("ohq_mse", "ohq_mse_joint"):
+                elif method == "ohq_mse" or method in JOINT:
                     sol = ilp(pm)
-                    if method == "ohq_mse_joint" and sol.assignment:
-                        sol, _ = refine(pm, sol, REFINE, lambda asg: scorer(asg)["mse"], ilp)
+                    if method in JOINT and sol.assignment:
+                        pools, use_big = JOINT[method]
+                        by = scorer_big if use_big else scorer
+                        sol, _ = refine(pm, sol, REFINE, lambda asg: by(asg)["mse"], ilp, pools)
                     chosen[method] = sol.assignment
                 elif method == "hawq":
                     chosen[method] = ilp(ph).assignment
@@ -215,10 +250,79 @@ def evaluate(name: str, factory: str, shape: list, seeds, reuse: bool) -> dict:
                 rows.append({"seed": seed, "fraction": frac, "method": method, "feasible": bool(asg),
                              "test_accuracy": test.accuracy(asg) if asg else None,
                              "assignment": {l: f"w{w}a{a}" for l, (w, a) in asg.items()}})
+            first_m, first_k = ilp(pm), ilp(p)
+            if first_m.assignment and first_k.assignment:
+                pools = [("mse", s) for s in top_assignments(pm, first_m, REFINE, ilp)]
+                pools += [("kl", s) for s in top_assignments(p, first_k, REFINE, ilp)]
+                pools += candidates(pm, first_m, 1, ilp, ("uniform", "neighbours"))[1:]
+                study.append(study_entry(seed, frac, study_pool(pools, mqe_mse, study_scorers, test)))
         print(f"[{name}] seed {seed} done", file=sys.stderr, flush=True)
     return {"model": name, "n_test": int(len(test.y)), "seeds": list(seeds), "space": M.space_size(problem),
-            "reference_accuracy": ref_acc, "rows": rows, "rank": rank,
+            "reference_accuracy": ref_acc, "rows": rows, "rank": rank, "study": study,
             "wall_s": {k: round(v, 2) for k, v in walls.items() if v}}
+
+
+def study_pool(pools, damage, scorers, test) -> list[dict]:
+    """Each distinct design of ``pools`` [(pool, Solution)]: the pools it is in, its data-free scores, test accuracy."""
+    by = {}
+    for pool, sol in pools:
+        key = tuple(sorted(sol.assignment.items()))
+        if key in by:
+            by[key]["pools"].append(pool)
+            continue
+        asg = dict(key)
+        scores = {"sum_mse": sum(damage[(l, *wa)] for l, wa in asg.items())}
+        for n, sc in scorers.items():
+            j = sc(asg)
+            scores.update({f"mse{n}": j["mse"], f"kl{n}": j["kl"], f"flips{n}": j["flips"]})
+        by[key] = {"pools": [pool], "test": 100 * test.accuracy(asg), **scores,
+                   "assignment": {l: f"w{w}a{a}" for l, (w, a) in asg.items()}}
+    return list(by.values())
+
+
+def study_choice(cands: list[dict], pools, score: str) -> dict:
+    """The candidate of ``pools`` with the least ``score`` (``a+b``: the least sum of ranks; ``test``: the best test
+    accuracy); on equal scores the earlier one (the ILP's optimum first)."""
+    inside = [c for c in cands if set(c["pools"]) & set(pools)]
+    if score == "test":
+        return max(inside, key=lambda c: c["test"])
+    parts = score.split("+")
+    ranks = {id(c): 0.0 for c in inside}
+    for part in parts:
+        for r, c in enumerate(sorted(inside, key=lambda c: c[part])):
+            ranks[id(c)] += r
+    return min(inside, key=lambda c: (ranks[id(c)], c[parts[0]]) if len(parts) > 1 else c[score])
+
+
+def study_entry(seed: int, frac: float, cands: list[dict]) -> dict:
+    """What docs/bench_select.json keeps of one pool: its size and each rule's choice."""
+    return {"seed": seed, "fraction": frac, "candidates": len(cands),
+            "chosen": {label: {k: c[k] for k in ("test", "pools", "assignment")}
+                       for label, pools, score in STUDY_RULES for c in [study_choice(cands, pools, score)]}}
+
+
+def tied(rec: dict, frac: float, vals: list[float]) -> bool:
+    """Whether accuracies ``vals`` (%, over seeds) are best-or-tied with the baselines at budget ``frac``: within one
+    standard error of the best non-oracle baseline mean."""
+    stats = {m: mean_se(v) for m in BASELINES if (v := per_budget(rec, m, frac)) is not None}
+    ours = mean_se(vals)
+    if not stats:
+        return True
+    best = max(stats.values(), key=lambda ms: ms[0])
+    return ours[0] >= best[0] - max(ours[1], best[1], 1e-9)
+
+
+def study_summary(rec: dict) -> dict:
+    """Per study rule: budgets best-or-tied with the baselines, mean test accuracy over the budgets."""
+    out = {}
+    for label, pools, score in STUDY_RULES:
+        by_frac = {}
+        for e in rec.get("study", []):
+            by_frac.setdefault(e["fraction"], []).append(e["chosen"][label]["test"])
+        full = {f: v for f, v in by_frac.items() if len(v) == len(rec["seeds"])}
+        out[label] = {"ties": sum(tied(rec, f, v) for f, v in full.items()), "budgets": len(full),
+                      "mean": float(np.mean([np.mean(v) for v in full.values()])) if full else None}
+    return out
 
 
 # ----------------------------------------------------------------------------- summaries
@@ -241,14 +345,10 @@ def summary(rec: dict) -> dict:
         vals = [per_budget(rec, m, f) for f in FRACTIONS]
         out["mean"][m] = float(np.mean([np.mean(v) for v in vals])) if all(v is not None for v in vals) else None
     for f in FRACTIONS:
-        stats = {m: mean_se(v) for m in METHODS if m != "oracle" and (v := per_budget(rec, m, f)) is not None}
         out["budgets"] += 1
         for ours in OURS:
-            if ours in stats:
-                rivals = [m for m in stats if m not in OURS or m == ours]
-                best = max(rivals, key=lambda m: stats[m][0])
-                tol = max(stats[ours][1], stats[best][1], 1e-9)
-                out["ties"][ours] = out["ties"].get(ours, 0) + (stats[ours][0] >= stats[best][0] - tol)
+            if (v := per_budget(rec, ours, f)) is not None:
+                out["ties"][ours] = out["ties"].get(ours, 0) + tied(rec, f, v)
     orc = [per_budget(rec, "oracle", f) for f in FRACTIONS]
     if all(v is not None for v in orc):
         for m in METHODS[:-1]:
@@ -321,10 +421,26 @@ def markdown(records: list[dict]) -> str:
     for r in records:
         k = {key: float(np.mean([x[key] for x in r["rank"]])) for key in keys}
         lines.append(f"| {r['model']} | " + " | ".join(f"{k[key]:.3f}" for key in keys) + " |")
+    studies = {r["model"]: study_summary(r) for r in records}
+    n_cands = [e["candidates"] for r in records for e in r.get("study", [])]
+    lines += ["", "### Choosing among candidate designs: budgets best-or-tied with the baselines (study)", "",
+              f"Per budget and seed a pool of {min(n_cands, default=0)}-{max(n_cands, default=0)} distinct designs "
+              f"(mean {np.mean(n_cands) if n_cands else 0:.0f}): the ILP's {REFINE} best under the summed MSE, its "
+              f"{REFINE} best under the summed KL, every uniform design within the budget, the MSE optimum's one-layer "
+              "neighbours. Each rule keeps one design per budget and seed; the bounds keep the best *test* accuracy.", "",
+              "| rule | all | " + " | ".join(r["model"] for r in records) + " | mean accuracy (%) per model |",
+              "|---|---|" + "---|" * len(records) + "---|"]
+    for label, _, _ in STUDY_RULES:
+        per = [studies[r["model"]][label] for r in records]
+        lines.append(f"| {label} | **{sum(x['ties'] for x in per)} of {sum(x['budgets'] for x in per)}** | "
+                     + " | ".join(str(x["ties"]) for x in per) + " | "
+                     + " / ".join("-" if x["mean"] is None else f"{x['mean']:.2f}" for x in per) + " |")
     lines += ["", "Costs: the da4ml estimate of each layer kernel (one table per model, the same for every method and "
               "seed). Damage on MQE's synthetic inputs (64 gaussian samples per seed): KL divergence of the output "
               "distributions, or mean squared error of the logits; summed over layers by the ILP, or measured jointly "
-              f"(all layers masked at once; `ohq_mse_joint` refines the ILP's {REFINE} best assignments with it). "
+              f"(all layers masked at once; `ohq_mse_joint` refines the ILP's {REFINE} best assignments with it, "
+              "`ohq_mse_pool` those, the uniform designs within the budget and the ILP optimum's one-layer neighbours, "
+              f"`ohq_mse_pool256` the same on {BIG_JOINT} synthetic inputs). "
               "Seeds: MQE's synthetic inputs, HAWQ's training batch, HAQ's search; uniform and the oracle do not "
               "depend on the seed. Wall time per method and model: docs/bench_select.json."]
     return "\n".join(lines)

@@ -435,6 +435,9 @@ class SolverSection(_Strict):
     refine: int = Field(1, ge=1, le=64, description=(
         "ilp: score the ILP's best N distinct bit assignments jointly (all layers masked at once on the MQE inputs) "
         "and keep the least damaged; 1 = the ILP's optimum of the summed damage as it is"))
+    refine_pools: list[Literal["top", "uniform", "neighbours"]] = Field(["top"], min_length=1, description=(
+        "candidates the joint score chooses from: top = the ILP's refine best, uniform = every uniform design within "
+        "the budgets, neighbours = the ILP optimum with one layer's bits changed (uniform/neighbours also with refine: 1)"))
 
     @field_validator("strategy")
     @classmethod
@@ -827,6 +830,7 @@ solver:
   backend: cbc            # cbc (bundled) | highs
   objective: mse          # the summed damage: mse (of the logits) | kl
   refine: 1               # N > 1: the ILP's N best bit assignments scored jointly, the least damaged kept
+  refine_pools: [top]     # + uniform (uniform designs within budget), neighbours (one layer changed): scored too
   time_limit_s: 60
   sweep: ["lut=20%:100%:9"]
 

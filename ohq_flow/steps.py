@@ -200,8 +200,9 @@ def step_solve(ctx: RunContext) -> dict:
     design = load_design_costs(ctx.run_dir)
     overrides, exclude = solve_overrides(cfg, ctx.run_dir)       # a later round of the closed budget loop
     scorer = functools.cache(lambda: joint_scorer(ctx))         # opened once, only when a design is scored
-    refine = ((cfg.solver.refine, lambda asg: scorer()(asg)[cfg.solver.objective])
-              if cfg.solver.refine > 1 and cfg.solver.minimize == "damage" else None)
+    pools = tuple(cfg.solver.refine_pools)
+    refine = ((cfg.solver.refine, lambda asg: scorer()(asg)[cfg.solver.objective], pools)
+              if (cfg.solver.refine > 1 or pools != ("top",)) and cfg.solver.minimize == "damage" else None)
     if overrides:
         ctx.echo("closed loop: budgets " + ", ".join(f"{m} {v:,.0f}" for m, v in overrides.items())
                  + f" (scaled by the last round's predicted/post-route), {len(exclude)} assignment(s) excluded")
@@ -217,8 +218,8 @@ def step_solve(ctx: RunContext) -> dict:
     ref = getattr(sol, "strategy_info", {}).get("refine")
     if ref:
         first, kept = ref["candidates"][0], ref["candidates"][ref["kept"]]
-        ctx.echo(f"refine: the ILP's {ref['evaluated']} best bit assignments scored jointly; kept rank {ref['kept']} "
-                 f"(joint {cfg.solver.objective} {kept['joint']:.4g}; the ILP's optimum {first['joint']:.4g})")
+        ctx.echo(f"refine: {ref['evaluated']} designs ({', '.join(ref['pools'])}) scored jointly; kept #{ref['kept']} "
+                 f"({kept['pool']}; joint {cfg.solver.objective} {kept['joint']:.4g}; the ILP's optimum {first['joint']:.4g})")
     joint = _joint_damage(ctx, sol, scorer)
     return {"status": sol.status, "objective": sol.objective, "strategy": cfg.solver.strategy,
             **({"damage_joint": joint["joint"], "damage_predicted": joint["predicted"]} if joint else {}),

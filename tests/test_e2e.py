@@ -51,7 +51,7 @@ def test_full_run_verifies_bit_exactly(run):
     kept = ref["candidates"][ref["kept"]]
     assert kept["joint"] == min(c["joint"] for c in ref["candidates"]) == pytest.approx(joint["joint"])
     assert kept["assignment"] == {l: f"w{v['w_bits']}a{v['a_bits']}" for l, v in solution["assignment"].items()}
-    assert "refine: the ILP's" in first.stdout
+    assert "designs (top) scored jointly" in first.stdout
     build = json.loads((run_dir / "final" / "build.json").read_text())
     assert build["verify"]["mismatches"] == 0 and build["verify"]["vectors"] > 1000
     assert build["hls4ml"]["mismatches"] == 0 and build["hls4ml"]["samples"] == 32  # whole network, C-simulation

@@ -340,8 +340,9 @@ class JointScorer:
     """Damage of whole assignments measured, not summed: every layer masked at its bits at once, on the MQE inputs.
 
     The executor (and the reference logits) are opened once; each call evaluates one assignment and returns
-    {"kl", "mse", "samples", "executor"} — what the per-layer sum (the ILP's objective) predicts, evaluated jointly
-    on the same synthetic inputs and executor as the sensitivity step. Results are kept per assignment.
+    {"kl", "mse", "flips", "samples", "executor"} — what the per-layer sum (the ILP's objective) predicts, evaluated
+    jointly on the same synthetic inputs and executor as the sensitivity step; ``flips``: the fraction of inputs whose
+    top-1 class changes. Results are kept per assignment.
     """
 
     def __init__(self, model, layers, mqe, x: np.ndarray):
@@ -358,6 +359,7 @@ class JointScorer:
             masked, changed = apply_bits(self.model, self.layers, bits)
             logits = self.executor.masked(masked, changed, self.x) if changed else self.ref
             self.seen[key] = {"kl": kl_divergence(self.ref, logits), "mse": mse(self.ref, logits),
+                              "flips": float(np.mean(self.ref.argmax(1) != np.asarray(logits).argmax(1))),
                               "samples": int(len(self.x)), "executor": self.executor.name}
         return self.seen[key]
 

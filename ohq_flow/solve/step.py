@@ -52,16 +52,16 @@ def solve_run(sens_csv: Path, costs_csv: Path | None, out_dir: Path, *, budgets:
               pins=None, latency_mode="sequential", objective="kl", solver="cbc", time_limit_s=60.0, sweeps=(),
               clock_mhz: float | None = None, minimize: str | None = None, max_damage: float | None = None,
               strategy: str = "ilp", seed: int = 0, options: dict | None = None, on_demand=None,
-              design=None, exclude=(), refine: tuple[int, object] | None = None) -> Solution:
+              design=None, exclude=(), refine: tuple | None = None) -> Solution:
     """Select, sweep, write solution.json/.txt and pareto.csv; raise FlowError (with diagnosis) when infeasible.
 
     ``strategy`` (a registered name) with ``seed`` and its ``options``; ``minimize`` a metric (the
     reverse problem, ILP only) with ``max_damage`` as the damage bound; ``clock_mhz`` caps the
     design clock. ``on_demand=(model, cfg)`` (HAQ): no costs.csv; the costs the agent needs are
     measured through the job runner and cache. ``design``: the complete design's terms (design_costs.json):
-    every candidate is priced in the design the build makes. ``refine=(k, score)`` (ILP only): the ILP's ``k`` best
-    distinct bit assignments scored by ``score(assignment) -> damage``, the least damaged kept
-    (:mod:`ohq_flow.solve.refine`). The FlowError carries the Solution as ``.solution``.
+    every candidate is priced in the design the build makes. ``refine=(k, score[, pools])`` (ILP only): the ILP's
+    ``k`` best distinct bit assignments (and the designs of the other ``pools``) scored by ``score(assignment) ->
+    damage``, the least damaged kept (:mod:`ohq_flow.solve.refine`). The FlowError carries the Solution as ``.solution``.
     """
     totals = board_totals(board)
     budgets = dict(budgets)
@@ -86,11 +86,14 @@ def solve_run(sens_csv: Path, costs_csv: Path | None, out_dir: Path, *, budgets:
                                                           on_demand)
         options["costs"] = source
     sol = select(problem, budgets_abs, strategy=strategy, seed=seed, **options)
-    if refine is not None and refine[0] > 1 and strategy == "ilp" and source is None and sol.assignment:
+    pools = tuple(refine[2]) if refine is not None and len(refine) > 2 else ("top",)
+    if (refine is not None and (refine[0] > 1 or pools != ("top",)) and strategy == "ilp" and source is None
+            and sol.assignment):
         from ohq_flow.solve.refine import refine as refine_joint
         info = dict(getattr(sol, "strategy_info", {}))
         sol, info["refine"] = refine_joint(problem.with_budgets(budgets_abs), sol, refine[0], refine[1],
-                                           lambda p: select(p, p.budgets, strategy="ilp", diagnose=False, **options))
+                                           lambda p: select(p, p.budgets, strategy="ilp", diagnose=False, **options),
+                                           pools)
         sol.strategy_info = info
     points = []
     for spec in sweeps:

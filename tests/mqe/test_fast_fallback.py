@@ -74,3 +74,5 @@ def test_joint_damage_masks_every_layer_at_once():
     want = kl_divergence(ref.reference(x), ref.masked(masked, [], x))
     assert both["kl"] == pytest.approx(want, rel=1e-4) and both["samples"] == 16 and both["executor"] == "fast"
     assert both["kl"] > one["kl"] > 0
+    flips = np.mean(ref.reference(x).argmax(1) != ref.masked(masked, [], x).argmax(1))
+    assert both["flips"] == pytest.approx(flips, abs=1 / 16) and 0 <= one["flips"] <= 1
