@@ -146,6 +146,13 @@ def own_bits(run_dir: Path) -> dict:
 def collect(run_dir: Path) -> dict:
     """The figures of a built (and implemented) run: whole-design Yosys, simulation, post-route, build times."""
     build_path, sim_path = run_dir / "final" / "build.json", run_dir / "final" / "verify" / "network_sim.json"
+    sol_path = run_dir / "solution.json"
+    if not build_path.is_file() and not sim_path.is_file() and sol_path.is_file():   # refused before the build
+        sol = json.loads(sol_path.read_text())
+        diag = sol.get("diagnosis") or {}
+        if sol.get("status") == "infeasible" and diag.get("impossible"):
+            return {"refused": {m: {"minimum": diag["minimum"][m], "budget": diag["budgets"][m],
+                                    "cheapest": (diag.get("cheapest") or {}).get(m)} for m in diag["impossible"]}}
     if not build_path.is_file() and sim_path.is_file():     # stopped during the whole-design synthesis
         build = {"assignment": json.loads((run_dir / "solution.json").read_text())["assignment"],
                  "design": {"network_sim": json.loads(sim_path.read_text())}, "build_incomplete": True}
@@ -236,6 +243,11 @@ def table(rows: dict) -> str:
         for variant in ("own", "ilp", "plain"):
             r = rows.get(f"{name}/{variant}")
             if r is None:
+                continue
+            if r.get("refused"):
+                why = "; ".join(f"{m} minimum {_n(v['minimum'])} > budget {_n(v['budget'])}" for m, v in r["refused"].items())
+                out.append(f"| {name} | {variant} | refused before the build (the design model's minimum): {why} "
+                           f"| | | | | | | | | {r.get('exit')}, {_n(r.get('wall_s'))} |")
                 continue
             if "error" in r and "mismatches" not in r:
                 out.append(f"| {name} | {variant} | error: {r['error'][:200].replace('|', '/')} | | | | | | | | | |")
