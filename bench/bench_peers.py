@@ -12,7 +12,8 @@ too large to unroll: without it the cheapest, slowest fold wins):
 * ``own``: every layer pinned at the bit-widths the file carries;
 * ``plain`` (``--variants plain``): the plain config alone (no pins, no budget but the board);
 * ``ilp``: the ILP's choice (weights 2..8 bits, activations 2..8 bits; a layer whose quantiser cannot change keeps
-  its bits) under a LUT budget equal to the ``own`` design's post-route (else synthesised) LUT4 count: the most
+  its bits) under a LUT budget equal to the ILP's own price of the ``own`` design (the same design model on both
+  sides; else its post-route or synthesised LUT4 count): the most
   accurate (least MQE damage) design that costs no more than the model's own.
 
 Beside each: the figures the peer tool published for the same network (tool, part and source named; a different
@@ -143,6 +144,12 @@ def own_bits(run_dir: Path) -> dict:
     return {l["name"]: {"w_bits": int(l["w_bits"]), "a_bits": int(l["a_bits"])} for l in layers}
 
 
+def _solution_lut(run_dir: Path) -> float | None:
+    """The ILP's LUT figure of the run's solution (post-route where calibrated, the budgets' units)."""
+    sol = run_dir / "solution.json"
+    return json.loads(sol.read_text()).get("totals", {}).get("lut") if sol.is_file() else None
+
+
 def collect(run_dir: Path) -> dict:
     """The figures of a built (and implemented) run: whole-design Yosys, simulation, post-route, build times."""
     build_path, sim_path = run_dir / "final" / "build.json", run_dir / "final" / "verify" / "network_sim.json"
@@ -165,7 +172,7 @@ def collect(run_dir: Path) -> dict:
            "lut": meas.get("lut"), "ff": meas.get("ff"), "dsp": meas.get("dsp"), "bram18": meas.get("bram18"),
            "synthesis": meas.get("synthesis"), "sim_inputs": sim.get("inputs"), "mismatches": sim.get("mismatches"),
            "latency_cycles": sim.get("latency_cycles"), "ii_cycles": sim.get("ii_cycles"),
-           "damage": (build.get("predicted") or {}).get("damage"), "build_times_s": build.get("times_s"),
+           "damage": (build.get("predicted") or {}).get("damage"), "ilp_lut": _solution_lut(run_dir), "build_times_s": build.get("times_s"),
            "hls4ml": (build.get("hls4ml") or {}).get("status"), "build_incomplete": build.get("build_incomplete", False)}
     stat = run_dir / "final" / "impl" / "work" / "yosys_stat.json"     # the implementation's flat synth_ecp5
     if stat.is_file():
@@ -210,7 +217,7 @@ def run_model(name: str, zoo: Path, runs: Path, variants: list[str], implement: 
             budget = None
         else:
             own = rows.get(f"{name}/own") or {}
-            budget = own.get("post_route_lut") or own.get("lut")
+            budget = own.get("ilp_lut") or own.get("post_route_lut") or own.get("lut")
             if not budget:
                 rows[key] = {"error": "no own-bits design to take the LUT budget from"}
                 save()
@@ -322,7 +329,7 @@ def section(rows: dict, meta: dict) -> str:
             "implemented (latency and throughput at that Fmax). `own`: every layer at the file's bit-widths; `plain`: the "
             "plain config alone (the ILP with the board as the only budget); `ILP`: "
             "weights 2..8, activations 2..8 bits chosen by the ILP (MQE damage, data-free) under a LUT budget equal to "
-            "the own design's post-route (else Yosys) LUT4. Both under an `ii_cycles` budget equal to the peer's II. Peer rows are the figures the peer tool published for the "
+            "the ILP's price of the own design (the same design model on both sides). Both under an `ii_cycles` budget equal to the peer's II. Peer rows are the figures the peer tool published for the "
             "same network on a different device and tool (AMD LUT6 counts, Vivado/Vitis HLS): comparable in order of "
             f"magnitude, not one for one.\n\nModels:\n{notes}\n\n{table(rows)}\n\n{gaps}\n\n"
             + "\n".join(verdicts(rows)) + f"\n\nPeer sources:\n{srcs}\n\nBuild and implementation times:\n"
