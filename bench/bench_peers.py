@@ -12,7 +12,8 @@ too large to unroll: without it the cheapest, slowest fold wins):
 * ``own``: every layer pinned at the bit-widths the file carries;
 * ``plain`` (``--variants plain``): the plain config alone (no pins, no budget but the board);
 * ``ilp``: the ILP's choice (weights 2..8 bits, activations 2..8 bits; a layer whose quantiser cannot change keeps
-  its bits) under a LUT budget equal to the ``own`` design's post-route (else synthesised) LUT4 count: the most
+  its bits) under a LUT budget equal to the ILP's own price of the ``own`` design (the same design model on both
+  sides; else its post-route or synthesised LUT4 count): the most
   accurate (least MQE damage) design that costs no more than the model's own.
 
 Beside each: the figures the peer tool published for the same network (tool, part and source named; a different
@@ -143,9 +144,22 @@ def own_bits(run_dir: Path) -> dict:
     return {l["name"]: {"w_bits": int(l["w_bits"]), "a_bits": int(l["a_bits"])} for l in layers}
 
 
+def _solution_lut(run_dir: Path) -> float | None:
+    """The ILP's LUT figure of the run's solution (post-route where calibrated, the budgets' units)."""
+    sol = run_dir / "solution.json"
+    return json.loads(sol.read_text()).get("totals", {}).get("lut") if sol.is_file() else None
+
+
 def collect(run_dir: Path) -> dict:
     """The figures of a built (and implemented) run: whole-design Yosys, simulation, post-route, build times."""
     build_path, sim_path = run_dir / "final" / "build.json", run_dir / "final" / "verify" / "network_sim.json"
+    sol_path = run_dir / "solution.json"
+    if not build_path.is_file() and not sim_path.is_file() and sol_path.is_file():   # refused before the build
+        sol = json.loads(sol_path.read_text())
+        diag = sol.get("diagnosis") or {}
+        if sol.get("status") == "infeasible" and diag.get("impossible"):
+            return {"refused": {m: {"minimum": diag["minimum"][m], "budget": diag["budgets"][m],
+                                    "cheapest": (diag.get("cheapest") or {}).get(m)} for m in diag["impossible"]}}
     if not build_path.is_file() and sim_path.is_file():     # stopped during the whole-design synthesis
         build = {"assignment": json.loads((run_dir / "solution.json").read_text())["assignment"],
                  "design": {"network_sim": json.loads(sim_path.read_text())}, "build_incomplete": True}
@@ -158,7 +172,7 @@ def collect(run_dir: Path) -> dict:
            "lut": meas.get("lut"), "ff": meas.get("ff"), "dsp": meas.get("dsp"), "bram18": meas.get("bram18"),
            "synthesis": meas.get("synthesis"), "sim_inputs": sim.get("inputs"), "mismatches": sim.get("mismatches"),
            "latency_cycles": sim.get("latency_cycles"), "ii_cycles": sim.get("ii_cycles"),
-           "damage": (build.get("predicted") or {}).get("damage"), "build_times_s": build.get("times_s"),
+           "damage": (build.get("predicted") or {}).get("damage"), "ilp_lut": _solution_lut(run_dir), "build_times_s": build.get("times_s"),
            "hls4ml": (build.get("hls4ml") or {}).get("status"), "build_incomplete": build.get("build_incomplete", False)}
     stat = run_dir / "final" / "impl" / "work" / "yosys_stat.json"     # the implementation's flat synth_ecp5
     if stat.is_file():
@@ -203,7 +217,7 @@ def run_model(name: str, zoo: Path, runs: Path, variants: list[str], implement: 
             budget = None
         else:
             own = rows.get(f"{name}/own") or {}
-            budget = own.get("post_route_lut") or own.get("lut")
+            budget = own.get("ilp_lut") or own.get("post_route_lut") or own.get("lut")
             if not budget:
                 rows[key] = {"error": "no own-bits design to take the LUT budget from"}
                 save()
@@ -236,6 +250,11 @@ def table(rows: dict) -> str:
         for variant in ("own", "ilp", "plain"):
             r = rows.get(f"{name}/{variant}")
             if r is None:
+                continue
+            if r.get("refused"):
+                why = "; ".join(f"{m} minimum {_n(v['minimum'])} > budget {_n(v['budget'])}" for m, v in r["refused"].items())
+                out.append(f"| {name} | {variant} | refused before the build (the design model's minimum): {why} "
+                           f"| | | | | | | | | {r.get('exit')}, {_n(r.get('wall_s'))} |")
                 continue
             if "error" in r and "mismatches" not in r:
                 out.append(f"| {name} | {variant} | error: {r['error'][:200].replace('|', '/')} | | | | | | | | | |")
@@ -310,7 +329,7 @@ def section(rows: dict, meta: dict) -> str:
             "implemented (latency and throughput at that Fmax). `own`: every layer at the file's bit-widths; `plain`: the "
             "plain config alone (the ILP with the board as the only budget); `ILP`: "
             "weights 2..8, activations 2..8 bits chosen by the ILP (MQE damage, data-free) under a LUT budget equal to "
-            "the own design's post-route (else Yosys) LUT4. Both under an `ii_cycles` budget equal to the peer's II. Peer rows are the figures the peer tool published for the "
+            "the ILP's price of the own design (the same design model on both sides). Both under an `ii_cycles` budget equal to the peer's II. Peer rows are the figures the peer tool published for the "
             "same network on a different device and tool (AMD LUT6 counts, Vivado/Vitis HLS): comparable in order of "
             f"magnitude, not one for one.\n\nModels:\n{notes}\n\n{table(rows)}\n\n{gaps}\n\n"
             + "\n".join(verdicts(rows)) + f"\n\nPeer sources:\n{srcs}\n\nBuild and implementation times:\n"

@@ -466,8 +466,10 @@ class BuildSection(_Strict):
                                            "whole against the QONNX executor; its ops are checked at the layers step")
     simulator: Literal["auto", "verilator", "iverilog"] = Field("auto", description="whole-network simulator "
                                                                 "(auto: Verilator, else Icarus Verilog)")
-    requant: Literal["auto", "thresholds"] = Field("auto", description="requantisation: exact multiply-shift where "
-                                                   "verified, else thresholds; or thresholds everywhere")
+    requant: Literal["auto", "thresholds", "multiply_shift"] = Field(
+        "auto", description="requantisation: auto = the exact multiply-shift where its factors are powers of two "
+        "or the output has more than 15 levels (4 bits), else thresholds (no multiplier per channel); multiply_shift = the "
+        "exact multiply-shift wherever one exists, else thresholds; thresholds = thresholds everywhere")
     max_kernel_weights: PositiveInt = Field(16384, description="refuse up front a layer kernel (per group) past this: "
                                             "its fully unrolled da4ml solve does not finish (docs/scale.md)")
     max_minutes: PositiveFloat = Field(60.0, description="refuse up front a build estimated to take longer")

@@ -28,6 +28,7 @@ from pathlib import Path
 from ohq_flow.design.mvau import BRAM_MIN_DEPTH, MvauShape, bram_blocks
 from ohq_flow.design.mvau import features as mvau_features
 from ohq_flow.errors import InputError
+from ohq_flow.design.requant import needs_multiplier
 
 METRICS = ("lut", "ff", "dsp", "bram18")
 FIT_DIR = Path(__file__).parent
@@ -103,7 +104,7 @@ def features(s: dict, family: str = "xc7") -> dict:
             nt = s.get("nt", s.get("levels", 1))      # a falling channel's direction inverts constant comparators: free
             return {"cmp_bits": c * nt * aw, "channels": c, "out_bits": s["out_width"]}
         mbits = max(abs(int(v)) for v in s["mult"]).bit_length()
-        pow2 = all(int(v) & (int(v) - 1) == 0 for v in s["mult"])   # a negative factor counts as a multiplier
+        pow2 = not needs_multiplier(s["mult"])
         tw = s.get("tw", aw + mbits + 2)
         return {"add_bits": c * tw, "mul_bits": 0 if pow2 else c * aw * mbits, "multipliers": 0 if pow2 else c,
                 "out_bits": s["out_width"]}

@@ -19,7 +19,12 @@ A negative multiply-shift factor ``M_c`` is a falling channel, ``M_c = 0`` a con
 direction is per channel in the requantiser, so it also serves a requantiser after a pooling, a
 residual Add or the input (no weights to fold a sign into).
 
-Power-of-two scales give ``M = 1`` (a shift) — the digits models.
+Power-of-two scales give ``M = 1`` (a shift) — the digits models. Which form is built (``prefer``):
+``auto`` takes the exact multiply-shift where its factors are powers of two (shifts and adds) or the output
+has more than 15 levels (4 bits), else thresholds: a non-dyadic factor is a hardware multiplier per channel (one to two
+MULT18/DSP, 30+ bit factors) where at most 15 comparators of the accumulator's width do the same (FINN's
+MultiThreshold); ``multiply_shift`` takes the exact multiply-shift wherever there is one; ``thresholds`` always
+thresholds. The design model prices the form that is built, so the choice never splits ILP and build.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 
 from ohq_flow.errors import InputError
 
+THRESHOLDS_MAX_LEVELS = 15     # auto: thresholds instead of a multiplier for outputs of up to 4 bits
 ROUNDING = {"FLOOR": 0, "ROUND": 1, "HALF_EVEN": 1, "CEIL": 2, "HALF_UP": 3, "HALF_DOWN": 4, "UP": 5, "DOWN": 6}
 
 
@@ -194,6 +200,12 @@ class Requant:
                    int(max(abs(self.lo).max(), abs(self.hi).max())).bit_length() + 2, self.shift + 2)
 
 
+def needs_multiplier(mult) -> bool:
+    """A multiply-shift's factors need hardware multipliers: one is neither 0 nor a positive power of two
+    (a negative factor is a multiplier too, as synthesis maps it)."""
+    return not all(int(v) & (int(v) - 1) == 0 for v in mult)
+
+
 def build_requant(chain: Chain, amin: np.ndarray, amax: np.ndarray, node: str, prefer: str = "auto") -> Requant:
     """Exact integer form of ``chain`` over accumulators in [amin, amax] (per channel)."""
     q = chain.quant
@@ -232,9 +244,7 @@ def build_requant(chain: Chain, amin: np.ndarray, amax: np.ndarray, node: str, p
         if np.array_equal(g(amin, chs), f_min) and np.array_equal(g(amax, chs), f_max) and np.array_equal(
                 np.sign(mult.astype(np.int64)) < 0, chain.slope_sign() < 0) and (nt == 0 or np.array_equal(
                 _thresholds(g, amin.astype(np.int64), amax.astype(np.int64), levels, ch_grid, desc).reshape(c, nt), thr)):
-            return cand
-    if prefer == "multiply_shift":
-        raise InputError(f"{node}: no exact multiply-shift form found", "use thresholds")
+            return th if prefer == "auto" and needs_multiplier(mult) and nt <= THRESHOLDS_MAX_LEVELS else cand
     return th
 
 

@@ -141,7 +141,7 @@ def _active(problem: Problem, budgets: Mapping[str, float], objective: str | Non
     ii_limit = budgets.get("ii_cycles") if problem.latency_mode == "dataflow" and problem.design is None else None
     if problem.design is not None:       # timing: a candidate's kernel latency / fold cycles; pairs: group by their keys
         timed = any(m in LATENCY for m in keys) or "ii_cycles" in budgets or objective == "ii_cycles"
-        keys = [k for k in keys if k not in LATENCY] + (["_t_delay", "_t_spread"] if timed else [])
+        keys = [k for k in keys if k not in LATENCY and k != "ii_cycles"] + (["_t_delay", "_t_spread"] if timed else [])
     out = {}
     for layer, cands in problem.candidates.items():
         if layer in problem.pins:

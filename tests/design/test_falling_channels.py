@@ -33,7 +33,8 @@ def _requants(design):
 
 @pytest.mark.parametrize("w,a,prefer,folds", [
     (1, 1, "auto", None),                                     # +-1 thresholds, step 2, packed
-    (2, 2, "auto", {"MatMul_1": "pe4_simd8"}),                # negative multiply-shift factors, one sequential
+    (2, 2, "auto", None),                                     # float scales, 2-bit outputs: thresholds, no multiplier
+    (2, 2, "multiply_shift", {"MatMul_1": "pe4_simd8"}),      # negative multiply-shift factors, one sequential
     (2, 2, "thresholds", {"MatMul_1": "pe4_simd8"}),          # threshold direction, also in ohq_requant_seq
 ])
 def test_tfc_negative_and_zero_batchnorm_bit_exact(w, a, prefer, folds, tmp_path):
@@ -50,7 +51,7 @@ def test_tfc_negative_and_zero_batchnorm_bit_exact(w, a, prefer, folds, tmp_path
     assert all(np.all(rq.hi[FALLING] > rq.lo[FALLING]) for rq in rqs)     # falling channels keep their levels
     recs = [s for s in design.meta["stages"] if s["kind"] == "requant"]
     assert all(s["falling"] == 23 for s in recs)
-    if prefer == "thresholds" or w == 1:
+    if prefer != "multiply_shift":          # auto: float scales at 2-bit outputs are thresholds (no multiplier)
         assert {s["method"] for s in recs} == {"thresholds"}
     else:
         assert {s["method"] for s in recs} == {"multiply_shift"} and all(min(s["mult"]) < 0 for s in recs)

@@ -45,6 +45,27 @@ def test_float_per_channel_scales_bias_and_batchnorm_are_exact():
     assert th.method == "thresholds" and th.thresholds.shape == (c, int((th.hi - th.lo).max()))
 
 
+def test_auto_takes_thresholds_where_a_multiply_shift_needs_multipliers():
+    """auto: float scales -> thresholds up to 15 output levels (4 bits), multiply-shift above; power-of-two -> shifts."""
+    rng = np.random.default_rng(5)
+    c = 4
+    amin, amax = np.full(c, -900), np.full(c, 1100)
+
+    def chain(bits, scale):
+        lo, hi = qrange(bits, False, False)
+        return Chain(unit_scale=scale, ops=[Op("relu", "r"), Op("quant", "q", a=np.full(c, 0.25), b=np.zeros(c),
+                                                                 lo=lo, hi=hi)])
+    floaty = rng.uniform(0.01, 0.03, c)
+    for bits, want in ((2, "thresholds"), (4, "thresholds"), (5, "multiply_shift"), (8, "multiply_shift")):
+        ch = chain(bits, floaty)
+        rq = build_requant(ch, amin, amax, "q")
+        assert rq.method == want, bits
+        ms = build_requant(ch, amin, amax, "q", "multiply_shift")
+        assert ms.method == "multiply_shift" and any(int(v) & (int(v) - 1) for v in ms.mult)
+        _exhaustive(ch, rq, amin, amax)
+    assert build_requant(chain(2, np.full(c, 2.0 ** -6)), amin, amax, "q").method == "multiply_shift"
+
+
 def _falling_and_constant_chain(rounding="ROUND"):
     """Channels: rising, falling (negative BatchNorm factor), constant (zero factor), falling through a ReLU;
     non-power-of-two scales, a bias."""
@@ -85,7 +106,7 @@ def test_negative_and_zero_dyadic_factors_are_a_multiply_shift():
     assert rq.lo[2] == rq.hi[2] == 6
 
 
-@pytest.mark.parametrize("prefer,in_signed", [("auto", False), ("thresholds", False), ("auto", True)])
+@pytest.mark.parametrize("prefer,in_signed", [("multiply_shift", False), ("thresholds", False), ("multiply_shift", True)])
 def test_requant_rtl_equals_the_integer_model(tmp_path, prefer, in_signed):
     """ohq_flow/templates/rtl/ohq_requant.v (Icarus) on every input value vs Requant.apply: both methods, (un)signed inputs."""
     import shutil
@@ -99,6 +120,7 @@ def test_requant_rtl_equals_the_integer_model(tmp_path, prefer, in_signed):
     chain = Chain(unit_scale=np.array([0.0123, 0.031, 0.0071, -0.0093, 0.0]),     # with a falling and a constant channel
                   ops=[Op("quant", "q", a=np.array([0.05] * c), b=np.zeros(c), lo=-8, hi=7, rounding="HALF_UP")])
     rq = build_requant(chain, np.full(c, lo_in), np.full(c, hi_in), "q", prefer)
+    assert rq.method == prefer
     s_in = Stream("pixels", c, 1, (1, 1), aw, in_signed, np.full(c, lo_in), np.full(c, hi_in), np.ones(c))
     st = Stage("requant", "q", s_in, s_in, info={"requant": rq})
     params = ", ".join(f".{k}({v})" for k, v in _requant_params(st, aw))

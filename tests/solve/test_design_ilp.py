@@ -102,3 +102,16 @@ def test_excluded_assignments_are_never_chosen(problem_parts):
     p.exclude = [first.choices()]
     second = solve(p)
     assert second.choices() != first.choices() and second.totals["damage"] >= first.totals["damage"]
+
+
+def test_infeasible_ii_budget_is_diagnosed_with_the_pipelines_minimum(problem_parts):
+    """An II budget below every design's II: the diagnosis finds the minimum II of the pipeline (candidates priced
+    in the design carry no per-candidate II; the pipeline's expression is the II)."""
+    free = _problem(problem_parts, {})
+    names = list(free.candidates)
+    least = min(totals_of(free, {n: c.key for n, c in zip(names, combo)})["ii_cycles"]
+                for combo in itertools.product(*(free.candidates[n] for n in names)))
+    sol = solve(_problem(problem_parts, {"ii_cycles": least - 0.5}))
+    assert sol.status == "infeasible"
+    assert sol.diagnosis.minimum["ii_cycles"] == pytest.approx(least)
+    assert "ii_cycles" in sol.diagnosis.impossible
