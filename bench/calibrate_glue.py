@@ -162,7 +162,8 @@ def points(only: set[str]) -> list[tuple[str, dict, dict]]:
     for c, aw, ow, mb, s, lanes in [(32, 14, 4, 10, 12, 1), (64, 14, 3, 12, 14, 2), (128, 16, 4, 14, 16, 4),
                                     (32, 20, 4, 18, 20, 8), (256, 13, 3, 10, 12, 4)]:
         add("requant_seq_ms", sequential(requant_ms(c, aw, ow, mb, s), lanes))
-    for c, aw, ow, lanes in [(32, 12, 3, 1), (64, 14, 2, 4), (128, 12, 4, 8), (16, 16, 3, 2)]:
+    for c, aw, ow, lanes in [(32, 12, 3, 1), (64, 14, 2, 4), (128, 12, 4, 8), (16, 16, 3, 2), (64, 14, 4, 1), (32, 13, 4, 1),
+                             (64, 12, 2, 1), (128, 14, 3, 2), (256, 12, 2, 4)]:
         add("requant_seq_thr", sequential(requant_thr(c, aw, ow), lanes))
     for ow, lat in [(80, 3), (512, 3), (256, 6), (1024, 2), (160, 12)]:
         if not only or "kernel" in only:

@@ -23,7 +23,8 @@ Power-of-two scales give ``M = 1`` (a shift) — the digits models. Which form i
 ``auto`` takes the exact multiply-shift where its factors are powers of two (shifts and adds) or the output
 has more than 15 levels (4 bits), else thresholds: a non-dyadic factor is a hardware multiplier per channel (one to two
 MULT18/DSP, 30+ bit factors) where at most 15 comparators of the accumulator's width do the same (FINN's
-MultiThreshold); ``multiply_shift`` takes the exact multiply-shift wherever there is one; ``thresholds`` always
+MultiThreshold) — except in a sequential requantiser (after a folded layer), whose P lanes share their
+multipliers across the channels: there the exact multiply-shift is kept; ``multiply_shift`` takes the exact multiply-shift wherever there is one; ``thresholds`` always
 thresholds. The design model prices the form that is built, so the choice never splits ILP and build.
 """
 
@@ -168,6 +169,7 @@ class Requant:
     acc_min: np.ndarray | None = None
     acc_max: np.ndarray | None = None
     node: str = ""
+    shared: "Requant | None" = None        # auto's thresholds: the exact multiply-shift, for a sequential requantiser
 
     def apply(self, acc: np.ndarray, ch: np.ndarray) -> np.ndarray:
         """The hardware's integer function (bit-exact model of ohq_requant.v)."""
@@ -244,7 +246,10 @@ def build_requant(chain: Chain, amin: np.ndarray, amax: np.ndarray, node: str, p
         if np.array_equal(g(amin, chs), f_min) and np.array_equal(g(amax, chs), f_max) and np.array_equal(
                 np.sign(mult.astype(np.int64)) < 0, chain.slope_sign() < 0) and (nt == 0 or np.array_equal(
                 _thresholds(g, amin.astype(np.int64), amax.astype(np.int64), levels, ch_grid, desc).reshape(c, nt), thr)):
-            return th if prefer == "auto" and needs_multiplier(mult) and nt <= THRESHOLDS_MAX_LEVELS else cand
+            if prefer == "auto" and needs_multiplier(mult) and nt <= THRESHOLDS_MAX_LEVELS:
+                th.shared = cand
+                return th
+            return cand
     return th
 
 

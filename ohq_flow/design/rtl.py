@@ -245,6 +245,9 @@ def sequential_requants(ir: NetworkIR) -> None:
         p = next(d for d in divisors(c) if c // d <= cycles)
         if p < c:
             st.params.update(P=p, N=c // p)
+            rq = st.info.get("requant")
+            if rq is not None and rq.shared is not None:     # P lanes share their multipliers: multiply-shift
+                st.info["requant"] = rq.shared
 
 
 def _apply_folds(ir: NetworkIR, folds: dict[str, str]) -> None:

@@ -34,6 +34,7 @@ def _requants(design):
 @pytest.mark.parametrize("w,a,prefer,folds", [
     (1, 1, "auto", None),                                     # +-1 thresholds, step 2, packed
     (2, 2, "auto", None),                                     # float scales, 2-bit outputs: thresholds, no multiplier
+    (2, 2, "auto", {"MatMul_1": "pe4_simd8"}),                # ... but multiply-shift where sequential (shared lanes)
     (2, 2, "multiply_shift", {"MatMul_1": "pe4_simd8"}),      # negative multiply-shift factors, one sequential
     (2, 2, "thresholds", {"MatMul_1": "pe4_simd8"}),          # threshold direction, also in ohq_requant_seq
 ])
@@ -51,7 +52,11 @@ def test_tfc_negative_and_zero_batchnorm_bit_exact(w, a, prefer, folds, tmp_path
     assert all(np.all(rq.hi[FALLING] > rq.lo[FALLING]) for rq in rqs)     # falling channels keep their levels
     recs = [s for s in design.meta["stages"] if s["kind"] == "requant"]
     assert all(s["falling"] == 23 for s in recs)
-    if prefer != "multiply_shift":          # auto: float scales at 2-bit outputs are thresholds (no multiplier)
+    seq = [s for s in recs if s.get("cycles", 1) > 1]
+    if prefer == "auto" and w > 1:          # float scales at 2-bit outputs: thresholds, multiply-shift where sequential
+        assert {s["method"] for s in recs if s not in seq} == {"thresholds"}
+        assert all(s["method"] == "multiply_shift" and min(s["mult"]) < 0 for s in seq)
+    elif prefer != "multiply_shift":
         assert {s["method"] for s in recs} == {"thresholds"}
     else:
         assert {s["method"] for s in recs} == {"multiply_shift"} and all(min(s["mult"]) < 0 for s in recs)
