@@ -5,6 +5,10 @@
 // (padding PT/PL at the top/left; bottom/right padding follows from OH/OW).
 // The line buffer holds R rows (R = power of two >= KH + SH); an input row is written only when
 // the row it replaces is no longer needed, so frames stream back to back without a bubble.
+// A window of more than MAXRD positions reads its own copy of the line buffer at each position (all copies
+// written together): Yosys' memory_libmap searches every assignment of one memory's read ports to RAM ports,
+// exponential in their number (a 5x5 window's 25-read-port memory passed 3.7 GB within 7 s), and builds a
+// copy per read port (ECP5) anyway. Up to MAXRD (3x3: ~0.45 GB, 16 s) one memory keeps xc7's 3 reads per RAM32M.
 // Positions are CW-bit signed (sized from the geometry, not 32-bit): rel = rows received minus
 // the current output frame's first row; the line-buffer slots are kept modulo R.
 `timescale 1ns/1ps
@@ -29,6 +33,7 @@ module ohq_window #(
   localparam signed [CW-1:0] CH = H, CWD = W, HM1 = H - 1, WM1 = W - 1;
   localparam [RB-1:0] R0 = R, H0 = H;
   localparam [PW-1:0] PADP = {C{PADV}};
+  localparam MAXRD = 9;
   reg [PW-1:0] lbuf [0:R*W-1];
   reg signed [CW-1:0] rel;       // input rows received minus the output frame's first row (may be < 0)
   reg signed [CW-1:0] in_x;      // column of the next input pixel
@@ -50,6 +55,7 @@ module ohq_window #(
   wire row_done = take && in_x == WM1;
   wire frame_done = load && ox == OW - 1 && oy == OH - 1;
   wire [RB-1:0] first_slot = base_slot + first_rel[RB-1:0];
+  wire [AD-1:0] waddr = in_slot * W + in_x[AD-1:0];
 
   wire [C*KH*KW*EW-1:0] win;
   genvar kh, kw, c;
@@ -61,7 +67,15 @@ module ohq_window #(
         wire signed [CW-1:0] ix = oxs + (kw - PL);
         wire inb = iy >= 0 && iy < CH && ix >= 0 && ix < CWD;
         wire [AD-1:0] addr = slot * W + ix[AD-1:0];
-        wire [PW-1:0] pix = inb ? lbuf[addr] : PADP;
+        wire [PW-1:0] word;
+        if (KH * KW > MAXRD) begin : g_copy
+          reg [PW-1:0] lbuf_copy [0:R*W-1];
+          always @(posedge clk) if (take) lbuf_copy[waddr] <= s_tdata;
+          assign word = lbuf_copy[addr];
+        end else begin : g_one
+          assign word = lbuf[addr];
+        end
+        wire [PW-1:0] pix = inb ? word : PADP;
         for (c = 0; c < C; c = c + 1) begin : g_c
           assign win[((c * KH + kh) * KW + kw) * EW +: EW] = pix[c * EW +: EW];
         end
@@ -69,13 +83,12 @@ module ohq_window #(
     end
   endgenerate
 
-  wire [AD-1:0] waddr = in_slot * W + in_x[AD-1:0];
   always @(posedge clk) begin
     if (rst) begin
       rel <= 0; in_x <= 0; in_slot <= R0; base_slot <= R0; oy <= 0; ox <= 0; m_tvalid <= 1'b0;
     end else begin
       if (take) begin
-        lbuf[waddr] <= s_tdata;
+        if (KH * KW <= MAXRD) lbuf[waddr] <= s_tdata;     // else never read: the copies hold the pixels
         if (row_done) begin
           in_x <= 0; in_slot <= in_slot + 1'b1;
         end else in_x <= in_x + 1;
