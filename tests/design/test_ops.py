@@ -175,6 +175,30 @@ def test_maxpool_with_padding_bit_exact(tmp_path):
     assert any(not np.array_equal(run_stages(ir, x_int[i])[k + 1], ref[i]) for i in range(16))
 
 
+class _Conv5Net(torch.nn.Module):
+    """A 5x5 convolution (padding 2, stride 2): a window of 25 positions, whose line buffer is a copy per position."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = qnn.QuantIdentity(return_quant_tensor=True)
+        self.c = qnn.QuantConv2d(2, 3, 5, padding=2, stride=2, bias=False)
+        self.r = qnn.QuantReLU(return_quant_tensor=True, bit_width=4)
+        self.fc = qnn.QuantLinear(3 * 3 * 3, 4, bias=False)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.r(self.c(self.inp(x))), 1))
+
+
+def test_5x5_window_with_a_line_buffer_copy_per_position_bit_exact(tmp_path):
+    torch.manual_seed(0)
+    model = export_brevitas(_Conv5Net().eval(), [1, 2, 6, 6], tmp_path / "conv5.onnx")
+    x = np.random.default_rng(0).normal(0, 1, size=(N_INPUTS, 2, 6, 6)).astype(np.float32)
+    design, _ = _check(model, x, tmp_path)
+    win = next(s for s in design.meta["stages"] if s["kind"] == "window")
+    assert win["KH"] * win["KW"] == 25
+    assert "g_copy" in (design.out_dir / "rtl" / "ohq_window.v").read_text()
+
+
 def test_average_pool_with_padding_refused(tmp_path):
     class Net(torch.nn.Module):
         def __init__(self):
