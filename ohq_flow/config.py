@@ -432,7 +432,7 @@ class SolverSection(_Strict):
                       "weight_bits", "bops"] = Field(
         "damage", description="what the ILP minimises; a metric = the reverse problem (bound the damage with max_damage)")
     max_damage: PositiveFloat | None = Field(None, description="bound on the summed damage (with minimize: a metric)")
-    refine: int = Field(1, ge=1, le=64, description=(
+    refine: int = Field(8, ge=1, le=64, description=(
         "ilp: score the ILP's best N distinct bit assignments jointly (all layers masked at once on the MQE inputs) "
         "and keep the least damaged; 1 = the ILP's optimum of the summed damage as it is"))
     refine_pools: list[Literal["top", "uniform", "neighbours"]] = Field(["top"], min_length=1, description=(
@@ -831,7 +831,7 @@ budgets:                  # numbers, or % of the board for lut/ff/dsp/bram18/ura
 solver:
   backend: cbc            # cbc (bundled) | highs
   objective: mse          # the summed damage: mse (of the logits) | kl
-  refine: 1               # N > 1: the ILP's N best bit assignments scored jointly, the least damaged kept
+  refine: 8               # N > 1: the ILP's N best bit assignments scored jointly, the least damaged kept
   refine_pools: [top]     # + uniform (uniform designs within budget), neighbours (one layer changed): scored too
   time_limit_s: 60
   sweep: ["lut=20%:100%:9"]
