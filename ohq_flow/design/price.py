@@ -27,8 +27,8 @@ from pathlib import Path
 
 from ohq_flow.design.mvau import BRAM_MIN_DEPTH, MvauShape, bram_blocks
 from ohq_flow.design.mvau import features as mvau_features
-from ohq_flow.errors import InputError
 from ohq_flow.design.requant import needs_multiplier
+from ohq_flow.errors import InputError
 
 METRICS = ("lut", "ff", "dsp", "bram18")
 FIT_DIR = Path(__file__).parent

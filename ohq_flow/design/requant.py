@@ -21,11 +21,12 @@ residual Add or the input (no weights to fold a sign into).
 
 Power-of-two scales give ``M = 1`` (a shift) — the digits models. Which form is built (``prefer``):
 ``auto`` takes the exact multiply-shift where its factors are powers of two (shifts and adds) or the output
-has more than 15 levels (4 bits), else thresholds: a non-dyadic factor is a hardware multiplier per channel (one to two
-MULT18/DSP, 30+ bit factors) where at most 15 comparators of the accumulator's width do the same (FINN's
-MultiThreshold) — except in a sequential requantiser (after a folded layer), whose P lanes share their
-multipliers across the channels: there the exact multiply-shift is kept; ``multiply_shift`` takes the exact multiply-shift wherever there is one; ``thresholds`` always
-thresholds. The design model prices the form that is built, so the choice never splits ILP and build.
+has more than 15 levels (4 bits), else thresholds: a non-dyadic factor is a hardware multiplier per channel
+(one to two MULT18/DSP, 30+ bit factors) where at most 15 comparators of the accumulator's width do the same
+(FINN's MultiThreshold) — except in a sequential requantiser (after a folded layer), whose P lanes share their
+multipliers across the channels: there the exact multiply-shift is kept (``Requant.shared``).
+``multiply_shift`` takes the exact multiply-shift wherever there is one; ``thresholds`` always thresholds.
+The design model prices the form that is built, so the choice never splits ILP and build.
 """
 
 from __future__ import annotations
