@@ -36,6 +36,13 @@ WORK = ROOT / "bench" / "runs" / "calibrate_glue"
 MVAU_POINTS = [(32, 16, 2, 4, 4, 3), (64, 32, 4, 8, 4, 4), (64, 32, 1, 4, 2, 2), (128, 64, 2, 8, 3, 3),
                (256, 64, 4, 16, 3, 3), (144, 32, 8, 9, 4, 4), (72, 16, 16, 8, 4, 2), (64, 10, 2, 8, 8, 8),
                (256, 128, 8, 8, 2, 3), (32, 32, 32, 2, 6, 6), (784, 64, 16, 16, 2, 2), (128, 128, 1, 1, 8, 8)]
+# (MW, MH, PE, SIMD, input bits, weight bits, output bits[, multiply-shift factor bits: 1 = one power of two]):
+# a folded layer with its requantiser fused in, 1 to 4 lanes, 2- to 4-bit outputs
+FUSED_THR_POINTS = [(64, 32, 4, 8, 4, 3, 2), (128, 64, 8, 16, 3, 3, 3), (256, 64, 16, 16, 2, 2, 2), (72, 16, 16, 8, 4, 2, 3),
+                    (32, 32, 32, 2, 6, 6, 4), (64, 32, 4, 64, 4, 4, 2), (144, 32, 8, 9, 4, 4, 4), (256, 128, 8, 8, 2, 3, 2)]
+FUSED_MS_POINTS = [(64, 32, 4, 8, 4, 3, 4, 1), (128, 64, 8, 16, 3, 3, 3, 10), (64, 32, 4, 64, 4, 4, 4, 8),
+                   (72, 16, 16, 8, 4, 2, 3, 12), (256, 64, 16, 16, 2, 2, 2, 1), (32, 32, 32, 2, 6, 6, 6, 14)]
+FUSED = ("requant_fused_thr", "requant_fused_ms")
 METRICS = ("lut", "ff", "dsp", "bram18")
 RESOURCE_FEATURE = {"dsp": "multipliers", "bram18": "bram_buffers"}
 ADD_FIFO = lambda w: dict(W=w, DEPTH=2, CW=3)      # the FIFO in front of a calibrated add (its model is subtracted)
@@ -96,15 +103,6 @@ def maxpool(c, k, ew, op=0):
     return p, dict(kind="maxpool" if op == 0 else "sumpool", in_width=c * k * ew, out_width=c * ow, **p)
 
 
-def sequential(point, lanes):
-    """A requantiser point made sequential: ``lanes`` channels per step (ohq_requant_seq)."""
-    from ohq_flow.design.mvau import signed_bits
-    params, rec = point
-    n = rec["out_width"] // rec["out_bits"] // lanes
-    mb = signed_bits(min(rec["mult"]), max(rec["mult"])) if "mult" in rec else 2
-    return ({"P": lanes, "GW": max(1, (n - 1).bit_length()), "MB": mb, **params}, {**rec, "cycles": n})
-
-
 def mvau(mw, mh, pe, simd, iw, wb, seed=0):
     """A folded layer with random weights of ``wb`` bits; its accumulator sized from the input range."""
     from ohq_flow.design.mvau import MvauShape, rtl_params, signed_bits
@@ -115,8 +113,24 @@ def mvau(mw, mh, pe, simd, iw, wb, seed=0):
     u = MvauShape(mw, mh, pe, simd, iw, wb, signed_bits(-amax, amax))
     params = dict(rtl_params(u, mat, False, v))
     rec = dict(kind="mvau", in_width=mw * iw, out_width=mh * u.aw, inputs=mw, outputs=mh, PE=pe, SIMD=simd, a_bits=iw,
-               wb=wb, acc_width=u.aw, mem=u.mem, mul=u.mul)
+               wb=wb, acc_width=u.aw, mem=u.mem, mul=u.mul, fused=0, lanes=pe, drain=1)
     return params, rec
+
+
+def fused(mw, mh, pe, simd, iw, wb, ow, mbits=0, seed=0):
+    """A folded layer with its requantiser fused in (thresholds, or multiply-shift with ``mbits``-bit factors): the
+    requant stage's record, with the MVAU's (``mvau``: its fitted price is subtracted) inside."""
+    from ohq_flow.design.rtl import requant_lanes
+    params, mrec = mvau(mw, mh, pe, simd, iw, wb, seed)
+    aw = mrec["acc_width"]
+    rp, rrec = requant_thr(mh, aw, ow, seed=seed) if not mbits else requant_ms(mh, aw, ow, mbits, aw // 2, seed=seed)
+    lanes = requant_lanes(pe, simd, mw)
+    mb = 2 if not mbits else max(2, mbits + 1)
+    params.update(RQ=1, P=lanes, GW=max(1, (mh // lanes - 1).bit_length()), MB=mb, MC=int(mbits == 1),
+                  **{k: v for k, v in rp.items() if k not in ("C", "AW", "ASIGNED")})
+    mrec.update(fused=1, lanes=lanes, drain=pe // lanes, out_width=mh * ow)
+    return params, {**rrec, "fused": 1, "lanes": lanes, "steps": mh // lanes, "acc_width": aw, "in_width": mw * iw,
+                    "mvau": mrec}
 
 
 def simple(kind, **p):
@@ -159,12 +173,10 @@ def points(only: set[str]) -> list[tuple[str, dict, dict]]:
         add("argmax", simple("argmax", C=c, EW=ew, SIGNED=1, IW=max(1, (c - 1).bit_length())))
     for pt in MVAU_POINTS:
         add("mvau", mvau(*pt))
-    for c, aw, ow, mb, s, lanes in [(32, 14, 4, 10, 12, 1), (64, 14, 3, 12, 14, 2), (128, 16, 4, 14, 16, 4),
-                                    (32, 20, 4, 18, 20, 8), (256, 13, 3, 10, 12, 4)]:
-        add("requant_seq_ms", sequential(requant_ms(c, aw, ow, mb, s), lanes))
-    for c, aw, ow, lanes in [(32, 12, 3, 1), (64, 14, 2, 4), (128, 12, 4, 8), (16, 16, 3, 2), (64, 14, 4, 1), (32, 13, 4, 1),
-                             (64, 12, 2, 1), (128, 14, 3, 2), (256, 12, 2, 4)]:
-        add("requant_seq_thr", sequential(requant_thr(c, aw, ow), lanes))
+    for pt in FUSED_THR_POINTS:
+        add("requant_fused_thr", fused(*pt))
+    for pt in FUSED_MS_POINTS:
+        add("requant_fused_ms", fused(*pt))
     for ow, lat in [(80, 3), (512, 3), (256, 6), (1024, 2), (160, 12)]:
         if not only or "kernel" in only:
             pts.append(("kernel", dict(kout_width=ow, lat=lat), dict(kind="kernel", out_width=ow, latency=lat, da4ml_cost=0.0)))
@@ -192,10 +204,9 @@ def render(block: str, params: dict, rec: dict, path: Path) -> None:
                   dst=[4])
         stages, widths = [fork, fifo, st], [w, w, w, w, rec["out_width"]]
     elif block != "top":
-        kind = rec["kind"]
-        module = "ohq_requant_seq" if block.startswith("requant_seq") else MODULES[kind]
-        st = dict(kind=kind, node=block, module=module, params=[(k, str(v)) for k, v in params.items()], src=[0], dst=[1],
-                  unpack=0)
+        kind = "mvau" if block.startswith("requant_fused") else rec["kind"]
+        st = dict(kind=kind, node=block, module=MODULES[kind], params=[(k, str(v)) for k, v in params.items()], src=[0],
+                  dst=[1], unpack=0)
         win, wout = rec["in_width"], rec["out_width"]
     if block == "top":
         stages, widths = [], [rec["in_width"]]
@@ -210,11 +221,65 @@ def render(block: str, params: dict, rec: dict, path: Path) -> None:
     path.write_text(text)
 
 
+def _fit_folded(rows: list[dict], top: dict) -> dict:
+    """The MVAU and the requantisers fused into it, in one non-negative least squares per metric (a fused point is
+    its MVAU plus its requantiser: fitted apart, the requantiser would be what is left of the MVAU's error). DSP and
+    block RAM of the MVAU are the rule's (not fitted); a fused multiply-shift's DSPs are fitted on its multipliers.
+    A fused block's error is relative to the whole folded unit it was measured in."""
+    from scipy.optimize import nnls
+
+    from ohq_flow.design.mvau import bram_blocks
+    from ohq_flow.design.price import features, mvau_shape
+    family = FAMILY[0]
+    blocks = [b for b in ("mvau", *FUSED) if any(r["block"] == b for r in rows)]
+    if not blocks:
+        return {}
+    rs = [r for r in rows if r["block"] in blocks]
+    mrec = lambda r: r["record"].get("mvau", r["record"])
+    names = {b: list(features(next(mrec(r) if b == "mvau" else r["record"] for r in rs if r["block"] == b), family))
+             for b in blocks}
+    cols = [(b, n) for b in blocks for n in names[b]]
+
+    def x_of(r: dict) -> np.ndarray:
+        x = {("mvau", n): v for n, v in features(mrec(r), family).items()}
+        if r["block"] != "mvau":
+            x.update({(r["block"], n): v for n, v in features(r["record"], family).items()})
+        return np.array([float(x.get(c, 0.0)) for c in cols])
+
+    def rule(r: dict, m: str) -> float:
+        u = mvau_shape(mrec(r))
+        if m == "dsp":
+            return float(u.lanes if u.mul else 0)
+        return float(bram_blocks(u.cycles, u.word) if u.mem else 0) if m == "bram18" else 0.0
+
+    a = np.array([x_of(r) for r in rs])
+    out = {b: {"features": names[b]} for b in blocks}
+    for m in METRICS:
+        y = np.array([max(0.0, r[m] - top[m] - rule(r, m)) for r in rs])
+        w = 1.0 / np.maximum(y, 8.0)
+        use = np.array([m in ("lut", "ff") or (b != "mvau" and n == RESOURCE_FEATURE[m]) for b, n in cols])
+        coef = np.zeros(len(cols))
+        if use.any():
+            coef[use], _ = nnls((a * w[:, None])[:, use], y * w)
+        pred = a @ coef
+        for b in blocks:
+            out[b][m] = [round(float(coef[cols.index((b, n))]), 5) for n in names[b]]
+            idx = [i for i, r in enumerate(rs) if r["block"] == b]
+            out[b][f"{m}_max_rel_err"] = round(float(max(abs(pred[i] - y[i]) / max(y[i], 8.0) for i in idx)), 3)
+        for i, r in enumerate(rs):            # the block alone: a fused point less its MVAU's share of the fit
+            mv = sum(coef[j] * a[i, j] for j, c in enumerate(cols) if c[0] == "mvau") + rule(r, m)
+            r.setdefault("block_only", {})[m] = round(float(y[i] + rule(r, m) - (mv if r["block"] != "mvau" else 0.0)), 2)
+    for b in FUSED:
+        if b in out:
+            out[b]["error_of"] = "the whole folded unit (MVAU and requantiser)"
+    return out
+
+
 def _add_fifo(fitted: dict, row: dict, metric: str) -> float:
     """The fitted FIFO model's count for the FIFO in front of a calibrated add (0 for other blocks)."""
+    from ohq_flow.design.price import features
     if row["block"] != "add":
         return 0.0
-    from ohq_flow.design.price import features
     f = fitted["fifo"]
     x = features({"kind": "fifo", **ADD_FIFO(row["record"]["in_width"])}, FAMILY[0])
     return sum(c * x[n] for c, n in zip(f[metric], f["features"]))
@@ -229,7 +294,8 @@ def fit(rows: list[dict]) -> dict:
     top = {m: float(np.mean([r[m] for r in rows if r["block"] == "top"] or [0])) for m in METRICS}
     out = {"top": {"features": ["one"], **{m: [round(top[m], 2)] for m in METRICS},
                    **{f"{m}_max_rel_err": 0.0 for m in METRICS}}}
-    for block in sorted({r["block"] for r in rows} - {"top"}, key=lambda b: (b == "add", b)):    # the add after the fifo
+    out.update(_fit_folded(rows, top))
+    for block in sorted({r["block"] for r in rows} - {"top", "mvau", *FUSED}, key=lambda b: (b == "add", b)):  # add after fifo
         rs = [r for r in rows if r["block"] == block]
         names = list(features(rs[0]["record"], family))
         a = np.array([[features(r["record"], family)[n] for n in names] for r in rs], dtype=float)
@@ -258,15 +324,18 @@ def _counts(stat: Path) -> dict:
 
 
 def check_mvau_rule(rows: list[dict]) -> list[str]:
-    """Points whose DSP or block-RAM count differs from what the rule (``design/price.mvau_price``) counts."""
+    """Points whose DSP or block-RAM count differs from what the rule (``design/price.mvau_price``, and a fused
+    multiply-shift's multiplier per lane) counts."""
     from ohq_flow.design.mvau import bram_blocks
     from ohq_flow.design.price import mvau_shape
+    from ohq_flow.design.price import features
     bad = []
     for r in rows:
-        if r["block"] != "mvau":
+        if r["block"] != "mvau" and r["block"] not in FUSED:
             continue
-        u = mvau_shape(r["record"])
-        want = {"dsp": u.lanes if u.mul else 0, "bram18": bram_blocks(u.cycles, u.word) if u.mem else 0}
+        u = mvau_shape(r["record"].get("mvau", r["record"]))
+        fused = features(r["record"], FAMILY[0]).get("multipliers", 0) if r["block"] in FUSED else 0   # a fused lane's
+        want = {"dsp": (u.lanes if u.mul else 0) + fused, "bram18": bram_blocks(u.cycles, u.word) if u.mem else 0}
         for m, v in want.items():
             if float(r[m]) != float(v):
                 bad.append(f"mvau {r['record']['inputs']}x{r['record']['outputs']} PE{u.pe} SIMD{u.simd}: {m} Yosys {r[m]} "

@@ -123,8 +123,8 @@ def skip_depth(stages: list[Stage]) -> int:
             seen_window = True
         elif st.kind == "kernel":
             depth += st.info.get("latency", 6) + 2
-        elif st.kind == "mvau":              # holds its input vector and its output
-            depth += 2
+        elif st.kind == "mvau":              # holds its input vector, a fold being requantised and its output
+            depth += 3
         else:
             depth += 1
     return depth if seen_window else 2

@@ -69,8 +69,8 @@ def lutram_line_buffer(words: int, width: int, family: str) -> bool:
 def block(s: dict) -> str:
     """The calibrated block a stage record is an instance of."""
     if s["kind"] == "requant":
-        seq = "_seq" if s.get("cycles", 1) > 1 else ""
-        return f"requant{seq}_thr" if s["method"] == "thresholds" else f"requant{seq}_ms"
+        fused = "_fused" if s.get("fused") else ""
+        return f"requant{fused}_thr" if s["method"] == "thresholds" else f"requant{fused}_ms"
     if s["kind"] == "window" and s.get("H") == 1:     # 1-D (a row of pixels): calibrated apart from 2-D windows
         return "window1d"
     return s["kind"]
@@ -83,20 +83,23 @@ def features(s: dict, family: str = "xc7") -> dict:
     if k == "kernel":      # the output FIFO of ohq_kernel_ctrl: OUT_W bits x (LAT + 2) words
         w, d = s["out_width"], s.get("latency", 0) + 2
         return {"width": w, "width_x_deep": w * max(0, math.ceil(d / LUTRAM_WORDS[fam]) - 1), "one": 1}
-    if k.startswith("requant_seq"):          # P lanes over N steps: the lanes, the constants' LUT-ROM, the beat registers
-        c = s["out_width"] // max(1, s["out_bits"])
-        aw, n = s["in_width"] // max(1, c), s["cycles"]
-        lanes = c // n
+    if k.startswith("requant_fused"):        # inside an MVAU, P lanes over N steps: the lanes, the constants' ROM, the results
+        lanes, n, aw = s["lanes"], s["steps"], s["acc_width"]
+        c = lanes * n
         tw = s.get("tw", aw + 2)
         per_lut = LUTRAM_WORDS[fam] if fam == "ecp5" else 64
-        if k == "requant_seq_thr":
+        if k == "requant_fused_thr":
             nt = s.get("nt", s.get("levels", 1))
             dir_bit = 1 if s.get("falling") else 0    # the ROM's threshold-direction column (constant 0 otherwise)
-            return {"cmp_bits": lanes * nt * tw, "rom_bits": lanes * ((nt + 2) * tw + dir_bit) * math.ceil(n / per_lut),
-                    "reg_bits": c * (aw + s["out_bits"]), "one": 1}
-        mbits = max(abs(int(v)) for v in s["mult"]).bit_length()
-        return {"add_bits": lanes * tw, "mul_bits": lanes * aw * mbits, "multipliers": lanes,
-                "rom_bits": lanes * 4 * tw * math.ceil(n / per_lut), "reg_bits": c * (aw + s["out_bits"]), "one": 1}
+            kw = (nt + 1) * tw + dir_bit            # one channel's constants (a registered ROM word per lane)
+            return {"cmp_bits": lanes * nt * tw, "rom_bits": lanes * kw * math.ceil(n / per_lut), "const_bits": lanes * kw,
+                    "res_bits": c * s["out_bits"], "one": 1}
+        # one factor for every channel, a power of two: a constant shift, no multiplier
+        mul = needs_multiplier(s["mult"]) or len(set(s["mult"])) > 1
+        mbits = max(abs(int(v)) for v in s["mult"]).bit_length() if mul else 0
+        return {"add_bits": lanes * tw, "mul_bits": lanes * aw * mbits, "multipliers": lanes if mul else 0,
+                "rom_bits": lanes * 4 * tw * math.ceil(n / per_lut), "const_bits": lanes * 4 * tw, "res_bits": c * s["out_bits"],
+                "one": 1}
     if k.startswith("requant"):
         c = s["out_width"] // max(1, s["out_bits"])
         aw = s["in_width"] // max(1, c)
@@ -132,7 +135,7 @@ def features(s: dict, family: str = "xc7") -> dict:
     if k == "argmax":
         return {"bits": s["C"] * (s["EW"] + s["IW"]), "one": 1}
     if k == "mvau":
-        return mvau_features(mvau_shape(s), fam)
+        return mvau_features(mvau_shape(s), fam, s.get("fused", 0))
     return {"one": 1}                 # the top (once per design)
 
 

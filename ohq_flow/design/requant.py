@@ -23,7 +23,7 @@ Power-of-two scales give ``M = 1`` (a shift) — the digits models. Which form i
 ``auto`` takes the exact multiply-shift where its factors are powers of two (shifts and adds) or the output
 has more than 15 levels (4 bits), else thresholds: a non-dyadic factor is a hardware multiplier per channel
 (one to two MULT18/DSP, 30+ bit factors) where at most 15 comparators of the accumulator's width do the same
-(FINN's MultiThreshold) — except in a sequential requantiser (after a folded layer), whose P lanes share their
+(FINN's MultiThreshold) — except in a requantiser fused into a folded layer, whose P lanes share their
 multipliers across the channels: there the exact multiply-shift is kept (``Requant.shared``).
 ``multiply_shift`` takes the exact multiply-shift wherever there is one; ``thresholds`` always thresholds.
 The design model prices the form that is built, so the choice never splits ILP and build.
@@ -170,7 +170,7 @@ class Requant:
     acc_min: np.ndarray | None = None
     acc_max: np.ndarray | None = None
     node: str = ""
-    shared: "Requant | None" = None        # auto's thresholds: the exact multiply-shift, for a sequential requantiser
+    shared: "Requant | None" = None        # auto's thresholds: the exact multiply-shift, for a fused requantiser
 
     def apply(self, acc: np.ndarray, ch: np.ndarray) -> np.ndarray:
         """The hardware's integer function (bit-exact model of ohq_requant.v)."""

@@ -32,7 +32,7 @@ from ohq_flow.fileio import atomic_write_json, atomic_write_text
 from ohq_flow.resources import TEMPLATES
 
 RTL_BLOCKS = TEMPLATES / "rtl"
-BLOCKS = ["ohq_common.v", "ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_requant_seq.v", "ohq_maxreduce.v",
+BLOCKS = ["ohq_common.v", "ohq_fifo.v", "ohq_kernel_ctrl.v", "ohq_window.v", "ohq_requant.v", "ohq_maxreduce.v",
           "ohq_collect.v", "ohq_fork.v", "ohq_add.v", "ohq_argmax.v", "ohq_mvau.v", "ohq_unpack_bipolar.v"]
 MODULES = {"window": "ohq_window", "requant": "ohq_requant", "maxpool": "ohq_maxreduce", "sumpool": "ohq_maxreduce", "collect": "ohq_collect",
            "fork": "ohq_fork", "fifo": "ohq_fifo", "add": "ohq_add", "argmax": "ohq_argmax", "mvau": "ohq_mvau"}
@@ -116,7 +116,7 @@ def plan_ir(model, *, prefer: str = "auto", output: str = "logits", folds: dict[
     _apply_folds(ir, dict(folds or {}))
     if pack:
         pack_bipolar(ir)
-    sequential_requants(ir)
+    fuse_requants(ir)
     from ohq_flow.design.mvau import signed_bits
     for st in ir.stages:
         if st.kind in ("kernel", "mvau") and not st.out.bits:
@@ -178,18 +178,16 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
             params, cycles = mvau_params(st, st.params["PE"], st.params["SIMD"])
             st.out.bits = int(dict(params)["AW"])
             st.info.update(cycles=cycles, acc_width=st.out.bits)
+            fused = st.info.get("fused")
+            if fused is not None:             # the requantiser after it, inside: the unit emits its stream
+                params += fused_requant_params(fused, st.out.bits)
             rendered.append(dict(kind="mvau", node=st.node, module=MODULES["mvau"], params=params, cycles=cycles,
-                                 unpack=st.info.get("unpack", 0)))
+                                 unpack=st.info.get("unpack", 0), **({"out": fused.dst[0]} if fused is not None else {})))
+        elif st.kind == "requant" and st.info.get("fused"):
+            rendered.append(dict(kind="tie", node=st.node))          # its input stream: unused (the MVAU emits its output)
         elif st.kind == "requant":
-            params = _requant_params(st, st.inp.bits)
-            if st.params.get("P"):             # after a folded layer: P channels per cycle
-                from ohq_flow.design.mvau import signed_bits
-                rq = st.info["requant"]
-                mb = signed_bits(min(rq.mult), max(rq.mult)) if rq.method == "multiply_shift" else 2
-                params = [("P", str(st.params["P"])), ("GW", str(max(1, (st.params["N"] - 1).bit_length()))),
-                          ("MB", str(mb))] + params
-            rendered.append(dict(kind="requant", node=st.node, module="ohq_requant_seq" if st.params.get("P") else
-                                 MODULES["requant"], params=params))
+            rendered.append(dict(kind="requant", node=st.node, module=MODULES["requant"],
+                                 params=_requant_params(st, st.inp.bits)))
         else:
             if st.kind == "argmax":    # a kernel's output width is known only now
                 st.params.update(EW=st.inp.bits, SIGNED=int(st.inp.signed))
@@ -231,23 +229,44 @@ def generate_design(model, out_dir: Path, *, top: str = "ohq_top", latency_cutof
     return design
 
 
-def sequential_requants(ir: NetworkIR) -> None:
-    """A requantiser right after a folded layer (one beat every C cycles) is built sequential (``ohq_requant_seq``):
-    P channels per cycle, P the fewest lanes that keep up with the layer (N = channels / P <= C cycles)."""
+def requant_lanes(pe: int, simd: int, mw: int) -> int:
+    """The fused requantiser's lanes P of a folded layer: the fewest (a divisor of PE) that requantise a neuron
+    fold's PE sums in K = PE / P <= SF cycles, before the next fold is done."""
     from ohq_flow.design.mvau import divisors
+    sf = mw // simd
+    return next(d for d in divisors(pe) if pe // d <= sf)
+
+
+def fuse_requants(ir: NetworkIR) -> None:
+    """A requantiser right after a folded layer is fused into it (``ohq_mvau`` with RQ = 1, FINN's MVAU with
+    thresholds): the requant stage stays in the list (``info['fused']``; the stage list is the same whatever the
+    folds), the MVAU stage points at it (``info['fused']``) and emits its output. Its lanes share their constants'
+    ROM, so a threshold requantiser with an exact multiply-shift alternative (``Requant.shared``) takes that."""
     producer = {d: st for st in ir.stages for d in st.dst}
     for st in ir.stages:
         up = producer.get(st.src[0]) if st.src else None
-        if st.kind != "requant" or up is None or up.kind != "mvau" or st.inp.channels < 2:
+        if st.kind != "requant" or up is None or up.kind != "mvau":
             continue
-        c = st.inp.channels
-        cycles = (up.info["matrix"].shape[1] // up.params["PE"]) * (up.info["matrix"].shape[0] // up.params["SIMD"])
-        p = next(d for d in divisors(c) if c // d <= cycles)
-        if p < c:
-            st.params.update(P=p, N=c // p)
-            rq = st.info.get("requant")
-            if rq is not None and rq.shared is not None:     # P lanes share their multipliers: multiply-shift
-                st.info["requant"] = rq.shared
+        mw, mh = up.info["matrix"].shape
+        p = requant_lanes(up.params["PE"], up.params["SIMD"], mw)
+        st.params.update(P=p, N=mh // p)
+        st.info["fused"] = True
+        up.info["fused"] = st
+        rq = st.info.get("requant")
+        if rq is not None and rq.shared is not None:
+            st.info["requant"] = rq.shared
+
+
+def fused_requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
+    """The ``ohq_mvau`` parameters of the requant stage ``st`` fused into it (RQ, P lanes, GW, MB and ohq_requant's
+    function parameters)."""
+    from ohq_flow.design.mvau import signed_bits
+    rq = st.info["requant"]
+    mb = signed_bits(min(rq.mult), max(rq.mult)) if rq.method == "multiply_shift" else 2
+    own = [(k, v) for k, v in _requant_params(st, acc_width) if k not in ("C", "AW", "ASIGNED")]
+    mc = int(rq.method == "multiply_shift" and len(set(int(v) for v in rq.mult)) == 1)   # one constant factor
+    return [("RQ", "1"), ("P", str(st.params["P"])), ("GW", str(max(1, (st.params["N"] - 1).bit_length()))),
+            ("MB", str(mb)), ("MC", str(mc))] + own
 
 
 def _apply_folds(ir: NetworkIR, folds: dict[str, str]) -> None:
@@ -296,7 +315,12 @@ def stage_record(i: int, st: Stage, kernel=None, latency: int | None = None) -> 
                        acc_width=kernel.out_width)
     if st.kind == "mvau":
         u = mvau_shape(st, st.params["PE"], st.params["SIMD"])
-        rec.update(cycles=u.cycles, acc_width=u.aw, wb=u.wb, mem=u.mem, mul=u.mul)
+        fused = st.info.get("fused")
+        lanes = fused.params["P"] if fused is not None else u.pe
+        rec.update(cycles=u.cycles, acc_width=u.aw, wb=u.wb, mem=u.mem, mul=u.mul, fused=int(fused is not None),
+                   lanes=lanes, drain=u.pe // lanes)
+        if fused is not None:
+            rec["out_width"] = fused.out.width
     if st.kind == "requant":
         rq = st.info["requant"]
         rec.update(method=rq.method, out_bits=st.out.bits, out_signed=bool(st.out.signed), packed=bool(st.out.packed),
@@ -305,15 +329,15 @@ def stage_record(i: int, st: Stage, kernel=None, latency: int | None = None) -> 
                    falling=int(np.sum(rq.desc)))
         if rq.method == "multiply_shift":
             rec.update(shift=rq.shift, mult=[int(v) for v in rq.mult], bias=[int(v) for v in rq.bias], rounding=rq.rounding)
-        if st.params.get("P"):
-            rec["cycles"] = st.params["N"]
+        if st.info.get("fused"):         # inside the MVAU before it: P lanes over N steps, a pass-through stream here
+            rec.update(fused=1, lanes=st.params["P"], steps=st.params["N"], acc_width=st.inp.bits)
     return rec
 
 
 def timing_stage(rec: dict) -> dict:
     """A stage record as :func:`~ohq_flow.design.timing.predict_timing` reads it."""
-    return dict(kind=rec["kind"], lat=rec.get("latency") or 0, cycles=rec.get("cycles", 1), params=rec, src=rec["src"],
-                dst=rec["dst"])
+    return dict(kind=rec["kind"], lat=rec.get("latency") or 0, cycles=rec.get("cycles", 1), drain=rec.get("drain", 1),
+                fused=rec.get("fused", 0), params=rec, src=rec["src"], dst=rec["dst"])
 
 
 def design_report(meta: dict) -> str:
@@ -332,11 +356,15 @@ def design_report(meta: dict) -> str:
             d = (f"{s['inputs']}x{s['outputs']} folded MVAU PE={s['PE']} SIMD={s['SIMD']}, w{s['w_bits']} a{s['a_bits']}, "
                  f"{s['cycles']} cycles per beat")
             d += f", weights in {'block RAM' if s.get('mem') else 'LUT-ROM'}, products in {'DSP' if s.get('mul') else 'LUTs'}"
+            if s.get("fused"):
+                d += f", requantiser fused in ({s['lanes']} lane{'s' if s['lanes'] > 1 else ''})"
         elif s["kind"] == "requant":
             d = (f"multiply-shift (x{'/'.join(map(str, sorted(set(s['mult']))[:4]))} >> {s['shift']})"
                  if s["method"] == "multiply_shift" else f"thresholds ({s['levels']} per channel)")
             d += (" -> +-1 packed as 1 bit" if s.get("packed") else
                   f" -> {s['out_bits']}-bit {'signed' if s['out_signed'] else 'unsigned'}") + f", acc range {s['acc_range']}"
+            if s.get("fused"):
+                d += ", inside the MVAU before it"
         elif s["kind"] in ("window",):
             d = f"{s['KH']}x{s['KW']} stride {s['SH']}x{s['SW']} pad {s['PT']},{s['PL']} on {s['H']}x{s['W']}x{s['C']}, {s['R']} line buffers"
         elif s["kind"] in ("maxpool", "sumpool"):

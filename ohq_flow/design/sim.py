@@ -286,6 +286,8 @@ def locate_mismatch(design: Design, frame: np.ndarray, work_dir: Path, timeout_s
             seen.setdefault(int(p[1]), []).append(int(p[2], 16))
     ref = run_stages(design.ir, np.asarray(frame).reshape(-1, m["in_channels"]))
     for i, (st, exp) in enumerate(zip(design.ir.stages, ref)):
+        if st.kind == "mvau" and st.info.get("fused") is not None:     # its sums stay inside: the requant stage's stream
+            continue
         exp = np.asarray(exp, dtype=np.int64).reshape(len(exp), -1)
         c = exp.shape[1]
         got = seen.get(st.dst[0], [])

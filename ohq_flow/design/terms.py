@@ -103,12 +103,12 @@ class DesignTerms:
                 w, a, f = choice[layer]
                 k = self.timing["kernel"][layer][label(w, a, f)]
                 if "cycles" in k:
-                    s.update(kind="mvau", cycles=k["cycles"])
+                    s.update(kind="mvau", cycles=k["cycles"], drain=k.get("drain", 1))
                 else:
                     s.update(kind="kernel", lat=k["lat"])
             after = s.get("after")
-            if after is not None:                  # a requantiser: sequential after a folded candidate
-                s["cycles"] = self.timing["kernel"][after][label(*choice[after])].get("rq", 1)
+            if after is not None:                  # a requantiser: fused into a folded candidate
+                s["fused"] = self.timing["kernel"][after][label(*choice[after])].get("fused", 0)
             out.append(s)
         return out
 
@@ -300,7 +300,7 @@ def design_terms(model, layers, space: Mapping[str, list[tuple[int, int]]], kern
             _add(constant, worst)
             log.warning("design cost: stage %d (%s %s) depends on %d layers (%s); priced at its largest planned cost",
                         s, rec["kind"], rec["node"], len(d), ", ".join(d))
-    # every layer's own kernel or folded unit, per candidate; a sequential requantiser's steps after it
+    # every layer's own kernel or folded unit, per candidate; whether the requantiser after it is fused into it
     requant_after = {}
     for n, k in kernel_stage.items():
         nxt = next((i for i, r in enumerate(base_recs) if r["kind"] == "requant" and r["src"][0] == base_recs[k]["dst"][0]),
@@ -314,14 +314,14 @@ def design_terms(model, layers, space: Mapping[str, list[tuple[int, int]]], kern
             rec, lab = recs[s], label(*c)
             if rec["kind"] == "mvau":
                 own = stage_price(rec, family)
-                t = {"cycles": rec["cycles"], "mem": rec["mem"], "mul": rec["mul"]}
+                t = {"cycles": rec["cycles"], "mem": rec["mem"], "mul": rec["mul"], "drain": rec["drain"]}
             else:
                 row = kernel_rows[(n, c[0], c[1])]
                 own = stage_price({**rec, "latency": int(row["latency"])}, family, kernel=row)
                 t = {"lat": int(row["latency"])}
             rq = next((i for i, owner in requant_after.items() if owner == n), None)
-            if rq is not None and recs[rq].get("cycles", 1) > 1:
-                t["rq"] = recs[rq]["cycles"]
+            if rq is not None and recs[rq].get("fused"):
+                t["fused"] = 1
             timing_kernel[n][lab] = t
             _add(unary[n].setdefault(lab, {}), own)
             kernel[n][lab] = {m: round(own[m], 3) for m in METRICS}

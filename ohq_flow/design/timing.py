@@ -5,8 +5,8 @@ kernel stage at t + LAT + 1 (pipeline + output FIFO), a requant, pooling, fork, 
 stage at t + 1 (output register), a collect stage at t + 1 after its last beat; a window is sent
 2 cycles after the last pixel it needs arrived (write, then register), at most one per cycle.
 A folded layer (``mvau``) takes a beat at a = max(arrival, previous take + C) with
-C = (MH/PE)·(MW/SIMD) and gives it at a + C + 1; a sequential requantiser (after a folded layer) does
-the same with C = its N steps. Latency = last output beat - first input beat of
+C = (MH/PE)·(MW/SIMD) and gives it at a + C + K + 1, K = its requantisation steps per neuron fold (1 without a
+requantiser); a requantiser fused into it passes its stream on. Latency = last output beat - first input beat of
 one frame; II = the most cycles any stage spends on a frame (beats, or beats x C for a folded layer).
 
 :func:`predict_timing` computes it exactly from the stage records; :func:`bound_terms` gives, per
@@ -33,13 +33,15 @@ def predict_timing(stages: list[dict], in_beats: int, out_sid: int) -> tuple[int
         t = times[s["src"][0]]
         if kind == "kernel":
             t = [x + s["lat"] + 1 for x in t]
-        elif kind == "mvau" or (kind == "requant" and s.get("cycles", 1) > 1):     # a sequential unit
-            c, out, take = s["cycles"], [], None
+        elif kind == "mvau":
+            c, k, out, take = s["cycles"], s.get("drain", 1), [], None
             for x in t:
                 take = x if take is None else max(x, take + c)
-                out.append(take + c + 1)
+                out.append(take + c + k + 1)
             t = out
             ii = max(ii, len(t) * c)
+        elif kind == "requant" and s.get("fused"):       # inside the MVAU before it
+            pass
         elif kind in ("requant", "maxpool", "sumpool", "fork", "fifo", "argmax"):
             t = [x + 1 for x in t]
         elif kind == "add":
@@ -80,11 +82,11 @@ def bound_terms(s: dict, in_beats: int, out_beats: int) -> dict:
     kind = s["kind"]
     if kind == "kernel":
         return {"first": (1, 1), "last": (1, 1), "last_from_first": None, "spread": (out_beats - 1, 0)}
-    if kind == "mvau":                      # its C is the variable (the candidate's fold)
-        return {"first": (1, 1), "last": (1, 1), "last_from_first": None, "spread": (0, out_beats - 1)}
-    if kind == "requant" and s.get("cycles", 1) > 1:       # sequential: its N steps per beat
-        c = s["cycles"]
-        return {"first": (1 + c, 0), "last": (1 + c, 0), "last_from_first": None, "spread": ((out_beats - 1) * c, 0)}
+    if kind == "mvau":                      # its C is the variable (the candidate's fold), K a constant of the fold
+        k = s.get("drain", 1)
+        return {"first": (1 + k, 1), "last": (1 + k, 1), "last_from_first": None, "spread": (0, out_beats - 1)}
+    if kind == "requant" and s.get("fused"):               # inside the MVAU before it
+        return {"first": (0, 0), "last": (0, 0), "last_from_first": None, "spread": (out_beats - 1, 0)}
     if kind in ("requant", "maxpool", "sumpool", "fork", "fifo", "argmax", "add"):
         return {"first": (1, 0), "last": (1, 0), "last_from_first": None, "spread": (out_beats - 1, 0)}
     if kind == "collect":

@@ -93,12 +93,12 @@ class DesignView:
         for s in t["stages"]:
             layer = s.get("layer")
             after = s.get("after")
-            if after is not None:                # a requantiser, sequential after some candidates of ``after``
+            if after is not None:                # a requantiser, fused into the folded candidates of ``after``
                 by = {}
                 for c in layer_cands[after]:
-                    n = t["kernel"][after][label(c.w_bits, c.a_bits, c.fold)].get("rq", 1)
-                    b = bound_terms({**s, "cycles": n}, s["in_beats"], s["out_beats"])
-                    by[c.key] = {**_numbers(b, 0), "occ": s["in_beats"] * n if n > 1 else s["out_beats"]}
+                    fused = t["kernel"][after][label(c.w_bits, c.a_bits, c.fold)].get("fused", 0)
+                    b = bound_terms({**s, "fused": fused}, s["in_beats"], s["out_beats"])
+                    by[c.key] = {**_numbers(b, 0), "occ": s["out_beats"]}
                 out.append({"src": s["src"], "dst": s["dst"], "layer": after, "by_cand": by})
                 continue
             if layer is None:
@@ -109,7 +109,7 @@ class DesignView:
             for c in layer_cands[layer]:
                 k = t["kernel"][layer][label(c.w_bits, c.a_bits, c.fold)]
                 kind, var = ("mvau", k["cycles"]) if "cycles" in k else ("kernel", k["lat"])
-                b = bound_terms({**s, "kind": kind}, s["in_beats"], s["out_beats"])
+                b = bound_terms({**s, "kind": kind, "drain": k.get("drain", 1)}, s["in_beats"], s["out_beats"])
                 occ = s["in_beats"] * k["cycles"] if "cycles" in k else s["out_beats"]
                 by[c.key] = {**_numbers(b, var), "occ": occ, "var": var, "kind": kind}
             out.append({"src": s["src"], "dst": s["dst"], "layer": layer, "by_cand": by})

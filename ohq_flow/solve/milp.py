@@ -95,7 +95,7 @@ def _with_timing(problem: Problem, layer: str, c: Candidate) -> Candidate:
     cycles per beat (1 unrolled) — both no worse means no worse in every timing bound."""
     from ohq_flow.design.terms import label
     k = problem.design.terms.timing["kernel"][layer][label(c.w_bits, c.a_bits, c.fold)]
-    t = (k["cycles"] + k.get("rq", 0), max(k["cycles"], k.get("rq", 1))) if "cycles" in k else (k["lat"], 1)
+    t = (k["cycles"] + k.get("drain", 1), k["cycles"]) if "cycles" in k else (k["lat"], 1)
     return replace(c, cost={**c.cost, "_t_delay": float(t[0]), "_t_spread": float(t[1])})
 
 

@@ -34,9 +34,9 @@ def _requants(design):
 @pytest.mark.parametrize("w,a,prefer,folds", [
     (1, 1, "auto", None),                                     # +-1 thresholds, step 2, packed
     (2, 2, "auto", None),                                     # float scales, 2-bit outputs: thresholds, no multiplier
-    (2, 2, "auto", {"MatMul_1": "pe4_simd8"}),                # ... but multiply-shift where sequential (shared lanes)
-    (2, 2, "multiply_shift", {"MatMul_1": "pe4_simd8"}),      # negative multiply-shift factors, one sequential
-    (2, 2, "thresholds", {"MatMul_1": "pe4_simd8"}),          # threshold direction, also in ohq_requant_seq
+    (2, 2, "auto", {"MatMul_1": "pe4_simd8"}),                # ... but multiply-shift where fused (shared lanes)
+    (2, 2, "multiply_shift", {"MatMul_1": "pe4_simd8"}),      # negative multiply-shift factors, one fused
+    (2, 2, "thresholds", {"MatMul_1": "pe4_simd8"}),          # threshold direction, also fused into ohq_mvau
 ])
 def test_tfc_negative_and_zero_batchnorm_bit_exact(w, a, prefer, folds, tmp_path):
     """brevitas_examples' TFC (FINN's MNIST MLP) at an 8x8 input with BatchNorm factors negative on a third of the
@@ -52,8 +52,8 @@ def test_tfc_negative_and_zero_batchnorm_bit_exact(w, a, prefer, folds, tmp_path
     assert all(np.all(rq.hi[FALLING] > rq.lo[FALLING]) for rq in rqs)     # falling channels keep their levels
     recs = [s for s in design.meta["stages"] if s["kind"] == "requant"]
     assert all(s["falling"] == 23 for s in recs)
-    seq = [s for s in recs if s.get("cycles", 1) > 1]
-    if prefer == "auto" and w > 1:          # float scales at 2-bit outputs: thresholds, multiply-shift where sequential
+    seq = [s for s in recs if s.get("fused")]
+    if prefer == "auto" and w > 1:          # float scales at 2-bit outputs: thresholds, multiply-shift where fused
         assert {s["method"] for s in recs if s not in seq} == {"thresholds"}
         assert all(s["method"] == "multiply_shift" and min(s["mult"]) < 0 for s in seq)
     elif prefer != "multiply_shift":
@@ -61,7 +61,7 @@ def test_tfc_negative_and_zero_batchnorm_bit_exact(w, a, prefer, folds, tmp_path
     else:
         assert {s["method"] for s in recs} == {"multiply_shift"} and all(min(s["mult"]) < 0 for s in recs)
     if folds:
-        assert sum(1 for s in recs if s.get("cycles", 1) > 1) == 1           # after the folded layer: sequential
+        assert len(seq) == 1 and seq[0]["lanes"] == 1                       # after the folded layer: fused, one lane
     x = np.random.default_rng(0).uniform(0, 1, size=(N_INPUTS, 1, 8, 8)).astype(np.float32)
     rec = simulate_network(model, design, x, tmp_path / "sim", simulator="iverilog")
     assert rec["mismatches"] == 0 and rec["inputs"] == N_INPUTS

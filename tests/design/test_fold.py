@@ -63,8 +63,8 @@ def test_fold_timing_model_throttles_beats():
     stages = [dict(kind="requant", src=[0], dst=[1], params={}),
               dict(kind="mvau", cycles=3, src=[1], dst=[2], params={})]
     lat, ii = predict_timing(stages, 4, 2)
-    # takes at 1, 4, 7, 10; gives at take + 3 + 1
-    assert (lat, ii) == (10 + 4, 12)
+    # takes at 1, 4, 7, 10; gives at take + 3 + 1 (its one requant step) + 1
+    assert (lat, ii) == (10 + 5, 12)
 
 
 def test_wide_products_in_dsps_and_weights_in_lut_rom_stay_bit_exact(mlp_final, root, tmp_path):
@@ -81,3 +81,23 @@ def test_wide_products_in_dsps_and_weights_in_lut_rom_stay_bit_exact(mlp_final, 
     rec = simulate_network(final, design, x, tmp_path / "sim", simulator="iverilog")
     assert rec["mismatches"] == 0 and rec["latency_cycles"] == rec["predicted_latency_cycles"]
     assert rec["ii_cycles"] == rec["predicted_ii_cycles"]
+
+
+@pytest.mark.parametrize("fold,lanes,steps", [("pe8_simd32", 4, 2), ("pe16_simd64", 16, 1), ("pe4_simd8", 1, 4)])
+def test_requantiser_fused_into_the_folded_unit_bit_exact(mlp_final, root, tmp_path, fold, lanes, steps):
+    """The requantiser after a folded layer runs inside it (FINN's MVAU with thresholds): P lanes requantise a
+    neuron fold's PE sums in PE/P cycles (P the fewest with PE/P <= MW/SIMD), so the unit emits 4-bit codes, not
+    its accumulators; bit-exact under back-pressure, one cycle per step in the latency."""
+    final, layers = mlp_final
+    l0 = layers[0].node
+    design = generate_design(final, tmp_path / "design", folds={l0: fold})
+    recs = design.meta["stages"]
+    unit = next(s for s in recs if s["node"] == l0)
+    rq = recs[unit["index"] + 1]
+    assert (unit["fused"], unit["lanes"], unit["drain"]) == (1, lanes, steps)
+    assert rq["kind"] == "requant" and rq["fused"] == 1 and rq["lanes"] == lanes and rq["out_bits"] == 4
+    assert unit["out_width"] == rq["out_width"] == 32 * 4                # codes leave the unit, not 32 x acc_width
+    x = np.load(root / "examples" / "digits" / "digits_test.npz")["x"][:24].astype(np.float32)
+    rec = simulate_network(final, design, x, tmp_path / "sim", simulator="iverilog")
+    assert rec["mismatches"] == 0 and rec["runs"] == ["back_to_back", "gaps_and_backpressure"]
+    assert rec["latency_cycles"] == rec["predicted_latency_cycles"] and rec["ii_cycles"] == rec["predicted_ii_cycles"]

@@ -88,7 +88,7 @@ def test_stage_dependencies_and_bound(mlp):
     terms = design_terms(model, layers, space, rows, family="ecp5", fold_mode={l.name: "also" for l in layers},
                          max_folds=4)
     deps = {s["kind"]: s["deps"] for s in terms.stages}
-    # the requantiser between the layers: their bits, and the fold of the first (sequential after a folded unit)
+    # the requantiser between the layers: their bits, and the fold of the first (fused into a folded unit)
     assert deps["requant"] == {layers[0].name: "waf", layers[1].name: "a"}
     view = DesignView.of(terms)
     rng = np.random.default_rng(0)

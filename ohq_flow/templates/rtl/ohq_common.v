@@ -2,10 +2,9 @@
 //   ohq_out_reg    a registered stream output (the output register of ohq_requant, ohq_maxreduce, ohq_argmax)
 //   ohq_round_clip t / 2**S rounded by RND, clipped to [lo, hi] (ohq_requant's multiply-shift, see there)
 //   ohq_thr_count  lo + STEP * #{k < NT : (acc >= thr_k) xor dir} (ohq_requant's thresholds, see there)
-//   ohq_seq_out    the control of a sequential unit (ohq_requant_seq): one beat in, N steps, the result
-//                  collected PW bits per step from the top, out valid the cycle after the last step. ohq_mvau
-//                  keeps the same control inline: as a separate module Yosys maps the MVAU differently
-//                  (ECP5 -5% LUT on the calibration points), below what the calibrated price list predicts.
+//   ohq_rq_lane    lane L of P of a sequential requantiser (ohq_mvau's fused one): channel g*P+L's constants from
+//                  a ROM indexed by the step g, then ohq_round_clip or ohq_thr_count; MC = 1: one multiply-shift
+//                  factor for every channel, a constant (a power of two is a shift, no multiplier)
 `timescale 1ns/1ps
 module ohq_out_reg #(parameter W = 8) (
   input  wire         clk,
@@ -70,50 +69,38 @@ module ohq_thr_count #(parameter TW = 32, parameter NT = 1, parameter STEP = 1, 
   assign q = o[OW-1:0];
 endmodule
 
-// A beat is taken when idle or in the last step (done while busy) unless the output is stalled; every step with
-// push shifts part into the result from the top (N parts of PW bits make W); the last step's result goes out.
-module ohq_seq_out #(parameter W = 8, parameter PW = 8, parameter N = 1) (
-  input  wire          clk,
-  input  wire          rst,
-  input  wire          done,
-  input  wire          push,
-  input  wire [PW-1:0] part,
-  input  wire          s_tvalid,
-  output wire          s_tready,
-  output reg           busy,
-  output wire          step,
-  output wire          last,
-  output reg  [W-1:0]  m_tdata,
-  output reg           m_tvalid,
-  input  wire          m_tready
+module ohq_rq_lane #(
+  parameter C = 1, parameter P = 1, parameter L = 0, parameter AW = 16, parameter OW = 8, parameter MODE = 0,
+  parameter ASIGNED = 1, parameter TW = 32, parameter S = 1, parameter RND = 1, parameter NT = 1, parameter STEP = 1,
+  parameter GW = 8, parameter MB = TW, parameter MC = 0,
+  parameter [C*TW-1:0] MULT = 0, parameter [C*TW-1:0] BIAS = 0,
+  parameter [C*TW-1:0] LO = 0, parameter [C*TW-1:0] HI = 0,
+  parameter [C*NT*TW-1:0] THR = 0, parameter [C-1:0] DIR = 0
+) (
+  input  wire [GW-1:0] g,
+  input  wire [AW-1:0] raw,
+  output wire [OW-1:0] q
 );
-  reg [W-1:0] res;
-  assign last = busy && done;
-  wire stall = last && m_tvalid && !m_tready;
-  assign step = busy && !stall;
-  assign s_tready = !rst && (!busy || (last && !stall));
-  wire [W-1:0] res_next;
+  localparam N = C / P;
+  localparam KW = (MODE == 0) ? MB + 3 * TW : (NT + 1) * TW + 1;   // one channel's constants
+  (* rom_style = "logic" *) reg [KW-1:0] rom [0:N-1];
+  integer i;
+  initial for (i = 0; i < N; i = i + 1)
+    rom[i] = (MODE == 0) ? {MULT[(i * P + L) * TW +: MB], BIAS[(i * P + L) * TW +: TW], HI[(i * P + L) * TW +: TW],
+                            LO[(i * P + L) * TW +: TW]}
+                         : {DIR[i * P + L], THR[(i * P + L) * NT * TW +: NT * TW], LO[(i * P + L) * TW +: TW]};
+  wire [KW-1:0] cst = rom[g];
+  wire signed [AW:0] acc1 = ASIGNED ? {raw[AW-1], raw} : {1'b0, raw};
+  wire signed [TW-1:0] accx = acc1;
+  wire signed [TW-1:0] lo = $signed(cst[0 +: TW]);
   generate
-    if (N == 1) begin : g_one
-      assign res_next = part;
-    end else begin : g_many
-      assign res_next = {part, res[W-1:PW]};
+    if (MODE == 0) begin : g_ms
+      wire signed [MB-1:0] mult = MC ? $signed(MULT[0 +: MB]) : $signed(cst[3 * TW +: MB]);
+      wire signed [TW-1:0] t = acc1 * mult + $signed(cst[2 * TW +: TW]);
+      ohq_round_clip #(.TW(TW), .S(S), .RND(RND), .OW(OW)) u_rc (.t(t), .lo(lo), .hi($signed(cst[TW +: TW])), .q(q));
+    end else begin : g_th
+      ohq_thr_count #(.TW(TW), .NT(NT), .STEP(STEP), .OW(OW)) u_th (
+        .acc(accx), .thr(cst[TW +: NT * TW]), .dir(cst[(NT + 1) * TW]), .lo(lo), .q(q));
     end
   endgenerate
-  always @(posedge clk) begin
-    if (rst) begin
-      busy <= 1'b0; m_tvalid <= 1'b0;
-    end else begin
-      if (m_tvalid && m_tready) m_tvalid <= 1'b0;
-      if (step) begin
-        if (push) res <= res_next;
-        if (last) begin
-          m_tdata <= res_next;
-          m_tvalid <= 1'b1;
-          busy <= 1'b0;
-        end
-      end
-      if (s_tvalid && s_tready) busy <= 1'b1;
-    end
-  end
 endmodule

@@ -1,7 +1,10 @@
 // Folded matrix-vector unit (FINN-style MVAU): out[j] = sum_i x[i] * W[i][j] for an MW-input,
-// MH-output constant matrix, PE output rows and SIMD input columns per cycle.
+// MH-output constant matrix, PE output rows and SIMD input columns per cycle, with the requantiser that
+// follows it fused in (RQ = 1, FINN's MVAU with thresholds): each neuron fold's PE sums are requantised
+// P lanes per cycle while the next fold is computed, so the unit keeps OW-bit results, not AW-bit sums.
 // One input beat = one vector (MW elements of IW bits, element 0 in the LSBs; signed if ISIGNED);
-// one output beat = MH accumulators of AW bits (two's complement), the format of a kernel stage.
+// one output beat = MH results: OW-bit codes with RQ = 1 (ohq_requant's function, per-channel constants in
+// a ROM per lane), AW-bit accumulators (two's complement) with RQ = 0 (P = PE, OW = AW).
 // Weights (WB-bit two's complement) are a ROM of NF*SF words, NF = MH/PE neuron folds, SF = MW/SIMD
 // synapse folds; word nf*SF+sf holds W[sf*SIMD+s][nf*PE+p] at bits (p*SIMD+s)*WB.
 // Weight memory (MEM): 0 = ROM read combinationally (LUT logic), 1 = ROM read through a
@@ -10,38 +13,52 @@
 // no multiplier cell for the synthesis tool to put into a DSP), 1 = `*` (a DSP slice per lane where the
 // tool maps it; a 1-bit-wide partial product is never put into a DSP). ohq_flow.design.mvau chooses both, and prices
 // them, by one rule.
-// Timing: a vector accepted in cycle t is computed in cycles t+1..t+NF*SF (one fold per cycle)
-// and its result is valid from t+NF*SF+1. The next vector is accepted in the last compute cycle,
-// so back to back the unit takes one vector every NF*SF cycles (II). The sum is exact modulo
-// 2**AW; AW covers the reachable accumulator range, so the result is exact.
+// Timing: a vector accepted in cycle t is computed in cycles t+1..t+NF*SF (one fold per cycle); a neuron
+// fold's sums are requantised in the K = PE/P cycles after it (K <= SF, so before the next fold ends) and the
+// result is valid from t+NF*SF+K+1. The next vector is accepted in the last compute cycle, so back to back
+// the unit takes one vector every NF*SF cycles (II). The sum is exact modulo 2**AW; AW covers the reachable
+// accumulator range, so the result is exact.
 `timescale 1ns/1ps
 module ohq_mvau #(
   parameter MW = 4, parameter MH = 4, parameter PE = 1, parameter SIMD = 1,
   parameter IW = 8, parameter ISIGNED = 1, parameter WB = 8, parameter AW = 24, parameter CW = 16,
   parameter MEM = 0, parameter MUL = 0,
   parameter NF = MH / PE, parameter SF = MW / SIMD,
-  parameter [NF*SF*PE*SIMD*WB-1:0] WROM = 0
+  parameter [NF*SF*PE*SIMD*WB-1:0] WROM = 0,
+  // the fused requantiser (ohq_requant's parameters; C = MH channels, P lanes, GW: the step counter's bits)
+  parameter RQ = 0, parameter P = PE, parameter OW = AW, parameter GW = 8,
+  parameter MODE = 0, parameter TW = 32, parameter S = 1, parameter RND = 1, parameter NT = 1, parameter STEP = 1,
+  parameter MB = TW, parameter MC = 0,
+  parameter [MH*TW-1:0] MULT = 0, parameter [MH*TW-1:0] BIAS = 0,
+  parameter [MH*TW-1:0] LO = 0, parameter [MH*TW-1:0] HI = 0,
+  parameter [MH*NT*TW-1:0] THR = 0, parameter [MH-1:0] DIR = 0
 ) (
   input  wire            clk,
   input  wire            rst,
   input  wire [MW*IW-1:0] s_tdata,
   input  wire            s_tvalid,
   output wire            s_tready,
-  output reg  [MH*AW-1:0] m_tdata,
+  output reg  [MH*OW-1:0] m_tdata,
   output reg             m_tvalid,
   input  wire            m_tready
 );
   localparam WORD = PE * SIMD * WB;
   localparam T = NF * SF;
+  localparam K = PE / P;                 // requantisation steps per neuron fold
+  localparam N = MH / P;                 // ... per vector (the constants' ROM depth)
 
-  reg [MW*IW-1:0] x;                     // the vector being computed
-  reg [MW*IW-1:0] xs;                    // x shifted by SIMD elements per synapse fold (lanes in the LSBs)
+  reg [MW*IW-1:0] xs;                    // the vector, rotated by SIMD elements per synapse fold (lanes in the LSBs)
   reg busy;
   reg [CW-1:0] nf, sf, addr;
   reg [PE*AW-1:0] acc;
-  reg [MH*AW-1:0] res;                   // finished neuron folds, shifted in from the top
+  reg [PE*AW-1:0] accd;                  // a finished neuron fold's sums, shifted down by P lanes per requant step
+  reg dr, drl;                           // requantising; the fold is the vector's last
+  reg [CW-1:0] j;
+  reg [GW-1:0] g;
+  reg [MH*OW-1:0] res;                   // finished results, shifted in from the top
+  wire dlast = dr && j == K - 1;
+  wire stall = dlast && drl && m_tvalid && !m_tready;
   wire last = busy && nf == NF - 1 && sf == SF - 1;
-  wire stall = last && m_tvalid && !m_tready;
   wire step = busy && !stall;
   assign s_tready = !rst && (!busy || (last && !stall));
   wire [CW-1:0] addr_n = (addr == T - 1) ? {CW{1'b0}} : addr + 1'b1;
@@ -83,40 +100,71 @@ module ohq_mvau #(
       nxt[p * AW +: AW] = sum;
     end
   end
-  wire [MH*AW-1:0] res_next;
+
+  // P requantiser lanes on the low lanes of accd (RQ = 0: the sums as they are)
+  wire [P*OW-1:0] q;
+  genvar l;
   generate
-    if (NF == 1) begin : g_one
-      assign res_next = nxt;
+    for (l = 0; l < P; l = l + 1) begin : g_q
+      if (RQ == 1) begin : g_rq
+        ohq_rq_lane #(.C(MH), .P(P), .L(l), .AW(AW), .OW(OW), .MODE(MODE), .ASIGNED(1), .TW(TW), .S(S), .RND(RND),
+                      .NT(NT), .STEP(STEP), .GW(GW), .MB(MB), .MC(MC), .MULT(MULT), .BIAS(BIAS), .LO(LO), .HI(HI), .THR(THR),
+                      .DIR(DIR)) u_l (.g(g), .raw(accd[l * AW +: AW]), .q(q[l * OW +: OW]));
+      end else begin : g_id
+        assign q[l * OW +: OW] = accd[l * AW +: AW];
+      end
+    end
+  endgenerate
+  wire [MH*OW-1:0] res_next;
+  wire [MW*IW-1:0] xs_rot;
+  generate
+    if (N == 1) begin : g_one
+      assign res_next = q;
     end else begin : g_many
-      assign res_next = {nxt, res[MH*AW-1:PE*AW]};
+      assign res_next = {q, res[MH*OW-1:P*OW]};
+    end
+    if (SF == 1) begin : g_norot
+      assign xs_rot = xs;
+    end else begin : g_rot
+      assign xs_rot = {xs[SIMD*IW-1:0], xs[MW*IW-1:SIMD*IW]};
     end
   endgenerate
 
   always @(posedge clk) begin
     if (rst) begin
-      busy <= 1'b0; m_tvalid <= 1'b0; nf <= 0; sf <= 0; addr <= 0;
+      busy <= 1'b0; m_tvalid <= 1'b0; nf <= 0; sf <= 0; addr <= 0; dr <= 1'b0; j <= 0; g <= 0;
     end else begin
       if (m_tvalid && m_tready) m_tvalid <= 1'b0;
+      if (dr && !stall) begin            // one requant step: P lanes into the result
+        res <= res_next;
+        accd <= accd >> (P * AW);
+        g <= (g == N - 1) ? 0 : g + 1'b1;
+        j <= j + 1'b1;
+        if (dlast) begin
+          dr <= 1'b0;
+          if (drl) begin
+            m_tdata <= res_next;
+            m_tvalid <= 1'b1;
+          end
+        end
+      end
       if (step) begin
         acc <= nxt;
-        if (sf == SF - 1) begin
-          res <= res_next;
-          xs <= x;
+        xs <= xs_rot;
+        if (sf == SF - 1) begin          // a neuron fold done: requantised in the next K cycles
+          accd <= nxt;
+          dr <= 1'b1;
+          drl <= nf == NF - 1;
+          j <= 0;
           sf <= 0;
           nf <= (nf == NF - 1) ? 0 : nf + 1;
         end else begin
-          xs <= xs >> (SIMD * IW);
           sf <= sf + 1;
         end
         addr <= addr_n;
-        if (last) begin
-          m_tdata <= res_next;
-          m_tvalid <= 1'b1;
-          busy <= 1'b0;
-        end
+        if (last) busy <= 1'b0;
       end
       if (s_tvalid && s_tready) begin
-        x <= s_tdata;
         xs <= s_tdata;
         busy <= 1'b1;
       end
