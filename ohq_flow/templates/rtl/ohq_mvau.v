@@ -78,9 +78,12 @@ module ohq_mvau #(
     end
   endgenerate
 
-  // PE dot products of SIMD lanes, added to the running sums (the first synapse fold starts from 0)
+  // PE dot products of SIMD lanes, added to the running sums (the first synapse fold starts from 0); each lane's
+  // product is formed at its own width (WB + IW + 1 bits), then added at the accumulator's
+  localparam PW = WB + IW + 1;
   reg [PE*AW-1:0] nxt;
   reg signed [AW-1:0] sum;
+  reg signed [PW-1:0] prod;
   reg signed [WB-1:0] we;
   reg signed [IW:0] xe;
   integer p, s, b;
@@ -90,12 +93,14 @@ module ohq_mvau #(
       for (s = 0; s < SIMD; s = s + 1) begin
         we = wv[(p * SIMD + s) * WB +: WB];
         xe = ISIGNED ? {xs[s * IW + IW - 1], xs[s * IW +: IW]} : {1'b0, xs[s * IW +: IW]};
-        if (MUL == 1) sum = sum + we * xe;
+        if (MUL == 1) prod = we * xe;
         else begin                       // partial products of the weight bits (the top bit weighs -2^(WB-1))
+          prod = {PW{1'b0}};
           for (b = 0; b < WB - 1; b = b + 1)
-            sum = sum + ($signed(xe & {(IW + 1){we[b]}}) <<< b);
-          sum = sum - ($signed(xe & {(IW + 1){we[WB - 1]}}) <<< (WB - 1));
+            prod = prod + ($signed(xe & {(IW + 1){we[b]}}) <<< b);
+          prod = prod - ($signed(xe & {(IW + 1){we[WB - 1]}}) <<< (WB - 1));
         end
+        sum = sum + prod;
       end
       nxt[p * AW +: AW] = sum;
     end
