@@ -123,14 +123,14 @@ def features(u: MvauShape, family: str, fused: int = 0) -> dict[str, float]:
     """The fitted model's inputs for one MVAU (every value >= 0): LUT partial products (their count, summed at the
     product's width, the products added at the accumulator's), DSP products' accumulation, the LUT-ROM, the input vector register and rotator,
     the finished fold's sums, the result registers (with a fused requantiser: priced with it,
-    ``price.features`` of its stage), the fold counters and the weight word."""
+    ``price.features`` of its stage), the fold counters, the weight word and the control."""
     per_lut = ROM_WORDS_PER_LUT.get(family, 64)
     lut_mul = 0 if u.mul else u.lanes * u.wb
     return {"pp_bits": float(lut_mul * (u.iw + 1)), "pp_add_bits": float(lut_mul * (u.iw + u.wb + 1)),
             "lut_acc_bits": float(0 if u.mul else u.lanes * u.aw), "dsp_acc_bits": float(u.lanes * u.aw if u.mul else 0),
             "rom_bits": 0.0 if u.mem else float(u.word * math.ceil(u.cycles / per_lut)),
             "x_bits": float(u.mw * u.iw), "pend_bits": float(u.pe * u.aw), "res_bits": 0.0 if fused else float(u.mh * u.aw),
-            "counter_bits": float(math.ceil(math.log2(u.cycles + 1))), "word": float(u.word)}
+            "counter_bits": float(math.ceil(math.log2(u.cycles + 1))), "word": float(u.word), "one": 1.0}
 
 
 def rtl_params(u: MvauShape, mat, isigned: bool, vlit) -> list[tuple[str, str]]:

@@ -76,6 +76,14 @@ def block(s: dict) -> str:
     return s["kind"]
 
 
+def multiplier_tiles(a: int, b: int, family: str) -> int:
+    """DSP blocks of one ``a`` x ``b``-bit signed product: MULT18X18D tiles on ECP5, DSP48E1 (25 x 18) on AMD."""
+    if a <= 0 or b <= 0:
+        return 0
+    a, b = max(a, b), min(a, b)
+    return math.ceil(a / (18 if fit_family(family) == "ecp5" else 25)) * math.ceil(b / 18)
+
+
 def features(s: dict, family: str = "xc7") -> dict:
     """The fitted model's inputs for one stage record (every value >= 0)."""
     fam = fit_family(family)
@@ -96,8 +104,8 @@ def features(s: dict, family: str = "xc7") -> dict:
                     "res_bits": c * s["out_bits"], "one": 1}
         # one factor for every channel, a power of two: a constant shift, no multiplier
         mul = needs_multiplier(s["mult"]) or len(set(s["mult"])) > 1
-        mbits = max(abs(int(v)) for v in s["mult"]).bit_length() if mul else 0
-        return {"add_bits": lanes * tw, "mul_bits": lanes * aw * mbits, "multipliers": lanes if mul else 0,
+        mbits = max(abs(int(v)) for v in s["mult"]).bit_length() + 1 if mul else 0
+        return {"add_bits": lanes * tw, "mul_bits": lanes * aw * mbits, "multipliers": lanes * multiplier_tiles(mbits, aw + 1, fam),
                 "rom_bits": lanes * 4 * tw * math.ceil(n / per_lut), "const_bits": lanes * 4 * tw, "res_bits": c * s["out_bits"],
                 "one": 1}
     if k.startswith("requant"):
