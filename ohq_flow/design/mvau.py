@@ -71,6 +71,7 @@ class MvauShape:
     iw: int                  # input element bits
     wb: int                  # weight bits (two's complement)
     aw: int                  # accumulator bits
+    dead: int = 0            # lanes whose weights are all zero (pruned inputs): constant, synthesis removes them
 
     @property
     def nf(self) -> int:
@@ -92,6 +93,11 @@ class MvauShape:
     @property
     def lanes(self) -> int:
         return self.pe * self.simd
+
+    @property
+    def live(self) -> int:
+        """Lanes with a nonzero weight: the ones that cost logic, DSPs and weight-memory columns."""
+        return self.lanes - self.dead
 
     @property
     def mem(self) -> int:
@@ -116,7 +122,17 @@ def shape_of(mat, pe: int, simd: int, iw: int, w_bits: int, acc_lo, acc_hi) -> M
     mat = np.asarray(mat)
     mw, mh = mat.shape
     wb = max(int(w_bits), signed_bits(mat.min(), mat.max())) if mat.size else int(w_bits)
-    return MvauShape(int(mw), int(mh), int(pe), int(simd), int(iw), wb, signed_bits(acc_lo, acc_hi))
+    return MvauShape(int(mw), int(mh), int(pe), int(simd), int(iw), wb, signed_bits(acc_lo, acc_hi), dead_lanes(mat, pe, simd))
+
+
+def dead_lanes(mat, pe: int, simd: int) -> int:
+    """Lanes (p, s) of the PE x SIMD fold of ``mat`` [MW, MH] whose weights are zero in every fold."""
+    mat = np.asarray(mat)
+    mw, mh = mat.shape
+    if mw % simd or mh % pe:
+        return 0
+    lanes = np.abs(mat).reshape(mw // simd, simd, mh // pe, pe).sum(axis=(0, 2))
+    return int(np.sum(lanes == 0))
 
 
 def features(u: MvauShape, family: str, fused: int = 0) -> dict[str, float]:
@@ -125,12 +141,12 @@ def features(u: MvauShape, family: str, fused: int = 0) -> dict[str, float]:
     the finished fold's sums, the result registers (with a fused requantiser: priced with it,
     ``price.features`` of its stage), the fold counters, the weight word and the control."""
     per_lut = ROM_WORDS_PER_LUT.get(family, 64)
-    lut_mul = 0 if u.mul else u.lanes * u.wb
+    lut_mul = 0 if u.mul else u.live * u.wb
     return {"pp_bits": float(lut_mul * (u.iw + 1)), "pp_add_bits": float(lut_mul * (u.iw + u.wb + 1)),
-            "lut_acc_bits": float(0 if u.mul else u.lanes * u.aw), "dsp_acc_bits": float(u.lanes * u.aw if u.mul else 0),
-            "rom_bits": 0.0 if u.mem else float(u.word * math.ceil(u.cycles / per_lut)),
+            "lut_acc_bits": float(0 if u.mul else u.live * u.aw), "dsp_acc_bits": float(u.live * u.aw if u.mul else 0),
+            "rom_bits": 0.0 if u.mem else float(u.live * u.wb * math.ceil(u.cycles / per_lut)),
             "x_bits": float(u.mw * u.iw), "pend_bits": float(u.pe * u.aw), "res_bits": 0.0 if fused else float(u.mh * u.aw),
-            "counter_bits": float(math.ceil(math.log2(u.cycles + 1))), "word": float(u.word), "one": 1.0}
+            "counter_bits": float(math.ceil(math.log2(u.cycles + 1))), "word": float(u.live * u.wb), "one": 1.0}
 
 
 def rtl_params(u: MvauShape, mat, isigned: bool, vlit) -> list[tuple[str, str]]:

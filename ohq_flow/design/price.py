@@ -149,7 +149,7 @@ def features(s: dict, family: str = "xc7") -> dict:
 
 def mvau_shape(s: dict) -> MvauShape:
     """The MVAU of a stage record (``kind: mvau``)."""
-    return MvauShape(mw=s["inputs"], mh=s["outputs"], pe=s["PE"], simd=s["SIMD"], iw=s["a_bits"], wb=s["wb"],
+    return MvauShape(mw=s["inputs"], mh=s["outputs"], pe=s["PE"], simd=s["SIMD"], iw=s["a_bits"], wb=s["wb"], dead=s.get("dead", 0),
                      aw=s["acc_width"])
 
 
@@ -171,7 +171,8 @@ def glue_price(s: dict, family: str) -> dict[str, float]:
 
 
 def mvau_price(s: dict, family: str) -> dict[str, float]:
-    """lut, ff (calibrated), dsp (one per lane with DSP products), bram18 (the weight memory's shape) of an MVAU."""
+    """lut, ff (calibrated), dsp (one per lane with DSP products), bram18 (the weight memory's shape) of an MVAU; a
+    lane whose weights are all zero costs none of them (its memory columns and products are constants)."""
     u = mvau_shape(s)
     fit = fit_doc(family)["fit"].get("mvau")
     if fit is None:
@@ -179,8 +180,8 @@ def mvau_price(s: dict, family: str) -> dict[str, float]:
                          f"run python -m bench.calibrate_glue --family {fit_family(family)} --only mvau")
     x = features(s, family)
     out = {m: max(0.0, _linear(fit, x, m)) for m in ("lut", "ff")}
-    out["dsp"] = float(u.lanes if u.mul else 0)
-    out["bram18"] = float(bram_blocks(u.cycles, u.word) if u.mem else 0)
+    out["dsp"] = float(u.live if u.mul else 0)
+    out["bram18"] = float(bram_blocks(u.cycles, u.live * u.wb) if u.mem else 0)
     return out
 
 

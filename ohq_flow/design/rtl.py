@@ -318,7 +318,7 @@ def stage_record(i: int, st: Stage, kernel=None, latency: int | None = None) -> 
         fused = st.info.get("fused")
         lanes = fused.params["P"] if fused is not None else u.pe
         rec.update(cycles=u.cycles, acc_width=u.aw, wb=u.wb, mem=u.mem, mul=u.mul, fused=int(fused is not None),
-                   lanes=lanes, drain=u.pe // lanes)
+                   lanes=lanes, drain=u.pe // lanes, dead=u.dead)
         if fused is not None:
             rec["out_width"] = fused.out.width
     if st.kind == "requant":
