@@ -98,7 +98,7 @@ def features(s: dict, family: str = "xc7") -> dict:
         per_lut = LUTRAM_WORDS[fam] if fam == "ecp5" else 64
         if k == "requant_fused_thr":
             nt = s.get("nt", s.get("levels", 1))
-            dir_bit = 1 if s.get("falling") else 0    # the ROM's threshold-direction column (constant 0 otherwise)
+            dir_bit = 1 if s.get("falling") or s.get("const_channels") else 0   # the ROM's direction column (else 0)
             kw = (nt + 1) * tw + dir_bit            # one channel's constants (a registered ROM word per lane)
             return {"cmp_bits": lanes * nt * tw, "rom_bits": lanes * kw * math.ceil(n / per_lut), "const_bits": lanes * kw,
                     "res_bits": c * s["out_bits"], "one": 1}
@@ -111,13 +111,14 @@ def features(s: dict, family: str = "xc7") -> dict:
     if k.startswith("requant"):
         c = s["out_width"] // max(1, s["out_bits"])
         aw = s["in_width"] // max(1, c)
+        live = c - s.get("const_channels", 0)         # a channel of one code is a constant: no logic
         if k == "requant_thr":
             nt = s.get("nt", s.get("levels", 1))      # a falling channel's direction inverts constant comparators: free
-            return {"cmp_bits": c * nt * aw, "channels": c, "out_bits": s["out_width"]}
+            return {"cmp_bits": live * nt * aw, "channels": c, "out_bits": s["out_width"]}
         mbits = max(abs(int(v)) for v in s["mult"]).bit_length()
         pow2 = not needs_multiplier(s["mult"])
         tw = s.get("tw", aw + mbits + 2)
-        return {"add_bits": c * tw, "mul_bits": 0 if pow2 else c * aw * mbits, "multipliers": 0 if pow2 else c,
+        return {"add_bits": live * tw, "mul_bits": 0 if pow2 else live * aw * mbits, "multipliers": 0 if pow2 else live,
                 "out_bits": s["out_width"]}
     if k in ("window", "window1d"):
         # the line buffer: R*W words of one pixel, read KH rows at a time, in distributed or block RAM

@@ -76,8 +76,12 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
     if st.info.get("packed"):          # +-1 as one bit: -1 -> 0, +1 -> 1, one threshold
         ow, lo, hi, step = 1, (rq.lo + 1) // 2, (rq.hi + 1) // 2, 1
     p = [("C", c), ("AW", acc_width), ("ASIGNED", int(bool(st.inp.signed))), ("OW", ow), ("TW", tw), ("LO", _vlit(lo, tw)), ("HI", _vlit(hi, tw))]
+    const = np.asarray(rq.lo) == np.asarray(rq.hi)      # one code whatever the accumulator (a dead or clipped channel)
     if rq.method == "multiply_shift":
-        p += [("MODE", 0), ("S", rq.shift), ("RND", rq.rounding), ("MULT", _vlit(rq.mult, tw)), ("BIAS", _vlit(rq.bias, tw))]
+        mult, bias = np.asarray(rq.mult), np.asarray(rq.bias)
+        if not st.info.get("fused"):   # its own multiplier: a zero factor makes it a constant (fused lanes share theirs)
+            mult, bias = np.where(const, 0, mult), np.where(const, 0, bias)
+        p += [("MODE", 0), ("S", rq.shift), ("RND", rq.rounding), ("MULT", _vlit(mult, tw)), ("BIAS", _vlit(bias, tw))]
     else:
         nt = max(1, rq.thresholds.shape[1])
         thr = rq.thresholds if rq.thresholds.shape[1] else np.where(rq.desc, rq.acc_min, rq.acc_max + 1)[:, None]
@@ -85,8 +89,10 @@ def _requant_params(st: Stage, acc_width: int) -> list[tuple[str, str]]:
         # comparator, so a zero-scale channel is the constant code LO_c
         floor = -(1 << (acc_width - 1)) if st.inp.signed else 0
         thr = np.where(rq.desc[:, None] & (np.asarray(thr) <= rq.acc_min[:, None]), floor, thr)
+        # a channel of one code: every threshold at the floor, falling (never counted): constant comparators
+        thr, desc = np.where(const[:, None], floor, thr), rq.desc | const
         p += [("MODE", 1), ("NT", nt), ("STEP", step), ("THR", _vlit(np.asarray(thr).reshape(-1), tw)),
-              ("DIR", _vlit(rq.desc.astype(int), 1))]
+              ("DIR", _vlit(desc.astype(int), 1))]
     return [(k, str(v)) for k, v in p]
 
 
@@ -326,7 +332,7 @@ def stage_record(i: int, st: Stage, kernel=None, latency: int | None = None) -> 
         rec.update(method=rq.method, out_bits=st.out.bits, out_signed=bool(st.out.signed), packed=bool(st.out.packed),
                    levels=int((rq.hi - rq.lo).max()), acc_range=[int(rq.acc_min.min()), int(rq.acc_max.max())],
                    tw=rq.internal_width(st.inp.bits), nt=int(max(1, rq.thresholds.shape[1])) if rq.method == "thresholds" else 0,
-                   falling=int(np.sum(rq.desc)))
+                   falling=int(np.sum(rq.desc)), const_channels=int(np.sum(np.asarray(rq.lo) == np.asarray(rq.hi))))
         if rq.method == "multiply_shift":
             rec.update(shift=rq.shift, mult=[int(v) for v in rq.mult], bias=[int(v) for v in rq.bias], rounding=rq.rounding)
         if st.info.get("fused"):         # inside the MVAU before it: P lanes over N steps, a pass-through stream here

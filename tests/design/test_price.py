@@ -154,3 +154,12 @@ def test_pruned_lanes_cost_no_logic_memory_or_dsp(family):
     assert pruned["lut"] < full["lut"] and pruned["bram18"] < full["bram18"]
     dsp = dict(rec, a_bits=8, wb=8, acc_width=20)
     assert stage_price({**dsp, "dead": 64}, family)["dsp"] == stage_price(dsp, family)["dsp"] - 64 == 192
+
+
+def test_channels_of_one_code_cost_no_comparators_or_multipliers():
+    """A requantiser channel whose code never changes (lo == hi: a dead output of a pruned layer, or one clipped
+    whole) is built as a constant (thresholds at the floor, falling; a zero factor): priced without its logic."""
+    thr = dict(kind="requant", method="thresholds", in_width=64 * 14, out_width=64 * 2, out_bits=2, nt=3, levels=3)
+    assert stage_cost({**thr, "const_channels": 42}) < stage_cost(thr)
+    ms = dict(kind="requant", method="multiply_shift", in_width=64 * 14, out_width=64 * 8, out_bits=8, mult=[3, 5] * 32)
+    assert stage_cost({**ms, "const_channels": 32}, "dsp") == stage_cost(ms, "dsp") / 2 > 0
