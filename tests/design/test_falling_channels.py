@@ -33,6 +33,7 @@ def _requants(design):
 
 @pytest.mark.parametrize("w,a,prefer,folds", [
     (1, 1, "auto", None),                                     # +-1 thresholds, step 2, packed
+    (1, 1, "auto", {"MatMul_1": "pe4_simd8"}),                # ... fused into a folded unit that emits packed bits
     (2, 2, "auto", None),                                     # float scales, 2-bit outputs: thresholds, no multiplier
     (2, 2, "auto", {"MatMul_1": "pe4_simd8"}),                # ... but multiply-shift where fused (shared lanes)
     (2, 2, "multiply_shift", {"MatMul_1": "pe4_simd8"}),      # negative multiply-shift factors, one fused
