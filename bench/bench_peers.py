@@ -368,7 +368,10 @@ def main() -> int:
     from bench.run_all import machine
     from ohq_flow.fileio import atomic_write_json
     zoo = Path(args.zoo)
-    rows = {} if args.redo else doc["rows"]
+    names = [n for n in MODELS if not args.only or n in args.only.split(",")]
+    variants = args.variants.split(",")
+    rows = {k: v for k, v in doc["rows"].items()             # --redo: the selected rows only
+            if not (args.redo and k.split("/")[0] in names and k.split("/")[1] in variants)}
     commit = subprocess.run(["git", "-C", str(zoo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     meta = {"machine": machine(), "date": dt.date.today().isoformat(),
             "zoo_commit": f"commit {commit.stdout.strip()}" if commit.returncode == 0 else "local checkout", "peers": PEERS}
@@ -376,7 +379,6 @@ def main() -> int:
     def save():
         atomic_write_json(OUT_JSON, {"rows": rows, "meta": meta})
 
-    names = [n for n in MODELS if not args.only or n in args.only.split(",")]
     for n in names:
         run_model(n, zoo, Path(args.runs), args.variants.split(","), not args.no_implement, args.timeout, rows, save)
     print(section(rows, meta))
