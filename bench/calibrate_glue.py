@@ -232,7 +232,7 @@ def _fit_folded(rows: list[dict], top: dict) -> dict:
     A fused block's error is relative to the whole folded unit it was measured in."""
     from scipy.optimize import nnls
 
-    from ohq_flow.design.mvau import bram_blocks
+    from ohq_flow.design.mvau import rule_counts
     from ohq_flow.design.price import features, mvau_shape
     family = FAMILY[0]
     blocks = [b for b in ("mvau", *FUSED) if any(r["block"] == b for r in rows)]
@@ -251,10 +251,7 @@ def _fit_folded(rows: list[dict], top: dict) -> dict:
         return np.array([float(x.get(c, 0.0)) for c in cols])
 
     def rule(r: dict, m: str) -> float:
-        u = mvau_shape(mrec(r))
-        if m == "dsp":
-            return float(u.lanes if u.mul else 0)
-        return float(bram_blocks(u.cycles, u.word) if u.mem else 0) if m == "bram18" else 0.0
+        return rule_counts(mvau_shape(mrec(r))).get(m, 0.0)
 
     a = np.array([x_of(r) for r in rs])
     out = {b: {"features": names[b]} for b in blocks}
@@ -328,22 +325,22 @@ def _counts(stat: Path) -> dict:
 
 
 def check_mvau_rule(rows: list[dict]) -> list[str]:
-    """Points whose DSP or block-RAM count differs from what the rule (``design/price.mvau_price``, and a fused
-    multiply-shift's multiplier per lane) counts."""
-    from ohq_flow.design.mvau import bram_blocks
-    from ohq_flow.design.price import mvau_shape
-    from ohq_flow.design.price import features
+    """Points whose DSP or block-RAM count differs from what the rule (``design/mvau.rule_counts``, and a fused
+    multiply-shift's multipliers) counts."""
+    from ohq_flow.design.mvau import rule_counts
+    from ohq_flow.design.price import features, mvau_shape
     bad = []
     for r in rows:
         if r["block"] != "mvau" and r["block"] not in FUSED:
             continue
-        u = mvau_shape(r["record"].get("mvau", r["record"]))
-        fused = features(r["record"], FAMILY[0]).get("multipliers", 0) if r["block"] in FUSED else 0   # a fused lane's
-        want = {"dsp": (u.lanes if u.mul else 0) + fused, "bram18": bram_blocks(u.cycles, u.word) if u.mem else 0}
+        rec = r["record"].get("mvau", r["record"])
+        u = mvau_shape(rec)
+        want = rule_counts(u)
+        if r["block"] in FUSED:                   # the fused lanes' multipliers
+            want["dsp"] += features(r["record"], FAMILY[0]).get("multipliers", 0)
         for m, v in want.items():
             if float(r[m]) != float(v):
-                bad.append(f"mvau {r['record']['inputs']}x{r['record']['outputs']} PE{u.pe} SIMD{u.simd}: {m} Yosys {r[m]} "
-                           f"vs rule {v}")
+                bad.append(f"{r['block']} {rec['inputs']}x{rec['outputs']} PE{u.pe} SIMD{u.simd}: {m} Yosys {r[m]} vs rule {v}")
     return bad
 
 

@@ -117,6 +117,12 @@ class MvauShape:
                              "choose PE and SIMD from the allowed values (solution.json's fold)")
 
 
+def rule_counts(u: MvauShape) -> dict[str, float]:
+    """What the rule counts (not fitted): a DSP slice per live lane with DSP products, the 18-kbit block RAMs of the
+    weight memory's live columns."""
+    return {"dsp": float(u.live if u.mul else 0), "bram18": float(bram_blocks(u.cycles, u.live * u.wb) if u.mem else 0)}
+
+
 def shape_of(mat, pe: int, simd: int, iw: int, w_bits: int, acc_lo, acc_hi) -> MvauShape:
     """The MVAU of an integer matrix ``mat`` [MW, MH] at PE x SIMD with ``iw``-bit inputs."""
     mat = np.asarray(mat)

@@ -25,7 +25,7 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from ohq_flow.design.mvau import BRAM_MIN_DEPTH, MvauShape, bram_blocks
+from ohq_flow.design.mvau import BRAM_MIN_DEPTH, MvauShape, rule_counts
 from ohq_flow.design.mvau import features as mvau_features
 from ohq_flow.design.requant import needs_multiplier
 from ohq_flow.errors import InputError
@@ -180,10 +180,7 @@ def mvau_price(s: dict, family: str) -> dict[str, float]:
         raise InputError(f"{fit_path(family).name} has no MVAU calibration",
                          f"run python -m bench.calibrate_glue --family {fit_family(family)} --only mvau")
     x = features(s, family)
-    out = {m: max(0.0, _linear(fit, x, m)) for m in ("lut", "ff")}
-    out["dsp"] = float(u.live if u.mul else 0)
-    out["bram18"] = float(bram_blocks(u.cycles, u.live * u.wb) if u.mem else 0)
-    return out
+    return {**{m: max(0.0, _linear(fit, x, m)) for m in ("lut", "ff")}, **rule_counts(u)}
 
 
 def stage_price(s: dict, family: str, kernel: dict | None = None) -> dict[str, float]:
