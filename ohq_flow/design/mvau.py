@@ -142,10 +142,11 @@ def dead_lanes(mat, pe: int, simd: int) -> int:
 
 
 def features(u: MvauShape, family: str, fused: int = 0) -> dict[str, float]:
-    """The fitted model's inputs for one MVAU (every value >= 0): LUT partial products (their count, summed at the
-    product's width, the products added at the accumulator's), DSP products' accumulation, the LUT-ROM, the input vector register and rotator,
-    the finished fold's sums, the result registers (with a fused requantiser: priced with it,
-    ``price.features`` of its stage), the fold counters, the weight word and the control."""
+    """The fitted model's inputs for one MVAU (every value >= 0), over its live lanes: LUT partial products (their
+    count, summed at the product's width, the products added at the accumulator's), DSP products' accumulation,
+    the LUT-ROM, the input vector register and rotator, the finished fold's sums, the result registers (with a
+    fused requantiser: priced with it, ``price.features`` of its stage), the fold counters, the weight word and
+    the control."""
     per_lut = ROM_WORDS_PER_LUT.get(family, 64)
     lut_mul = 0 if u.mul else u.live * u.wb
     return {"pp_bits": float(lut_mul * (u.iw + 1)), "pp_add_bits": float(lut_mul * (u.iw + u.wb + 1)),
