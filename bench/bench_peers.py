@@ -9,7 +9,7 @@ executor, nextpnr-ecp5 place and route), twice:
 Both runs take the peer's initiation interval as an ``ii_cycles`` budget (the ILP chooses the folds of the layers
 too large to unroll: without it the cheapest, slowest fold wins):
 
-* ``own``: every layer pinned at the bit-widths the file carries;
+* ``own``: every layer pinned at the bit-widths the file carries, the folds at the least LUT for the II (``solver.minimize: lut``);
 * ``plain`` (``--variants plain``): the plain config alone (no pins, no budget but the board);
 * ``ilp``: the ILP's choice (weights 2..8 bits, activations 2..8 bits; a layer whose quantiser cannot change keeps
   its bits) under a LUT budget equal to the ILP's own price of the ``own`` design (the same design model on both
@@ -214,6 +214,7 @@ def run_model(name: str, zoo: Path, runs: Path, variants: list[str], implement: 
                 save()
                 continue
             cfg = _config(name, zoo, run_dir, pinned=own_bits(run_dir), lut_budget=None, implement=implement)
+            cfg["solver"] = {"minimize": "lut"}       # the bits are the file's: the folds at the least LUT for the II
             budget = None
         else:
             own = rows.get(f"{name}/own") or {}
@@ -326,7 +327,7 @@ def section(rows: dict, meta: dict) -> str:
     return (f"Public trained QONNX models (QONNX model zoo, {meta.get('zoo_commit', 'local checkout')}) "
             f"through `ohq-flow run` on the ULX3S 85F (LFE5U-85F, ECP5 LUT4): Yosys synth_ecp5 whole-design counts, "
             "Verilator whole-network simulation against the QONNX executor, nextpnr-ecp5 post-route Fmax where "
-            "implemented (latency and throughput at that Fmax). `own`: every layer at the file's bit-widths; `plain`: the "
+            "implemented (latency and throughput at that Fmax). `own`: every layer at the file's bit-widths, the folds at the least LUT (the ILP minimising LUT); `plain`: the "
             "plain config alone (the ILP with the board as the only budget); `ILP`: "
             "weights 2..8, activations 2..8 bits chosen by the ILP (MQE damage, data-free) under a LUT budget equal to "
             "the ILP's price of the own design (the same design model on both sides). Both under an `ii_cycles` budget equal to the peer's II. Peer rows are the figures the peer tool published for the "
@@ -376,8 +377,12 @@ def main() -> int:
     meta = {"machine": machine(), "date": dt.date.today().isoformat(),
             "zoo_commit": f"commit {commit.stdout.strip()}" if commit.returncode == 0 else "local checkout", "peers": PEERS}
 
-    def save():
-        atomic_write_json(OUT_JSON, {"rows": rows, "meta": meta})
+    mine = {f"{n}/{v}" for n in names for v in variants}
+
+    def save():                      # this run's rows into the document as it is now (another run may be writing it)
+        now = json.loads(OUT_JSON.read_text())["rows"] if OUT_JSON.is_file() else {}
+        now.update({k: v for k, v in rows.items() if k in mine or k not in now})
+        atomic_write_json(OUT_JSON, {"rows": now, "meta": meta})
 
     for n in names:
         run_model(n, zoo, Path(args.runs), args.variants.split(","), not args.no_implement, args.timeout, rows, save)

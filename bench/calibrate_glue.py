@@ -36,16 +36,17 @@ WORK = ROOT / "bench" / "runs" / "calibrate_glue"
 MVAU_POINTS = [(32, 16, 2, 4, 4, 3), (64, 32, 4, 8, 4, 4), (64, 32, 1, 4, 2, 2), (128, 64, 2, 8, 3, 3),
                (256, 64, 4, 16, 3, 3), (144, 32, 8, 9, 4, 4), (72, 16, 16, 8, 4, 2), (64, 10, 2, 8, 8, 8),
                (256, 128, 8, 8, 2, 3), (32, 32, 32, 2, 6, 6), (784, 64, 16, 16, 2, 2), (128, 128, 1, 1, 8, 8),
-               (256, 64, 1, 4, 4, 4), (64, 32, 1, 16, 4, 4), (128, 32, 1, 8, 2, 2)]
+               (256, 64, 1, 4, 4, 4), (64, 32, 1, 16, 4, 4), (128, 32, 1, 8, 2, 2), (784, 16, 1, 784, 2, 2),
+               (600, 64, 4, 150, 2, 2)]
 # (MW, MH, PE, SIMD, input bits, weight bits, output bits[, multiply-shift factor bits: 1 = one power of two]):
 # a folded layer with its requantiser fused in, 1 to 4 lanes, 2- to 4-bit outputs
 FUSED_THR_POINTS = [(64, 32, 4, 8, 4, 3, 2), (128, 64, 8, 16, 3, 3, 3), (256, 64, 16, 16, 2, 2, 2), (72, 16, 16, 8, 4, 2, 3),
                     (32, 32, 32, 2, 6, 6, 4), (64, 32, 4, 64, 4, 4, 2), (144, 32, 8, 9, 4, 4, 4), (256, 128, 8, 8, 2, 3, 2),
-                    (256, 64, 1, 4, 4, 4, 3), (64, 32, 1, 16, 4, 4, 2), (128, 32, 2, 8, 3, 3, 4)]
+                    (256, 64, 1, 4, 4, 4, 3), (64, 32, 1, 16, 4, 4, 2), (128, 32, 2, 8, 3, 3, 4), (784, 64, 1, 784, 2, 2, 2)]
 FUSED_MS_POINTS = [(64, 32, 4, 8, 4, 3, 4, 1), (128, 64, 8, 16, 3, 3, 3, 10), (64, 32, 4, 64, 4, 4, 4, 8),
                    (72, 16, 16, 8, 4, 2, 3, 12), (256, 64, 16, 16, 2, 2, 2, 1), (32, 32, 32, 2, 6, 6, 6, 14),
                    (256, 64, 1, 4, 4, 4, 4, 10), (64, 32, 1, 16, 4, 4, 4, 12), (128, 32, 2, 8, 3, 3, 3, 1),
-                   (64, 32, 2, 16, 4, 4, 4, 24)]
+                   (64, 32, 2, 16, 4, 4, 4, 24), (256, 64, 8, 32, 3, 3, 3, 10)]
 FUSED = ("requant_fused_thr", "requant_fused_ms")
 METRICS = ("lut", "ff", "dsp", "bram18")
 RESOURCE_FEATURE = {"dsp": "multipliers", "bram18": "bram_buffers"}
@@ -366,7 +367,9 @@ def main() -> int:
         from ohq_flow.design.rtl import BLOCKS, RTL_BLOCKS
         import hashlib
         keep = [r for r in old["points"] if only and r["block"] not in only]
-        blocks_sha = hashlib.sha256(b"".join((RTL_BLOCKS / b).read_bytes() for b in BLOCKS)).hexdigest()
+        from ohq_flow.resources import TEMPLATES
+        scripts = [TEMPLATES / "yosys" / n for n in ("synth_xilinx.ys", "synth_ecp5_ooc.ys")]   # and the scripts
+        blocks_sha = hashlib.sha256(b"".join(p.read_bytes() for p in [RTL_BLOCKS / b for b in BLOCKS] + scripts)).hexdigest()
         for n, (block, params, rec) in enumerate(points(only)):
             d = work / f"{n:02d}_{block}"
             top, sha = d / "ohq_top.v", d / "blocks.sha256"

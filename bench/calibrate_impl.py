@@ -10,7 +10,10 @@ LUTs for flip-flops its packer cannot pair —, FF/DSP/BRAM from themselves) is 
 relative error over the points and a leave-one-out error are written to ``ohq_flow/design/impl_fit_ecp5.json``,
 which the profile step reads (``ohq_flow.design.price.post_route_fit``).
 
-    python -m bench.calibrate_impl [--budgets 12 16 20 26] [--refit]
+    python -m bench.calibrate_impl [--budgets 12 16 20 26] [--refit] [--add RUN_DIR ...]
+
+``--add`` takes implemented runs of other designs (the peers benchmark's, folded units and FF-heavy designs the
+digits points do not have) as points too.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ def run_point(name: str, cfg: dict) -> dict | None:
         Flow(cfg, base_dir=ROOT).run(to="implement")
     except OhqError as exc:        # an over-budget design is a point too: its numbers are what we fit
         print(f"{name}: {exc.message.splitlines()[0]}", file=sys.stderr)
+    return read_point(name, out)
+
+
+def read_point(name: str, out: Path) -> dict | None:
+    """The point of a finished run directory (whole-design per-part Yosys counts and its post-route counts)."""
     build, impl = out / "final" / "build.json", out / "final" / "impl" / "impl.json"
     if not (build.is_file() and impl.is_file()):
         return None
@@ -92,12 +100,22 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--budgets", type=float, nargs="*", default=[12, 16, 20, 26])
     ap.add_argument("--refit", action="store_true", help="fit the stored points again")
+    ap.add_argument("--add", nargs="*", default=[], metavar="RUN_DIR",
+                    help="implemented runs of other designs (e.g. bench_peers' run directories) added to the stored "
+                         "points (a point of the same name replaced), then all fitted")
     args = ap.parse_args()
     from ohq_flow.fileio import atomic_write_json
     from ohq_flow.hw.rtl.yosys import yosys_version
     old = json.loads(FIT.read_text())["points"] if FIT.is_file() else []
-    points = old if args.refit else []
-    if not args.refit:
+    points = old if args.refit or args.add else []
+    for d in map(Path, args.add):
+        name = f"{d.parent.name}_{d.name}"
+        p = read_point(name, d)
+        if p is None:
+            print(f"{d}: no implemented design (final/build.json and final/impl/impl.json)", file=sys.stderr)
+            return 2
+        points = [q for q in points if q["name"] != name] + [p]
+    if not args.refit and not args.add:
         for pct in args.budgets:
             name = f"digits_cnn_{pct:g}pct"
             p = run_point(name, digits_config(pct, WORK / name))

@@ -339,10 +339,24 @@ def _click_errors() -> tuple[type, ...]:
     return tuple(out)
 
 
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a job scheduler, ``kill``) unwinds like Ctrl-C, so every tool's process group is killed on the way
+    out (Python's default for SIGTERM exits at once and leaves the running tool behind)."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: run the app, turning our errors into one message and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args                # the app-level flag (no subcommand takes one): no module state
+    _terminate_as_interrupt()
     try:
         # typer (non-standalone) returns the code of typer.Exit, and turns Ctrl-C into Exit(130)
         code = app(args=args, standalone_mode=False)

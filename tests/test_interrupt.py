@@ -122,3 +122,66 @@ def test_sigint_then_sigkill_then_resume(tmp_path):
     assert info["cached"] == after_sigkill and info["ran"] == N_JOBS - after_sigkill
     rows = read_costs(run_dir / "costs.csv")
     assert len(rows) == N_JOBS and all(r.ok and r.lut > 0 for r in rows)
+
+
+def _sleepers(tag: str) -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == f"sleep {tag}"]
+
+
+def _cmdline(p: Path) -> str:
+    try:
+        if (p / "stat").read_text().split(")")[-1].split()[0] == "Z":
+            return ""
+        return (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _start_tool_run(tmp_path: Path, body: str, tag: str) -> subprocess.Popen:
+    """A Python process running ``body`` (which starts `sleep TAG` through the flow's tool runner), once the tool
+    is up."""
+    script = tmp_path / "run.py"
+    script.write_text("import sys\nfrom pathlib import Path\n" + body)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "tool.log"), str(tmp_path)], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    deadline = time.monotonic() + 60
+    while not _sleepers(tag):
+        assert proc.poll() is None and time.monotonic() < deadline, "the tool did not start"
+        time.sleep(0.05)
+    return proc
+
+
+def _gone(tag: str, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while _sleepers(tag):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _call(runner: str, tag: str) -> str:
+    module, fn = ("ohq_flow.implement._run", "run_streaming") if runner == "implement" else ("ohq_flow.hw.tools", "run_tool")
+    return (f"from {module} import {fn} as f\n"
+            f"f(['sleep', '{tag}'], log_path=Path(sys.argv[1]), timeout_s=600, cwd=Path(sys.argv[2]))\n")
+
+
+def test_sigterm_unwinds_like_ctrl_c_and_kills_the_running_tool(tmp_path):
+    """`kill PID` (SIGTERM) of a run during place and route: the tool's process group goes with it, exit 130."""
+    tag = "317.25"
+    body = ("from ohq_flow.cli import _terminate_as_interrupt\n_terminate_as_interrupt()\ntry:\n"
+            + "".join("    " + line + "\n" for line in _call("implement", tag).splitlines())
+            + "except KeyboardInterrupt:\n    sys.exit(130)\n")
+    proc = _start_tool_run(tmp_path, body, tag)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 130
+    assert _gone(tag, 5), "the tool outlived SIGTERM"
+
+
+@pytest.mark.parametrize("runner,tag", [("implement", "318.5"), ("tools", "319.5")])
+def test_sigkill_of_the_flow_takes_the_running_tool_with_it(tmp_path, runner, tag):
+    """SIGKILL (no chance to clean up) of a flow running a tool: the tool's guard kills the tool's group."""
+    proc = _start_tool_run(tmp_path, _call(runner, tag), tag)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert _gone(tag, 10), "the tool outlived SIGKILL of the flow"

@@ -71,7 +71,7 @@ class MvauShape:
     iw: int                  # input element bits
     wb: int                  # weight bits (two's complement)
     aw: int                  # accumulator bits
-    dead: int = 0            # lanes whose weights are all zero (pruned inputs): constant, synthesis removes them
+    dead: int = 0            # lanes whose weights are all zero (pruned inputs): left out of the adder trees
 
     @property
     def nf(self) -> int:
@@ -131,29 +131,58 @@ def shape_of(mat, pe: int, simd: int, iw: int, w_bits: int, acc_lo, acc_hi) -> M
     return MvauShape(int(mw), int(mh), int(pe), int(simd), int(iw), wb, signed_bits(acc_lo, acc_hi), dead_lanes(mat, pe, simd))
 
 
-def dead_lanes(mat, pe: int, simd: int) -> int:
-    """Lanes (p, s) of the PE x SIMD fold of ``mat`` [MW, MH] whose weights are zero in every fold."""
+def live_mask(mat, pe: int, simd: int) -> np.ndarray:
+    """[PE, SIMD] bool: lane (p, s) of the PE x SIMD fold of ``mat`` [MW, MH] has a nonzero weight in some fold."""
     mat = np.asarray(mat)
     mw, mh = mat.shape
     if mw % simd or mh % pe:
-        return 0
-    lanes = np.abs(mat).reshape(mw // simd, simd, mh // pe, pe).sum(axis=(0, 2))
-    return int(np.sum(lanes == 0))
+        return np.ones((pe, simd), dtype=bool)
+    return np.abs(mat).reshape(mw // simd, simd, mh // pe, pe).sum(axis=(0, 2)).T != 0
+
+
+def dead_lanes(mat, pe: int, simd: int) -> int:
+    """Lanes (p, s) of the PE x SIMD fold of ``mat`` [MW, MH] whose weights are zero in every fold."""
+    return int(np.sum(~live_mask(mat, pe, simd)))
+
+
+def tree_bits(u: MvauShape) -> int:
+    """Adder bits of the PE adder trees over the live lanes (``ohq_mvau.v``: level k of two-input adders at
+    WB + IW + 1 + k bits, at most AW; live lanes taken as evenly spread over the PEs)."""
+    pw, bits = u.wb + u.iw + 1, 0
+    for p in range(u.pe):
+        n, k = u.live // u.pe + (p < u.live % u.pe), 0
+        while n > 1:
+            k += 1
+            bits += (n // 2) * min(pw + k, u.aw)
+            n = (n + 1) // 2
+    return bits
 
 
 def features(u: MvauShape, family: str, fused: int = 0) -> dict[str, float]:
     """The fitted model's inputs for one MVAU (every value >= 0), over its live lanes: LUT partial products (their
-    count, summed at the product's width, the products added at the accumulator's), DSP products' accumulation,
-    the LUT-ROM, the input vector register and rotator, the finished fold's sums, the result registers (with a
-    fused requantiser: priced with it, ``price.features`` of its stage), the fold counters, the weight word and
-    the control."""
+    count, summed at the product's width), the adder trees (carry chains), DSP products, the LUT-ROM, the input
+    vector register and rotator, the running and finished fold's sums, the result registers (with a fused
+    requantiser: priced with it, ``price.features`` of its stage), the fold counters, the weight word and the
+    control."""
     per_lut = ROM_WORDS_PER_LUT.get(family, 64)
     lut_mul = 0 if u.mul else u.live * u.wb
     return {"pp_bits": float(lut_mul * (u.iw + 1)), "pp_add_bits": float(lut_mul * (u.iw + u.wb + 1)),
-            "lut_acc_bits": float(0 if u.mul else u.live * u.aw), "dsp_acc_bits": float(u.live * u.aw if u.mul else 0),
+            "tree_bits": float(tree_bits(u)), "dsp_bits": float(u.live * (u.wb + u.iw + 1) if u.mul else 0),
             "rom_bits": 0.0 if u.mem else float(u.live * u.wb * math.ceil(u.cycles / per_lut)),
             "x_bits": float(u.mw * u.iw), "pend_bits": float(u.pe * u.aw), "res_bits": 0.0 if fused else float(u.mh * u.aw),
             "counter_bits": float(math.ceil(math.log2(u.cycles + 1))), "word": float(u.live * u.wb), "one": 1.0}
+
+
+def _live_params(live: np.ndarray, vlit) -> list[tuple[str, object]]:
+    """DEAD/NLV/LIX of a [PE, SIMD] live mask: per PE the live lanes' count and indices (none when all are live)."""
+    if live.all():
+        return [("DEAD", 0)]
+    pe, simd = live.shape
+    idx = np.zeros((pe, simd), dtype=np.int64)
+    for p in range(pe):
+        lanes = np.flatnonzero(live[p])
+        idx[p, :lanes.size] = lanes
+    return [("DEAD", 1), ("NLV", vlit(live.sum(axis=1), 16)), ("LIX", vlit(idx.reshape(-1), 16))]
 
 
 def rtl_params(u: MvauShape, mat, isigned: bool, vlit) -> list[tuple[str, str]]:
@@ -162,5 +191,6 @@ def rtl_params(u: MvauShape, mat, isigned: bool, vlit) -> list[tuple[str, str]]:
     rom = mat.reshape(u.sf, u.simd, u.nf, u.pe).transpose(2, 0, 3, 1).reshape(-1)   # word nf*SF+sf, lane p*SIMD+s
     cw = max(2, (u.nf * u.sf).bit_length() + 1)
     p = [("MW", u.mw), ("MH", u.mh), ("PE", u.pe), ("SIMD", u.simd), ("IW", u.iw), ("ISIGNED", int(bool(isigned))), ("WB", u.wb), ("AW", u.aw),
-         ("CW", cw), ("MEM", u.mem), ("MUL", u.mul), ("WROM", vlit(rom, u.wb))]
+         ("CW", cw), ("MEM", u.mem), ("MUL", u.mul), ("WROM", vlit(rom, u.wb)),
+         *_live_params(live_mask(mat, u.pe, u.simd), vlit)]
     return [(k, str(v)) for k, v in p]

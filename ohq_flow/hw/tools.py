@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ohq_flow.errors import FlowError, InputError
+from ohq_flow.hw._guard import found, guarded
 from ohq_flow.hw.memlimit import REMEDY, MemoryWatch
 
 
@@ -73,11 +74,10 @@ def run_tool(argv: Sequence[str], *, log_path: str | os.PathLike, timeout_s: flo
     with open_log(log_path) as log:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
-        try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, errors="replace", start_new_session=True)
-        except FileNotFoundError:
-            raise InputError(f"tool '{argv[0]}' not found", f"install it or put it on PATH; log: {log_path}") from None
+        if not found(argv[0], cwd, (full_env or os.environ).get("PATH")):
+            raise InputError(f"tool '{argv[0]}' not found", f"install it or put it on PATH; log: {log_path}")
+        proc = subprocess.Popen(guarded(argv), cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, errors="replace", start_new_session=True)
         with MemoryWatch(proc.pid) as watch:
             try:
                 stdout, _ = proc.communicate(timeout=timeout_s)

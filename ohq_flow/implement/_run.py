@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ohq_flow.errors import FlowError, InputError
+from ohq_flow.hw._guard import found, guarded
 from ohq_flow.hw.memlimit import REMEDY, MemoryWatch
 
 
@@ -27,11 +28,10 @@ def run_streaming(argv: Sequence[str], *, log_path: Path, timeout_s: float, cwd:
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
-        try:
-            proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    errors="replace", bufsize=1, start_new_session=True)
-        except FileNotFoundError:
-            raise InputError(f"tool '{argv[0]}' not found", "install it or put it on PATH") from None
+        if not found(argv[0], cwd):
+            raise InputError(f"tool '{argv[0]}' not found", "install it or put it on PATH")
+        proc = subprocess.Popen(guarded(argv), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", bufsize=1, start_new_session=True)
         timed_out = threading.Event()
 
         def _kill():
@@ -53,6 +53,9 @@ def run_streaming(argv: Sequence[str], *, log_path: Path, timeout_s: float, cwd:
                 code = proc.wait()
             finally:
                 timer.cancel()
+                if proc.poll() is None:       # interrupted: nothing the tool started outlives us
+                    _kill()
+                    timed_out.clear()
         if watch.exceeded:
             log.write(f"\n[ohq_flow] {watch.message(Path(argv[0]).name, log_path)}\n")
             raise FlowError(watch.message(Path(argv[0]).name, log_path), REMEDY)

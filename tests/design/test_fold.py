@@ -101,3 +101,27 @@ def test_requantiser_fused_into_the_folded_unit_bit_exact(mlp_final, root, tmp_p
     rec = simulate_network(final, design, x, tmp_path / "sim", simulator="iverilog")
     assert rec["mismatches"] == 0 and rec["runs"] == ["back_to_back", "gaps_and_backpressure"]
     assert rec["latency_cycles"] == rec["predicted_latency_cycles"] and rec["ii_cycles"] == rec["predicted_ii_cycles"]
+
+
+def test_pruned_lanes_left_out_of_the_adder_trees_bit_exact(mlp_final, root, tmp_path):
+    """Lanes whose weights are zero in every fold (pruned inputs; one PE's lane alone) are left out of that PE's
+    adder tree (ohq_mvau DEAD/NLV/LIX), priced as absent, and the unit stays bit-exact."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from ohq_flow.design.price import stage_price
+    final, layers = mlp_final
+    model = ModelWrapper(final.model.__deepcopy__())
+    wq = model.get_node_from_name(layers[0].weight_quant.node)
+    w = model.get_initializer(wq.input[0]).copy()          # [MW=64, MH=32]
+    w[[3, 19, 35, 51], :] = 0                              # input lane 3 of SIMD 16: dead in every PE
+    for r in (5, 21, 37, 53):                              # lane 5 of PE 2 only (neurons 2, 10, 18, 26 at PE 8)
+        w[r, [2, 10, 18, 26]] = 0
+    model.set_initializer(wq.input[0], w)
+    l0 = layers[0].node
+    design = generate_design(model, tmp_path / "design", folds={l0: "pe8_simd16"})
+    unit = next(s for s in design.meta["stages"] if s["node"] == l0)
+    assert unit["dead"] == 8 + 1
+    assert ".DEAD(1)" in design.sources[0].read_text()
+    assert stage_price(unit, "ecp5")["lut"] < stage_price({**unit, "dead": 0}, "ecp5")["lut"]
+    x = np.load(root / "examples" / "digits" / "digits_test.npz")["x"][:16].astype(np.float32)
+    rec = simulate_network(model, design, x, tmp_path / "sim", simulator="iverilog")
+    assert rec["mismatches"] == 0 and rec["latency_cycles"] == rec["predicted_latency_cycles"]

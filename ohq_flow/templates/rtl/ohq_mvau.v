@@ -7,6 +7,8 @@
 // a ROM per lane), AW-bit accumulators (two's complement) with RQ = 0 (P = PE, OW = AW).
 // Weights (WB-bit two's complement) are a ROM of NF*SF words, NF = MH/PE neuron folds, SF = MW/SIMD
 // synapse folds; word nf*SF+sf holds W[sf*SIMD+s][nf*PE+p] at bits (p*SIMD+s)*WB.
+// Per PE the live lanes' products go through a balanced tree of two-input adders (DEAD = 1: only the lanes listed
+// in LIX, NLV per PE; a lane whose weights are zero in every fold is left out and its memory column is unused).
 // Weight memory (MEM): 0 = ROM read combinationally (LUT logic), 1 = ROM read through a
 // register (synchronous read: block RAM, DP16KD on ECP5, RAMB18/36 on AMD), prefetched one cycle ahead so
 // the cycle behaviour is the same. Products (MUL): 0 = partial products of the weight bits (LUT logic:
@@ -25,6 +27,7 @@ module ohq_mvau #(
   parameter MEM = 0, parameter MUL = 0,
   parameter NF = MH / PE, parameter SF = MW / SIMD,
   parameter [NF*SF*PE*SIMD*WB-1:0] WROM = 0,
+  parameter DEAD = 0, parameter [PE*16-1:0] NLV = 0, parameter [PE*SIMD*16-1:0] LIX = 0,   // lanes left out: below
   // the fused requantiser (ohq_requant's parameters; C = MH channels, P lanes, GW: the step counter's bits)
   parameter RQ = 0, parameter P = PE, parameter OW = AW, parameter GW = 8,
   parameter MODE = 0, parameter TW = 32, parameter S = 1, parameter RND = 1, parameter NT = 1, parameter STEP = 1,
@@ -78,18 +81,18 @@ module ohq_mvau #(
     end
   endgenerate
 
-  // PE dot products of SIMD lanes, added to the running sums (the first synapse fold starts from 0); each lane's
-  // product is formed at its own width (WB + IW + 1 bits), then added at the accumulator's
+  // Each live lane's product at its own width (PW = WB + IW + 1 bits); per PE a balanced tree of two-input adders
+  // over its live lanes (a dead lane's weights are zero in every fold), level k at PW + k bits (at most AW),
+  // each adder its own module (ohq_tree_add: a carry chain; a whole-tree `+` would be merged by the synthesis tool
+  // into one adder array at the accumulator's width), then the running sum.
   localparam PW = WB + IW + 1;
-  reg [PE*AW-1:0] nxt;
-  reg signed [AW-1:0] sum;
+  reg [PE*SIMD*PW-1:0] prods;
   reg signed [PW-1:0] prod;
   reg signed [WB-1:0] we;
   reg signed [IW:0] xe;
   integer p, s, b;
   always @* begin
-    for (p = 0; p < PE; p = p + 1) begin
-      sum = (sf == 0) ? {AW{1'b0}} : acc[p * AW +: AW];
+    for (p = 0; p < PE; p = p + 1)
       for (s = 0; s < SIMD; s = s + 1) begin
         we = wv[(p * SIMD + s) * WB +: WB];
         xe = ISIGNED ? {xs[s * IW + IW - 1], xs[s * IW +: IW]} : {1'b0, xs[s * IW +: IW]};
@@ -100,11 +103,44 @@ module ohq_mvau #(
             prod = prod + ($signed(xe & {(IW + 1){we[b]}}) <<< b);
           prod = prod - ($signed(xe & {(IW + 1){we[WB - 1]}}) <<< (WB - 1));
         end
-        sum = sum + prod;
+        prods[(p * SIMD + s) * PW +: PW] = prod;
       end
-      nxt[p * AW +: AW] = sum;
-    end
   end
+  // live lanes: all (DEAD = 0), or per PE p a count NLV[p*16 +: 16] and the live lanes' indices LIX[(p*SIMD+k)*16 +: 16]
+  function integer nlive(input integer pe); nlive = DEAD ? NLV[pe * 16 +: 16] : SIMD; endfunction
+  function integer lane(input integer pe, input integer k); lane = DEAD ? LIX[(pe * SIMD + k) * 16 +: 16] : k; endfunction
+  function integer levels(input integer n); levels = (n <= 1) ? 0 : $clog2(n); endfunction
+  function integer tw(input integer k); tw = (PW + k < AW) ? PW + k : AW; endfunction
+  function integer tn(input integer n, input integer k); tn = (n + (1 << k) - 1) >> k; endfunction
+  wire [PE*AW-1:0] nxt;
+  genvar pg, kg, ig;
+  generate
+    for (pg = 0; pg < PE; pg = pg + 1) begin : g_pe
+      localparam NL = nlive(pg);
+      localparam LV = levels(NL);
+      wire signed [AW-1:0] root;
+      if (NL == 0) begin : g_none
+        assign root = {AW{1'b0}};
+      end else begin : g_tree
+        for (kg = 0; kg <= LV; kg = kg + 1) begin : lv
+          localparam N = tn(NL, kg), W = tw(kg), NP = tn(NL, kg ? kg - 1 : 0), WP = tw(kg ? kg - 1 : 0);
+          wire [N*W-1:0] v;
+          for (ig = 0; ig < N; ig = ig + 1) begin : n
+            if (kg == 0) begin : g_leaf
+              assign v[ig * W +: W] = prods[(pg * SIMD + lane(pg, ig)) * PW +: W];
+            end else if (2 * ig + 1 < NP) begin : g_add
+              ohq_tree_add #(.W(WP), .O(W)) u_a (.a(lv[kg - 1].v[2 * ig * WP +: WP]), .b(lv[kg - 1].v[(2 * ig + 1) * WP +: WP]),
+                                                .s(v[ig * W +: W]));
+            end else begin : g_pass
+              assign v[ig * W +: W] = $signed(lv[kg - 1].v[2 * ig * WP +: WP]);   // sign-extended
+            end
+          end
+        end
+        assign root = $signed(lv[LV].v);
+      end
+      assign nxt[pg * AW +: AW] = ((sf == 0) ? {AW{1'b0}} : acc[pg * AW +: AW]) + root;
+    end
+  endgenerate
 
   // P requantiser lanes on the low lanes of accd (RQ = 0: the sums as they are)
   wire [P*OW-1:0] q;
@@ -135,29 +171,22 @@ module ohq_mvau #(
     end
   endgenerate
 
+  // control
   always @(posedge clk) begin
     if (rst) begin
       busy <= 1'b0; m_tvalid <= 1'b0; nf <= 0; sf <= 0; addr <= 0; dr <= 1'b0; j <= 0; g <= 0;
     end else begin
       if (m_tvalid && m_tready) m_tvalid <= 1'b0;
       if (dr && !stall) begin            // one requant step: P lanes into the result
-        res <= res_next;
-        accd <= accd >> (P * AW);
         g <= (g == N - 1) ? 0 : g + 1'b1;
         j <= j + 1'b1;
         if (dlast) begin
           dr <= 1'b0;
-          if (drl) begin
-            m_tdata <= res_next;
-            m_tvalid <= 1'b1;
-          end
+          if (drl) m_tvalid <= 1'b1;
         end
       end
       if (step) begin
-        acc <= nxt;
-        xs <= xs_rot;
         if (sf == SF - 1) begin          // a neuron fold done: requantised in the next K cycles
-          accd <= nxt;
           dr <= 1'b1;
           drl <= nf == NF - 1;
           j <= 0;
@@ -169,10 +198,41 @@ module ohq_mvau #(
         addr <= addr_n;
         if (last) busy <= 1'b0;
       end
-      if (s_tvalid && s_tready) begin
-        xs <= s_tdata;
-        busy <= 1'b1;
-      end
+      if (s_tvalid && s_tready) busy <= 1'b1;
     end
   end
+  // data: the wide registers' enables pass a module boundary (ohq_keep), else the synthesis tool copies the
+  // control logic into every bit's next-state function
+  wire x_load, x_step, f_done, r_step, o_load;
+  ohq_keep #(.W(5)) u_en (.a({s_tvalid && s_tready, step, step && sf == SF - 1, dr && !stall, dr && !stall && dlast && drl}),
+                          .y({x_load, x_step, f_done, r_step, o_load}));
+  always @(posedge clk) begin
+    if (x_load) xs <= s_tdata;
+    else if (x_step) xs <= xs_rot;
+    if (x_step) acc <= nxt;
+    if (f_done) accd <= nxt;
+    else if (r_step) accd <= accd >> (P * AW);
+    if (r_step) res <= res_next;
+    if (o_load) m_tdata <= res_next;
+  end
+endmodule
+
+// One adder of the MVAU's tree: O-bit sum of two W-bit two's-complement operands. Its own module so Yosys keeps it
+// a carry chain (alumacc merges a tree of `+` into one LUT adder array with every term at the widest width).
+(* keep_hierarchy *)
+module ohq_tree_add #(parameter W = 4, parameter O = 5) (
+  input  wire [W-1:0] a,
+  input  wire [W-1:0] b,
+  output wire [O-1:0] s
+);
+  assign s = $signed(a) + $signed(b);
+endmodule
+
+// A net the synthesis tool must not optimise through (Yosys: kept as a module until the netlist is flattened).
+(* keep_hierarchy *)
+module ohq_keep #(parameter W = 1) (
+  input  wire [W-1:0] a,
+  output wire [W-1:0] y
+);
+  assign y = a;
 endmodule
