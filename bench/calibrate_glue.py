@@ -14,7 +14,7 @@ their DSP and block-RAM counts are not fitted (the rule counts them) but checked
 
     python -m bench.calibrate_glue [--family xc7|ecp5] [--only requant_thr,window,mvau] [--refit]
 
-A point whose one-stage top and building blocks are unchanged and whose Yosys statistics exist in
+A point whose one-stage top, building blocks and Yosys scripts are unchanged and whose Yosys statistics exist in
 bench/runs/calibrate_glue is read back instead of synthesised again (a killed run resumes).
 """
 

@@ -35,12 +35,15 @@ def run_streaming(argv: Sequence[str], *, log_path: Path, timeout_s: float, cwd:
         timed_out = threading.Event()
 
         def _kill():
-            timed_out.set()
             try:
                 os.killpg(proc.pid, 9)
             except ProcessLookupError:
                 pass
-        timer = threading.Timer(timeout_s, _kill)
+
+        def _time_out():
+            timed_out.set()
+            _kill()
+        timer = threading.Timer(timeout_s, _time_out)
         timer.start()
         with MemoryWatch(proc.pid) as watch:
             try:
@@ -55,7 +58,6 @@ def run_streaming(argv: Sequence[str], *, log_path: Path, timeout_s: float, cwd:
                 timer.cancel()
                 if proc.poll() is None:       # interrupted: nothing the tool started outlives us
                     _kill()
-                    timed_out.clear()
         if watch.exceeded:
             log.write(f"\n[ohq_flow] {watch.message(Path(argv[0]).name, log_path)}\n")
             raise FlowError(watch.message(Path(argv[0]).name, log_path), REMEDY)
