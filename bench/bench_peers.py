@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import subprocess
 import sys
@@ -123,7 +124,7 @@ def _config(name: str, zoo: Path, run_dir: Path, *, pinned: dict | None, lut_bud
     else:
         cfg["search"] = {"weight_bits": [2, 3, 4, 5, 6, 8], "act_bits": [2, 3, 4, 6, 8], "max_lanes": MAX_LANES,
                          "max_folds": MAX_FOLDS}
-        cfg["budgets"]["lut"] = int(lut_budget)
+        cfg["budgets"]["lut"] = math.ceil(lut_budget)      # never below the own design's price (floor made it infeasible)
     return cfg
 
 
